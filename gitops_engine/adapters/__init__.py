@@ -1,0 +1,1 @@
+"""The only modules that touch disk, network, git or other processes."""

@@ -1,0 +1,210 @@
+"""Git objects through pygit2: trees written straight into the object database, refs moved by CAS.
+
+No working tree and no index are involved. Tree objects are hashed here before they are written, so a
+no-change run writes nothing and only looks up object ids it already knows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+
+from gitops_engine.core.errors import ConflictError, InputError, SecretLeakError
+from gitops_engine.model.tree import Tree
+
+_BLOB_MODE = 0o100644
+_TREE_MODE = 0o040000
+_NO_COMMIT = "0" * 40
+
+PlaintextGuard = Callable[[Mapping[str, bytes]], list[str]]
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Author or committer of a commit; `time` is seconds since the epoch."""
+
+    name: str
+    email: str
+    time: int
+    offset_minutes: int = 0
+
+    def to_pygit2(self) -> pygit2.Signature:
+        """The libgit2 form."""
+        return pygit2.Signature(self.name, self.email, self.time, self.offset_minutes)
+
+
+@dataclass(frozen=True)
+class BranchHead:
+    """Where a branch points: its commit and that commit's tree (both None for an unborn branch)."""
+
+    commit: str | None
+    tree: str | None
+
+
+def open_repository(path: Path, create: bool = True) -> pygit2.Repository:
+    """Open the repository at `path` (bare or not); create a bare one when missing and `create`."""
+    if path.exists():
+        try:
+            return pygit2.Repository(str(path))
+        except pygit2.GitError as exc:
+            if any(path.iterdir()):
+                raise InputError(f"{path}: exists but is not a git repository (choose an empty or new path)") from exc
+    if not create:
+        raise InputError(f"{path}: no git repository there")
+    repo = pygit2.init_repository(str(path), bare=True, initial_head="main")
+    return repo
+
+
+def head_of(repo: pygit2.Repository, branch: str) -> BranchHead:
+    """The current commit and tree of `branch`."""
+    ref = repo.references.get(_ref_name(branch))
+    if ref is None:
+        return BranchHead(None, None)
+    commit = repo.revparse_single(str(ref.target)).peel(pygit2.Commit)
+    return BranchHead(str(commit.id), str(commit.tree_id))
+
+
+def read_tree(repo: pygit2.Repository, tree_id: str | None) -> Tree:
+    """Every blob below `tree_id` as a Tree (an empty Tree for None)."""
+    if tree_id is None:
+        return Tree()
+    files: dict[str, bytes] = {}
+    root = repo[tree_id]
+    assert isinstance(root, pygit2.Tree)
+    for path, blob_id in _walk(repo, root, ""):
+        files[path] = repo[blob_id].read_raw()
+    return Tree(files)
+
+
+def list_blobs(repo: pygit2.Repository, tree_id: str | None) -> dict[str, str]:
+    """Path → blob id for every file below `tree_id`, without reading contents."""
+    if tree_id is None:
+        return {}
+    root = repo[tree_id]
+    assert isinstance(root, pygit2.Tree)
+    return {path: str(oid) for path, oid in _walk(repo, root, "")}
+
+
+def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str) -> Iterator[tuple[str, pygit2.Oid]]:
+    for entry in tree:
+        path = f"{prefix}{entry.name}"
+        if entry.type_str == "tree":
+            sub = repo[entry.id]
+            assert isinstance(sub, pygit2.Tree)
+            yield from _walk(repo, sub, path + "/")
+        elif entry.type_str == "blob":
+            yield path, entry.id
+
+
+def write_tree(repo: pygit2.Repository, files: Mapping[str, bytes], guard: PlaintextGuard | None = None) -> str:
+    """Write `files` as blobs and trees (only the objects missing) and return the root tree id.
+
+    `guard` runs before any object is written; if it names files, nothing is written.
+    """
+    if guard is not None:
+        problems = guard(files)
+        if problems:
+            raise SecretLeakError("refusing to commit plaintext secrets:\n" + "\n".join(problems))
+    odb = repo.odb
+    blob_ids: dict[str, bytes] = {}
+    for path, data in files.items():
+        oid = pygit2.hash(data)
+        if oid not in odb:
+            odb.write(pygit2.enums.ObjectType.BLOB, data)
+        blob_ids[path] = oid.raw
+    return _write_dir(odb, _nest(blob_ids))
+
+
+def _nest(blob_ids: Mapping[str, bytes]) -> dict[str, object]:
+    root: dict[str, object] = {}
+    for path, raw in blob_ids.items():
+        *dirs, name = path.split("/")
+        node = root
+        for part in dirs:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise InputError(f"{path}: a file and a directory share the name {part!r}")
+            node = child
+        if name in node:
+            raise InputError(f"{path}: a file and a directory share the name {name!r}")
+        node[name] = raw
+    return root
+
+
+def _write_dir(odb: pygit2.Odb, node: Mapping[str, object]) -> str:
+    entries: list[tuple[str, int, bytes]] = []
+    for name, value in node.items():
+        if isinstance(value, dict):
+            entries.append((name, _TREE_MODE, bytes.fromhex(_write_dir(odb, value))))
+        else:
+            assert isinstance(value, bytes)
+            entries.append((name, _BLOB_MODE, value))
+    # git sorts tree entries as if directory names ended in '/'
+    entries.sort(key=lambda e: e[0].encode() + (b"/" if e[1] == _TREE_MODE else b""))
+    body = b"".join(f"{mode:o} {name}".encode() + b"\0" + raw for name, mode, raw in entries)
+    header = f"tree {len(body)}".encode() + b"\0"
+    tree_id = hashlib.sha1(header + body, usedforsecurity=False).hexdigest()
+    oid = pygit2.Oid(hex=tree_id)
+    if oid not in odb:
+        odb.write(pygit2.enums.ObjectType.TREE, body)
+    return tree_id
+
+
+def create_commit(
+    repo: pygit2.Repository,
+    tree_id: str,
+    parents: list[str],
+    message: str,
+    author: Signature,
+    committer: Signature | None = None,
+) -> str:
+    """Write a commit object without touching any ref."""
+    oid = repo.create_commit(
+        None,
+        author.to_pygit2(),
+        (committer or author).to_pygit2(),
+        message,
+        pygit2.Oid(hex=tree_id),
+        [pygit2.Oid(hex=p) for p in parents],
+    )
+    return str(oid)
+
+
+def move_branch(repo: pygit2.Repository, branch: str, new_commit: str, expected: str | None, reason: str) -> None:
+    """Point `branch` at `new_commit` only if it still points at `expected` (None: must not exist)."""
+    name = _ref_name(branch)
+    try:
+        if expected is None:
+            repo.references.create(name, pygit2.Oid(hex=new_commit), force=False)
+            return
+        ref = repo.references.get(name)
+        if ref is None or str(ref.target) != expected:
+            raise _moved(branch, expected, None if ref is None else str(ref.target))
+        # libgit2 re-checks the old value under the ref lock: a compare-and-swap
+        ref.set_target(pygit2.Oid(hex=new_commit), reason)
+    except pygit2.AlreadyExistsError as exc:
+        raise _moved(branch, expected, "an existing commit") from exc
+    except pygit2.GitError as exc:
+        current = repo.references.get(name)
+        raise _moved(branch, expected, None if current is None else str(current.target)) from exc
+
+
+def _moved(branch: str, expected: str | None, found: str | None) -> ConflictError:
+    return ConflictError(
+        f"branch {branch!r} moved while we worked (expected {expected or 'no branch'}, found {found or 'none'}); "
+        "nothing was changed — run the command again to build on the new head"
+    )
+
+
+def _ref_name(branch: str) -> str:
+    return branch if branch.startswith("refs/") else f"refs/heads/{branch}"
+
+
+def all_object_bytes(repo: pygit2.Repository) -> Iterator[bytes]:
+    """The raw content of every object in the database (for leak scans in tests and audits)."""
+    for oid in repo.odb:
+        yield repo.odb.read(oid)[1]

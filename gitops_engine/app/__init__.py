@@ -1,0 +1,1 @@
+"""Use cases: seed, plan, reconcile, validate, diff, secrets. The only layer that wires adapters to domain logic."""

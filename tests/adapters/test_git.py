@@ -1,0 +1,80 @@
+"""The pygit2 commit path: tree ids agree with git's own, refs move only by compare-and-swap."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gitops_engine.adapters import git
+from gitops_engine.core.errors import ConflictError, SecretLeakError
+
+FILES = {
+    "a.yaml": b"kind: A\n",
+    "a/b.yaml": b"kind: B\n",
+    "a-b/c.yaml": b"kind: C\n",
+    "a/deep/er/file.txt": b"deep\n",
+    "z": b"",
+}
+AUTHOR = git.Signature("gitops-engine", "engine@example.invalid", 1_700_000_000)
+
+
+def _git_write_tree(tmp_path: Path, files: dict[str, bytes]) -> str:
+    work = tmp_path / "work"
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    for path, data in files.items():
+        target = work / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
+    out = subprocess.run(["git", "-C", str(work), "write-tree"], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def test_tree_id_matches_git_write_tree(tmp_path: Path) -> None:
+    repo = git.open_repository(tmp_path / "r.git")
+    ours = git.write_tree(repo, FILES)
+    assert ours == _git_write_tree(tmp_path, FILES)
+    fsck = subprocess.run(["git", "-C", str(tmp_path / "r.git"), "fsck", "--strict"], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr
+
+
+def test_round_trip_and_branch_move(tmp_path: Path) -> None:
+    repo = git.open_repository(tmp_path / "r.git")
+    tree = git.write_tree(repo, FILES)
+    commit = git.create_commit(repo, tree, [], "first", AUTHOR)
+    git.move_branch(repo, "main", commit, None, "seed")
+    head = git.head_of(repo, "main")
+    assert head == git.BranchHead(commit, tree)
+    assert dict(git.read_tree(repo, head.tree)) == FILES
+
+
+def test_concurrent_ref_move_is_detected(tmp_path: Path) -> None:
+    repo = git.open_repository(tmp_path / "r.git")
+    first = git.create_commit(repo, git.write_tree(repo, FILES), [], "first", AUTHOR)
+    git.move_branch(repo, "main", first, None, "seed")
+    ours = git.create_commit(repo, git.write_tree(repo, {"x": b"ours"}), [first], "ours", AUTHOR)
+    theirs = git.create_commit(repo, git.write_tree(repo, {"x": b"theirs"}), [first], "theirs", AUTHOR)
+    git.move_branch(repo, "main", theirs, first, "someone else")
+    with pytest.raises(ConflictError, match="moved while we worked"):
+        git.move_branch(repo, "main", ours, first, "us")
+    assert git.head_of(repo, "main").commit == theirs
+    with pytest.raises(ConflictError):
+        git.move_branch(repo, "main", ours, None, "create")
+
+
+def test_guard_refuses_before_writing(tmp_path: Path) -> None:
+    repo = git.open_repository(tmp_path / "r.git")
+    before = set(repo.odb)
+    with pytest.raises(SecretLeakError, match=r"s\.yaml"):
+        git.write_tree(repo, {"s.yaml": b"kind: Secret\n"}, guard=lambda files: [f"{p}: plaintext" for p in files])
+    assert set(repo.odb) == before
+
+
+def test_no_change_writes_nothing(tmp_path: Path) -> None:
+    repo = git.open_repository(tmp_path / "r.git")
+    first = git.write_tree(repo, FILES)
+    objects = set(repo.odb)
+    assert git.write_tree(repo, FILES) == first
+    assert set(repo.odb) == objects
