@@ -1,0 +1,61 @@
+"""The application catalog: one entry per app version, with its files as they will be copied."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+Scope = Literal["workspace", "project"]
+
+
+@dataclass(frozen=True)
+class ChartSource:
+    """Where an app's Helm chart comes from."""
+
+    chart: str
+    version: str
+    repository: str
+
+    @property
+    def is_oci(self) -> bool:
+        """True for oci:// repositories (pulled through an OCIRepository)."""
+        return self.repository.startswith("oci://")
+
+
+@dataclass(frozen=True)
+class AppVersion:
+    """`catalog/<app>/<version>/`: metadata plus the files copied to `applications/<app>/<version>/`."""
+
+    app: str
+    version: str
+    display_name: str
+    description: str
+    category: tuple[str, ...]
+    scope: tuple[Scope, ...]
+    dependencies: tuple[str, ...]
+    licensing: tuple[str, ...]
+    chart: ChartSource
+    origin: str
+    files: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All app versions the engine can deploy, newest version last per app."""
+
+    apps: Mapping[str, tuple[AppVersion, ...]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def versions(self, app: str) -> tuple[AppVersion, ...]:
+        """Known versions of `app`, oldest first (empty when unknown)."""
+        return self.apps.get(app, ())
+
+    def get(self, app: str, version: str | None) -> AppVersion | None:
+        """A specific version, or the catalog default (the newest) when `version` is None."""
+        versions = self.versions(app)
+        if not versions:
+            return None
+        if version is None:
+            return versions[-1]
+        return next((v for v in versions if v.version == version), None)

@@ -1,0 +1,135 @@
+"""The platform spec as frozen values: what the user asked for, already validated."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from gitops_engine.model.selector import SELECT_ALL, LabelSelector
+
+Role = Literal["management", "workload"]
+IssuerKind = Literal["selfsigned", "acme"]
+
+
+def _frozen_map() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class GitTarget:
+    """Where the fleet repository lives and the URL clusters pull it from."""
+
+    repository: str = "./fleet.git"
+    branch: str = "main"
+    clone_url: str = ""
+    secret_name: str = ""
+    interval: str = "1m"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A tenant: a namespace on every attached cluster, with labels."""
+
+    name: str
+    namespace: str
+    labels: Mapping[str, str] = field(default_factory=_frozen_map)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A Kubernetes cluster driven from this repository."""
+
+    name: str
+    role: Role
+    workspace: str
+    labels: Mapping[str, str] = field(default_factory=_frozen_map)
+
+    def selector_labels(self) -> Mapping[str, str]:
+        """Labels selectors see: the cluster's own plus its name, as Kommander labels KommanderClusters."""
+        return {**self.labels, "kommander.d2iq.io/cluster-name": self.name}
+
+
+@dataclass(frozen=True)
+class Project:
+    """A namespace inside a workspace, placed on the workspace's clusters its selector matches."""
+
+    name: str
+    workspace: str
+    namespace: str
+    cluster_selector: LabelSelector = SELECT_ALL
+    labels: Mapping[str, str] = field(default_factory=_frozen_map)
+
+
+@dataclass(frozen=True)
+class ClusterOverride:
+    """Values merged over an app's overrides on the clusters the selector matches."""
+
+    cluster_selector: LabelSelector
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class AppDeployment:
+    """An app enabled in a workspace or a project (Kommander's AppDeployment)."""
+
+    app: str
+    version: str | None
+    workspace: str
+    project: str | None = None
+    cluster_selector: LabelSelector = SELECT_ALL
+    values: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    cluster_overrides: tuple[ClusterOverride, ...] = ()
+
+    @property
+    def scope(self) -> Literal["workspace", "project"]:
+        """Whether this deployment lives in a workspace or a project."""
+        return "project" if self.project else "workspace"
+
+
+@dataclass(frozen=True)
+class CatalogRepository:
+    """A catalog GitRepository the catalog loader commits (Kommander's catalog.repositories[])."""
+
+    name: str
+    url: str
+    ref: Mapping[str, str]
+    labels: Mapping[str, str] = field(default_factory=_frozen_map)
+    interval: str = "1h"
+
+
+@dataclass(frozen=True)
+class Ingress:
+    """Ingress certificate issuer: self-signed (kommander-ca) or ACME."""
+
+    issuer: IssuerKind = "selfsigned"
+    acme_email: str = ""
+    acme_server: str = "https://acme-v02.api.letsencrypt.org/directory"
+    domain: str = ""
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Everything `seed` needs to know, validated."""
+
+    name: str
+    git: GitTarget
+    workspaces: tuple[Workspace, ...]
+    clusters: tuple[Cluster, ...]
+    projects: tuple[Project, ...] = ()
+    apps: tuple[AppDeployment, ...] = ()
+    catalog_paths: tuple[str, ...] = ()
+    catalog_repositories: tuple[CatalogRepository, ...] = ()
+    variables: Mapping[str, str] = field(default_factory=_frozen_map)
+    ingress: Ingress = Ingress()
+    age_recipients: tuple[str, ...] = ()
+    airgapped: bool = False
+
+    def workspace(self, name: str) -> Workspace:
+        """The workspace called `name` (the spec loader guarantees it exists)."""
+        return next(w for w in self.workspaces if w.name == name)
+
+    def project(self, name: str) -> Project:
+        """The project called `name`."""
+        return next(p for p in self.projects if p.name == name)

@@ -1,0 +1,330 @@
+"""platform.yaml → Platform, reporting every mistake at once as `file:line: key.path: message`."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from gitops_engine.core.errors import InputError
+from gitops_engine.core.yamlio import LocatedDocument, YamlSyntaxError, load_located
+from gitops_engine.model.platform import (
+    AppDeployment,
+    CatalogRepository,
+    Cluster,
+    ClusterOverride,
+    GitTarget,
+    Ingress,
+    Platform,
+    Project,
+    Workspace,
+)
+from gitops_engine.spec.reader import SpecReader
+
+API_VERSION = "gitops-engine.io/v1alpha1"
+KIND = "Platform"
+FLUX_VARIABLE = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")
+RESERVED_NAMESPACES = ("kommander-flux", "kube-system", "default")
+
+_TOP = (
+    "apiVersion", "kind", "metadata", "git", "airgapped", "variables", "ingress", "age", "catalog",
+    "workspaces", "clusters", "projects", "apps",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A validated platform plus the located document, for catalog checks that still need line numbers."""
+
+    platform: Platform
+    document: LocatedDocument
+    filename: str
+
+
+def load_platform(text: str | bytes, filename: str) -> LoadedSpec:
+    """Parse and check a platform spec; raise InputError listing every problem."""
+    try:
+        docs = load_located(text)
+    except YamlSyntaxError as exc:
+        raise InputError(f"{filename}:{exc.line}: invalid YAML: {exc.problem}") from exc
+    if len(docs) != 1:
+        raise InputError(f"{filename}:1: expected exactly one YAML document, found {len(docs)}")
+    reader = SpecReader(docs[0], filename)
+    platform = _read_platform(reader, docs[0].data)
+    _check_references(reader, platform)
+    if reader.errors:
+        raise InputError(reader.lines())
+    return LoadedSpec(platform, docs[0], filename)
+
+
+def _read_platform(r: SpecReader, raw: Any) -> Platform:
+    top = r.mapping((), raw, _TOP, ("apiVersion", "kind", "workspaces", "clusters"))
+    if top.get("apiVersion") is not None and top.get("apiVersion") != API_VERSION:
+        r.error(("apiVersion",), f"must be {API_VERSION!r}")
+    if top.get("kind") is not None and top.get("kind") != KIND:
+        r.error(("kind",), f"must be {KIND!r}")
+    meta = r.mapping(("metadata",), top.get("metadata") or {}, ("name",))
+    return Platform(
+        name=r.string(("metadata", "name"), meta.get("name"), dns=True, default="platform"),
+        git=_read_git(r, top.get("git") or {}),
+        airgapped=r.boolean(("airgapped",), top.get("airgapped")),
+        variables=_read_variables(r, top.get("variables")),
+        ingress=_read_ingress(r, top.get("ingress") or {}),
+        age_recipients=_read_age(r, top.get("age") or {}),
+        catalog_paths=_read_catalog_paths(r, top.get("catalog") or {}),
+        catalog_repositories=_read_catalog_repositories(r, top.get("catalog") or {}),
+        workspaces=tuple(_read_workspaces(r, top.get("workspaces"))),
+        clusters=tuple(_read_clusters(r, top.get("clusters"))),
+        projects=tuple(_read_projects(r, top.get("projects"))),
+        apps=tuple(_read_apps(r, top.get("apps"))),
+    )
+
+
+def _read_git(r: SpecReader, raw: Any) -> GitTarget:
+    body = r.mapping(("git",), raw, ("repository", "branch", "url", "secretName", "interval"))
+    repository = r.string(("git", "repository"), body.get("repository"), default="./fleet.git")
+    return GitTarget(
+        repository=repository,
+        branch=r.string(("git", "branch"), body.get("branch"), default="main"),
+        clone_url=r.string(("git", "url"), body.get("url")),
+        secret_name=r.string(("git", "secretName"), body.get("secretName")),
+        interval=r.string(("git", "interval"), body.get("interval"), default="1m"),
+    )
+
+
+def _read_variables(r: SpecReader, raw: Any) -> dict[str, str]:
+    variables = r.string_map(("variables",), raw)
+    for name in variables:
+        if not FLUX_VARIABLE.match(name):
+            r.error(("variables", name), "not a valid Flux substitution variable name (letters, digits, '_')")
+    return variables
+
+
+def _read_ingress(r: SpecReader, raw: Any) -> Ingress:
+    body = r.mapping(("ingress",), raw, ("issuer", "acme", "domain"))
+    issuer = r.choice(("ingress", "issuer"), body.get("issuer"), ("selfsigned", "acme"), "selfsigned")
+    acme = r.mapping(("ingress", "acme"), body.get("acme") or {}, ("email", "server"))
+    email = r.string(("ingress", "acme", "email"), acme.get("email"))
+    if issuer == "acme" and "@" not in email:
+        r.error(("ingress", "acme", "email") if acme else ("ingress", "issuer"), "ACME needs acme.email (an address)")
+    return Ingress(
+        issuer="acme" if issuer == "acme" else "selfsigned",
+        acme_email=email,
+        acme_server=r.string(("ingress", "acme", "server"), acme.get("server"), default=Ingress().acme_server),
+        domain=r.string(("ingress", "domain"), body.get("domain")),
+    )
+
+
+def _read_age(r: SpecReader, raw: Any) -> tuple[str, ...]:
+    body = r.mapping(("age",), raw, ("recipients",))
+    recipients = []
+    for index, item in enumerate(r.sequence(("age", "recipients"), body.get("recipients"))):
+        value = r.string(("age", "recipients", index), item)
+        if value and not re.fullmatch(r"age1[02-9ac-hj-np-z]{58}", value):
+            r.error(("age", "recipients", index), "not an age recipient (age1… public key, 62 characters)")
+        recipients.append(value)
+    return tuple(recipients)
+
+
+def _read_catalog_paths(r: SpecReader, raw: Any) -> tuple[str, ...]:
+    body = r.mapping(("catalog",), raw, ("paths", "repositories"))
+    return tuple(
+        r.string(("catalog", "paths", i), p) for i, p in enumerate(r.sequence(("catalog", "paths"), body.get("paths")))
+    )
+
+
+def _read_catalog_repositories(r: SpecReader, raw: Any) -> tuple[CatalogRepository, ...]:
+    items = r.sequence(("catalog", "repositories"), raw.get("repositories") if isinstance(raw, dict) else None)
+    r.unique(("catalog", "repositories"), items, "name", "catalog repository")
+    out = []
+    for index, item in enumerate(items):
+        path = ("catalog", "repositories", index)
+        body = r.mapping(path, item, ("name", "url", "ref", "labels", "interval"), ("name", "url", "ref"))
+        ref = r.string_map((*path, "ref"), body.get("ref"))
+        if (
+            (body.get("ref") is not None
+            and len(ref) != 1)
+            or any(k not in ("branch", "tag", "semver", "commit") for k in ref)
+        ):
+            r.error((*path, "ref"), "must name exactly one of branch, tag, semver, commit")
+        url = r.string((*path, "url"), body.get("url"))
+        if url and not re.match(r"^(https?|ssh)://|^[\w.-]+@[\w.-]+:", url):
+            r.error((*path, "url"), f"{url!r} is not a git URL Flux can clone (https://, http://, ssh://)")
+        out.append(
+            CatalogRepository(
+                name=r.string((*path, "name"), body.get("name"), dns=True),
+                url=url,
+                ref=ref,
+                labels=r.string_map((*path, "labels"), body.get("labels"), label_keys=True),
+                interval=r.string((*path, "interval"), body.get("interval"), default="1h"),
+            )
+        )
+    return tuple(out)
+
+
+def _read_workspaces(r: SpecReader, raw: Any) -> list[Workspace]:
+    items = r.sequence(("workspaces",), raw)
+    r.unique(("workspaces",), items, "name", "workspace")
+    r.unique(("workspaces",), items, "namespace", "namespace")
+    out = []
+    for index, item in enumerate(items):
+        path = ("workspaces", index)
+        body = r.mapping(path, item, ("name", "namespace", "labels"), ("name",))
+        name = r.string((*path, "name"), body.get("name"), dns=True)
+        namespace = r.string((*path, "namespace"), body.get("namespace"), dns=True, default=name)
+        if namespace in RESERVED_NAMESPACES:
+            r.error((*path, "namespace"), f"{namespace!r} is reserved; pick another namespace")
+        out.append(Workspace(name, namespace, r.string_map((*path, "labels"), body.get("labels"), label_keys=True)))
+    return out
+
+
+def _read_clusters(r: SpecReader, raw: Any) -> list[Cluster]:
+    items = r.sequence(("clusters",), raw)
+    r.unique(("clusters",), items, "name", "cluster")
+    out = []
+    for index, item in enumerate(items):
+        path = ("clusters", index)
+        body = r.mapping(path, item, ("name", "role", "workspace", "labels"), ("name", "workspace"))
+        role = r.choice((*path, "role"), body.get("role"), ("management", "workload"), "workload")
+        out.append(
+            Cluster(
+                name=r.string((*path, "name"), body.get("name"), dns=True),
+                role="management" if role == "management" else "workload",
+                workspace=r.string((*path, "workspace"), body.get("workspace")),
+                labels=r.string_map((*path, "labels"), body.get("labels"), label_keys=True),
+            )
+        )
+    managers = [i for i, c in enumerate(out) if c.role == "management"]
+    if items and len(managers) != 1:
+        where = ("clusters", managers[1]) if len(managers) > 1 else ("clusters",)
+        r.error(where, f"exactly one cluster must have role: management (found {len(managers)})")
+    return out
+
+
+def _read_projects(r: SpecReader, raw: Any) -> list[Project]:
+    items = r.sequence(("projects",), raw)
+    r.unique(("projects",), items, "name", "project")
+    r.unique(("projects",), items, "namespace", "namespace")
+    out = []
+    for index, item in enumerate(items):
+        path = ("projects", index)
+        allowed = ("name", "workspace", "namespace", "clusterSelector", "labels")
+        body = r.mapping(path, item, allowed, ("name", "workspace"))
+        name = r.string((*path, "name"), body.get("name"), dns=True)
+        out.append(
+            Project(
+                name=name,
+                workspace=r.string((*path, "workspace"), body.get("workspace")),
+                namespace=r.string((*path, "namespace"), body.get("namespace"), dns=True, default=name),
+                cluster_selector=r.selector((*path, "clusterSelector"), body.get("clusterSelector")),
+                labels=r.string_map((*path, "labels"), body.get("labels"), label_keys=True),
+            )
+        )
+    return out
+
+
+def _read_apps(r: SpecReader, raw: Any) -> list[AppDeployment]:
+    out = []
+    allowed = ("app", "version", "workspace", "project", "clusterSelector", "values", "clusterOverrides")
+    for index, item in enumerate(r.sequence(("apps",), raw)):
+        path = ("apps", index)
+        body = r.mapping(path, item, allowed, ("app",))
+        if ("workspace" in body) == ("project" in body):
+            r.error(path, "give exactly one of 'workspace' or 'project' (where the app is enabled)")
+        values = body.get("values") or {}
+        if not isinstance(values, dict):
+            r.error((*path, "values"), "must be a mapping of Helm values")
+            values = {}
+        overrides = []
+        for o_index, o_raw in enumerate(r.sequence((*path, "clusterOverrides"), body.get("clusterOverrides"))):
+            o_path = (*path, "clusterOverrides", o_index)
+            o_body = r.mapping(o_path, o_raw, ("clusterSelector", "values"), ("clusterSelector", "values"))
+            o_values = o_body.get("values")
+            if o_values is not None and not isinstance(o_values, dict):
+                r.error((*o_path, "values"), "must be a mapping of Helm values")
+            overrides.append(
+                ClusterOverride(
+                    r.selector((*o_path, "clusterSelector"), o_body.get("clusterSelector")),
+                    o_values if isinstance(o_values, dict) else {},
+                )
+            )
+        version = body.get("version")
+        out.append(
+            AppDeployment(
+                app=r.string((*path, "app"), body.get("app")),
+                version=r.string((*path, "version"), version) if version is not None else None,
+                workspace=r.string((*path, "workspace"), body.get("workspace")),
+                project=r.string((*path, "project"), body.get("project")) or None,
+                cluster_selector=r.selector((*path, "clusterSelector"), body.get("clusterSelector")),
+                values=values,
+                cluster_overrides=tuple(overrides),
+            )
+        )
+    return out
+
+
+def _check_references(r: SpecReader, platform: Platform) -> None:
+    """Names that must point at something, and selectors that must select something."""
+    workspaces = {w.name: w for w in platform.workspaces}
+    projects = {p.name: p for p in platform.projects}
+    taken = {w.namespace: f"workspace {w.name!r}" for w in platform.workspaces}
+    for index, project in enumerate(platform.projects):
+        if project.namespace in taken:
+            r.error(
+                ("projects", index, "namespace"), f"{project.namespace!r} is already used by {taken[project.namespace]}"
+            )
+    for index, cluster in enumerate(platform.clusters):
+        if cluster.workspace and cluster.workspace not in workspaces:
+            r.error(("clusters", index, "workspace"), _unknown("workspace", cluster.workspace, workspaces))
+    for index, project in enumerate(platform.projects):
+        if project.workspace not in workspaces:
+            r.error(("projects", index, "workspace"), _unknown("workspace", project.workspace, workspaces))
+        elif not [
+            c
+            for c in platform.clusters
+            if c.workspace == project.workspace and project.cluster_selector.matches(c.selector_labels())
+        ]:
+            r.error(("projects", index, "clusterSelector"), f"selects no cluster of workspace {project.workspace!r}")
+    seen: dict[tuple[str, str], int] = {}
+    for index, app in enumerate(platform.apps):
+        path = ("apps", index)
+        if app.project is not None:
+            if app.project not in projects:
+                r.error((*path, "project"), _unknown("project", app.project, projects))
+                continue
+            scope_name = f"project {app.project!r}"
+            clusters = clusters_of_project(platform, projects[app.project])
+            key = ("project", app.project)
+        else:
+            if app.workspace not in workspaces:
+                r.error((*path, "workspace"), _unknown("workspace", app.workspace, workspaces))
+                continue
+            scope_name = f"workspace {app.workspace!r}"
+            clusters = [c for c in platform.clusters if c.workspace == app.workspace]
+            key = ("workspace", app.workspace)
+        dup_key = (app.app, f"{key[0]}:{key[1]}")
+        if dup_key in seen:
+            r.error((*path, "app"), f"{app.app!r} is already enabled in {scope_name} (apps[{seen[dup_key]}])")
+        seen.setdefault(dup_key, index)
+        if not [c for c in clusters if app.cluster_selector.matches(c.selector_labels())]:
+            r.error((*path, "clusterSelector"), f"selects no cluster of {scope_name}")
+        for o_index, override in enumerate(app.cluster_overrides):
+            if not [c for c in clusters if override.cluster_selector.matches(c.selector_labels())]:
+                r.error((*path, "clusterOverrides", o_index, "clusterSelector"), f"selects no cluster of {scope_name}")
+
+
+def clusters_of_project(platform: Platform, project: Project) -> list[Cluster]:
+    """The clusters of the project's workspace that its selector places it on."""
+    return [
+        c
+        for c in platform.clusters
+        if c.workspace == project.workspace and project.cluster_selector.matches(c.selector_labels())
+    ]
+
+
+def _unknown(what: str, name: str, known: dict[str, Any]) -> str:
+    guess = difflib.get_close_matches(name, list(known), n=1)
+    return f"unknown {what} {name!r}" + (
+        f"; did you mean {guess[0]!r}?" if guess else f"; known: {', '.join(sorted(known)) or 'none'}"
+    )

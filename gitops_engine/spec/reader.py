@@ -1,0 +1,163 @@
+"""Typed reads from a located YAML document that collect every error with file:line and key path."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from gitops_engine.core.yamlio import LocatedDocument, PathKey
+from gitops_engine.model.selector import OPERATORS, LabelSelector, Requirement
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+
+
+def render_path(path: PathKey) -> str:
+    """`clusters[1].role` style key path."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(document)"
+
+
+class SpecReader:
+    """Reads values out of one document; never raises for a user mistake, records it instead."""
+
+    def __init__(self, doc: LocatedDocument, filename: str) -> None:
+        self.doc = doc
+        self.filename = filename
+        self.errors: list[tuple[int, str]] = []
+        for path, line in doc.duplicate_keys:
+            self.errors.append((line, f"{render_path(path)}: duplicate key (each key may appear once)"))
+
+    def error(self, path: PathKey, message: str) -> None:
+        """Record `message` at the line of `path`."""
+        self.errors.append((self.doc.line_of(path), f"{render_path(path)}: {message}"))
+
+    def lines(self) -> list[str]:
+        """Every recorded error as `file:line: path: message`, in file order."""
+        return [f"{self.filename}:{line}: {msg}" for line, msg in sorted(self.errors, key=lambda e: e[0])]
+
+    def mapping(
+        self, path: PathKey, value: Any, allowed: Collection[str], required: Collection[str] = ()
+    ) -> dict[str, Any]:
+        """A mapping with only `allowed` keys (unknown keys get a did-you-mean) and all `required` ones."""
+        if not isinstance(value, dict):
+            self.error(path, f"must be a mapping, not {_kind(value)}")
+            return {}
+        for key in value:
+            if not isinstance(key, str) or key not in allowed:
+                guess = difflib.get_close_matches(str(key), list(allowed), n=1)
+                hint = f"; did you mean {guess[0]!r}?" if guess else f"; allowed keys: {', '.join(sorted(allowed))}"
+                self.error((*path, str(key)), f"unknown key{hint}")
+        for key in required:
+            if key not in value:
+                self.error(path, f"missing required key {key!r}")
+        return {k: v for k, v in value.items() if isinstance(k, str) and k in allowed}
+
+    def string(self, path: PathKey, value: Any, *, dns: bool = False, default: str = "") -> str:
+        """A string (ints and floats are refused: quote versions), optionally a DNS-1123 label."""
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            self.error(path, f"must be a string, not {_kind(value)} (quote it)")
+            return default
+        if dns and not DNS_LABEL.match(value):
+            self.error(path, f"{value!r} is not a valid name (lowercase letters, digits and '-', at most 63)")
+        return value
+
+    def boolean(self, path: PathKey, value: Any, default: bool = False) -> bool:
+        """A YAML boolean."""
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.error(path, f"must be true or false, not {_kind(value)}")
+            return default
+        return value
+
+    def choice(self, path: PathKey, value: Any, choices: tuple[str, ...], default: str) -> str:
+        """One of `choices`."""
+        text = self.string(path, value, default=default)
+        if text not in choices:
+            self.error(path, f"{text!r} is not one of {', '.join(choices)}")
+            return default
+        return text
+
+    def sequence(self, path: PathKey, value: Any) -> list[Any]:
+        """A list (None is the empty list)."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.error(path, f"must be a list, not {_kind(value)}")
+            return []
+        return value
+
+    def string_map(self, path: PathKey, value: Any, *, label_keys: bool = False) -> dict[str, str]:
+        """A map of string to string (labels, variables); scalars are refused so `"true"` stays a string."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.error(path, f"must be a mapping of strings, not {_kind(value)}")
+            return {}
+        out: dict[str, str] = {}
+        for key, item in value.items():
+            key_path = (*path, str(key))
+            if not isinstance(key, str):
+                self.error(key_path, "keys must be strings")
+                continue
+            if label_keys and not _LABEL_KEY.match(key):
+                self.error(key_path, f"{key!r} is not a valid label key")
+            if not isinstance(item, str):
+                self.error(key_path, f'must be a string, not {_kind(item)} (quote it, e.g. "{item}")')
+                continue
+            out[key] = item
+        return out
+
+    def selector(self, path: PathKey, value: Any) -> LabelSelector:
+        """A Kubernetes label selector (`matchLabels`, `matchExpressions`)."""
+        if value is None:
+            return LabelSelector()
+        body = self.mapping(path, value, ("matchLabels", "matchExpressions"))
+        labels = self.string_map((*path, "matchLabels"), body.get("matchLabels"), label_keys=True)
+        requirements: list[Requirement] = []
+        for index, raw in enumerate(self.sequence((*path, "matchExpressions"), body.get("matchExpressions"))):
+            item_path = (*path, "matchExpressions", index)
+            item = self.mapping(item_path, raw, ("key", "operator", "values"), ("key", "operator"))
+            operator = self.choice((*item_path, "operator"), item.get("operator"), OPERATORS, "Exists")
+            values = tuple(
+                self.string((*item_path, "values", i), v)
+                for i, v in enumerate(self.sequence(item_path, item.get("values")))
+            )
+            if operator in ("In", "NotIn") and not values:
+                self.error(item_path, f"operator {operator} needs a non-empty 'values' list")
+            requirements.append(Requirement(self.string((*item_path, "key"), item.get("key")), operator, values))
+        return LabelSelector(labels, tuple(requirements))
+
+    def unique(self, path: PathKey, items: list[Mapping[str, Any]], key: str, what: str) -> None:
+        """Report items whose `key` repeats an earlier one."""
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            name = item.get(key)
+            if not isinstance(name, str):
+                continue
+            if name in seen:
+                self.error(
+                    (*path, index, key), f"duplicate {what} {name!r} (first at {render_path((*path, seen[name]))})"
+                )
+            else:
+                seen[name] = index
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
