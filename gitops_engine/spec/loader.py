@@ -286,6 +286,12 @@ def _check_references(r: SpecReader, platform: Platform) -> None:
             if c.workspace == project.workspace and project.cluster_selector.matches(c.selector_labels())
         ]:
             r.error(("projects", index, "clusterSelector"), f"selects no cluster of workspace {project.workspace!r}")
+    _check_apps(r, platform)
+
+
+def _check_apps(r: SpecReader, platform: Platform) -> None:
+    workspaces = {w.name: w for w in platform.workspaces}
+    projects = {p.name: p for p in platform.projects}
     seen: dict[tuple[str, str], int] = {}
     for index, app in enumerate(platform.apps):
         path = ("apps", index)
