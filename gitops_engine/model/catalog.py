@@ -23,6 +23,17 @@ class ChartSource:
         """True for oci:// repositories (pulled through an OCIRepository)."""
         return self.repository.startswith("oci://")
 
+    @property
+    def repository_object_name(self) -> str:
+        """Name of the shared HelmRepository object, derived from the host and path as Kommander did."""
+        return helm_repository_name(self.repository)
+
+
+def helm_repository_name(url: str) -> str:
+    """`https://charts.jetstack.io` → `charts.jetstack.io`; path segments joined with '-'."""
+    bare = url.split("://", 1)[-1].strip("/")
+    return bare.replace("/", "-").replace("_", "-").lower()
+
 
 @dataclass(frozen=True)
 class AppVersion:
