@@ -1,0 +1,126 @@
+"""Use case: one scheduled pass over a repository — propagate catalogs, then the currency bot when installed.
+
+A per-repository lock keeps two passes from interleaving. Each step runs on its own: a failing step is recorded
+and the next one still runs, so the summary always covers every step and every item that was reached.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from gitops_engine.adapters import git, lock, transport
+from gitops_engine.adapters.targets import GiteaTarget, LocalTarget, RemoteTarget, Target
+from gitops_engine.app.propagate import PropagateOutcome, propagate
+from gitops_engine.core.errors import GitopsError
+from gitops_engine.propagate import CopyStatus
+
+LOCK_NAME = "gitops-engine.lock"
+BUMP_MODULE = "gitops_engine.app.bump"
+
+ItemSink = Callable[[str, str], None]
+
+
+class StepStatus(StrEnum):
+    """How one step of the pass ended."""
+
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """One step's status, a one-line detail (counts, the error, why skipped) and its item lines."""
+
+    name: str
+    status: StepStatus
+    detail: str
+    items: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.status.value} — {self.detail}"
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    """Every step of one pass, in order."""
+
+    repository: str
+    branch: str
+    steps: tuple[StepReport, ...]
+
+    @property
+    def failed(self) -> bool:
+        """True when any step failed."""
+        return any(step.status is StepStatus.FAILED for step in self.steps)
+
+
+def lock_path(target: Target, cache_root: Path | None = None) -> Path:
+    """Where the repository's lock lives: inside a local repository's git directory, else beside its cache store."""
+    if isinstance(target, LocalTarget):
+        return Path(git.open_repository(target.path, create=False).path) / LOCK_NAME
+    return transport.store_for(_url(target), cache_root).with_suffix(".lock")
+
+
+def reconcile(
+    target: Target, branch: str = "main", *, on_item: ItemSink | None = None, cache_root: Path | None = None
+) -> ReconcileReport:
+    """Run one pass under the repository lock (LockedError when another pass holds it); items stream to `on_item`."""
+    sink: ItemSink = on_item or (lambda step, line: None)
+    name = str(target.path) if isinstance(target, LocalTarget) else transport.scrub_url(_url(target))
+    with lock.exclusive(lock_path(target, cache_root), f"repository {name}"):
+        steps = (_propagate_step(target, branch, cache_root, sink), _bump_step(target, branch, cache_root, sink))
+    return ReconcileReport(name, branch, steps)
+
+
+def _url(target: RemoteTarget | GiteaTarget) -> str:
+    return target.clone_url if isinstance(target, GiteaTarget) else target.url
+
+
+def _propagate_step(target: Target, branch: str, cache_root: Path | None, sink: ItemSink) -> StepReport:
+    try:
+        outcome = propagate(target, branch, cache_root=cache_root)
+    except GitopsError as exc:
+        return StepReport("propagate", StepStatus.FAILED, str(exc))
+    lines = [str(item) for item in outcome.plan.items if item.status is not CopyStatus.UNCHANGED]
+    lines += outcome.plan.warnings
+    for line in lines:
+        sink("propagate", line)
+    return StepReport("propagate", StepStatus.OK, summarize(outcome), tuple(lines))
+
+
+def summarize(outcome: PropagateOutcome) -> str:
+    """Counts per status and what was written, on one line."""
+    plan = outcome.plan
+    counts = ", ".join(f"{plan.count(status)} {status.value}" for status in CopyStatus)
+    if outcome.dry_run:
+        return f"{counts}; dry run, {len(plan.change.added + plan.change.changed + plan.change.removed)} files differ"
+    if outcome.commit is None:
+        return f"{counts}; nothing to commit"
+    return f"{counts}; committed {outcome.commit[:12]} to {outcome.ref}"
+
+
+def _bump_step(target: Target, branch: str, cache_root: Path | None, sink: ItemSink) -> StepReport:
+    try:
+        bump = importlib.import_module(BUMP_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != BUMP_MODULE:
+            raise
+        return StepReport("bump", StepStatus.SKIPPED, "the currency bot is not installed")
+    try:
+        # the whole coupling to the bot: one pass, returning one printable status per app
+        results: Iterable[object] = bump.run_pass(target, branch, cache_root=cache_root)
+        lines: list[str] = []
+        failed = 0
+        for result in results:
+            lines.append(str(result))
+            failed += bool(getattr(result, "failed", False))
+            sink("bump", lines[-1])
+    except GitopsError as exc:
+        return StepReport("bump", StepStatus.FAILED, str(exc))
+    status = StepStatus.FAILED if failed else StepStatus.OK
+    return StepReport("bump", status, f"{len(lines)} items, {failed} failed", tuple(lines))
