@@ -1,0 +1,157 @@
+"""Chart versions in an OCI registry, read through the distribution API's tag list.
+
+`oci://host/path/chart` names one repository; its tags are the chart's versions. Registries that want a token
+answer 401 with a `WWW-Authenticate: Bearer realm=…,service=…,scope=…` challenge; the token is fetched from the
+realm (anonymously, or with the source's basic credentials) and reused for every page of the tag list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Protocol
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from gitops_engine.core.errors import PermanentRemoteError
+from gitops_engine.model.charts import ChartIndex, ChartRelease
+
+Credentials = tuple[str, str]
+
+# A registry that keeps answering "next" must not keep a run busy for ever.
+_MAX_PAGES = 200
+_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+
+
+class Transport(Protocol):
+    """GET with the caller's retry policy; raises a RemoteError when retries are exhausted."""
+
+    def get(
+        self, url: str, *, headers: Mapping[str, str] | None = None, auth: Credentials | None = None
+    ) -> httpx.Response:
+        """Send one GET (retried on 429/5xx/connection errors) and return the final response."""
+        ...
+
+
+@dataclass(frozen=True)
+class OciRepository:
+    """Where an `oci://` URL points: the registry's base URL and the repository name in it."""
+
+    base_url: str
+    name: str
+
+    @property
+    def chart(self) -> str:
+        """The chart name: the last path segment of the repository."""
+        return self.name.rsplit("/", 1)[-1]
+
+
+def parse_oci_url(url: str, insecure: bool = False) -> OciRepository:
+    """Split `oci://host[:port]/path/chart`; `insecure` selects plain HTTP (Flux `spec.insecure`)."""
+    parts = urlsplit(url)
+    name = parts.path.strip("/")
+    if parts.scheme != "oci" or not parts.hostname or not name:
+        raise PermanentRemoteError(f"{url}: not an OCI chart URL (expected oci://<registry>/<path>/<chart>)")
+    scheme = "http" if insecure else "https"
+    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    return OciRepository(base_url=f"{scheme}://{host}", name=name)
+
+
+def fetch_oci_index(
+    transport: Transport,
+    url: str,
+    *,
+    insecure: bool = False,
+    auth: Credentials | None = None,
+    page_size: int = 1000,
+) -> ChartIndex:
+    """Every tag of the repository at `url` as a release of its chart (`created` is not known here)."""
+    repo = parse_oci_url(url, insecure)
+    session = _Session(transport, repo, auth)
+    tags: list[str] = []
+    next_url: str | None = f"{repo.base_url}/v2/{repo.name}/tags/list?n={page_size}"
+    pages = 0
+    while next_url is not None:
+        pages += 1
+        if pages > _MAX_PAGES:
+            raise PermanentRemoteError(f"{url}: the tag list did not end after {_MAX_PAGES} pages")
+        response = session.get(next_url)
+        tags.extend(_tags_of(response, url))
+        link = response.links.get("next", {}).get("url")
+        next_url = urljoin(next_url, link) if link else None
+    # OCI tags cannot contain "+", so Helm pushes build metadata as "_"; turn it back into the chart version.
+    releases = tuple(ChartRelease(name=repo.chart, version=tag.replace("_", "+")) for tag in tags)
+    return ChartIndex(source_url=url, charts=MappingProxyType({repo.chart: releases}))
+
+
+class _Session:
+    """Requests against one repository, answering the registry's auth challenge once and reusing the result."""
+
+    def __init__(self, transport: Transport, repo: OciRepository, auth: Credentials | None) -> None:
+        self._transport = transport
+        self._repo = repo
+        self._auth = auth
+        self._headers: dict[str, str] = {}
+        self._basic: Credentials | None = None
+
+    def get(self, url: str) -> httpx.Response:
+        response = self._transport.get(url, headers=self._headers, auth=self._basic)
+        if response.status_code == httpx.codes.UNAUTHORIZED and not self._headers and self._basic is None:
+            self._answer(response.headers.get("www-authenticate", ""))
+            response = self._transport.get(url, headers=self._headers, auth=self._basic)
+        return response
+
+    def _answer(self, challenge: str) -> None:
+        scheme, _, rest = challenge.partition(" ")
+        params = dict(_CHALLENGE_PARAM.findall(rest))
+        where = f"oci://{urlsplit(self._repo.base_url).netloc}/{self._repo.name}"
+        if scheme.lower() == "basic":
+            if self._auth is None:
+                raise PermanentRemoteError(f"{where}: the registry requires credentials (HTTP basic)", 401)
+            self._basic = self._auth
+            return
+        realm = params.get("realm")
+        if scheme.lower() != "bearer" or not realm:
+            raise PermanentRemoteError(f"{where}: HTTP 401 without a usable challenge ({challenge or 'none'})", 401)
+        query = {"scope": params.get("scope", f"repository:{self._repo.name}:pull")}
+        if "service" in params:
+            query["service"] = params["service"]
+        token_url = str(httpx.URL(realm, params=query))
+        answer = self._transport.get(token_url, auth=self._auth)
+        if answer.status_code != httpx.codes.OK:
+            raise PermanentRemoteError(
+                f"{where}: the token service {realm} refused a pull token (HTTP {answer.status_code})",
+                answer.status_code,
+            )
+        try:
+            body = answer.json()
+        except ValueError as exc:
+            raise PermanentRemoteError(f"{where}: the token service {realm} did not answer JSON") from exc
+        token = (body.get("token") or body.get("access_token")) if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise PermanentRemoteError(f"{where}: the token service {realm} answered without a token")
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+
+def _tags_of(response: httpx.Response, url: str) -> list[str]:
+    status = response.status_code
+    if status == httpx.codes.NOT_FOUND:
+        raise PermanentRemoteError(f"{url}: no such repository in the registry (HTTP 404)", status)
+    if status in (httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN):
+        raise PermanentRemoteError(f"{url}: the registry refused access to the tag list (HTTP {status})", status)
+    if status != httpx.codes.OK:
+        raise PermanentRemoteError(f"{url}: the registry answered HTTP {status} for the tag list", status)
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise PermanentRemoteError(f"{url}: the tag list is not JSON") from exc
+    tags = body.get("tags") if isinstance(body, dict) else None
+    # The distribution API answers `"tags": null` for a repository whose tags were all deleted.
+    if tags is None:
+        return []
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise PermanentRemoteError(f"{url}: the tag list has no list of string `tags`")
+    return tags
