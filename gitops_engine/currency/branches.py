@@ -1,0 +1,98 @@
+"""Proposals grouped into branches, one per (app or group, target major), with commit message and PR body."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from gitops_engine.currency.edits import Edit
+from gitops_engine.currency.proposals import Proposal
+
+BRANCH_PREFIX = "gitops-engine/"
+
+
+@dataclass(frozen=True)
+class BranchPlan:
+    """What one bot branch should contain: its proposals, title and the PR/commit text."""
+
+    name: str
+    key: str
+    major: int
+    proposals: tuple[Proposal, ...]
+    title: str
+    body: str
+
+    @property
+    def message(self) -> str:
+        """The commit message: the title, a blank line, the body."""
+        return f"{self.title}\n\n{self.body}"
+
+    def edits(self) -> tuple[Edit, ...]:
+        """Each distinct edit once (a file shared by clusters may appear under several proposals)."""
+        seen: dict[tuple[str, int], Edit] = {}
+        for proposal in self.proposals:
+            edit = proposal.edit()
+            seen.setdefault((edit.site.path, edit.site.scalar.start), edit)
+        return tuple(seen.values())
+
+
+def branch_name(key: str, major: int) -> str:
+    """The deterministic branch name for (app or group, target major)."""
+    return f"{BRANCH_PREFIX}{key}-{major}"
+
+
+def plan_branches(proposals: Iterable[Proposal], now: datetime) -> tuple[BranchPlan, ...]:
+    """Group proposals by (branch key, target major) and write their title and body."""
+    grouped: dict[tuple[str, int], list[Proposal]] = defaultdict(list)
+    for proposal in proposals:
+        grouped[(proposal.branch_key, proposal.target.major)].append(proposal)
+    plans = []
+    for (key, major), items in sorted(grouped.items()):
+        items.sort(key=lambda p: (p.use.path, p.use.line, p.use.clusters))
+        plans.append(
+            BranchPlan(branch_name(key, major), key, major, tuple(items), _title(key, items), _body(items, now))
+        )
+    return tuple(plans)
+
+
+def _title(key: str, items: list[Proposal]) -> str:
+    targets = sorted({p.target for p in items})
+    if len(targets) == 1:
+        return f"Update {key} to {targets[0].text}"
+    return f"Update {key} to {targets[0].major}.x ({', '.join(t.text for t in targets)})"
+
+
+def release_age_days(proposal: Proposal, now: datetime) -> int | None:
+    """Whole days since the target was published, when the index says."""
+    created = proposal.release.created
+    return None if created is None else max(0, (now - created).days)
+
+
+def _body(items: list[Proposal], now: datetime) -> str:
+    lines = [
+        "This branch was written by gitops-engine's currency bot; merge it to roll the change out.",
+        "",
+        "| App | Cluster(s) | From → To | Update | Release age | File |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in items:
+        age = release_age_days(p, now)
+        age_text = "unknown" if age is None else f"{age} days"
+        clusters = ", ".join(p.use.clusters) or "-"
+        change = f"`{p.use.site.scalar.value if p.use.site else p.current.text}` → `{p.new_value}`"
+        lines.append(
+            f"| {p.use.chart} | {clusters} | {change} | {p.update.value} | {age_text} | `{p.use.path}:{p.use.line}` |"
+        )
+    lines += ["", "Upstream:"]
+    links: list[str] = []
+    for p in items:
+        for link in (p.release.home, *p.release.sources, *p.release.urls[:1]):
+            if link and link not in links:
+                links.append(link)
+        index_link = f"{p.source_url} (chart {p.use.chart})"
+        if index_link not in links:
+            links.append(index_link)
+    lines += [f"- {link}" for link in links]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,107 @@
+"""Byte-exact edits: replace one scalar's bytes, nothing else, and prove it by parsing the result again.
+
+Comments, quoting, indentation, flow style, document markers and line endings survive because only the
+scalar's own byte range (known from the scan) is rewritten. A Kommander-style catalog bump also moves
+`applications/<app>/<old>/` to `applications/<app>/<new>/` and rewrites the path everywhere it is referenced.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import yaml
+
+from gitops_engine.core.errors import GitopsError
+from gitops_engine.currency.manifests import locate
+from gitops_engine.currency.scan import CatalogFolder, Site
+
+# Plain scalars that YAML would read as something other than the same string need quotes.
+_PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_.${}:=<>~^*|/ -]+$")
+
+
+class EditError(GitopsError):
+    """An edit did not produce exactly the intended value; nothing is committed."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Set the scalar at `site` to `value`; with `folder`, also move that catalog folder to `folder_version`."""
+
+    site: Site
+    value: str
+    folder: CatalogFolder | None = None
+    folder_version: str | None = None
+
+
+def replace_scalar(data: bytes, site: Site, value: str) -> bytes:
+    """`data` with the scalar at `site` set to `value`, keeping its quoting; checked by re-parsing."""
+    return apply_edits(data, [(site, value)])
+
+
+def apply_edits(data: bytes, edits: Sequence[tuple[Site, str]]) -> bytes:
+    """Apply several scalar replacements to one file (last first so earlier offsets stay valid)."""
+    result = data
+    for site, value in sorted(set(edits), key=lambda e: e[0].scalar.start, reverse=True):
+        scalar = site.scalar
+        raw = result[scalar.start : scalar.end].decode("utf-8")
+        result = result[: scalar.start] + _spelled(raw, scalar.style, value).encode("utf-8") + result[scalar.end :]
+    for site, value in edits:
+        found = locate(result, site.doc, site.keys)
+        if found is None or found.value != value:
+            got = None if found is None else found.value
+            raise EditError(f"{site.path}:{site.scalar.line}: editing produced {got!r} instead of {value!r}")
+    return result
+
+
+def _spelled(raw: str, style: str, value: str) -> str:
+    if style in ("'", '"'):
+        if raw[0] != style or raw[-1] != style or any(ch in value for ch in "'\"\\"):
+            raise EditError(f"cannot re-quote {raw!r} safely")
+        return f"{style}{value}{style}"
+    if style:
+        raise EditError(f"block scalars are not edited ({raw!r})")
+    if _PLAIN_SAFE.match(value) and _reads_as_same_string(value):
+        return value
+    # a plain scalar that would change type (1.10 → float) or meaning gets the quotes it needs
+    return f'"{value}"'
+
+
+def _reads_as_same_string(value: str) -> bool:
+    try:
+        return bool(yaml.load(f"k: {value}\n", Loader=yaml.CSafeLoader) == {"k": value})
+    except yaml.YAMLError:
+        return False
+
+
+def apply_to_tree(files: Mapping[str, bytes], edits: Sequence[Edit]) -> dict[str, bytes]:
+    """The tree after `edits`: scalar edits per file, then catalog folder moves with their references."""
+    by_path: dict[str, list[tuple[Site, str]]] = defaultdict(list)
+    for edit in edits:
+        by_path[edit.site.path].append((edit.site, edit.value))
+    result = dict(files)
+    for path, changes in by_path.items():
+        result[path] = apply_edits(result[path], changes)
+    moves = {(e.folder, e.folder_version) for e in edits if e.folder is not None and e.folder_version is not None}
+    for folder, version in sorted(moves, key=lambda m: (m[0].root, m[1])):
+        if folder.version != version:
+            result = move_folder(result, folder, version)
+    return result
+
+
+def move_folder(files: Mapping[str, bytes], folder: CatalogFolder, version: str) -> dict[str, bytes]:
+    """Rename `applications/<app>/<old>/` to `<new>/` and rewrite every reference to the old path."""
+    prefix = folder.root[: -len(folder.version)]
+    new_root = prefix + version
+    if any(path.startswith(new_root + "/") for path in files):
+        raise EditError(f"{new_root}/ already exists; remove it or bump by hand")
+    old_ref = f"applications/{folder.app}/{folder.version}".encode()
+    new_ref = f"applications/{folder.app}/{version}".encode()
+    pattern = re.compile(rb"(?<![\w.-])" + re.escape(old_ref) + rb"(?=[/\"'\s]|$)", re.MULTILINE)
+    moved: dict[str, bytes] = {}
+    for path, data in files.items():
+        target = new_root + path[len(folder.root) :] if path.startswith(folder.root + "/") else path
+        moved[target] = pattern.sub(new_ref, data) if old_ref in data else data
+    return moved

@@ -1,0 +1,335 @@
+"""The currency policy: which new versions the bot may propose, per app or group, and the currency windows.
+
+The policy lives in the repository (`.gitops-engine/currency.yaml`); without one every stable update is
+proposed (patch, minor and major, the major on its own branch), prereleases only to apps already on one.
+
+    defaults: {update_types: [patch, minor], minimum_release_age: 3d, range_strategy: widen}
+    windows: {minor_days: 30, major_days: 60}
+    groups: [{name: monitoring, apps: [kube-prometheus-stack, grafana]}]
+    rules:
+      - apps: [cert-manager]
+        update_types: [patch]
+        allow: ">=1.14 <2"
+        ignore: ["1.15.x"]
+        prereleases: never            # auto (only when on one) | never | always
+        schedule: ["sat,sun 00:00-06:00"]
+        enabled: true
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from gitops_engine.core.errors import InputError
+from gitops_engine.core.yamlio import YamlSyntaxError, load_located
+from gitops_engine.currency.versions import (
+    Constraint,
+    RangeStrategy,
+    UpdateType,
+    Version,
+    parse_constraint,
+    update_type,
+)
+
+POLICY_PATH = ".gitops-engine/currency.yaml"
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_AGE_RE = re.compile(r"^(\d+)\s*([dhm])$")
+_WINDOW_RE = re.compile(r"^(?P<days>[a-z*,-]+)(?:\s+(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2}))?$")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A schedule window: days of the week (0 = Monday) and a [start, end) time of day in UTC, minutes."""
+
+    days: frozenset[int]
+    start: int = 0
+    end: int = 24 * 60
+
+    def contains(self, when: datetime) -> bool:
+        """Whether `when` (UTC) falls inside; a window past midnight belongs to the day it starts on."""
+        minute = when.hour * 60 + when.minute
+        if self.start <= self.end:
+            return when.weekday() in self.days and self.start <= minute < self.end
+        yesterday = (when.weekday() - 1) % 7
+        return (when.weekday() in self.days and minute >= self.start) or (yesterday in self.days and minute < self.end)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Settings for the apps a rule matches; None means "inherit"."""
+
+    update_types: frozenset[UpdateType] | None = None
+    allow: Constraint | None = None
+    ignore: tuple[Constraint, ...] = ()
+    prereleases: str | None = None
+    minimum_release_age: timedelta | None = None
+    range_strategy: RangeStrategy | None = None
+    schedule: tuple[Window, ...] | None = None
+    enabled: bool | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings for one app."""
+
+    update_types: frozenset[UpdateType] = frozenset(UpdateType)
+    allow: Constraint | None = None
+    ignore: tuple[Constraint, ...] = ()
+    prereleases: str = "auto"
+    minimum_release_age: timedelta = timedelta(0)
+    range_strategy: RangeStrategy = RangeStrategy.WIDEN
+    schedule: tuple[Window, ...] = ()
+    enabled: bool = True
+    group: str | None = None
+
+    def in_schedule(self, when: datetime) -> bool:
+        """True when there is no schedule or `when` is inside one of its windows."""
+        return not self.schedule or any(window.contains(when) for window in self.schedule)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Defaults, per-app rules (in file order, later rules win) and groups."""
+
+    defaults: Rule = field(default_factory=Rule)
+    rules: tuple[tuple[tuple[str, ...], Rule], ...] = ()
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    minor_window_days: int = 30
+    major_window_days: int = 60
+
+    def for_app(self, app: str) -> Settings:
+        """Defaults overlaid by every rule whose `apps` patterns match `app`, plus its group."""
+        settings = _overlay(Settings(), self.defaults)
+        for patterns, rule in self.rules:
+            if any(fnmatch.fnmatchcase(app, pattern) for pattern in patterns):
+                settings = _overlay(settings, rule)
+        group = next((name for name, apps in self.groups if any(fnmatch.fnmatchcase(app, a) for a in apps)), None)
+        return replace(settings, group=group)
+
+
+def _overlay(settings: Settings, rule: Rule) -> Settings:
+    changes = {k: v for k, v in rule.__dict__.items() if v is not None and v != ()}
+    return replace(settings, **changes)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a candidate version may be proposed, and if not, why."""
+
+    allowed: bool
+    reason: str = ""
+
+
+def judge(current: Version, candidate: Version, created: datetime | None, settings: Settings, now: datetime) -> Verdict:
+    """Apply every version rule of `settings` to moving from `current` to `candidate`."""
+    if candidate <= current:
+        return Verdict(False, "not newer")
+    wants_prerelease = settings.prereleases == "always" or (settings.prereleases == "auto" and current.is_prerelease)
+    if candidate.is_prerelease and not wants_prerelease:
+        return Verdict(False, "prerelease (allowed only to apps already on one)")
+    step = update_type(current, candidate)
+    if step not in settings.update_types:
+        return Verdict(False, f"{step.value} updates are not allowed")
+    if settings.allow is not None and not settings.allow.matches(candidate):
+        return Verdict(False, f"outside allowed range {settings.allow.text}")
+    for ignored in settings.ignore:
+        if ignored.matches(candidate):
+            return Verdict(False, f"ignored by {ignored.text}")
+    if created is not None and now - created < settings.minimum_release_age:
+        age_days = (now - created).total_seconds() / 86400
+        return Verdict(False, f"released {age_days:.1f} days ago, policy waits {_days(settings.minimum_release_age)}")
+    return Verdict(True)
+
+
+def _days(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 86400:g} days"
+
+
+def parse_policy(text: bytes, path: str) -> Policy:
+    """Read a policy file; InputError lines name `path:line` and what to write instead."""
+    try:
+        docs = load_located(text)
+    except YamlSyntaxError as exc:
+        raise InputError(f"{path}:{exc.line}: {exc.problem} (fix the YAML syntax)") from exc
+    if not docs:
+        return Policy()
+    doc = docs[0]
+    data = doc.data
+    errors: list[str] = []
+
+    def fail(keys: tuple[str | int, ...], message: str) -> None:
+        errors.append(f"{path}:{doc.line_of(keys)}: {message}")
+
+    if not isinstance(data, dict):
+        raise InputError(f"{path}:{doc.start_line}: the policy must be a mapping (defaults, rules, groups, windows)")
+    for key in data:
+        if key not in ("defaults", "rules", "groups", "windows"):
+            fail((key,), f"unknown key {key!r} (expected defaults, rules, groups or windows)")
+    defaults = _rule(data.get("defaults") or {}, ("defaults",), fail)
+    rules: list[tuple[tuple[str, ...], Rule]] = []
+    for index, raw in enumerate(_list(data.get("rules"), ("rules",), fail)):
+        keys: tuple[str | int, ...] = ("rules", index)
+        if not isinstance(raw, dict) or not _str_list(raw.get("apps")):
+            fail(keys, "each rule needs `apps:` (a list of app names or glob patterns)")
+            continue
+        rules.append((tuple(raw["apps"]), _rule({k: v for k, v in raw.items() if k != "apps"}, keys, fail)))
+    groups: list[tuple[str, tuple[str, ...]]] = []
+    for index, raw in enumerate(_list(data.get("groups"), ("groups",), fail)):
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not _str_list(raw.get("apps")):
+            fail(("groups", index), "each group needs `name:` and `apps:` (a list of app names)")
+            continue
+        groups.append((raw["name"], tuple(raw["apps"])))
+    windows = data.get("windows") or {}
+    minor_days, major_days = 30, 60
+    if isinstance(windows, dict):
+        minor_days = _int(windows.get("minor_days", 30), ("windows", "minor_days"), fail)
+        major_days = _int(windows.get("major_days", 60), ("windows", "major_days"), fail)
+    else:
+        fail(("windows",), "windows must be a mapping like {minor_days: 30, major_days: 60}")
+    if errors:
+        raise InputError(errors)
+    return Policy(defaults, tuple(rules), tuple(groups), minor_days, major_days)
+
+
+_Fail = Callable[[tuple[str | int, ...], str], None]
+
+
+def _list(value: object, keys: tuple[str | int, ...], fail: _Fail) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        fail(keys, f"{keys[-1]} must be a list")
+        return []
+    return value
+
+
+def _str_list(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
+
+
+def _int(value: object, keys: tuple[str | int, ...], fail: _Fail) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    fail(keys, f"{keys[-1]} must be a whole number of days, not {value!r}")
+    return 0
+
+
+_RULE_KEYS = (
+    "update_types",
+    "allow",
+    "ignore",
+    "prereleases",
+    "minimum_release_age",
+    "range_strategy",
+    "schedule",
+    "enabled",
+)
+
+
+# settings with a fixed set of values; StrEnum members compare equal to their text
+_CHOICES: dict[str, tuple[object, ...]] = {
+    "prereleases": ("auto", "never", "always"),
+    "range_strategy": tuple(RangeStrategy),
+    "enabled": (True, False),
+}
+
+
+def _rule(raw: object, keys: tuple[str | int, ...], fail: _Fail) -> Rule:
+    if not isinstance(raw, dict):
+        fail(keys, "must be a mapping of rule settings")
+        return Rule()
+    for key in raw:
+        if key not in _RULE_KEYS:
+            fail((*keys, key), f"unknown setting {key!r} (expected one of {', '.join(_RULE_KEYS)})")
+    values: dict[str, Any] = {}
+    if "update_types" in raw:
+        kinds = raw["update_types"]
+        if not isinstance(kinds, list) or not all(k in {u.value for u in UpdateType} for k in kinds):
+            fail((*keys, "update_types"), "update_types must be a list of patch, minor, major")
+        else:
+            values["update_types"] = frozenset(UpdateType(k) for k in kinds)
+    if "allow" in raw:
+        values["allow"] = _constraint(raw["allow"], (*keys, "allow"), fail)
+    if "ignore" in raw:
+        ignored = raw["ignore"] if isinstance(raw["ignore"], list) else [raw["ignore"]]
+        parsed = [_constraint(item, (*keys, "ignore"), fail) for item in ignored]
+        values["ignore"] = tuple(c for c in parsed if c is not None)
+    for key, choices in _CHOICES.items():
+        if key not in raw:
+            continue
+        if raw[key] not in choices:
+            fail((*keys, key), f"{key} must be one of {', '.join(map(str, choices))}")
+        else:
+            values[key] = choices[choices.index(raw[key])]
+    if "minimum_release_age" in raw:
+        values["minimum_release_age"] = _age(raw["minimum_release_age"], (*keys, "minimum_release_age"), fail)
+    if "schedule" in raw:
+        values["schedule"] = _schedule(raw["schedule"], (*keys, "schedule"), fail)
+    return Rule(**values)
+
+
+def _constraint(value: object, keys: tuple[str | int, ...], fail: _Fail) -> Constraint | None:
+    try:
+        return parse_constraint(str(value))
+    except ValueError as exc:
+        fail(keys, f'{exc} (write a Helm range such as ">=1.2 <2" or "1.4.x")')
+        return None
+
+
+def _age(value: object, keys: tuple[str | int, ...], fail: _Fail) -> timedelta | None:
+    match = _AGE_RE.match(str(value).strip())
+    if match is None:
+        fail(keys, f"minimum_release_age {value!r} must look like 3d, 12h or 30m")
+        return None
+    amount, unit = int(match.group(1)), match.group(2)
+    return {"d": timedelta(days=amount), "h": timedelta(hours=amount), "m": timedelta(minutes=amount)}[unit]
+
+
+def _schedule(value: object, keys: tuple[str | int, ...], fail: _Fail) -> tuple[Window, ...] | None:
+    items = value if isinstance(value, list) else [value]
+    windows: list[Window] = []
+    for item in items:
+        window = _window(str(item).strip().lower())
+        if window is None:
+            fail(keys, f'schedule window {item!r} must look like "mon-fri 22:00-06:00" or "sat,sun" (UTC)')
+            return None
+        windows.append(window)
+    return tuple(windows)
+
+
+def _window(text: str) -> Window | None:
+    match = _WINDOW_RE.match(text)
+    if match is None:
+        return None
+    days: set[int] = set()
+    for part in match.group("days").split(","):
+        if part in ("*", "daily"):
+            days.update(range(7))
+            continue
+        first, _, last = part.partition("-")
+        if first not in _DAYS or (last and last not in _DAYS):
+            return None
+        start_day, end_day = _DAYS.index(first), _DAYS.index(last or first)
+        day = start_day
+        while True:
+            days.add(day)
+            if day == end_day:
+                break
+            day = (day + 1) % 7
+    start, end = match.group("start"), match.group("end")
+    if start is None or end is None:
+        return Window(frozenset(days))
+    begin, finish = _minutes(start), _minutes(end)
+    if begin is None or finish is None:
+        return None
+    return Window(frozenset(days), begin, finish)
+
+
+def _minutes(hhmm: str) -> int | None:
+    hours, minutes = int(hhmm[:2]), int(hhmm[3:])
+    return hours * 60 + minutes if hours <= 24 and minutes < 60 else None

@@ -1,0 +1,489 @@
+"""Every pinned chart version in a repository tree, each resolved to its own source the way Flux resolves it.
+
+A cluster is what one bootstrap sync Kustomization (a Flux Kustomization whose path contains its own file, as
+`flux bootstrap` writes under `clusters/<name>/`) applies, followed through every Flux Kustomization it reaches.
+A file reached through a Kustomization with `targetNamespace` lands in that namespace. A HelmRelease's source is
+looked up by kind, name and namespace among the objects of the same cluster only. Repositories without sync
+objects fall back to one cluster per `clusters/<name>/` directory, then to the whole repository.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+
+import yaml
+
+from gitops_engine.currency.manifests import (
+    KUSTOMIZE_FILES,
+    FluxObject,
+    Scalar,
+    iter_substitute,
+    kustomize_config,
+    might_hold_flux,
+    read_objects,
+)
+from gitops_engine.currency.versions import is_constraint, parse_version
+
+UNSCOPED = "(repository)"
+_CLUSTER_DIR = re.compile(r"(?:^|/)clusters/([^/]+)/")
+_CATALOG_DIR = re.compile(r"(?:^|/)applications/([^/]+)/([^/]+)/")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[=-])([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class ChartSource:
+    """A chart repository to look up: Helm HTTP (`index.yaml`) or OCI (`<url>/<chart>` tags), and which charts."""
+
+    url: str
+    kind: str
+    charts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Site:
+    """The scalar that holds a version: byte range in the file and the part of its value that is the version."""
+
+    path: str
+    doc: int
+    keys: tuple[str, ...]
+    scalar: Scalar
+    version_text: str
+
+    def value_with(self, version: str) -> str:
+        """The scalar's new value when its version part becomes `version` (`${v:=1.2.3}` keeps its variable)."""
+        value = self.scalar.value
+        index = value.rfind(self.version_text)
+        return value[:index] + version + value[index + len(self.version_text) :]
+
+
+@dataclass(frozen=True)
+class CatalogFolder:
+    """A Kommander-style version folder `applications/<app>/<version>/`: a bump moves the whole folder."""
+
+    root: str
+    app: str
+    version: str
+
+
+@dataclass(frozen=True)
+class ChartUse:
+    """One pinned chart: who pins it, in which clusters, from which source; `skip` says why it cannot be bumped."""
+
+    app: str
+    chart: str
+    holder: str
+    path: str
+    line: int
+    clusters: tuple[str, ...]
+    site: Site | None
+    source: ChartSource | None
+    source_ref: str
+    is_range: bool = False
+    catalog: CatalogFolder | None = None
+    skip: str = ""
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What a scan found: chart uses (bumpable or skipped) and files that could not be read."""
+
+    uses: tuple[ChartUse, ...]
+    problems: tuple[str, ...] = ()
+
+    def sources(self) -> tuple[ChartSource, ...]:
+        """Each source once, with every chart asked of it: what the lookup fetches."""
+        charts: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for use in self.uses:
+            if use.source is not None and not use.skip:
+                charts[(use.source.url, use.source.kind)].add(use.chart)
+        return tuple(ChartSource(url, kind, tuple(sorted(names))) for (url, kind), names in sorted(charts.items()))
+
+
+@dataclass(frozen=True)
+class _Context:
+    cluster: str
+    namespace: str | None
+    variables: tuple[tuple[str, str], ...] = ()
+    # True when the repository has no sync objects and clusters were guessed from `clusters/<name>/` folders
+    guessed: bool = False
+
+
+def substitute(text: str, variables: Mapping[str, str]) -> str:
+    """Flux postBuild-style substitution: `${v}`, `${v:=default}`, `${v:-default}`; unknown bare vars stay."""
+
+    def one(match: re.Match[str]) -> str:
+        name, op, default = match.groups()
+        if name in variables:
+            return variables[name]
+        return default if op is not None else match.group(0)
+
+    return _VAR.sub(one, text) if "${" in text else text
+
+
+def scan_tree(files: Mapping[str, bytes]) -> ScanResult:
+    """Find and resolve every chart version in `files` (a repository tree at one ref)."""
+    objects: list[FluxObject] = []
+    kustomize: dict[str, tuple[tuple[str, ...], str | None]] = {}
+    problems: list[str] = []
+    for path, data in files.items():
+        name = posixpath.basename(path)
+        if not path.endswith((".yaml", ".yml")) and name not in KUSTOMIZE_FILES:
+            continue
+        try:
+            if name in KUSTOMIZE_FILES:
+                kustomize[path] = kustomize_config(data)
+            if might_hold_flux(data):
+                objects.extend(read_objects(path, data))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else 1
+            problems.append(f"{path}:{line}: not valid YAML, skipped ({getattr(exc, 'problem', None) or exc})")
+    layout = _Layout(files, kustomize)
+    membership = _clusters(objects, layout)
+    return ScanResult(tuple(_resolve(objects, membership)), tuple(problems))
+
+
+class _Layout:
+    """Directory structure of the tree and what a kustomize build of a directory includes."""
+
+    def __init__(self, files: Iterable[str], kustomize: Mapping[str, tuple[tuple[str, ...], str | None]]) -> None:
+        self.files = set(files)
+        self.kustomize = kustomize
+        self.children: dict[str, list[str]] = defaultdict(list)
+        self.subdirs: dict[str, set[str]] = defaultdict(set)
+        for path in self.files:
+            parent = posixpath.dirname(path)
+            self.children[parent].append(path)
+            while parent:
+                grand = posixpath.dirname(parent)
+                if parent in self.subdirs[grand]:
+                    break
+                self.subdirs[grand].add(parent)
+                parent = grand
+
+    def is_dir(self, path: str) -> bool:
+        return path in self.children or path in self.subdirs
+
+    def config_of(self, directory: str) -> str | None:
+        for name in KUSTOMIZE_FILES:
+            candidate = posixpath.join(directory, name) if directory else name
+            if candidate in self.kustomize:
+                return candidate
+        return None
+
+    def expand(self, directory: str, namespace: str | None) -> Iterator[tuple[str, str | None]]:
+        """(file, namespace override) for what applying `directory` applies, as kustomize-controller builds it."""
+        seen: set[tuple[str, str | None]] = set()
+        stack = [(directory, namespace)]
+        while stack:
+            current, ns = stack.pop()
+            if (current, ns) in seen:
+                continue
+            seen.add((current, ns))
+            config = self.config_of(current)
+            if config is not None:
+                resources, own_ns = self.kustomize[config]
+                # an outer namespace (or targetNamespace) wins over the inner kustomization's own
+                effective = ns or own_ns
+                for entry in resources:
+                    if "://" in entry or entry.startswith(("github.com/", "git@")):
+                        continue
+                    target = posixpath.normpath(posixpath.join(current, entry))
+                    if target.startswith("../") or target == "..":
+                        continue
+                    target = "" if target == "." else target
+                    if target in self.files:
+                        yield target, effective
+                    elif self.is_dir(target):
+                        stack.append((target, effective))
+                continue
+            # no kustomization.yaml: Flux generates one with every manifest below, stopping at nested configs
+            for path in self.children.get(current, ()):
+                if path.endswith((".yaml", ".yml")):
+                    yield path, ns
+            stack.extend((sub, ns) for sub in self.subdirs.get(current, ()))
+
+
+def _flux_path(value: str | None) -> str | None:
+    if value is None:
+        return None
+    normal = posixpath.normpath(value.strip().lstrip("/")) if value.strip() not in ("", "./", ".") else "."
+    if normal.startswith(".."):
+        return None
+    return "" if normal == "." else normal
+
+
+def _cluster_name(obj: FluxObject, path: str) -> str:
+    match = _CLUSTER_DIR.search(obj.path + "/")
+    return match.group(1) if match else (path or "root")
+
+
+def _clusters(objects: list[FluxObject], layout: _Layout) -> dict[str, set[_Context]]:
+    """Which cluster contexts (cluster, target namespace, variables) apply each file."""
+    kustomizations = [o for o in objects if o.kind == "Kustomization" and o.api_version.startswith("kustomize.")]
+    by_file: dict[str, list[FluxObject]] = defaultdict(list)
+    for ks in kustomizations:
+        by_file[ks.path].append(ks)
+    membership: dict[str, set[_Context]] = defaultdict(set)
+    roots = []
+    for ks in kustomizations:
+        path = _flux_path(ks.text("spec.path"))
+        if path is not None and any(f == ks.path for f, _ in layout.expand(path, None)):
+            roots.append((ks, path))
+    for root, path in roots:
+        _walk_cluster(root, path, layout, by_file, membership)
+    if not roots:
+        for path in layout.files:
+            match = _CLUSTER_DIR.search(path)
+            if match is not None:
+                membership[path].add(_Context(match.group(1), None, guessed=True))
+    for path in layout.files:
+        if path not in membership:
+            membership[path].add(_Context(UNSCOPED, None, guessed=not roots))
+    return membership
+
+
+def _walk_cluster(
+    root: FluxObject,
+    path: str,
+    layout: _Layout,
+    by_file: Mapping[str, list[FluxObject]],
+    membership: dict[str, set[_Context]],
+) -> None:
+    """Follow one sync Kustomization through every Flux Kustomization it applies from the same source."""
+    cluster = _cluster_name(root, path)
+    source_name = root.text("spec.sourceRef.name")
+    queue: list[tuple[str, str | None, tuple[tuple[str, str], ...]]] = [
+        (path, root.text("spec.targetNamespace"), tuple(iter_substitute(root)))
+    ]
+    visited: set[tuple[str, int]] = {(root.path, root.doc)}
+    while queue:
+        directory, namespace, variables = queue.pop()
+        parent_vars = dict(variables)
+        for file, ns in layout.expand(directory, namespace):
+            membership[file].add(_Context(cluster, ns, variables))
+            for child in by_file.get(file, ()):
+                # a Kustomization of another source applies paths of another repository
+                if (child.path, child.doc) in visited or child.text("spec.sourceRef.name") != source_name:
+                    continue
+                visited.add((child.path, child.doc))
+                child_path = _flux_path(substitute(child.text("spec.path") or "", parent_vars))
+                if child_path is None:
+                    continue
+                target_ns = child.text("spec.targetNamespace")
+                child_vars = tuple((k, substitute(v, parent_vars)) for k, v in iter_substitute(child))
+                queue.append((child_path, substitute(target_ns, parent_vars) if target_ns else None, child_vars))
+
+
+@dataclass(frozen=True)
+class _Placed:
+    obj: FluxObject
+    ctx: _Context
+
+    @property
+    def namespace(self) -> str:
+        vars_ = dict(self.ctx.variables)
+        raw = self.ctx.namespace or self.obj.namespace or "default"
+        return substitute(raw, vars_)
+
+    def sub(self, text: str) -> str:
+        return substitute(text, dict(self.ctx.variables))
+
+
+def _resolve(objects: list[FluxObject], membership: Mapping[str, set[_Context]]) -> Iterator[ChartUse]:
+    index: dict[tuple[str, str, str, str], list[_Placed]] = defaultdict(list)
+    placed: list[_Placed] = []
+    for obj in objects:
+        for ctx in membership.get(obj.path, ()):
+            item = _Placed(obj, ctx)
+            placed.append(item)
+            index[(ctx.cluster, obj.kind, item.namespace, item.sub(obj.name))].append(item)
+    # one ChartUse per (holder site, source); the clusters that share both are listed together
+    merged: dict[tuple[object, ...], tuple[ChartUse, list[str]]] = {}
+    for item in placed:
+        if item.obj.kind != "HelmRelease":
+            continue
+        for use in _uses_of(item, index):
+            key = (use.path, use.line, use.holder, use.source, use.skip)
+            if key in merged:
+                merged[key][1].append(item.ctx.cluster)
+            else:
+                merged[key] = (use, [item.ctx.cluster])
+    for use, clusters in merged.values():
+        yield replace(use, clusters=tuple(sorted(set(clusters))))
+
+
+def _find(
+    index: Mapping[tuple[str, str, str, str], list[_Placed]], cluster: str, kind: str, ns: str, name: str
+) -> _Placed | None:
+    found = index.get((cluster, kind, ns, name))
+    return found[0] if found else None
+
+
+def _uses_of(item: _Placed, index: Mapping[tuple[str, str, str, str], list[_Placed]]) -> Iterator[ChartUse]:
+    obj, cluster = item.obj, item.ctx.cluster
+    holder = f"HelmRelease {item.namespace}/{item.sub(obj.name)}"
+    ref_kind = obj.text("spec.chartRef.kind")
+    if ref_kind is not None:
+        ref_ns = item.sub(obj.text("spec.chartRef.namespace") or item.namespace)
+        ref_name = item.sub(obj.text("spec.chartRef.name") or "")
+        target = _find(index, cluster, ref_kind, ref_ns, ref_name)
+        ref = f"{ref_kind} {ref_ns}/{ref_name}"
+        if target is None:
+            yield _skipped(obj, holder, ref, f"{ref} is not defined in cluster {cluster}")
+        elif ref_kind == "OCIRepository":
+            yield _oci_repository_use(target, ref)
+        elif ref_kind == "HelmChart":
+            yield from _helm_chart_use(target, index)
+        else:
+            yield _skipped(obj, holder, ref, f"chartRef kind {ref_kind} has no versions to bump")
+        return
+    chart = obj.text("spec.chart.spec.chart")
+    if chart is None:
+        yield _skipped(obj, holder, "", "no spec.chart.spec.chart or spec.chartRef")
+        return
+    yield from _chart_spec_use(item, index, chart, holder)
+
+
+def _chart_spec_use(
+    item: _Placed, index: Mapping[tuple[str, str, str, str], list[_Placed]], chart: str, holder: str
+) -> Iterator[ChartUse]:
+    obj = item.obj
+    kind = obj.text("spec.chart.spec.sourceRef.kind") or "HelmRepository"
+    ns = item.sub(obj.text("spec.chart.spec.sourceRef.namespace") or item.namespace)
+    name = item.sub(obj.text("spec.chart.spec.sourceRef.name") or "")
+    ref = f"{kind} {ns}/{name}"
+    chart = item.sub(chart)
+    version = obj.fields.get("spec.chart.spec.version")
+    if kind != "HelmRepository":
+        yield _skipped(obj, holder, ref, f"chart comes from a {kind}; bump that source's ref instead", chart)
+        return
+    repo = _find(index, item.ctx.cluster, kind, ns, name)
+    if repo is None and item.ctx.guessed:
+        repo, ref = _unambiguous(index, kind, ns, name, chart), f"{ref} (outside {item.ctx.cluster}: no sync objects)"
+    if repo is None:
+        yield _skipped(obj, holder, ref, f"{ref} is not defined in cluster {item.ctx.cluster}", chart)
+        return
+    source = _source_of(repo, chart)
+    if version is None:
+        yield _skipped(obj, holder, ref, "no version: Flux already follows the newest", chart, source)
+        return
+    yield _pinned(obj, holder, ref, chart, source, version, ("spec", "chart", "spec", "version"))
+
+
+def _unambiguous(
+    index: Mapping[tuple[str, str, str, str], list[_Placed]], kind: str, ns: str, name: str, chart: str
+) -> _Placed | None:
+    """Without sync objects a cluster's folder is only a guess; accept a definition elsewhere if all agree."""
+    found = [p for (_, k, n, m), items in index.items() if (k, n, m) == (kind, ns, name) for p in items]
+    urls = {_source_of(p, chart) for p in found}
+    return found[0] if len(urls) == 1 else None
+
+
+def _helm_chart_use(target: _Placed, index: Mapping[tuple[str, str, str, str], list[_Placed]]) -> Iterator[ChartUse]:
+    obj = target.obj
+    holder = f"HelmChart {target.namespace}/{target.sub(obj.name)}"
+    kind = obj.text("spec.sourceRef.kind") or "HelmRepository"
+    name = target.sub(obj.text("spec.sourceRef.name") or "")
+    ns = target.sub(obj.text("spec.sourceRef.namespace") or target.namespace)
+    ref = f"{kind} {ns}/{name}"
+    chart = target.sub(obj.text("spec.chart") or "")
+    repo = _find(index, target.ctx.cluster, kind, ns, name) if kind == "HelmRepository" else None
+    version = obj.fields.get("spec.version")
+    if repo is None or version is None:
+        reason = f"{ref} is not defined in cluster {target.ctx.cluster}" if version else "no spec.version"
+        yield _skipped(obj, holder, ref, reason, chart)
+        return
+    yield _pinned(obj, holder, ref, chart, _source_of(repo, chart), version, ("spec", "version"))
+
+
+def _oci_repository_use(target: _Placed, ref: str) -> ChartUse:
+    obj = target.obj
+    url = target.sub(obj.text("spec.url") or "").rstrip("/")
+    parent, _, chart = url.rpartition("/")
+    source = ChartSource(parent, "oci", (chart,))
+    tag = obj.fields.get("spec.ref.tag")
+    semver = obj.fields.get("spec.ref.semver")
+    if tag is not None:
+        return _pinned(obj, ref, ref, chart, source, tag, ("spec", "ref", "tag"))
+    if semver is not None:
+        return _pinned(obj, ref, ref, chart, source, semver, ("spec", "ref", "semver"))
+    reason = "pinned by digest" if obj.fields.get("spec.ref.digest") else "no ref.tag or ref.semver"
+    return _skipped(obj, ref, ref, reason, chart, source)
+
+
+def _source_of(repo: _Placed, chart: str) -> ChartSource:
+    url = repo.sub(repo.obj.text("spec.url") or "").rstrip("/")
+    oci = repo.obj.text("spec.type") == "oci" or url.startswith("oci://")
+    return ChartSource(url, "oci" if oci else "helm", (chart,))
+
+
+def _catalog(path: str) -> CatalogFolder | None:
+    match = _CATALOG_DIR.search(path)
+    if match is None or parse_version(match.group(2)) is None:
+        return None
+    return CatalogFolder(path[: match.end() - 1], match.group(1), match.group(2))
+
+
+def _app_name(chart: str, path: str) -> str:
+    folder = _catalog(path)
+    return folder.app if folder is not None else chart
+
+
+def _skipped(
+    obj: FluxObject, holder: str, ref: str, reason: str, chart: str = "", source: ChartSource | None = None
+) -> ChartUse:
+    return ChartUse(
+        app=_app_name(chart or obj.name, obj.path),
+        chart=chart,
+        holder=holder,
+        path=obj.path,
+        line=obj.line,
+        clusters=(),
+        site=None,
+        source=source,
+        source_ref=ref,
+        skip=reason,
+    )
+
+
+_DEFAULT_VAR = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*:?[=-]([^}]*)\}$")
+
+
+def _pinned(
+    obj: FluxObject, holder: str, ref: str, chart: str, source: ChartSource, scalar: Scalar, keys: tuple[str, ...]
+) -> ChartUse:
+    value = scalar.value
+    version_text = value
+    if "${" in value:
+        default = _DEFAULT_VAR.match(value)
+        if default is None:
+            return _with_site_skip(obj, holder, ref, chart, source, scalar, f"version {value} has no default to bump")
+        version_text = default.group(1)
+    ranged = is_constraint(version_text)
+    if not ranged and parse_version(version_text) is None:
+        return _with_site_skip(obj, holder, ref, chart, source, scalar, f"{value!r} is not a version or range")
+    site = Site(obj.path, obj.doc, keys, scalar, version_text)
+    return ChartUse(
+        app=_app_name(chart, obj.path),
+        chart=chart,
+        holder=holder,
+        path=obj.path,
+        line=scalar.line,
+        clusters=(),
+        site=site,
+        source=source,
+        source_ref=ref,
+        is_range=ranged,
+        catalog=_catalog(obj.path),
+    )
+
+
+def _with_site_skip(
+    obj: FluxObject, holder: str, ref: str, chart: str, source: ChartSource, scalar: Scalar, reason: str
+) -> ChartUse:
+    return replace(_skipped(obj, holder, ref, reason, chart, source), line=scalar.line)
