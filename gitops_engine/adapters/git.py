@@ -16,6 +16,8 @@ import pygit2
 from gitops_engine.core.errors import ConflictError, InputError, SecretLeakError
 from gitops_engine.model.tree import Tree
 
+Repository = pygit2.Repository
+
 _BLOB_MODE = 0o100644
 _TREE_MODE = 0o040000
 _NO_COMMIT = "0" * 40
@@ -208,3 +210,8 @@ def all_object_bytes(repo: pygit2.Repository) -> Iterator[bytes]:
     """The raw content of every object in the database (for leak scans in tests and audits)."""
     for oid in repo.odb:
         yield repo.odb.read(oid)[1]
+
+
+def commit_time(repo: pygit2.Repository, commit: str) -> int:
+    """Seconds since the epoch at which `commit` was committed."""
+    return int(repo.revparse_single(commit).peel(pygit2.Commit).commit_time)

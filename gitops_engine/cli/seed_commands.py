@@ -2,6 +2,150 @@
 
 from __future__ import annotations
 
-import click
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
 
-COMMANDS: list[click.Command] = []
+import click
+from rich.console import Console
+
+from gitops_engine.app.seed import SeedPlan, SeedRequest, SeedResult, plan_seed, seed
+from gitops_engine.core.errors import InputError
+
+_spec_option = click.option(
+    "-c", "--config", "spec_path", type=click.Path(path_type=Path), default=Path("platform.yaml"), show_default=True,
+    help="Platform spec.",
+)  # fmt: skip
+_repo_option = click.option("--repo", "repository", help="Repository path or URL (overrides git.repository).")
+_branch_option = click.option("--branch", help="Branch to seed (overrides git.branch; default main).")
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Any]:
+    """A spinner with the current step on a terminal; silent otherwise (cron, CI, pipes)."""
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield lambda _step: None
+        return
+    with console.status("starting") as status:
+        yield lambda step: status.update(step)
+
+
+@click.command()
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("platform.yaml"), show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(output: Path, force: bool) -> None:
+    """Write an example platform spec (3 clusters, 2 workspaces, 1 project)."""
+    if output.exists() and not force:
+        raise InputError(f"{output}: already exists; pass --force to overwrite it or -o to write elsewhere")
+    example = resources.files("gitops_engine").joinpath("data/example-platform.yaml").read_bytes()
+    output.write_bytes(example)
+    click.echo(f"wrote {output}; next: gitops-engine plan -c {output}")
+
+
+@click.command()
+@_spec_option
+@_repo_option
+@_branch_option
+@_json_option
+def plan(spec_path: Path, repository: str | None, branch: str | None, as_json: bool) -> None:
+    """Show the installer phases in order and the files each adds, changes or removes."""
+    with _progress(not as_json) as step:
+        result = plan_seed(SeedRequest(spec_path, repository, branch), step)
+    _print_plan(result, as_json)
+
+
+@click.command(name="seed")
+@_spec_option
+@_repo_option
+@_branch_option
+@click.option("--dry-run", is_flag=True, help="Only show the plan; write nothing.")
+@click.option("--commit-time", type=int, help="Commit time (seconds since the epoch); default: reproducible.")
+@click.option("--author", default="gitops-engine <gitops-engine@localhost>", show_default=True)
+@_json_option
+def seed_command(
+    spec_path: Path,
+    repository: str | None,
+    branch: str | None,
+    dry_run: bool,
+    commit_time: int | None,
+    author: str,
+    as_json: bool,
+) -> None:
+    """Render the platform and commit it to the repository (one commit; none when nothing changed)."""
+    name, _, email = author.partition("<")
+    request = SeedRequest(spec_path, repository, branch, commit_time, (name.strip(), email.rstrip(">").strip()))
+    with _progress(not as_json) as step:
+        if dry_run:
+            _print_plan(plan_seed(request, step), as_json)
+            return
+        result = seed(request, step)
+    _print_result(result, as_json)
+
+
+def _plan_dict(p: SeedPlan) -> dict[str, Any]:
+    return {
+        "repository": p.repository,
+        "branch": p.branch,
+        "baseCommit": p.base_commit,
+        "changed": not p.empty,
+        "phases": [
+            {
+                "number": ph.phase.number,
+                "key": ph.phase.key,
+                "title": ph.phase.title,
+                "added": list(ph.added),
+                "changed": list(ph.changed),
+                "removed": list(ph.removed),
+            }
+            for ph in p.phases
+        ],
+        "pendingSecrets": [
+            {"path": s.path, "name": s.name, "namespace": s.namespace, "purpose": s.purpose} for s in p.pending_secrets
+        ],
+    }
+
+
+def _print_plan(p: SeedPlan, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(_plan_dict(p), indent=2))
+        return
+    click.echo(f"plan for {p.repository} (branch {p.branch}):")
+    for ph in p.phases:
+        counts = f"+{len(ph.added)} ~{len(ph.changed)} -{len(ph.removed)}"
+        click.echo(f"{ph.phase.number:3d}. {ph.phase.title:<70} {counts}")
+        for mark, paths in (("+", ph.added), ("~", ph.changed), ("-", ph.removed)):
+            for path in paths:
+                click.echo(f"       {mark} {path}")
+    if p.pending_secrets:
+        click.echo("pending secrets (rendered only once they can be encrypted):")
+        for s in p.pending_secrets:
+            click.echo(f"     - {s.path} ({s.namespace}/{s.name}: {s.purpose})")
+    click.echo("no changes" if p.empty else "")
+
+
+def _print_result(r: SeedResult, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({**_plan_dict(r.plan), "commit": r.commit, "tree": r.tree}, indent=2))
+        return
+    if r.commit is None:
+        click.echo(f"{r.plan.repository}: branch {r.plan.branch} is up to date (tree {r.tree[:12]}); no commit made")
+        return
+    total = sum(len(ph.added) + len(ph.changed) + len(ph.removed) for ph in r.plan.phases)
+    click.echo(f"committed {r.commit[:12]} to {r.plan.branch} in {r.plan.repository} ({total} files changed)")
+    for ph in r.plan.phases:
+        if ph.added or ph.changed or ph.removed:
+            click.echo(
+                f"  {ph.phase.number:2d}. {ph.phase.title}: +{len(ph.added)} ~{len(ph.changed)} -{len(ph.removed)}"
+            )
+    click.echo(f"look at it: git --git-dir={r.plan.repository} log --stat -1   |   git clone {r.plan.repository} fleet")
+    if sys.stdout.isatty() and r.plan.pending_secrets:
+        click.echo(f"{len(r.plan.pending_secrets)} secrets pending: see `gitops-engine plan`")
+
+
+COMMANDS: list[click.Command] = [init, plan, seed_command]

@@ -1,0 +1,436 @@
+"""render(inputs) → the whole fleet repository as a Tree. Pure: no I/O, no clock, no randomness."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gitops_engine.core.hashing import sha256_hex
+from gitops_engine.core.yamlio import dump, dump_documents
+from gitops_engine.model.catalog import AppVersion, Catalog, helm_repository_name
+from gitops_engine.model.platform import Cluster, Platform
+from gitops_engine.model.tree import Tree
+from gitops_engine.render import objects as o
+from gitops_engine.render.placement import Placement, place_apps
+
+HEADER = "Managed by gitops-engine; `gitops-engine seed` rewrites it, keeping hand edits by 3-way merge."
+FLUX_CHART = ("flux2", "2.14.1", "https://fluxcd-community.github.io/helm-charts")
+PRIORITY_CLASSES = (("dkp-critical-priority", 100002000), ("dkp-high-priority", 100001000))
+WORKSPACE_LABEL = "workspaces.kommander.mesosphere.io/workspace-name"
+PROJECT_LABEL = "kommander.d2iq.io/project-name"
+MANAGED_BY_KIND = "kommander.d2iq.io/managed-by-kind"
+STATE_PATH = ".gitops-engine/state.yaml"
+
+
+@dataclass(frozen=True)
+class RenderInputs:
+    """Everything render needs; digests identify the spec and catalog for provenance."""
+
+    platform: Platform
+    catalog: Catalog
+    engine_version: str
+    spec_digest: str
+    catalog_digest: str
+    age_recipients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PendingSecret:
+    """A Secret the fleet needs whose value the engine does not have yet (it must arrive encrypted)."""
+
+    path: str
+    name: str
+    namespace: str
+    purpose: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The rendered tree and the secrets it still lacks."""
+
+    tree: Tree
+    pending_secrets: tuple[PendingSecret, ...]
+
+
+def render(inputs: RenderInputs) -> Rendered:
+    """Render the fleet repository following the installer flow."""
+    platform = inputs.platform
+    placements = place_apps(platform, inputs.catalog)
+    files: dict[str, bytes] = {}
+    files.update(_base())
+    files.update(_helm_repositories(placements))
+    files.update(_pki(platform))
+    files.update(_applications(placements))
+    files.update(_workspaces(platform))
+    files.update(_catalog_repositories(platform))
+    if inputs.age_recipients:
+        files[".sops.yaml"] = sops_config(inputs.age_recipients)
+    pending: list[PendingSecret] = []
+    for cluster in platform.clusters:
+        cluster_files, cluster_pending = _cluster(platform, cluster, placements[cluster.name])
+        files.update(cluster_files)
+        pending.extend(cluster_pending)
+    files[STATE_PATH] = _state(inputs, files)
+    return Rendered(Tree(files), tuple(pending))
+
+
+def _yaml(*docs: Any) -> bytes:
+    return dump_documents(list(docs), header=HEADER)
+
+
+def _kustomization(resources: Iterable[str]) -> bytes:
+    return _yaml(o.kustomization_file(sorted(resources)))
+
+
+def _base() -> dict[str, bytes]:
+    classes = [
+        {
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": o.meta(name),
+            "value": value,
+            "globalDefault": False,
+            "description": "Platform services managed by gitops-engine.",
+        }
+        for name, value in PRIORITY_CLASSES
+    ]
+    return {
+        "common/base/kustomization.yaml": _kustomization(["namespaces.yaml", "priority-classes.yaml"]),
+        "common/base/namespaces.yaml": _yaml(
+            o.namespace(o.KOMMANDER_NAMESPACE, {o.MANAGED_LABEL: o.MANAGER}),
+            o.namespace(o.FLUX_NAMESPACE, {o.MANAGED_LABEL: o.MANAGER}),
+        ),
+        "common/base/priority-classes.yaml": _yaml(*classes),
+    }
+
+
+def _helm_repositories(placements: Mapping[str, list[Placement]]) -> dict[str, bytes]:
+    urls = {FLUX_CHART[2]}
+    for cluster_placements in placements.values():
+        urls.update(p.app.chart.repository for p in cluster_placements if not p.app.chart.is_oci)
+    files = {
+        f"common/helm-repositories/{helm_repository_name(url)}.yaml": _yaml(
+            o.helm_repository(helm_repository_name(url), url)
+        )
+        for url in urls
+    }
+    files["common/helm-repositories/kustomization.yaml"] = _kustomization(p.rsplit("/", 1)[1] for p in files)
+    return files
+
+
+def _pki(platform: Platform) -> dict[str, bytes]:
+    issuers: list[Any] = [
+        {
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "ClusterIssuer",
+            "metadata": o.meta("kommander-selfsigned"),
+            "spec": {"selfSigned": {}},
+        },
+        {
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "Certificate",
+            "metadata": o.meta("kommander-ca", "${caNamespace}"),
+            "spec": {
+                "isCA": True,
+                "commonName": "kommander-ca",
+                "secretName": "kommander-ca",
+                "duration": "87600h",
+                "privateKey": {"algorithm": "ECDSA", "size": 256},
+                "issuerRef": {"name": "kommander-selfsigned", "kind": "ClusterIssuer", "group": "cert-manager.io"},
+            },
+        },
+        {
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "ClusterIssuer",
+            "metadata": o.meta("kommander-ca"),
+            "spec": {"ca": {"secretName": "kommander-ca"}},
+        },
+    ]
+    resources = ["root-ca.yaml"]
+    files = {"common/pki/root-ca.yaml": _yaml(*issuers)}
+    if platform.ingress.issuer == "acme":
+        acme = {
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "ClusterIssuer",
+            "metadata": o.meta("kommander-acme"),
+            "spec": {
+                "acme": {
+                    "email": platform.ingress.acme_email,
+                    "server": platform.ingress.acme_server,
+                    "privateKeySecretRef": {"name": "kommander-acme-account"},
+                    "solvers": [{"http01": {"ingress": {"ingressClassName": "traefik"}}}],
+                }
+            },
+        }
+        files["common/pki/acme-issuer.yaml"] = _yaml(acme)
+        resources.append("acme-issuer.yaml")
+    files["common/pki/kustomization.yaml"] = _kustomization(resources)
+    return files
+
+
+def _applications(placements: Mapping[str, list[Placement]]) -> dict[str, bytes]:
+    apps: dict[tuple[str, str], AppVersion] = {}
+    for cluster_placements in placements.values():
+        for p in cluster_placements:
+            apps[(p.app.app, p.app.version)] = p.app
+    files: dict[str, bytes] = {}
+    for (name, version), app in sorted(apps.items()):
+        for rel, data in app.files.items():
+            files[f"applications/{name}/{version}/{rel}"] = _stamp(rel, data, app.origin)
+    return files
+
+
+def _stamp(rel: str, data: bytes, origin: str) -> bytes:
+    """Catalog files are copied byte for byte, below a header naming where they came from."""
+    if not rel.endswith((".yaml", ".yml")):
+        return data
+    return f"# Managed by gitops-engine, copied from {origin}/{rel}.\n".encode() + data
+
+
+def _workspaces(platform: Platform) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    empty = _kustomization([])
+    for ws in platform.workspaces:
+        base = f"workspaces/{ws.name}"
+        labels = {**ws.labels, WORKSPACE_LABEL: ws.name, o.MANAGED_LABEL: o.MANAGER}
+        files[f"{base}/namespace.yaml"] = _yaml(o.namespace(ws.namespace, labels))
+        files[f"{base}/catalogs/kustomization.yaml"] = empty
+        # Projects are not listed here: each cluster lists the projects placed on it.
+        files[f"{base}/kustomization.yaml"] = _kustomization(["namespace.yaml", "catalogs"])
+    for project in platform.projects:
+        base = f"workspaces/{project.workspace}/projects/{project.name}"
+        labels = {
+            **project.labels,
+            WORKSPACE_LABEL: project.workspace,
+            PROJECT_LABEL: project.name,
+            MANAGED_BY_KIND: "Project",
+            o.MANAGED_LABEL: o.MANAGER,
+        }
+        files[f"{base}/namespace.yaml"] = _yaml(o.namespace(project.namespace, labels))
+        files[f"{base}/catalogs/kustomization.yaml"] = empty
+        files[f"{base}/kustomization.yaml"] = _kustomization(["namespace.yaml", "catalogs"])
+    return files
+
+
+def _catalog_repositories(platform: Platform) -> dict[str, bytes]:
+    if not platform.catalog_repositories:
+        return {}
+    files: dict[str, bytes] = {}
+    for repo in platform.catalog_repositories:
+        obj = o.git_repository(repo.name, o.KOMMANDER_NAMESPACE, repo.url, repo.ref, repo.interval)
+        obj["metadata"]["labels"] = dict(sorted(repo.labels.items()))
+        files[f"common/catalog-repositories/{repo.name}.yaml"] = _yaml(obj)
+    files["common/catalog-repositories/kustomization.yaml"] = _kustomization(p.rsplit("/", 1)[1] for p in files)
+    return files
+
+
+def _cluster(
+    platform: Platform, cluster: Cluster, placements: Sequence[Placement]
+) -> tuple[dict[str, bytes], list[PendingSecret]]:
+    base = f"clusters/{cluster.name}"
+    files: dict[str, bytes] = {}
+    pending = _pending_secrets(platform, cluster, placements)
+    resources = [
+        "flux-system",
+        "kommander-vars.yaml",
+        "apps.yaml",
+        "../../common/base",
+        "../../common/helm-repositories",
+    ]
+    resources.append(f"../../workspaces/{cluster.workspace}")
+    resources.extend(
+        f"../../workspaces/{p.workspace}/projects/{p.name}"
+        for p in platform.projects
+        if p.workspace == cluster.workspace and p.cluster_selector.matches(cluster.selector_labels())
+    )
+    if cluster.role == "management" and platform.catalog_repositories:
+        resources.append("../../common/catalog-repositories")
+    cert_manager = next((p for p in placements if p.app.app == "cert-manager"), None)
+    if cert_manager is not None:
+        files[f"{base}/pki.yaml"] = _yaml(
+            o.flux_kustomization(
+                "kommander-pki",
+                o.FLUX_NAMESPACE,
+                "./common/pki",
+                depends_on=[("cert-manager", cert_manager.namespace)],
+                substitute={"caNamespace": cert_manager.namespace},
+                substitute_from_vars=False,
+            )
+        )
+        resources.append("pki.yaml")
+    files[f"{base}/kustomization.yaml"] = _kustomization(resources)
+    files.update(_flux_system(platform, cluster, decrypt=bool(pending)))
+    files[f"{base}/kommander-vars.yaml"] = _kommander_vars(platform, cluster, placements)
+    files[f"{base}/apps.yaml"] = _yaml(
+        o.flux_kustomization("apps-kommander", o.FLUX_NAMESPACE, f"./{base}/apps", interval="10m", wait=False)
+    )
+    files.update(_app_kustomizations(platform, cluster, placements))
+    return files, pending
+
+
+def _flux_system(platform: Platform, cluster: Cluster, decrypt: bool) -> dict[str, bytes]:
+    base = f"clusters/{cluster.name}/flux-system"
+    git = platform.git
+    extra: dict[str, Any] = {"secretRef": {"name": git.secret_name}} if git.secret_name else {}
+    source = o.git_repository(
+        o.SYNC_SOURCE, o.FLUX_NAMESPACE, git.clone_url, {"branch": git.branch}, git.interval, **extra
+    )
+    sync = o.flux_kustomization(
+        o.SYNC_SOURCE,
+        o.FLUX_NAMESPACE,
+        f"./clusters/{cluster.name}",
+        interval="10m",
+        substitute={"clusterName": cluster.name},
+        decrypt=decrypt,
+        wait=False,
+    )
+    name, version, url = FLUX_CHART
+    flux = {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": o.meta("kommander-flux", o.FLUX_NAMESPACE),
+        "spec": {
+            "interval": "1h",
+            "releaseName": "kommander-flux",
+            "chart": {
+                "spec": {
+                    "chart": name,
+                    "version": version,
+                    "sourceRef": {
+                        "kind": "HelmRepository",
+                        "name": helm_repository_name(url),
+                        "namespace": o.FLUX_NAMESPACE,
+                    },
+                }
+            },
+            # Flux cannot uninstall or roll back itself cleanly, so it is never remediated or uninstalled by Helm.
+            "install": {"crds": "CreateReplace", "disableHooks": True, "remediation": {"retries": 0}},
+            "upgrade": {"crds": "CreateReplace", "disableHooks": True, "remediation": {"retries": 0}},
+            "uninstall": {"deletionPropagation": "orphan", "keepHistory": True},
+            "values": {
+                "watchAllNamespaces": True,
+                "imageAutomationController": {"create": False},
+                "imageReflectionController": {"create": False},
+            },
+        },
+    }
+    return {
+        f"{base}/kustomization.yaml": _kustomization(["gotk-sync.yaml", "flux.yaml"]),
+        f"{base}/gotk-sync.yaml": _yaml(source, sync),
+        f"{base}/flux.yaml": _yaml(flux),
+    }
+
+
+def _kommander_vars(platform: Platform, cluster: Cluster, placements: Sequence[Placement]) -> bytes:
+    data = {
+        "clusterName": cluster.name,
+        "clusterRole": cluster.role,
+        "kommanderFluxNamespace": o.FLUX_NAMESPACE,
+        "ageEncryptionSecretName": o.SOPS_SECRET,
+        "ageEncryptionSecretKey": o.SOPS_SECRET_KEY,
+        "caSecretName": "kommander-ca",
+        "certificatesIssuerName": "kommander-acme" if platform.ingress.issuer == "acme" else "kommander-ca",
+        "airgappedEnabled": "true" if platform.airgapped else "false",
+    }
+    if platform.git.secret_name:
+        data["kommanderGitCredentialsSecretName"] = platform.git.secret_name
+    if platform.ingress.domain:
+        data["ingressDomain"] = platform.ingress.domain
+    data.update(platform.variables)
+    namespaces = sorted({o.FLUX_NAMESPACE} | {p.namespace for p in placements})
+    return _yaml(*(o.config_map(o.VARS_CONFIGMAP, ns, data, {o.MANAGED_LABEL: o.MANAGER}) for ns in namespaces))
+
+
+def _app_kustomizations(platform: Platform, cluster: Cluster, placements: Sequence[Placement]) -> dict[str, bytes]:
+    base = f"clusters/{cluster.name}/apps"
+    files: dict[str, bytes] = {}
+    folders: dict[str, list[str]] = {}
+    for p in placements:
+        deployment = p.deployment
+        folder = deployment.workspace
+        if deployment.project:
+            folder = f"{platform.project(deployment.project).workspace}/{deployment.project}"
+        labels = {
+            "gitops-engine.io/app": p.app.app,
+            "gitops-engine.io/app-version": p.app.version,
+            o.MANAGED_LABEL: o.MANAGER,
+        }
+        kustomization = o.flux_kustomization(
+            p.app.app,
+            p.namespace,
+            f"./{p.folder}",
+            depends_on=p.depends_on,
+            substitute={
+                "appVersion": p.app.version,
+                "releaseName": p.app.app,
+                "releaseNamespace": p.namespace,
+                "workspaceNamespace": p.workspace_namespace,
+            },
+            labels=labels,
+        )
+        files[f"{base}/{folder}/{p.app.app}.yaml"] = _yaml(kustomization)
+        entries = folders.setdefault(folder, [])
+        entries.append(f"{p.app.app}.yaml")
+        if p.values:
+            overrides = o.config_map(
+                f"{p.app.app}-overrides", p.namespace, {"values.yaml": dump(dict(p.values))}, labels
+            )
+            files[f"{base}/{folder}/{p.app.app}-overrides.yaml"] = _yaml(overrides)
+            entries.append(f"{p.app.app}-overrides.yaml")
+    for folder in [f for f in folders if "/" in f]:
+        parent, child = folder.split("/", 1)
+        folders.setdefault(parent, []).append(child)
+    for folder, entries in folders.items():
+        files[f"{base}/{folder}/kustomization.yaml"] = _kustomization(entries)
+    top = [f for f in folders if "/" not in f]
+    files[f"{base}/kustomization.yaml"] = _kustomization(top)
+    return files
+
+
+def _pending_secrets(platform: Platform, cluster: Cluster, placements: Sequence[Placement]) -> list[PendingSecret]:
+    base = f"clusters/{cluster.name}/secrets"
+    pending = []
+    if platform.git.secret_name:
+        pending.append(
+            PendingSecret(
+                f"{base}/{platform.git.secret_name}.sops.yaml",
+                platform.git.secret_name,
+                o.FLUX_NAMESPACE,
+                "git credentials for Flux",
+            )
+        )
+    for p in placements:
+        if p.app.app == "gitea":
+            pending.append(
+                PendingSecret(
+                    f"{base}/gitea-admin-credentials.sops.yaml",
+                    "gitea-admin-credentials",
+                    p.namespace,
+                    "Gitea admin user",
+                )
+            )
+    return pending
+
+
+def sops_config(recipients: Sequence[str]) -> bytes:
+    """`.sops.yaml`: Secrets under any secrets/ folder or named *.sops.yaml are encrypted for `recipients`."""
+    rule = {
+        "path_regex": r"(^|/)(secrets/.*|[^/]*\.sops)\.ya?ml$",
+        "encrypted_regex": "^(data|stringData)$",
+        "age": ",".join(recipients),
+    }
+    return _yaml({"creation_rules": [rule]})
+
+
+def _state(inputs: RenderInputs, files: Mapping[str, bytes]) -> bytes:
+    state = {
+        "apiVersion": "gitops-engine.io/v1alpha1",
+        "kind": "State",
+        "engineVersion": inputs.engine_version,
+        "platform": inputs.platform.name,
+        "specDigest": inputs.spec_digest,
+        "catalogDigest": inputs.catalog_digest,
+        "files": {path: sha256_hex(data) for path, data in sorted(files.items())},
+    }
+    return _yaml(state)

@@ -1,0 +1,77 @@
+"""The Kommander installer flow as phases, and which phase each rendered path belongs to."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One step of the installer flow, in order."""
+
+    number: int
+    key: str
+    title: str
+
+
+PHASES: tuple[Phase, ...] = (
+    Phase(1, "base-namespaces", "Base namespaces (kommander, kommander-flux) and priority classes"),
+    Phase(2, "flux", "Flux, self-managed in kommander-flux"),
+    Phase(3, "root-ca", "Root CA: self-signed and kommander-ca cert-manager issuers"),
+    Phase(4, "chartmuseum", "ChartMuseum (air-gapped chart mirror)"),
+    Phase(5, "helm-repositories", "Helm repositories, overridable by ${helmMirrorURL}"),
+    Phase(6, "ingress-certificate", "Ingress certificate / ACME issuer"),
+    Phase(7, "gitea", "Gitea, the in-cluster Git server"),
+    Phase(8, "application-definitions", "Application definitions (applications/<app>/<version>/)"),
+    Phase(9, "bootstrap-structure", "Bootstrap repository structure and the apps-kommander Kustomization"),
+    Phase(10, "age", "age: .sops.yaml with the recipients"),
+    Phase(11, "flux-configuration", "Flux configuration: kommander-vars and the management GitRepository"),
+    Phase(12, "gatekeeper", "Gatekeeper"),
+    Phase(13, "app-management", "App management: workspaces, projects and their namespaces"),
+    Phase(14, "core-apps", "Core app deployments"),
+    Phase(15, "optional-apps", "Optional app deployments"),
+    Phase(16, "catalog-repositories", "Catalog repository loader"),
+    Phase(17, "provenance", "Provenance (.gitops-engine/state.yaml)"),
+)
+_BY_KEY = {p.key: p for p in PHASES}
+
+# Apps the installer deploys before any optional app; everything else enabled in the spec is optional.
+CORE_APPS = frozenset({"cert-manager", "traefik", "kube-prometheus-stack"})
+_APP_PHASE = {"chartmuseum": "chartmuseum", "gitea": "gitea", "gatekeeper": "gatekeeper"}
+
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^common/base/"), "base-namespaces"),
+    (re.compile(r"^clusters/[^/]+/flux-system/flux\.yaml$"), "flux"),
+    (re.compile(r"^(common/pki/(kustomization|root-ca)\.yaml|clusters/[^/]+/pki\.yaml)$"), "root-ca"),
+    (re.compile(r"^common/helm-repositories/"), "helm-repositories"),
+    (re.compile(r"^common/pki/"), "ingress-certificate"),
+    (re.compile(r"^\.sops\.yaml$"), "age"),
+    (re.compile(r"^clusters/[^/]+/(flux-system/|kommander-vars\.yaml$|secrets/)"), "flux-configuration"),
+    (
+        re.compile(r"^clusters/[^/]+/(kustomization\.yaml|apps\.yaml|apps/(.+/)?kustomization\.yaml)$"),
+        "bootstrap-structure",
+    ),
+    (re.compile(r"^workspaces/"), "app-management"),
+    (re.compile(r"^common/catalog-repositories/"), "catalog-repositories"),
+    (re.compile(r"^\.gitops-engine/"), "provenance"),
+)
+_APP_PATH = re.compile(
+    r"^(?:applications/(?P<def>[^/]+)/|clusters/[^/]+/apps/(?:[^/]+/)+(?P<dep>[^/]+?)(?:-overrides)?\.yaml$)"
+)
+
+
+def phase_of(path: str) -> Phase:
+    """The installer phase that writes `path`."""
+    for pattern, key in _RULES:
+        if pattern.search(path):
+            return _BY_KEY[key]
+    match = _APP_PATH.match(path)
+    if match:
+        app = match.group("def") or match.group("dep") or ""
+        if app in _APP_PHASE:
+            return _BY_KEY[_APP_PHASE[app]]
+        if match.group("def"):
+            return _BY_KEY["application-definitions"]
+        return _BY_KEY["core-apps" if app in CORE_APPS else "optional-apps"]
+    return _BY_KEY["bootstrap-structure"]

@@ -1,0 +1,122 @@
+"""Which app runs on which cluster, in which namespace, depending on what: the AppDeployment semantics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from gitops_engine.model.catalog import AppVersion, Catalog
+from gitops_engine.model.platform import AppDeployment, Cluster, Platform
+from gitops_engine.render.values import deep_merge
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One enabled app on one cluster."""
+
+    cluster: str
+    deployment: AppDeployment
+    app: AppVersion
+    namespace: str
+    workspace_namespace: str
+    values: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    depends_on: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def folder(self) -> str:
+        """Repository folder the app's Flux Kustomization builds."""
+        return f"applications/{self.app.app}/{self.app.version}"
+
+
+def scope_clusters(platform: Platform, deployment: AppDeployment) -> list[Cluster]:
+    """The clusters of the deployment's workspace or project."""
+    if deployment.project is not None:
+        project = platform.project(deployment.project)
+        return [
+            c
+            for c in platform.clusters
+            if c.workspace == project.workspace and project.cluster_selector.matches(c.selector_labels())
+        ]
+    return [c for c in platform.clusters if c.workspace == deployment.workspace]
+
+
+def deployment_namespace(platform: Platform, deployment: AppDeployment) -> tuple[str, str]:
+    """(release namespace, workspace namespace) of a deployment."""
+    if deployment.project is not None:
+        project = platform.project(deployment.project)
+        return project.namespace, platform.workspace(project.workspace).namespace
+    ns = platform.workspace(deployment.workspace).namespace
+    return ns, ns
+
+
+def place_apps(platform: Platform, catalog: Catalog) -> dict[str, list[Placement]]:
+    """Per cluster name, its placements in spec order (dependencies resolved to Kustomization names)."""
+    raw: dict[str, list[tuple[AppDeployment, AppVersion, str, str, dict[str, Any]]]] = {
+        c.name: [] for c in platform.clusters
+    }
+    for deployment in platform.apps:
+        app = catalog.get(deployment.app, deployment.version)
+        if app is None:
+            continue
+        ns, ws_ns = deployment_namespace(platform, deployment)
+        for cluster in scope_clusters(platform, deployment):
+            labels = cluster.selector_labels()
+            if not deployment.cluster_selector.matches(labels):
+                continue
+            values: dict[str, Any] = dict(deployment.values)
+            for override in deployment.cluster_overrides:
+                if override.cluster_selector.matches(labels):
+                    values = deep_merge(values, override.values)
+            raw[cluster.name].append((deployment, app, ns, ws_ns, values))
+    placed: dict[str, list[Placement]] = {}
+    for cluster_name, entries in raw.items():
+        where = {(d.app, ns) for d, _, ns, _, _ in entries}
+        placed[cluster_name] = [
+            Placement(
+                cluster=cluster_name,
+                deployment=d,
+                app=app,
+                namespace=ns,
+                workspace_namespace=ws_ns,
+                values=values,
+                depends_on=tuple(_dependency_targets(app, ns, ws_ns, where)),
+            )
+            for d, app, ns, ws_ns, values in entries
+        ]
+    return placed
+
+
+def _dependency_targets(app: AppVersion, ns: str, ws_ns: str, where: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Each dependency's Kustomization: in the same namespace if enabled there, else in the workspace's."""
+    targets = []
+    for dep in app.dependencies:
+        if (dep, ns) in where:
+            targets.append((dep, ns))
+        elif (dep, ws_ns) in where:
+            targets.append((dep, ws_ns))
+    return targets
+
+
+def missing_dependencies(platform: Platform, catalog: Catalog) -> list[tuple[int, str]]:
+    """(apps index, message) for every dependency not enabled where the dependent app runs."""
+    placed = place_apps(platform, catalog)
+    problems: list[tuple[int, str]] = []
+    reported: set[tuple[int, str]] = set()
+    for cluster_name, placements in placed.items():
+        for placement in placements:
+            found = {name for name, _ in placement.depends_on}
+            index = platform.apps.index(placement.deployment)
+            for dep in placement.app.dependencies:
+                if dep in found or (index, dep) in reported:
+                    continue
+                reported.add((index, dep))
+                problems.append(
+                    (
+                        index,
+                        f"{placement.app.app} needs {dep!r}, which is not enabled in namespace "
+                        f"{placement.namespace!r} on cluster {cluster_name!r}; enable {dep} there too",
+                    )
+                )
+    return problems
