@@ -1,0 +1,37 @@
+"""Errors of the SOPS implementation: each failure mode its own class so callers and tests can tell them apart."""
+
+from __future__ import annotations
+
+from gitops_engine.core.errors import GitopsError, InputError
+
+
+class SopsError(GitopsError):
+    """A sops file could not be decrypted or verified; nothing was returned."""
+
+
+class NoMatchingKeyError(SopsError):
+    """None of the available age identities opens any of the file's age stanzas."""
+
+
+class CiphertextDamagedError(SopsError):
+    """A value fails AES-GCM authentication under its own path and every other path of the file."""
+
+
+class ValueMovedError(SopsError):
+    """A value authenticates under another key's path: values were swapped or moved between keys."""
+
+
+class PlaintextLeafError(SopsError):
+    """A value the file's rule says is encrypted is plaintext: it was added after encryption."""
+
+
+class MacMismatchError(SopsError):
+    """The values decrypt but their MAC differs: a value was dropped, added or changed outside sops."""
+
+
+class UnsupportedKeyError(SopsError):
+    """The file or identity uses a key type this implementation does not handle (PGP, KMS, post-quantum age)."""
+
+
+class NotSopsError(InputError):
+    """The input has no usable `sops` metadata."""

@@ -1,0 +1,255 @@
+"""SOPS files as bytes in, bytes out: encrypt, decrypt (MAC always verified), updatekeys, rotate.
+
+Files we write are laid out as sops 3.10.2 writes them (see `metadata`). Nothing here logs or prints; a
+failure raises before any plaintext is returned.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from cryptography.exceptions import InvalidTag
+
+from gitops_engine.secrets.aes import IvSource, decrypt_value, encrypt_value, fresh_iv
+from gitops_engine.secrets.agekeys import AgeStanza, unwrap_key, wrap_key
+from gitops_engine.secrets.errors import CiphertextDamagedError, MacMismatchError, NotSopsError
+from gitops_engine.secrets.metadata import WRITER_VERSION, Metadata, flatten, metadata_from, metadata_node
+from gitops_engine.secrets.selection import SECRET_REGEX, Selection
+from gitops_engine.secrets.stores import (
+    Format,
+    RawMeta,
+    emit_dotenv,
+    emit_json,
+    read_binary,
+    read_dotenv,
+    read_ini,
+    read_json,
+)
+from gitops_engine.secrets.values import Branch, to_plain
+from gitops_engine.secrets.walk import decrypt_documents, encrypt_documents
+from gitops_engine.secrets.yaml_emit import emit_documents
+from gitops_engine.secrets.yaml_read import read_documents
+
+_INDENTED = re.compile(r"^( +)[^ #\n-]", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A decrypted, MAC-verified file: plaintext documents, the data key, metadata and the IVs that were used."""
+
+    documents: tuple[Branch, ...]
+    data_key: bytes
+    metadata: Metadata
+    ivs: dict[tuple[bytes, str], bytes]
+    indent: int
+
+
+def now_rfc3339(moment: datetime | None = None) -> str:
+    """sops `lastmodified`: UTC, seconds precision."""
+    return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def detect_indent(text: str, default: int = 4) -> int:
+    """The indentation step of a YAML file (its first indented key)."""
+    match = _INDENTED.search(text)
+    return len(match.group(1)) if match else default
+
+
+def parse_plain(data: bytes, fmt: Format, where: str) -> tuple[Branch, ...]:
+    """Plaintext file bytes as documents (a plaintext with a `sops` key is refused: it is already encrypted)."""
+    docs, meta = _read(data, fmt, where)
+    if meta is not None:
+        raise NotSopsError(f"{where}: already sops-encrypted (decrypt it first, or use updatekeys/rotate)")
+    return docs
+
+
+def _read(data: bytes, fmt: Format, where: str) -> tuple[tuple[Branch, ...], RawMeta | None]:
+    if fmt is Format.BINARY:
+        text = data.decode(errors="replace")
+        if text.lstrip().startswith("{") and '"sops"' in text:
+            doc, meta = read_json(text, where)
+            return (doc,), meta
+        return (read_binary(data, where),), None
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as exc:
+        raise NotSopsError(f"{where}: not UTF-8 text ({fmt} store)") from exc
+    if fmt is Format.JSON:
+        doc, meta = read_json(text, where)
+        return (doc,), meta
+    if fmt is Format.DOTENV:
+        doc, meta = read_dotenv(text, where)
+        return (doc,), meta
+    if fmt is Format.INI:
+        doc, meta = read_ini(text, where)
+        return (doc,), meta
+    docs = read_documents(text, where)
+    raw = docs[0].get("sops") if docs else None
+    plain = to_plain(raw) if isinstance(raw, Branch) else None
+    return tuple(d.without("sops") for d in docs), plain if isinstance(plain, dict) else None
+
+
+def render(docs: Sequence[Branch], meta: Metadata | None, fmt: Format, indent: int = 4) -> bytes:
+    """Documents (with `meta` appended when given) in the store's format."""
+    if fmt is Format.DOTENV:
+        return emit_dotenv(docs[0], flatten(meta) if meta else ()).encode()
+    if fmt is Format.INI:
+        raise NotSopsError("writing INI files is not supported (use YAML, JSON, dotenv or binary)")
+    if fmt is Format.JSON or (fmt is Format.BINARY and meta is not None):
+        doc = docs[0]
+        if meta is not None:
+            doc = Branch((*doc.items, ("sops", metadata_node(meta))))
+        return emit_json(doc).encode()
+    if fmt is Format.BINARY:
+        data = docs[0].get("data")
+        return data.encode() if isinstance(data, str) else b""
+    with_meta = [Branch((*d.items, ("sops", metadata_node(meta)))) for d in docs] if meta else list(docs)
+    return emit_documents(with_meta, indent).encode()
+
+
+def seal(
+    docs: Sequence[Branch],
+    data_key: bytes,
+    stanzas: tuple[AgeStanza, ...],
+    selection: Selection,
+    lastmodified: str,
+    version: str = WRITER_VERSION,
+    iv_source: IvSource = fresh_iv,
+) -> tuple[tuple[Branch, ...], Metadata]:
+    """Encrypt documents under `data_key` and build their metadata (MAC bound to `lastmodified`)."""
+    encrypted, mac = encrypt_documents(docs, data_key, selection, iv_source)
+    sealed_mac = encrypt_value(data_key, mac, lastmodified, iv_source)
+    return encrypted, Metadata(stanzas, lastmodified, sealed_mac, selection, version)
+
+
+def encrypt(
+    plaintext: bytes,
+    fmt: Format,
+    recipients: Sequence[str],
+    selection: Selection | None = None,
+    *,
+    indent: int = 4,
+    lastmodified: str | None = None,
+    where: str = "<input>",
+) -> bytes:
+    """Encrypt a plaintext file for `recipients` with a new data key."""
+    docs = parse_plain(plaintext, fmt, where)
+    data_key = os.urandom(32)
+    encrypted, meta = seal(
+        docs, data_key, wrap_key(data_key, recipients), selection or Selection(), lastmodified or now_rfc3339()
+    )
+    return render(encrypted, meta, fmt, indent)
+
+
+def encrypt_yaml(
+    plaintext: bytes,
+    recipients: Sequence[str],
+    encrypted_regex: str = SECRET_REGEX,
+    *,
+    indent: int = 2,
+    lastmodified: str | None = None,
+    where: str = "<input>",
+) -> bytes:
+    """Encrypt a (multi-document) YAML file the way the seed stores Secrets: only `data`/`stringData` by default."""
+    return encrypt(
+        plaintext, Format.YAML, recipients, Selection("encrypted_regex", encrypted_regex),
+        indent=indent, lastmodified=lastmodified, where=where,
+    )  # fmt: skip
+
+
+def open_encrypted(data: bytes, fmt: Format, identities: Iterable[str], where: str = "<input>") -> Opened:
+    """Decrypt and verify a sops file; any failure raises a SopsError subclass and returns nothing."""
+    docs, raw = _read(data, fmt, where)
+    if raw is None:
+        raise NotSopsError(f"{where}: no `sops` metadata (the file is not encrypted; run `secrets encrypt`)")
+    meta = metadata_from(raw, where)
+    data_key = unwrap_key(meta.age, identities)
+    result = decrypt_documents(docs, data_key, meta.selection)
+    try:
+        stored, iv = decrypt_value(data_key, meta.mac, meta.lastmodified)
+    except (InvalidTag, ValueError):
+        raise CiphertextDamagedError(
+            f"{where}: sops.mac fails authentication (mac or lastmodified was changed; restore the file from git)"
+        ) from None
+    if not isinstance(stored, str) or not hmac.compare_digest(stored.upper(), result.mac):
+        raise MacMismatchError(
+            f"{where}: MAC mismatch: a value was added, removed or changed outside sops "
+            "(restore the file from git, or re-encrypt it from its plaintext)"
+        )
+    result.ivs[(stored.encode(), meta.lastmodified)] = iv
+    indent = detect_indent(data.decode(errors="replace")) if fmt is Format.YAML else 4
+    return Opened(result.documents, data_key, meta, result.ivs, indent)
+
+
+def decrypt(data: bytes, fmt: Format, identities: Iterable[str], where: str = "<input>") -> bytes:
+    """The plaintext file (same store, `sops` metadata removed)."""
+    opened = open_encrypted(data, fmt, identities, where)
+    return render(opened.documents, None, fmt, opened.indent)
+
+
+def cached_ivs(ivs: dict[tuple[bytes, str], bytes]) -> IvSource:
+    """An IV source that reuses the IV an unchanged (plaintext, AAD) pair had, as sops does."""
+
+    def source(plaintext: bytes, aad: str) -> bytes:
+        return ivs.get((plaintext, aad)) or fresh_iv(plaintext, aad)
+
+    return source
+
+
+def reencrypt(opened: Opened, fmt: Format, metadata: Metadata | None = None) -> bytes:
+    """Write an opened file again with its data key and cached IVs (byte-identical when nothing changed)."""
+    meta = metadata or opened.metadata
+    docs, sealed = seal(
+        opened.documents, opened.data_key, meta.age, meta.selection, meta.lastmodified, meta.version,
+        cached_ivs(opened.ivs),
+    )  # fmt: skip
+    return render(docs, sealed, fmt, opened.indent)
+
+
+def updatekeys(
+    data: bytes, fmt: Format, identities: Iterable[str], recipients: Sequence[str], where: str = "<input>"
+) -> bytes:
+    """The same file with the data key wrapped for exactly `recipients` (values, IVs and MAC unchanged)."""
+    opened = open_encrypted(data, fmt, identities, where)
+    kept = {s.recipient: s for s in opened.metadata.age}
+    wanted = list(dict.fromkeys(r.strip() for r in recipients if r.strip()))
+    if not wanted:
+        raise NotSopsError(f"{where}: updatekeys would leave no recipients (give at least one age recipient)")
+    new = [r for r in wanted if r not in kept]
+    fresh = {s.recipient: s for s in wrap_key(opened.data_key, new)} if new else {}
+    stanzas = tuple(kept.get(r) or fresh[r] for r in wanted)
+    return reencrypt(opened, fmt, replace(opened.metadata, age=stanzas, version=WRITER_VERSION))
+
+
+def rotate(
+    data: bytes,
+    fmt: Format,
+    identities: Iterable[str],
+    recipients: Sequence[str] | None = None,
+    *,
+    lastmodified: str | None = None,
+    where: str = "<input>",
+) -> bytes:
+    """The same plaintext under a new data key (every value re-encrypted with fresh IVs)."""
+    opened = open_encrypted(data, fmt, identities, where)
+    targets = list(recipients) if recipients else [s.recipient for s in opened.metadata.age]
+    data_key = os.urandom(32)
+    docs, meta = seal(
+        opened.documents,
+        data_key,
+        wrap_key(data_key, targets),
+        opened.metadata.selection,
+        lastmodified or now_rfc3339(),
+    )
+    return render(docs, meta, fmt, opened.indent)
+
+
+def same_plaintext(encrypted: bytes, plaintext: bytes, identities: Iterable[str], fmt: Format = Format.YAML) -> bool:
+    """True when `encrypted` decrypts (MAC verified) to the same trees as `plaintext` (comments included)."""
+    opened = open_encrypted(encrypted, fmt, identities)
+    return opened.documents == parse_plain(plaintext, fmt, "<plaintext>")
