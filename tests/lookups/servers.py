@@ -27,7 +27,9 @@ class Route:
     etag: str | None = None
     last_modified: str | None = None
     faults: list[str] = field(default_factory=list)
-    basic_auth: str | None = None  # expected `Authorization` header value
+    authorization: str | None = None  # the `Authorization` header required, answered 401 + `challenge` otherwise
+    challenge: str = 'Basic realm="charts"'
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         """Serve a route, honouring faults, auth, validators and gzip."""
-        path = self.path.split("?", 1)[0]
+        # A route keyed with its query string (a later page) wins over the bare path.
+        path = self.path if self.path in self.repo.routes else self.path.split("?", 1)[0]
         headers = {key.lower(): value for key, value in self.headers.items()}
         route = self.repo.routes.get(path)
         if self.repo.barrier is not None:
@@ -131,8 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self._fault(path, headers, self.repo.next_fault(route)):
             return
-        if route.basic_auth is not None and headers.get("authorization") != route.basic_auth:
-            self._answer(path, headers, 401, b"auth", {"WWW-Authenticate": 'Basic realm="charts"'})
+        if route.authorization is not None and headers.get("authorization") != route.authorization:
+            self._answer(path, headers, 401, b"auth", {"WWW-Authenticate": route.challenge})
             return
         if _not_modified(route, headers):
             self._answer(path, headers, 304, b"", _validators(route))
@@ -172,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _validators(route: Route) -> dict[str, str]:
-    headers: dict[str, str] = {}
+    headers = dict(route.headers)
     if route.etag:
         headers["ETag"] = route.etag
     if route.last_modified:

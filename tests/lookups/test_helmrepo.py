@@ -231,7 +231,9 @@ def test_repositories_are_fetched_in_parallel_once_each(options: LookupOptions) 
 
 def test_basic_auth_is_sent_and_never_stored_or_shown(server: RepoServer, options: LookupOptions) -> None:
     expected = "Basic " + base64.b64encode(b"bot:s3cret-pass").decode()
-    server.routes["/private/index.yaml"] = Route(body=generated_index("secret-chart", ["2.0.0"]), basic_auth=expected)
+    server.routes["/private/index.yaml"] = Route(
+        body=generated_index("secret-chart", ["2.0.0"]), authorization=expected
+    )
     anonymous = ChartSource(f"{server.url}/private")
     wrong = ChartSource(f"http://bot:wrong-pass@{server.url.removeprefix('http://')}/private")
 
