@@ -1,0 +1,45 @@
+"""Validate a repository tree: file checks, discovery with builds, then schema and cross-object checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gitops_engine.model.finding import Finding, Severity
+from gitops_engine.validate.build import Builder
+from gitops_engine.validate.discovery import Discovery, discover
+from gitops_engine.validate.filechecks import broken_files, check_files
+from gitops_engine.validate.refs import check_cluster
+from gitops_engine.validate.schemas import check_schema
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every finding of a run (sorted by file and line) and what discovery found."""
+
+    findings: tuple[Finding, ...]
+    discovery: Discovery
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        """Findings of error severity (the ones that fail a check)."""
+        return tuple(f for f in self.findings if f.severity is Severity.ERROR)
+
+
+def validate_tree(
+    files: Mapping[str, bytes],
+    builder: Builder,
+    *,
+    path: str | None = None,
+    sources: Mapping[str, str] | None = None,
+    kubernetes_version: str | None = None,
+) -> Report:
+    """All findings for `files`; `builder` runs kustomize, `path` overrides entry-point discovery."""
+    file_findings = check_files(files)
+    discovery = discover(files, builder, path=path, sources=sources, broken_files=broken_files(file_findings))
+    findings = set(file_findings) | set(discovery.findings)
+    for cluster in discovery.clusters:
+        findings.update(check_cluster(cluster))
+        for obj in cluster.objects:
+            findings.update(check_schema(obj, kubernetes_version))
+    return Report(tuple(sorted(findings)), discovery)

@@ -1,0 +1,63 @@
+"""Map rendered objects back to the document and line they were written on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+
+from gitops_engine.core.yamlio import LocatedDocument, YamlSyntaxError, load_located
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def is_yaml_path(path: str) -> bool:
+    """True for YAML files outside Helm chart `templates/` folders (Go templates are not YAML)."""
+    return path.endswith(YAML_SUFFIXES) and "/templates/" not in f"/{path}"
+
+
+class SourceIndex:
+    """Parsed repository files with line numbers, each parsed at most once."""
+
+    def __init__(self, files: Mapping[str, bytes]) -> None:
+        self._files = files
+        self._parsed: dict[str, tuple[LocatedDocument, ...]] = {}
+
+    @cached_property
+    def yaml_paths(self) -> tuple[str, ...]:
+        """Every YAML file of the tree, sorted."""
+        return tuple(sorted(p for p in self._files if is_yaml_path(p)))
+
+    def documents(self, path: str) -> tuple[LocatedDocument, ...]:
+        """The documents of `path` (empty when missing or not valid YAML)."""
+        if path not in self._parsed:
+            data = self._files.get(path)
+            try:
+                self._parsed[path] = tuple(load_located(data)) if data is not None else ()
+            except YamlSyntaxError:
+                self._parsed[path] = ()
+        return self._parsed[path]
+
+    def find(self, path: str, kind: str, name: str) -> LocatedDocument | None:
+        """The document in `path` that most likely produced an object of `kind` named `name`."""
+        candidates = [d for d in self.documents(path) if isinstance(d.data, dict) and d.data.get("kind") == kind]
+        if not candidates:
+            return None
+        names = [str((d.data.get("metadata") or {}).get("name") or "") for d in candidates]
+        for doc, own in zip(candidates, names, strict=True):
+            if own == name:
+                return doc
+        # namePrefix/nameSuffix and generators change names; the written name is still inside the rendered one
+        partial = [doc for doc, own in zip(candidates, names, strict=True) if own and own in name]
+        if len(partial) == 1:
+            return partial[0]
+        return candidates[0] if len(candidates) == 1 else None
+
+    def line_containing(self, path: str, needle: str, start: int = 1) -> int | None:
+        """The first line at or after `start` whose text contains `needle`."""
+        data = self._files.get(path)
+        if data is None:
+            return None
+        for number, text in enumerate(data.decode(errors="replace").splitlines()[start - 1 :], start):
+            if needle in text:
+                return number
+        return None

@@ -1,0 +1,199 @@
+"""Schema checks: Flux kinds against the bundled Flux CRDs, core kinds against Kubernetes' own schemas.
+
+Flux CRD schemas are closed (`additionalProperties: false`) wherever they do not say
+`x-kubernetes-preserve-unknown-fields`, so a misspelt field is an error as it is with `kubectl apply
+--validate=strict`. Core kinds use the strict JSON schemas shipped in the `kubernetes-validate` package,
+loaded once per run instead of once per object.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from referencing import Registry, Resource
+
+from gitops_engine.core.yamlio import load_fast
+from gitops_engine.model.finding import Finding, Severity
+from gitops_engine.validate.objects import RenderedObject
+
+FLUX_GROUPS = frozenset({"source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "helm.toolkit.fluxcd.io"})
+# Versions the bundled CRDs no longer serve, and what replaced them.
+DEPRECATED = {
+    "helm.toolkit.fluxcd.io": {"v2beta1": "v2", "v2beta2": "v2"},
+    "kustomize.toolkit.fluxcd.io": {"v1beta1": "v1", "v1beta2": "v1"},
+    "source.toolkit.fluxcd.io": {"v1beta1": "v1", "v1beta2": "v1"},
+}
+_MAX_ERRORS_PER_OBJECT = 10
+
+
+def check_schema(obj: RenderedObject, kubernetes_version: str | None = None) -> list[Finding]:
+    """Findings for `obj` against its schema; objects of kinds we have no schema for pass unchecked."""
+    group, _, version = obj.api_version.rpartition("/")
+    if group in FLUX_GROUPS:
+        return _check_flux(obj, group, version)
+    if _is_core_group(group):
+        validator = _core_validator(kubernetes_version, obj)
+        if validator is not None:
+            return _schema_findings(obj, validator, f"{obj.api_version} {obj.id.kind} (Kubernetes schema)")
+    return []
+
+
+def _check_flux(obj: RenderedObject, group: str, version: str) -> list[Finding]:
+    replacement = DEPRECATED.get(group, {}).get(version)
+    if replacement is not None:
+        return [
+            Finding(
+                obj.file,
+                obj.line_of(("apiVersion",)),
+                "flux-deprecated-api",
+                f"{obj.id}: {obj.api_version} is no longer served by current Flux; it was replaced by "
+                f"{group}/{replacement}",
+                f"change apiVersion to {group}/{replacement} (see the Flux upgrade notes for renamed fields)",
+                Severity.WARNING,
+            )
+        ]
+    served = _flux_schemas().get((group, obj.id.kind))
+    if served is None:
+        return []
+    schema = served.get(version)
+    if schema is None:
+        return [
+            Finding(
+                obj.file,
+                obj.line_of(("apiVersion",)),
+                "flux-unknown-api",
+                f"{obj.id}: {obj.api_version} is not a version of {obj.id.kind}",
+                f"use {group}/{next(iter(served))}",
+            )
+        ]
+    return _schema_findings(obj, _validator(group, obj.id.kind, version), f"{obj.api_version} {obj.id.kind}")
+
+
+def _schema_findings(obj: RenderedObject, validator: jsonschema.protocols.Validator, what: str) -> list[Finding]:
+    findings: list[Finding] = []
+    errors = sorted(validator.iter_errors(obj.body), key=lambda e: [str(p) for p in e.absolute_path])
+    for error in errors[:_MAX_ERRORS_PER_OBJECT]:
+        for path, rule, message, hint in _describe(error, what):
+            findings.append(Finding(obj.file, obj.line_of(path), rule, f"{obj.id}: {message}", hint))
+    return findings
+
+
+def _describe(error: jsonschema.ValidationError, what: str) -> Iterator[tuple[tuple[str | int, ...], str, str, str]]:
+    path = tuple(error.absolute_path)
+    dotted = ".".join(str(p) for p in path)
+    where = dotted or "the object"
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = set(schema.get("properties") or {})
+        for extra in sorted(str(k) for k in error.instance if k not in allowed):
+            field = f"{dotted}.{extra}" if dotted else extra
+            hint = f"remove it or fix its spelling; {where} allows: {', '.join(sorted(allowed)) or 'nothing'}"
+            yield (*path, extra), "schema-unknown-field", f"unknown field {field} in {what}", hint
+        return
+    if error.validator == "enum":
+        options = ", ".join(str(v) for v in schema.get("enum") or ())
+        yield path, "schema-enum", f"{where}: {error.instance!r} is not allowed", f"use one of: {options}"
+        return
+    if error.validator == "required":
+        yield path, "schema-required", f"{where}: {error.message}", "add the missing field"
+        return
+    if error.validator == "type":
+        yield path, "schema-type", f"{where}: {error.message}", f"write a value of type {error.validator_value}"
+        return
+    yield path, "schema-invalid", f"{where}: {error.message}", f"see the {what} schema"
+
+
+@cache
+def _flux_schemas() -> dict[tuple[str, str], dict[str, Mapping[str, Any]]]:
+    """(group, kind) → served version → closed schema, from the CRDs bundled in gitops_engine/data."""
+    folder = resources.files("gitops_engine").joinpath("data", "flux-schemas")
+    found: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".yaml"):
+            continue
+        for crd in load_fast(entry.read_bytes()):
+            spec = crd["spec"]
+            versions = found.setdefault((spec["group"], spec["names"]["kind"]), {})
+            for version in spec["versions"]:
+                if version.get("served"):
+                    versions[version["name"]] = _closed(version["schema"]["openAPIV3Schema"])
+    return found
+
+
+@cache
+def _validator(group: str, kind: str, version: str) -> jsonschema.protocols.Validator:
+    schema = _flux_schemas()[(group, kind)][version]
+    return jsonschema.Draft7Validator(schema)
+
+
+def _closed(schema: Any) -> Any:
+    """A copy of an OpenAPI schema that rejects fields it does not declare."""
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    result = {key: _closed(value) for key, value in schema.items() if key != "properties"}
+    if "properties" in schema:
+        result["properties"] = {name: _closed(value) for name, value in schema["properties"].items()}
+        if "additionalProperties" not in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+            result["additionalProperties"] = False
+    return result
+
+
+def _is_core_group(group: str) -> bool:
+    # Built-in groups have no dot (apps, batch) or end in .k8s.io; anything else is a CRD we cannot check.
+    return "." not in group or group.endswith(".k8s.io")
+
+
+_GROUP_SUFFIX = re.compile(r"^([^./]*)(?:\.[^/]*)?/")
+
+
+def _core_validator(version: str | None, obj: RenderedObject) -> jsonschema.protocols.Validator | None:
+    mangled = _GROUP_SUFFIX.sub(r"\1-", obj.api_version)
+    filename = f"{obj.id.kind.lower()}-{mangled}.json"
+    return _core_validator_for(_core_dir(version), filename)
+
+
+def _core_dir(version: str | None) -> str:
+    """The strict schema folder for `version` (the newest the package has when None)."""
+    if version is None:
+        return f"v{_core_versions()[-1][1]}-local-strict"
+    wanted = tuple(int(p) for p in version.lstrip("v").split(".")[:2])
+    available = [v for v in _core_versions() if v[0] <= wanted]
+    chosen = available[-1][1] if available else _core_versions()[0][1]
+    return f"v{chosen}-local-strict"
+
+
+@cache
+def _core_versions() -> list[tuple[tuple[int, ...], str]]:
+    folder = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
+    versions = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.startswith("v") and name.endswith("-local-strict"):
+            number = name[1 : -len("-local-strict")]
+            versions.append((tuple(int(p) for p in number.split(".")[:2]), number))
+    return sorted(versions)
+
+
+@cache
+def _core_validator_for(directory: str, filename: str) -> jsonschema.protocols.Validator | None:
+    folder = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema", directory)
+    entry = folder.joinpath(filename)
+    if not entry.is_file():
+        return None
+    schema = json.loads(entry.read_text())
+    return jsonschema.Draft202012Validator(schema, registry=_core_registry(directory))
+
+
+@cache
+def _core_registry(directory: str) -> Registry[Any]:
+    folder = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema", directory)
+    definitions = Resource.from_contents(json.loads(folder.joinpath("_definitions.json").read_text()))
+    return definitions @ Registry()
