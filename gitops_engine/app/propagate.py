@@ -76,9 +76,7 @@ def _read_branch(target: Target, branch: str, cache_root: Path | None) -> Tree:
             raise InputError(f"{target.path}: branch {branch!r} does not exist (fix: seed it first or pass --branch)")
         return git.read_tree(repo, head.tree)
     if isinstance(target, GiteaTarget):
-        raise InputError(
-            f"{target.token.origin}: dry runs read plain git remotes (fix: pass the clone URL as --repo)"
-        )
+        raise InputError(f"{target.token.origin}: dry runs read plain git remotes (fix: pass the clone URL as --repo)")
     remote = transport.Remote(target.url)
     store = transport.store_for(remote.url, cache_root)
     if transport.fetch_branch(remote, branch, store) is None:

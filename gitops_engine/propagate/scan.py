@@ -121,7 +121,8 @@ def _string_map(doc: LocatedDocument, key: str, path: str, errors: list[str]) ->
     for name, value in raw.items():
         if not isinstance(value, str):
             line = doc.line_of(("metadata", key, name))
-            errors.append(f'{path}:{line}: {key[:-1]} {name} must be a string (fix: quote it, e.g. "{value}")')
+            shown = str(value).lower() if isinstance(value, bool) else value
+            errors.append(f'{path}:{line}: {key[:-1]} {name} must be a string (fix: quote it, e.g. "{shown}")')
     return {str(k): str(v) for k, v in raw.items()}
 
 
