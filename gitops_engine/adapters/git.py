@@ -215,3 +215,8 @@ def all_object_bytes(repo: pygit2.Repository) -> Iterator[bytes]:
 def commit_time(repo: pygit2.Repository, commit: str) -> int:
     """Seconds since the epoch at which `commit` was committed."""
     return int(repo.revparse_single(commit).peel(pygit2.Commit).commit_time)
+
+
+def branch_names(repo: pygit2.Repository, prefix: str = "") -> list[str]:
+    """Local branch names starting with `prefix`, sorted."""
+    return sorted(name for name in repo.branches.local if name.startswith(prefix))

@@ -62,8 +62,8 @@ _WANTED: dict[str, tuple[str, ...]] = {
         "spec.chartRef.name",
         "spec.chartRef.namespace",
     ),
-    "HelmRepository": ("spec.url", "spec.type"),
-    "OCIRepository": ("spec.url", "spec.ref.tag", "spec.ref.semver", "spec.ref.digest"),
+    "HelmRepository": ("spec.url", "spec.type", "spec.insecure"),
+    "OCIRepository": ("spec.url", "spec.ref.tag", "spec.ref.semver", "spec.ref.digest", "spec.insecure"),
     "HelmChart": (
         "spec.chart",
         "spec.version",

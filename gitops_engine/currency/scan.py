@@ -36,11 +36,12 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[=-])([^}]*))?\}")
 
 @dataclass(frozen=True)
 class ChartSource:
-    """A chart repository to look up: Helm HTTP (`index.yaml`) or OCI (`<url>/<chart>` tags), and which charts."""
+    """A chart repository to look up: Helm HTTP (`<url>/index.yaml`) or one OCI repository (`oci://…/<chart>`)."""
 
     url: str
     kind: str
     charts: tuple[str, ...] = ()
+    insecure: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,14 @@ class ScanResult:
 
     def sources(self) -> tuple[ChartSource, ...]:
         """Each source once, with every chart asked of it: what the lookup fetches."""
-        charts: dict[tuple[str, str], set[str]] = defaultdict(set)
+        charts: dict[tuple[str, str, bool], set[str]] = defaultdict(set)
         for use in self.uses:
             if use.source is not None and not use.skip:
-                charts[(use.source.url, use.source.kind)].add(use.chart)
-        return tuple(ChartSource(url, kind, tuple(sorted(names))) for (url, kind), names in sorted(charts.items()))
+                charts[(use.source.url, use.source.kind, use.source.insecure)].add(use.chart)
+        return tuple(
+            ChartSource(url, kind, tuple(sorted(names)), insecure)
+            for (url, kind, insecure), names in sorted(charts.items())
+        )
 
 
 @dataclass(frozen=True)
@@ -404,8 +408,8 @@ def _helm_chart_use(target: _Placed, index: Mapping[tuple[str, str, str, str], l
 def _oci_repository_use(target: _Placed, ref: str) -> ChartUse:
     obj = target.obj
     url = target.sub(obj.text("spec.url") or "").rstrip("/")
-    parent, _, chart = url.rpartition("/")
-    source = ChartSource(parent, "oci", (chart,))
+    chart = url.rpartition("/")[2]
+    source = ChartSource(url, "oci", (chart,), obj.text("spec.insecure") == "true")
     tag = obj.fields.get("spec.ref.tag")
     semver = obj.fields.get("spec.ref.semver")
     if tag is not None:
@@ -418,8 +422,10 @@ def _oci_repository_use(target: _Placed, ref: str) -> ChartUse:
 
 def _source_of(repo: _Placed, chart: str) -> ChartSource:
     url = repo.sub(repo.obj.text("spec.url") or "").rstrip("/")
-    oci = repo.obj.text("spec.type") == "oci" or url.startswith("oci://")
-    return ChartSource(url, "oci" if oci else "helm", (chart,))
+    if repo.obj.text("spec.type") == "oci" or url.startswith("oci://"):
+        # one OCI repository per chart: the tag list of `<url>/<chart>` is its index
+        return ChartSource(f"{url}/{chart}", "oci", (chart,), repo.obj.text("spec.insecure") == "true")
+    return ChartSource(url, "helm", (chart,))
 
 
 def _catalog(path: str) -> CatalogFolder | None:

@@ -1,0 +1,187 @@
+"""Use case: the currency bot's pass over one repository — scan, look up, decide, and write one branch per change.
+
+Every branch is rebuilt from the current base each run: its tree is the base tree with the branch's edits and
+its commit has the base as only parent, author time = the base commit's time. The same inputs therefore give
+the same commit id, so a rerun with no upstream change moves nothing, a newer upstream version moves the
+existing branch (which is then rebased on the new base by construction), and bot branches no longer planned
+are reported as superseded (their PRs are closed when a forge is given).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gitops_engine.adapters import fs, git
+from gitops_engine.adapters import helmrepo as lookups
+from gitops_engine.adapters.forge.base import Forge, PullRequest
+from gitops_engine.adapters.targets import LocalTarget, Target
+from gitops_engine.core.errors import InputError
+from gitops_engine.currency.branches import BRANCH_PREFIX, BranchPlan, plan_branches
+from gitops_engine.currency.edits import apply_to_tree
+from gitops_engine.currency.policy import POLICY_PATH, Policy, parse_policy
+from gitops_engine.currency.proposals import Plan, propose
+from gitops_engine.currency.scan import ChartSource, ScanResult, scan_tree
+from gitops_engine.model.charts import ChartIndex
+
+if TYPE_CHECKING:
+    from pygit2 import Repository
+
+Lookup = Callable[[Sequence[ChartSource]], Mapping[str, ChartIndex]]
+BOT = ("gitops-engine", "gitops-engine@localhost")
+
+
+class Action(StrEnum):
+    """What happened to one bot branch."""
+
+    PLANNED = "planned"
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True)
+class BranchOutcome:
+    """One branch after the run; `pull_request` when a forge opened or updated one."""
+
+    name: str
+    action: Action
+    commit: str | None = None
+    pull_request: PullRequest | None = None
+    failed: bool = False
+
+    def __str__(self) -> str:
+        pr = f" (PR #{self.pull_request.number})" if self.pull_request else ""
+        commit = f" {self.commit[:12]}" if self.commit else ""
+        return f"{self.name}: {self.action.value}{commit}{pr}"
+
+
+@dataclass(frozen=True)
+class BumpResult:
+    """The scan, the decisions, the branches and what was done with them."""
+
+    base: str
+    scan: ScanResult
+    plan: Plan
+    branches: tuple[BranchPlan, ...]
+    outcomes: tuple[BranchOutcome, ...]
+    lookup_failures: Mapping[str, str] = field(default_factory=dict)
+
+
+class AdapterLookup:
+    """The lookup bound to the Helm/OCI adapters; failures are kept per URL for the report."""
+
+    def __init__(self, options: lookups.LookupOptions | None = None) -> None:
+        self.options = options
+        self.failures: dict[str, str] = {}
+
+    def __call__(self, sources: Sequence[ChartSource]) -> Mapping[str, ChartIndex]:
+        """Fetch every source once (in parallel across sources)."""
+        wanted = [lookups.ChartSource(s.url, insecure=s.insecure) for s in sources]
+        found: dict[str, ChartIndex] = {}
+        for url, result in lookups.fetch_indexes(wanted, self.options).items():
+            if isinstance(result, ChartIndex):
+                found[url] = result
+            else:
+                self.failures[url] = result.message
+        return found
+
+
+def load_policy(files: Mapping[str, bytes], policy_file: Path | None) -> Policy:
+    """The policy from `--policy FILE`, else from the repository, else the defaults."""
+    if policy_file is not None:
+        return parse_policy(fs.read_bytes(policy_file, "currency policy"), str(policy_file))
+    if POLICY_PATH in files:
+        return parse_policy(files[POLICY_PATH], POLICY_PATH)
+    return Policy()
+
+
+def run_bump(
+    repo_path: Path,
+    lookup: Lookup,
+    *,
+    branch: str = "main",
+    policy_file: Path | None = None,
+    dry_run: bool = False,
+    forge: Forge | None = None,
+    now: datetime | None = None,
+) -> BumpResult:
+    """One bot pass over the local repository at `repo_path` against its `branch`."""
+    repo = git.open_repository(repo_path, create=False)
+    head = git.head_of(repo, branch)
+    if head.commit is None:
+        raise InputError(f"{repo_path}: branch {branch!r} has no commits (pass --branch with the base branch)")
+    files = git.read_tree(repo, head.tree)
+    policy = load_policy(files, policy_file)
+    moment = now or datetime.now(UTC)
+    scan = scan_tree(files)
+    indexes = lookup(scan.sources())
+    plan = propose(scan, indexes, policy, moment)
+    branches = plan_branches(plan.proposals, moment)
+    failures = dict(getattr(lookup, "failures", {}))
+    if dry_run:
+        outcomes = tuple(BranchOutcome(b.name, Action.PLANNED) for b in branches)
+        return BumpResult(branch, scan, plan, branches, outcomes, failures)
+    author = git.Signature(*BOT, git.commit_time(repo, head.commit))
+    results = [_write_branch(repo, files, head.commit, plan_, author, branch, forge) for plan_ in branches]
+    keep = {b.name for b in branches} | {f"{BRANCH_PREFIX}{key}" for key in plan.deferred}
+    results += _supersede(repo, keep, branch, forge)
+    return BumpResult(branch, scan, plan, branches, tuple(results), failures)
+
+
+def _write_branch(
+    repo: Repository,
+    files: Mapping[str, bytes],
+    base_commit: str,
+    plan: BranchPlan,
+    author: git.Signature,
+    base: str,
+    forge: Forge | None,
+) -> BranchOutcome:
+    tree_id = git.write_tree(repo, apply_to_tree(files, plan.edits()))
+    commit = git.create_commit(repo, tree_id, [base_commit], plan.message, author)
+    existing = git.head_of(repo, plan.name).commit
+    if existing == commit:
+        action = Action.UNCHANGED
+    else:
+        git.move_branch(repo, plan.name, commit, existing, f"gitops-engine: {plan.title}")
+        action = Action.CREATED if existing is None else Action.UPDATED
+    pull_request = _sync_pull_request(forge, plan, base) if forge is not None else None
+    return BranchOutcome(plan.name, action, commit, pull_request)
+
+
+def _sync_pull_request(forge: Forge, plan: BranchPlan, base: str) -> PullRequest:
+    current = forge.find_open_pull_request(plan.name, base)
+    if current is None:
+        return forge.open_pull_request(plan.name, base, plan.title, plan.body, labels=("dependencies",))
+    if (current.title, current.body) != (plan.title, plan.body):
+        return forge.update_pull_request(current.number, plan.title, plan.body)
+    return current
+
+
+def _supersede(repo: Repository, keep: set[str], base: str, forge: Forge | None) -> list[BranchOutcome]:
+    """Bot branches (or their open PRs) that no proposal wants any more."""
+    outcomes: list[BranchOutcome] = []
+    if forge is not None:
+        for pr in forge.list_open_pull_requests(BRANCH_PREFIX):
+            if pr.head not in keep and pr.base == base:
+                forge.close_pull_request(pr.number, "Superseded: gitops-engine no longer proposes this change.")
+                outcomes.append(BranchOutcome(pr.head, Action.SUPERSEDED, pull_request=pr))
+        return outcomes
+    for name in git.branch_names(repo, BRANCH_PREFIX):
+        if name not in keep:
+            outcomes.append(BranchOutcome(name, Action.SUPERSEDED, git.head_of(repo, name).commit))
+    return outcomes
+
+
+def run_pass(target: Target, branch: str = "main", *, cache_root: Path | None = None) -> tuple[BranchOutcome, ...]:
+    """The reconcile step: bump a local repository with the Helm/OCI adapters; one outcome per branch."""
+    if not isinstance(target, LocalTarget):
+        raise InputError("the currency bot writes to local repositories only so far (pass a path as --repo)")
+    options = lookups.LookupOptions(cache_dir=cache_root / "charts" if cache_root else None)
+    return run_bump(target.path, AdapterLookup(options), branch=branch).outcomes

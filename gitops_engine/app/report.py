@@ -1,0 +1,47 @@
+"""Use case: the currency report of a repository — scan, look up, and rate each chart against the windows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gitops_engine.adapters import git
+from gitops_engine.app.bump import Lookup, load_policy
+from gitops_engine.core.errors import InputError
+from gitops_engine.currency.policy import Policy
+from gitops_engine.currency.report import Row, build_report, render_html
+from gitops_engine.currency.scan import scan_tree
+
+
+@dataclass(frozen=True)
+class Report:
+    """The rows, the policy whose windows rated them, and when."""
+
+    rows: tuple[Row, ...]
+    policy: Policy
+    generated: datetime
+
+    def html(self) -> str:
+        """The self-contained HTML page."""
+        return render_html(self.rows, self.policy, self.generated)
+
+
+def run_report(
+    repo_path: Path,
+    lookup: Lookup,
+    *,
+    branch: str = "main",
+    policy_file: Path | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """Report on `branch` of the local repository at `repo_path`."""
+    repo = git.open_repository(repo_path, create=False)
+    head = git.head_of(repo, branch)
+    if head.commit is None:
+        raise InputError(f"{repo_path}: branch {branch!r} has no commits (pass --branch with the base branch)")
+    files = git.read_tree(repo, head.tree)
+    policy = load_policy(files, policy_file)
+    moment = now or datetime.now(UTC)
+    scan = scan_tree(files)
+    return Report(build_report(scan, lookup(scan.sources()), policy, moment), policy, moment)

@@ -1,0 +1,104 @@
+"""Commands of the currency bot: bump (propose chart updates as branches) and report (how current each chart is)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from gitops_engine.adapters import fs
+from gitops_engine.app.bump import AdapterLookup, BumpResult, run_bump
+from gitops_engine.app.report import run_report
+
+_REPO = click.option(
+    "--repo", default="fleet.git", show_default=True, type=click.Path(path_type=Path), help="Local git repository."
+)
+_BRANCH = click.option("--branch", default="main", show_default=True, help="Base branch to read and propose against.")
+_POLICY = click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(path_type=Path),
+    help="Policy file (default: .gitops-engine/currency.yaml).",
+)
+
+
+@click.command("bump")
+@_REPO
+@_BRANCH
+@click.option("--dry-run", is_flag=True, help="Print the proposals and skips; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print proposals, skips and branches as JSON.")
+@_POLICY
+def bump_command(repo: Path, branch: str, dry_run: bool, as_json: bool, policy_file: Path | None) -> int:
+    """Propose chart updates: one branch per (app or group, target major)."""
+    result = run_bump(repo, AdapterLookup(), branch=branch, policy_file=policy_file, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(bump_json(result), indent=1))
+        return 0
+    for p in result.plan.proposals:
+        click.echo(
+            f"{p.use.path}:{p.use.line}: {p.use.chart} {p.current.text} -> {p.target.text} "
+            f"({p.update.value}) from {p.source_url} [{', '.join(p.use.clusters)}]"
+        )
+    for s in result.plan.skips:
+        click.echo(f"{s.use.path}:{s.use.line}: {s.use.chart or s.use.holder} skipped: {s.reason}")
+    for url, message in sorted(result.lookup_failures.items()):
+        click.echo(f"lookup failed: {url}: {message}", err=True)
+    for outcome in result.outcomes:
+        click.echo(str(outcome))
+    return 0
+
+
+def bump_json(result: BumpResult) -> dict[str, object]:
+    """The machine-readable form of a bump run."""
+    return {
+        "base": result.base,
+        "proposals": [
+            {
+                "file": p.use.path,
+                "line": p.use.line,
+                "chart": p.use.chart,
+                "clusters": list(p.use.clusters),
+                "current": p.use.site.scalar.value if p.use.site else p.current.text,
+                "proposed": p.target.text,
+                "newValue": p.new_value,
+                "updateType": p.update.value,
+                "source": p.source_url,
+                "branch": f"gitops-engine/{p.branch_key}-{p.target.major}",
+            }
+            for p in result.plan.proposals
+        ],
+        "skips": [
+            {"file": s.use.path, "line": s.use.line, "chart": s.use.chart, "holder": s.use.holder, "reason": s.reason}
+            for s in result.plan.skips
+        ],
+        "branches": [{"name": o.name, "action": o.action.value, "commit": o.commit} for o in result.outcomes],
+        "lookupFailures": dict(result.lookup_failures),
+        "problems": list(result.scan.problems),
+    }
+
+
+@click.command("report")
+@_REPO
+@_BRANCH
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@click.option("--html", "html_file", type=click.Path(path_type=Path), help="Also write a self-contained HTML page.")
+@_POLICY
+def report_command(repo: Path, branch: str, as_json: bool, html_file: Path | None, policy_file: Path | None) -> int:
+    """How current each chart is: newest patch/minor/major, days behind, window status."""
+    report = run_report(repo, AdapterLookup(), branch=branch, policy_file=policy_file)
+    if html_file is not None:
+        fs.write_atomic(html_file, report.html().encode())
+    if as_json:
+        rows = [{**r.__dict__, "clusters": list(r.clusters), "status": r.status.value} for r in report.rows]
+        click.echo(json.dumps(rows, indent=1))
+        return 0
+    for r in report.rows:
+        click.echo(
+            f"{r.status.value:8} {r.app:24} {r.current:>14} patch={r.newest_patch or '-'} minor={r.newest_minor or '-'}"
+            f" major={r.newest_major or '-'} behind={r.days_behind}d {r.file}:{r.line} {r.note}".rstrip()
+        )
+    return 0
+
+
+COMMANDS: list[click.Command] = [bump_command, report_command]

@@ -1,0 +1,154 @@
+"""The currency report: per pinned chart, how far behind it is and whether seed 004's windows are kept.
+
+A new minor should be adopted within `minor_window_days` (30) of its release and a new major within
+`major_window_days` (60). Status: ok (nothing newer in minor or major), due (newer exists, still inside its
+window), overdue (a window has passed). Days behind count from the first release newer than the current one.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from gitops_engine.currency.policy import Policy
+from gitops_engine.currency.proposals import releases_by_version
+from gitops_engine.currency.scan import ScanResult
+from gitops_engine.currency.versions import Version, parse_constraint, parse_version
+from gitops_engine.model.charts import ChartIndex, ChartRelease
+
+
+class Status(StrEnum):
+    """Where a chart stands against the currency windows."""
+
+    OK = "ok"
+    DUE = "due"
+    OVERDUE = "overdue"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One chart use in the report."""
+
+    app: str
+    chart: str
+    clusters: tuple[str, ...]
+    file: str
+    line: int
+    current: str
+    newest_patch: str | None
+    newest_minor: str | None
+    newest_major: str | None
+    days_behind: int
+    status: Status
+    note: str = ""
+
+
+def build_report(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy, now: datetime) -> tuple[Row, ...]:
+    """A row per pinned chart use (skipped ones carry their reason as the note)."""
+    rows: list[Row] = []
+    for use in scan.uses:
+        base = (use.app, use.chart, use.clusters, use.path, use.line)
+        if use.site is None or use.source is None or use.skip:
+            rows.append(Row(*base, "-", None, None, None, 0, Status.UNKNOWN, use.skip or "no version"))
+            continue
+        index = indexes.get(use.source.url)
+        available = releases_by_version(index, use.chart) if index is not None else []
+        current = _current(use.site.version_text, use.is_range, available)
+        if current is None:
+            rows.append(Row(*base, use.site.version_text, None, None, None, 0, Status.UNKNOWN, "no index data"))
+            continue
+        rows.append(_row(base, use.site.version_text, current, available, policy, now))
+    return tuple(sorted(rows, key=lambda r: (r.app, r.file, r.line)))
+
+
+def _current(text: str, is_range: bool, available: list[tuple[Version, ChartRelease]]) -> Version | None:
+    if not is_range:
+        return parse_version(text)
+    constraint = parse_constraint(text)
+    matching = [v for v, _ in available if constraint.matches(v)]
+    return matching[-1] if matching else None
+
+
+def _row(
+    base: tuple[str, str, tuple[str, ...], str, int],
+    written: str,
+    current: Version,
+    available: list[tuple[Version, ChartRelease]],
+    policy: Policy,
+    now: datetime,
+) -> Row:
+    newer = [(v, r) for v, r in available if v > current and (current.is_prerelease or not v.is_prerelease)]
+    patch = [v for v, _ in newer if v.core[:2] == current.core[:2]]
+    minor = [(v, r) for v, r in newer if v.major == current.major and v.minor != current.minor]
+    major = [(v, r) for v, r in newer if v.major != current.major]
+    oldest = min((r.created for _, r in newer if r.created is not None), default=None)
+    days = (now - oldest).days if oldest is not None else 0
+    status = Status.OK
+    for group, window in ((minor, policy.minor_window_days), (major, policy.major_window_days)):
+        if not group:
+            continue
+        first = min((r.created for _, r in group if r.created is not None), default=None)
+        if first is not None and (now - first).days > window:
+            status = Status.OVERDUE
+        elif status is Status.OK:
+            status = Status.DUE
+    return Row(
+        *base,
+        written,
+        patch[-1].text if patch else None,
+        minor[-1][0].text if minor else None,
+        major[-1][0].text if major else None,
+        max(0, days),
+        status,
+    )
+
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1f24}
+h1{font-size:1.4rem}table{border-collapse:collapse;width:100%}
+th,td{border:1px solid #d0d7de;padding:.35rem .6rem;text-align:left;font-size:.9rem}
+th{background:#f6f8fa}.ok{background:#dafbe1}.due{background:#fff8c5}.overdue{background:#ffebe9}
+.unknown{background:#eaeef2}.summary span{margin-right:1.2rem;font-weight:600}
+"""
+
+
+def render_html(rows: tuple[Row, ...], policy: Policy, now: datetime) -> str:
+    """One self-contained HTML page (inline CSS, no scripts, no external resources)."""
+    counts = {status: sum(1 for r in rows if r.status is status) for status in Status}
+    summary = "".join(f'<span class="{s.value}">{s.value}: {n}</span>' for s, n in counts.items())
+    body_rows = []
+    for r in rows:
+        cells = (
+            r.app,
+            r.chart,
+            ", ".join(r.clusters) or "-",
+            f"{r.file}:{r.line}",
+            r.current,
+            r.newest_patch or "-",
+            r.newest_minor or "-",
+            r.newest_major or "-",
+            str(r.days_behind),
+            r.status.value,
+            r.note,
+        )
+        tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+        body_rows.append(f'<tr class="{r.status.value}">{tds}</tr>')
+    headers = (
+        *("App", "Chart", "Clusters", "File", "Current"),
+        *("Newest patch", "Newest minor", "Newest major", "Days behind", "Status", "Note"),
+    )
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>Chart currency report</title><style>{_STYLE}</style></head><body>"
+        f"<h1>Chart currency report — {now:%Y-%m-%d}</h1>"
+        f"<p>Windows: a new minor within {policy.minor_window_days} days, "
+        f"a new major within {policy.major_window_days} days.</p>"
+        f'<p class="summary">{summary}</p>'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body_rows)}</tbody></table>"
+        "</body></html>\n"
+    )
