@@ -11,7 +11,7 @@ import sys
 import click
 
 from gitops_engine import __version__
-from gitops_engine.cli import currency_commands, reconcile_commands, seed_commands
+from gitops_engine.cli import currency_commands, reconcile_commands, secrets_commands, seed_commands, validate_commands
 from gitops_engine.core.errors import GitopsError, InputError
 
 EXIT_OK = 0
@@ -27,7 +27,7 @@ def cli() -> None:
 
 def _register() -> None:
     # Each command group lives in its own module; they are listed here so the set of commands is explicit.
-    for module in (seed_commands, reconcile_commands, currency_commands):
+    for module in (seed_commands, reconcile_commands, currency_commands, secrets_commands, validate_commands):
         for command in module.COMMANDS:
             cli.add_command(command)
 

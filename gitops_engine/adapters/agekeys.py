@@ -1,0 +1,92 @@
+"""Age identities found the way sops finds them, key generation, and `.sops.yaml` discovery.
+
+Order (sops 3.13 `loadIdentities`, age part): `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`
+(run through the command adapter), then `<user config dir>/sops/age/keys.txt`, which is read even when the
+variables are set. Identities are never logged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_engine.adapters.command import Command, run
+from gitops_engine.core.errors import InputError
+from gitops_engine.secrets.agekeys import generate_identity, parse_identities
+
+_MAX_LEVELS = 100
+
+
+@dataclass(frozen=True)
+class IdentitySource:
+    """Where a group of identities came from (shown to users; never the keys themselves)."""
+
+    origin: str
+    identities: tuple[str, ...]
+
+
+def user_keys_file(env: Mapping[str, str]) -> Path:
+    """`$XDG_CONFIG_HOME/sops/age/keys.txt`, else `~/.config/sops/age/keys.txt`."""
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", str(Path.home()))) / ".config")
+    return Path(base) / "sops" / "age" / "keys.txt"
+
+
+def discover_identities(env: Mapping[str, str] | None = None) -> list[IdentitySource]:
+    """Every identity sops would try, in sops's order, grouped by source."""
+    env = os.environ if env is None else env
+    sources: list[IdentitySource] = []
+    if env.get("SOPS_AGE_KEY"):
+        sources.append(IdentitySource("SOPS_AGE_KEY", tuple(env["SOPS_AGE_KEY"].split())))
+    if env.get("SOPS_AGE_KEY_FILE"):
+        path = Path(env["SOPS_AGE_KEY_FILE"]).expanduser()
+        sources.append(IdentitySource(f"SOPS_AGE_KEY_FILE={path}", tuple(_read_key_file(path, "SOPS_AGE_KEY_FILE"))))
+    if env.get("SOPS_AGE_KEY_CMD"):
+        completed = run(Command(("sh", "-c", env["SOPS_AGE_KEY_CMD"]), timeout=60.0))
+        sources.append(IdentitySource("SOPS_AGE_KEY_CMD", tuple(parse_identities(completed.stdout.decode()))))
+    default = user_keys_file(env)
+    if default.is_file():
+        sources.append(IdentitySource(str(default), tuple(_read_key_file(default, str(default)))))
+    return sources
+
+
+def all_identities(env: Mapping[str, str] | None = None) -> list[str]:
+    """The identities of `discover_identities`, flattened in order."""
+    return [identity for source in discover_identities(env) for identity in source.identities]
+
+
+def _read_key_file(path: Path, origin: str) -> list[str]:
+    try:
+        return parse_identities(path.read_text())
+    except OSError as exc:
+        raise InputError(f"{path}:1: cannot read age key file named by {origin} ({exc.strerror})") from exc
+
+
+def write_identity(path: Path) -> str:
+    """Generate an identity, write it to `path` with mode 0600 (never overwriting), return its recipient."""
+    if path.exists():
+        raise InputError(f"{path}: already exists (choose another path; an existing key is never overwritten)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    identity, recipient = generate_identity()
+    # created 0600 from the start, so the key is never readable by others even for a moment
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"# public key: {recipient}\n{identity}\n")
+    path.chmod(0o600)
+    return recipient
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest `.sops.yaml` from `start` upward (at most 100 levels), as sops searches."""
+    current = start.resolve()
+    if current.is_file():
+        current = current.parent
+    for _ in range(_MAX_LEVELS):
+        candidate = current / ".sops.yaml"
+        if candidate.is_file():
+            return candidate
+        if current.parent == current:
+            return None
+        current = current.parent
+    return None
