@@ -1,0 +1,92 @@
+"""Use case: validate a repository — a working directory, a bare repository at a ref, or a git URL."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import pygit2
+
+from gitops_engine.adapters.command import Command, run
+from gitops_engine.adapters.git import open_repository, read_tree
+from gitops_engine.adapters.kustomize import BuildStats, default_cache_dir, kustomize_builder, read_directory
+from gitops_engine.core.errors import InputError
+from gitops_engine.model.tree import Tree
+from gitops_engine.validate.engine import Report, validate_tree
+from gitops_engine.validate.fluxks import clean_path
+
+_URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[^/@\s]+@[^:\s]+:)")
+
+
+def load_tree(repo: str, ref: str | None) -> Tree:
+    """The files of `repo` at `ref` (a directory's files as they are on disk when it has no ref)."""
+    with _local_repository(repo) as local:
+        if ref is None and not _is_bare(local):
+            return read_directory(local)
+        repository = open_repository(local, create=False)
+        revision = ref or "HEAD"
+        try:
+            commit, _ = repository.resolve_refish(revision)
+        except (KeyError, pygit2.InvalidSpecError, pygit2.GitError) as exc:
+            raise InputError(f"{repo}: no revision {revision!r} (pass an existing branch, tag or commit)") from exc
+        return read_tree(repository, str(commit.tree_id))
+
+
+def parse_sources(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """NAME=DIR options as a mapping; a malformed pair is an input error."""
+    sources: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, folder = pair.partition("=")
+        if not sep or not name:
+            raise InputError(f"--source {pair!r}: write NAME=DIR (a Flux source name and a repository folder)")
+        sources[name] = folder
+    return sources
+
+
+def check_start(tree: Tree, path: str | None) -> str | None:
+    """The --path folder, cleaned; an input error when the repository has no such folder."""
+    if path is None:
+        return None
+    folder = clean_path(path)
+    if folder and not any(p.startswith(folder + "/") for p in tree):
+        raise InputError(f"--path {path}: no such folder in the repository (paths are relative to its root)")
+    return folder
+
+
+def validate_repository(
+    repo: str,
+    ref: str | None = None,
+    *,
+    path: str | None = None,
+    sources: Mapping[str, str] | None = None,
+    kubernetes_version: str | None = None,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+) -> tuple[Report, BuildStats]:
+    """Validate `repo` at `ref`; returns the findings and how many builds ran or came from the cache."""
+    tree = load_tree(repo, ref)
+    start = check_start(tree, path)
+    with kustomize_builder(tree, cache_dir or default_cache_dir(), workers) as builder:
+        report = validate_tree(tree, builder, path=start, sources=sources, kubernetes_version=kubernetes_version)
+    return report, builder.stats
+
+
+@contextmanager
+def _local_repository(repo: str) -> Iterator[Path]:
+    if not _URL.match(repo):
+        local = Path(repo)
+        if not local.exists():
+            raise InputError(f"--repo {repo}: no such directory or repository")
+        yield local
+        return
+    with tempfile.TemporaryDirectory(prefix="gitops-engine-clone-") as tmp:
+        # system git, so the user's credential helpers, SSH config and proxies apply
+        run(Command(("git", "clone", "--bare", "--quiet", "--", repo, tmp + "/repo.git"), timeout=600.0))
+        yield Path(tmp) / "repo.git"
+
+
+def _is_bare(path: Path) -> bool:
+    return (path / "HEAD").is_file() and (path / "objects").is_dir()

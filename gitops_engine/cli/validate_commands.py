@@ -1,0 +1,126 @@
+"""Commands that check a repository offline: validate and diff.
+
+validate exits 0 when clean (warnings allowed), 1 when any finding is an error, 2 on bad input.
+diff exits 0 when the rendered objects are the same, 1 when they differ, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from itertools import groupby
+
+import click
+
+from gitops_engine.app.diff import diff_repository
+from gitops_engine.app.validate import parse_sources, validate_repository
+from gitops_engine.model.finding import Finding, Severity
+
+_repo_option = click.option(
+    "--repo",
+    default=".",
+    show_default=True,
+    help="A directory, a bare git repository, or a git URL.",
+)
+_path_option = click.option(
+    "--path", "start", default=None, help="Start at this folder instead of each cluster's sync Kustomization."
+)
+_source_option = click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="NAME=DIR",
+    help="Treat Flux source NAME (e.g. an OCIRepository) as this repository's folder DIR.",
+)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+@click.command("validate")
+@_repo_option
+@click.option("--ref", default=None, help="Revision to check (default: the files on disk, or HEAD of a bare repo).")
+@_path_option
+@_source_option
+@click.option("--kubernetes-version", default=None, help="Kubernetes version for core schemas (default: newest).")
+@_json_option
+def validate_command(
+    repo: str,
+    ref: str | None,
+    start: str | None,
+    sources: tuple[str, ...],
+    kubernetes_version: str | None,
+    as_json: bool,
+) -> int:
+    """Build every Flux Kustomization and check schemas, references, substitutions and secrets."""
+    report, stats = validate_repository(
+        repo, ref, path=start, sources=parse_sources(sources), kubernetes_version=kubernetes_version
+    )
+    if as_json:
+        click.echo(json.dumps([_finding_json(f) for f in report.findings], indent=2))
+    else:
+        _print_findings(report.findings)
+        warnings = len(report.findings) - len(report.errors)
+        clusters = len(report.discovery.clusters)
+        click.echo(
+            f"{len(report.errors)} error(s), {warnings} warning(s); {clusters} cluster(s), "
+            f"{stats.built} build(s) run, {stats.cached} from cache"
+        )
+    return 1 if report.errors else 0
+
+
+@click.command("diff")
+@click.argument("base")
+@click.argument("head")
+@_repo_option
+@_path_option
+@_source_option
+@_json_option
+def diff_command(base: str, head: str, repo: str, start: str | None, sources: tuple[str, ...], as_json: bool) -> int:
+    """Show the objects a change from BASE to HEAD adds, removes and changes (Secret values masked)."""
+    result = diff_repository(repo, base, head, path=start, sources=parse_sources(sources))
+    for problem in result.problems:
+        click.echo(f"warning: the diff may be partial: {problem}", err=True)
+    if as_json:
+        payload = [
+            {
+                "cluster": c.cluster,
+                "kustomization": c.kustomization,
+                "object": str(c.object),
+                "change": c.change.value,
+                "diff": c.diff,
+            }
+            for c in result.changes
+        ]
+        click.echo(json.dumps(payload, indent=2))
+    elif not result.changes:
+        click.echo("no rendered changes")
+    else:
+        for (cluster, ks), changes in groupby(result.changes, key=lambda c: (c.cluster, c.kustomization)):
+            click.echo(f"## cluster {cluster} — {ks}")
+            for change in changes:
+                click.echo(f"{change.change.value}: {change.object}")
+                click.echo(change.diff, nl=False)
+    return 1 if result.changes else 0
+
+
+def _finding_json(finding: Finding) -> dict[str, object]:
+    return {
+        "file": finding.file,
+        "line": finding.line,
+        "rule": finding.rule,
+        "severity": finding.severity.value,
+        "message": finding.message,
+        "hint": finding.hint,
+    }
+
+
+def _print_findings(findings: Sequence[Finding]) -> None:
+    for file, group in groupby(findings, key=lambda f: f.file):
+        click.echo(file)
+        for finding in group:
+            label = "error" if finding.severity is Severity.ERROR else "warning"
+            click.echo(f"  {finding.line}: {label} [{finding.rule}] {finding.message}")
+            if finding.hint:
+                click.echo(f"      fix: {finding.hint}")
+
+
+COMMANDS: list[click.Command] = [validate_command, diff_command]
