@@ -108,7 +108,7 @@ def _normalise(url: str) -> str:
 def _lookup(
     clients: _Clients, source: ChartSource, opts: LookupOptions, cache_dir: Path | None
 ) -> ChartIndex | LookupFailure:
-    shown = redact(source.url)
+    shown = _redact(source.url)
     scheme = urlsplit(source.url).scheme
     auth = (source.auth.username, source.auth.password) if source.auth else None
     try:
@@ -123,7 +123,7 @@ def _lookup(
     except RemoteError as exc:
         log.info("lookup failed: %s", exc)
         return LookupFailure(url=source.url, message=str(exc), status=getattr(exc, "status", None))
-    except (GitopsError, httpx.HTTPError, ssl.SSLError, OSError) as exc:
+    except (GitopsError, httpx.HTTPError, OSError) as exc:
         log.info("lookup failed: %s: %s", shown, exc)
         return LookupFailure(url=source.url, message=f"{shown}: {exc}")
 
@@ -132,7 +132,7 @@ def _fetch_helm_index(
     transport: _RetryingTransport, url: str, auth: Credentials | None, cache_dir: Path | None
 ) -> ChartIndex:
     index_url = f"{_normalise(url)}/index.yaml"
-    shown = redact(index_url)
+    shown = _redact(index_url)
     validators = _read_validators(cache_dir, index_url) if cache_dir else None
     cached = cached_index(cache_dir, validators.content_sha256, url) if cache_dir and validators else None
     headers = validators.headers() if validators and cached is not None else {}
@@ -186,7 +186,7 @@ def _read_validators(cache_dir: Path, index_url: str) -> _Validators | None:
 
 def _write_validators(cache_dir: Path, index_url: str, response: httpx.Response, content_sha256: str) -> None:
     record = {
-        "url": redact(index_url),
+        "url": _redact(index_url),
         "sha256": content_sha256,
         "etag": response.headers.get("etag"),
         "last_modified": response.headers.get("last-modified"),
@@ -238,7 +238,7 @@ class _RetryingTransport:
     def get(
         self, url: str, *, headers: Mapping[str, str] | None = None, auth: Credentials | None = None
     ) -> httpx.Response:
-        shown = redact(url)
+        shown = _redact(url)
         attempts = max(1, self._opts.attempts)
         for attempt in range(1, attempts + 1):
             delay = self._opts.backoff * 2 ** (attempt - 1)
@@ -248,6 +248,9 @@ class _RetryingTransport:
                 problem = f"timed out after {self._opts.timeout:g} s"
             except httpx.TransportError as exc:
                 problem = f"connection failed ({exc or type(exc).__name__})"
+                if "CERTIFICATE_VERIFY_FAILED" in problem:
+                    # The same certificate comes back on every attempt; say what to configure instead.
+                    raise PermanentRemoteError(f"GET {shown}: {problem}; pass the repository's CA bundle") from exc
             else:
                 if response.status_code != httpx.codes.TOO_MANY_REQUESTS and response.status_code < 500:
                     return response
@@ -272,7 +275,7 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def redact(url: str) -> str:
+def _redact(url: str) -> str:
     """`url` without any user:password part, for messages and logs."""
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:

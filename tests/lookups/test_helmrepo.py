@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -260,7 +262,34 @@ def test_https_with_a_ca_bundle(tmp_path: Path, options: LookupOptions) -> None:
         results = fetch_indexes([trusted], options) | fetch_indexes([untrusted], options)
 
     assert ok(results[trusted.url]).releases("tls-chart")[0].version == "0.3.0"
-    assert "CERTIFICATE_VERIFY_FAILED" in failed(results[untrusted.url]).message
+    refused = failed(results[untrusted.url])
+    assert "CERTIFICATE_VERIFY_FAILED" in refused.message
+    assert refused.message.endswith("pass the repository's CA bundle")
+    assert len(repo.requests_for("/tls/index.yaml")) == 1, "a certificate problem is not retried"
+
+
+def test_generated_peer_index_is_read(tmp_path: Path, options: LookupOptions) -> None:
+    # The index the Renovate peer comparison serves, produced by its own generator.
+    script = SHARED / "peers" / "renovate" / "make-helm-index.py"
+    with serving() as repo:
+        subprocess.run([sys.executable, str(script), str(tmp_path), repo.url], check=True)
+        repo.routes["/index.yaml"] = Route(body=(tmp_path / "index.yaml").read_bytes())
+        source = ChartSource(repo.url + "/")
+
+        index = ok(fetch_indexes([source], options)[source.url])
+
+    assert sorted(index.charts) == ["cert-manager", "gitea", "kube-prometheus-stack", "myapp", "podinfo", "traefik"]
+    newest = index.releases("cert-manager")[0]
+    assert (newest.version, newest.created) == ("v1.16.2", datetime(2024, 10, 27, tzinfo=UTC))
+    assert newest.urls == (f"{repo.url}/cert-manager-v1.16.2.tgz",)
+    assert index.releases("traefik")[0].version == "33.2.0-rc.1"
+    assert [r.version for r in index.releases("podinfo")] == [
+        "2.1.0-alpha.1",
+        "2.0.0",
+        "2.0.0-beta.1",
+        "1.5.0",
+        "1.0.0",
+    ]
 
 
 def test_response_that_is_not_an_index_is_a_clear_failure(server: RepoServer, options: LookupOptions) -> None:

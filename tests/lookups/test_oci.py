@@ -13,7 +13,7 @@ from gitops_engine.adapters.helmrepo import BasicAuth, ChartSource, LookupOption
 from gitops_engine.adapters.oci import parse_oci_url
 from gitops_engine.core.errors import PermanentRemoteError
 from tests.lookups.registry import TokenIssuer, push_chart, registry, token_issuer
-from tests.lookups.servers import Route, serving
+from tests.lookups.servers import Route, self_signed, serving
 from tests.lookups.test_helmrepo import failed, ok
 
 PODINFO = ["6.3.0", "6.4.0", "6.5.0", "6.5.4", "7.0.0-rc.1", "1.0.0+build.7"]
@@ -143,6 +143,17 @@ def test_basic_challenge_uses_the_source_credentials(tmp_path: Path) -> None:
 
     assert failed(results[anonymous.url]).message == f"{url}: the registry requires credentials (HTTP basic)"
     assert [r.version for r in ok(results[with_auth.url]).releases("private")] == ["2.0.0", "2.1.0"]
+
+
+def test_oci_over_https_with_a_ca_bundle(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    with serving(tls=(cert, key)) as server:
+        server.routes["/v2/charts/podinfo/tags/list"] = Route(body=b'{"name": "charts/podinfo", "tags": ["6.7.1"]}')
+        source = ChartSource(f"oci://{server.url.removeprefix('https://')}/charts/podinfo", ca_bundle=cert)
+
+        index = ok(fetch_indexes([source], LookupOptions(cache_dir=tmp_path))[source.url])
+
+    assert [r.version for r in index.releases("podinfo")] == ["6.7.1"]
 
 
 def test_oci_urls_are_checked() -> None:
