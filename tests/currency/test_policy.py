@@ -1,0 +1,138 @@
+"""Policy: every rule decides what is proposed; a bad policy file names file:line and the fix."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from gitops_engine.core.errors import InputError
+from gitops_engine.currency.policy import Policy, parse_policy
+from gitops_engine.currency.proposals import Plan, propose
+from gitops_engine.currency.scan import scan_tree
+from tests.currency.support import NOW, synthetic_index
+
+URL = "https://charts.example.invalid"
+REPO = f"""apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {{name: charts, namespace: flux-system}}
+spec: {{url: {URL}}}
+""".encode()
+
+
+def release(chart: str, version: str) -> bytes:
+    return f"""apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {{name: {chart}, namespace: apps}}
+spec:
+  chart:
+    spec:
+      chart: {chart}
+      version: {version}
+      sourceRef: {{kind: HelmRepository, name: charts, namespace: flux-system}}
+""".encode()
+
+
+def days_ago(n: int) -> datetime:
+    return NOW - timedelta(days=n)
+
+
+VERSIONS = {
+    "1.0.0": days_ago(400),
+    "1.0.1": days_ago(300),
+    "1.1.0": days_ago(200),
+    "1.2.0": days_ago(100),
+    "1.2.1": days_ago(1),
+    "2.0.0": days_ago(50),
+    "2.1.0-beta.1": days_ago(10),
+}
+
+
+def run(policy_text: str | None, version: str = "1.0.0", now: datetime = NOW, chart: str = "app") -> Plan:
+    files = {"clusters/c/repo.yaml": REPO, f"clusters/c/{chart}.yaml": release(chart, version)}
+    policy = Policy() if policy_text is None else parse_policy(policy_text.encode(), "currency.yaml")
+    return propose(scan_tree(files), {URL: synthetic_index(URL, chart, VERSIONS)}, policy, now)
+
+
+def targets(plan: Plan) -> list[str]:
+    return [p.target.text for p in plan.proposals]
+
+
+def test_defaults_propose_newest_in_major_and_newest_major_without_prereleases() -> None:
+    assert targets(run(None)) == ["1.2.1", "2.0.0"]
+
+
+def test_update_types() -> None:
+    assert targets(run("defaults: {update_types: [patch]}")) == ["1.0.1"]
+    assert targets(run("defaults: {update_types: [patch, minor]}")) == ["1.2.1"]
+    plan = run("rules: [{apps: [app], update_types: [major]}]")
+    assert targets(plan) == ["2.0.0"]
+
+
+def test_allow_and_ignore_ranges() -> None:
+    assert targets(run("rules: [{apps: [app], allow: '<1.2'}]")) == ["1.1.0"]
+    assert targets(run("rules: [{apps: ['a*'], ignore: ['1.2.x', '>=2']}]")) == ["1.1.0"]
+
+
+def test_prereleases_only_when_already_on_one() -> None:
+    assert "2.1.0-beta.1" not in targets(run(None, "1.0.0"))
+    assert targets(run(None, "2.1.0-beta.0")) == ["2.1.0-beta.1"]
+    assert targets(run("defaults: {prereleases: always}")) == ["1.2.1", "2.1.0-beta.1"]
+    assert targets(run("defaults: {prereleases: never}", "2.1.0-beta.0")) == []
+
+
+def test_minimum_release_age_uses_index_created() -> None:
+    plan = run("defaults: {minimum_release_age: 3d, update_types: [patch, minor]}")
+    assert targets(plan) == ["1.2.0"]
+    plan = run("defaults: {minimum_release_age: 60d}", "1.2.0")
+    assert targets(plan) == []
+    assert plan.skips[0].reason == "newest 2.0.0 not proposed: released 50.0 days ago, policy waits 60 days"
+
+
+def test_groups_share_one_branch_per_major() -> None:
+    plan = run("groups: [{name: platform, apps: [app, other]}]")
+    assert {p.branch_key for p in plan.proposals} == {"platform"}
+
+
+def test_schedule_windows_defer_and_keep_branches() -> None:
+    saturday_night = datetime(2026, 11, 21, 23, 30, tzinfo=NOW.tzinfo)  # a Saturday
+    policy = "defaults: {schedule: ['sat 22:00-02:00']}"
+    assert targets(run(policy, now=saturday_night)) == ["1.2.1", "2.0.0"]
+    assert targets(run(policy, now=saturday_night + timedelta(hours=2))) == ["1.2.1", "2.0.0"]  # Sunday 01:30
+    plan = run(policy, now=saturday_night + timedelta(hours=4))
+    assert targets(plan) == [] and plan.deferred == {"app-1", "app-2"}
+    assert "schedule" in plan.skips[0].reason
+
+
+def test_disabled_app() -> None:
+    plan = run("rules: [{apps: [app], enabled: false}]")
+    assert targets(plan) == [] and plan.skips[0].reason == "disabled by policy"
+
+
+def test_later_rules_win_and_windows_are_configurable() -> None:
+    policy = parse_policy(
+        b"rules:\n- {apps: ['*'], update_types: [patch]}\n- {apps: [app], update_types: [minor]}\n"
+        b"windows: {minor_days: 7, major_days: 14}\n",
+        "p.yaml",
+    )
+    assert policy.for_app("app").update_types == {"minor"}
+    assert policy.for_app("zzz").update_types == {"patch"}
+    assert (policy.minor_window_days, policy.major_window_days) == (7, 14)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("defaults:\n  update_types: [huge]\n", "currency.yaml:2: update_types must be a list of patch, minor, major"),
+        ("rules:\n- apps: [a]\n  allow: '>=banana'\n", "currency.yaml:3: not a version constraint"),
+        ("rules:\n- update_types: [patch]\n", "currency.yaml:2: each rule needs `apps:`"),
+        ("defaults:\n  minimum_release_age: soon\n", "currency.yaml:2: minimum_release_age 'soon' must look like 3d"),
+        ("defaults:\n  schedule: [someday]\n", "currency.yaml:2: schedule window 'someday' must look like"),
+        ("rulez: []\n", "currency.yaml:1: unknown key 'rulez'"),
+        ("defaults: [\n", "currency.yaml:2:"),
+    ],
+)
+def test_bad_policy_names_file_line_and_fix(text: str, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_policy(text.encode(), "currency.yaml")
+    assert caught.value.lines[0].startswith(message)
