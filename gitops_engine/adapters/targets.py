@@ -95,6 +95,8 @@ def parse_target(value: str, origin: str = "--repo") -> LocalTarget | RemoteTarg
     text = value.strip()
     if not text:
         raise InputError(f"{origin}: the repository is empty; give a path, file://, https://, ssh:// or user@host:path")
+    if "://" not in text and _SCP_LIKE.match(text):
+        return RemoteTarget(text)
     scheme = urlsplit(text).scheme.lower()
     if scheme == "file":
         path = unquote(urlsplit(text).path)
@@ -110,16 +112,15 @@ def parse_target(value: str, origin: str = "--repo") -> LocalTarget | RemoteTarg
                 f"{origin}: the URL carries a password; remove it and use a git credential helper or a token file"
             )
         return RemoteTarget(text)
-    if len(scheme) > 1:
+    if "://" in text:
         raise InputError(f"{origin}: unsupported URL scheme {scheme!r}; use a path, file://, https:// or ssh://")
-    if _SCP_LIKE.match(text):
-        return RemoteTarget(text)
     return LocalTarget(Path(text).expanduser())
 
 
 def gitea_target(block: Mapping[str, object], origin: str) -> GiteaTarget:
     """Read a spec's `gitea:` block (url, owner, repository, tokenEnv | tokenFile, optional admin)."""
-    allowed = {"url", "owner", "repository", "tokenEnv", "tokenFile", "admin"}
+    # `token` is accepted here only to be refused with a better message by _secret
+    allowed = {"url", "owner", "repository", "token", "tokenEnv", "tokenFile", "admin"}
     _reject_unknown(block, allowed, "gitea", origin)
     server = _text(block, "url", "gitea", origin).rstrip("/")
     parts = urlsplit(server)
@@ -133,13 +134,15 @@ def gitea_target(block: Mapping[str, object], origin: str) -> GiteaTarget:
     if admin is not None:
         if not isinstance(admin, Mapping):
             raise InputError(f"{origin}: gitea.admin must be a mapping with tokenEnv | tokenFile and user")
-        _reject_unknown(admin, {"tokenEnv", "tokenFile", "user"}, "gitea.admin", origin)
+        _reject_unknown(admin, {"token", "tokenEnv", "tokenFile", "user"}, "gitea.admin", origin)
         admin_token = _secret(admin, "token", "gitea.admin", origin)
         user = admin.get("user")
         if user is not None:
             if not isinstance(user, Mapping):
                 raise InputError(f"{origin}: gitea.admin.user must be a mapping with username, email, passwordEnv")
-            _reject_unknown(user, {"username", "email", "passwordEnv", "passwordFile"}, "gitea.admin.user", origin)
+            _reject_unknown(
+                user, {"username", "email", "password", "passwordEnv", "passwordFile"}, "gitea.admin.user", origin
+            )
             create_user = GiteaUser(
                 username=_text(user, "username", "gitea.admin.user", origin),
                 email=_text(user, "email", "gitea.admin.user", origin),
