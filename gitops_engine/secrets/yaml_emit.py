@@ -9,10 +9,12 @@ text would read back as another type, single-quoted otherwise; strings with newl
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 
 from gitops_engine.secrets.values import Branch, Comment, Node, Timestamp, format_float_g, needs_quotes
 
+_FAST_PLAIN = re.compile(r"[A-Za-z0-9_./=+][\x20-\x7e]*")
 _ESCAPES = {
     0x00: "0", 0x07: "a", 0x08: "b", 0x09: "t", 0x0A: "n", 0x0B: "v", 0x0C: "f", 0x0D: "r", 0x1B: "e",
     0x22: '"', 0x5C: "\\", 0x85: "N", 0xA0: "_", 0x2028: "L", 0x2029: "P",
@@ -120,6 +122,9 @@ def scalar_text(value: Node, key: bool = False) -> str:
 def _string(text: str, key: bool) -> str:
     if needs_quotes(text) or "\n" in text:
         return _double_quoted(text)
+    # fast path for the common case (ENC[…] values, names, base64): printable ASCII with no indicators
+    if _FAST_PLAIN.fullmatch(text) and ": " not in text and " #" not in text and text[-1] not in " :":
+        return text
     plain_ok, single_ok = _analyze(text)
     if plain_ok:
         return text

@@ -140,6 +140,8 @@ def _freeze(value: object) -> Node:
 def _chunks(text: str) -> list[tuple[int, list[str]]]:
     """Documents as (first line index, lines); a chunk without content joins the next one."""
     lines = text.split("\n")
+    if not text.startswith("---") and "\n---" not in text:
+        return [(0, lines)]
     chunks: list[tuple[int, list[str]]] = []
     start, current = 0, list[str]()
     for index, line in enumerate(lines):

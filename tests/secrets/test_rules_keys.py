@@ -1,0 +1,115 @@
+"""Creation rules, identity discovery, updatekeys/rotate, the guard and the seed's `.sops.yaml`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gitops_engine.adapters.agekeys import all_identities, discover_identities, find_config
+from gitops_engine.core.errors import InputError
+from gitops_engine.secrets import sopsfile
+from gitops_engine.secrets.agekeys import generate_identity
+from gitops_engine.secrets.creation_rules import parse_config, render_config
+from gitops_engine.secrets.guard import plaintext_violations
+from gitops_engine.secrets.stores import Format
+from tests.secrets.conftest import VECTORS
+from tests.secrets.test_tamper import SECRET
+
+
+def test_first_matching_rule_wins_and_path_regex_is_a_search() -> None:
+    config = parse_config((VECTORS / "kustomize-controller" / "dot-sops.yaml").read_bytes())
+    assert config.yaml_indent == 2
+    rule = config.require_rule("algorithms/age.yaml")
+    assert rule.path_regex == r"\.yaml$" and rule.selection.value == "^(data|stringData)$"
+    assert config.require_rule("inside.yaml").path_regex == r"(inside|pgp)\.yaml$"
+    assert config.require_rule("envs/env.env").selection.kind == "unencrypted_suffix"
+    assert config.require_rule("other.bin").path_regex is None  # the key_groups fallback matches everything
+
+
+def test_no_matching_rule_and_two_selection_rules_are_input_errors() -> None:
+    config = parse_config(b"creation_rules:\n  - path_regex: ^secrets/\n    age: age1x\n")
+    with pytest.raises(InputError, match="no creation rule matches"):
+        config.require_rule("apps/x.yaml")
+    with pytest.raises(InputError, match=r"\.sops\.yaml:2: sets unencrypted_regex and encrypted_regex"):
+        parse_config(b"creation_rules:\n  - encrypted_regex: a\n    unencrypted_regex: b\n")
+
+
+def test_config_is_found_by_searching_upward(tmp_path: Path) -> None:
+    (tmp_path / ".sops.yaml").write_text("creation_rules: []\n")
+    deep = tmp_path / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    assert find_config(deep) == tmp_path / ".sops.yaml"
+    (deep / ".sops.yaml").write_text("creation_rules: []\n")
+    assert find_config(deep / "file.yaml") == deep / ".sops.yaml"
+
+
+def test_identity_discovery_follows_sops_order(tmp_path: Path) -> None:
+    ids = [generate_identity()[0] for _ in range(4)]
+    key_file = tmp_path / "file.txt"
+    key_file.write_text(f"# comment\n\n{ids[1]}\n")
+    default = tmp_path / "cfg" / "sops" / "age" / "keys.txt"
+    default.parent.mkdir(parents=True)
+    default.write_text(ids[3] + "\n")
+    env = {
+        "SOPS_AGE_KEY": ids[0],
+        "SOPS_AGE_KEY_FILE": str(key_file),
+        "SOPS_AGE_KEY_CMD": f"echo {ids[2]}",
+        "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+    }
+    assert all_identities(env) == ids
+    assert [s.origin.split("=")[0] for s in discover_identities(env)][:3] == [
+        "SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD",
+    ]  # fmt: skip
+    assert all_identities({"HOME": str(tmp_path / "nohome")}) == []
+
+
+def test_updatekeys_keeps_data_key_and_rotate_changes_it() -> None:
+    (one, r1), (two, r2) = generate_identity(), generate_identity()
+    data = sopsfile.encrypt_yaml(SECRET, [r1])
+    before = sopsfile.open_encrypted(data, Format.YAML, [one])
+    updated = sopsfile.updatekeys(data, Format.YAML, [one], [r2])
+    after = sopsfile.open_encrypted(updated, Format.YAML, [two])
+    assert after.data_key == before.data_key and after.documents == before.documents
+    assert [s.recipient for s in after.metadata.age] == [r2]
+    with pytest.raises(Exception, match="no age identity"):
+        sopsfile.open_encrypted(updated, Format.YAML, [one])
+    rotated = sopsfile.rotate(updated, Format.YAML, [two])
+    fresh = sopsfile.open_encrypted(rotated, Format.YAML, [two])
+    assert fresh.data_key != before.data_key and fresh.documents == before.documents
+
+
+def test_same_plaintext_lets_a_reseed_keep_ciphertext() -> None:
+    secret, recipient = generate_identity()
+    data = sopsfile.encrypt_yaml(SECRET, [recipient])
+    assert sopsfile.same_plaintext(data, SECRET, [secret])
+    assert not sopsfile.same_plaintext(data, SECRET.replace(b"hunter2", b"hunter3"), [secret])
+
+
+def test_guard_flags_plaintext_secrets_and_rule_files_only() -> None:
+    secret, recipient = generate_identity()
+    files = {
+        ".sops.yaml": render_config([recipient]),
+        "apps/cm.yaml": b"kind: ConfigMap\ndata:\n  a: b\n",
+        "clusters/c1/secrets/git.sops.yaml": SECRET,
+        "clusters/c1/secrets/ok.sops.yaml": sopsfile.encrypt_yaml(SECRET, [recipient]),
+        "apps/inline.yaml": b"kind: ConfigMap\n---\nkind: Secret\nmetadata:\n  name: leak\n",
+        "clusters/c1/secrets/token.env": b"TOKEN=x\n",
+    }
+    problems = plaintext_violations(files)
+    assert problems == [
+        "apps/inline.yaml:3: Secret 'leak' has no sops metadata: its values would be committed in plaintext "
+        "(fix: gitops-engine secrets encrypt apps/inline.yaml)",
+        "clusters/c1/secrets/git.sops.yaml:1: Secret 'creds' has no sops metadata: its values would be committed "
+        "in plaintext (fix: gitops-engine secrets encrypt clusters/c1/secrets/git.sops.yaml)",
+        "clusters/c1/secrets/token.env:1: matches a creation rule in .sops.yaml but is not sops-encrypted "
+        "(fix: gitops-engine secrets encrypt clusters/c1/secrets/token.env)",
+    ]
+    del secret
+
+
+def test_rendered_config_routes_secret_paths_to_recipients() -> None:
+    config = parse_config(render_config(["age1abc", "age1def"]))
+    rule = config.require_rule("clusters/c1/secrets/git.sops.yaml")
+    assert rule.age == ("age1abc", "age1def") and rule.selection.value == "^(data|stringData)$"
+    assert config.rule_for("apps/app.yaml") is None and config.yaml_indent == 2
