@@ -57,7 +57,7 @@ def build_report(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Po
             continue
         index = indexes.get(use.source.url)
         available = releases_by_version(index, use.chart) if index is not None else []
-        current = _current(use.site.version_text, use.is_range, available)
+        current = _current(use.site.version_text, use.is_range, available) if available else None
         if current is None:
             rows.append(Row(*base, use.site.version_text, None, None, None, 0, Status.UNKNOWN, "no index data"))
             continue
