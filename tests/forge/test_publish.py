@@ -273,3 +273,13 @@ def test_engine_token_wins_over_a_stale_user_credential(
     # git's store helper is told neither to save nor to forget anything of ours
     assert store.read_text(encoding="utf-8").count("stale-password") == 1
     assert tokens["alice"] not in store.read_text(encoding="utf-8")
+
+
+def test_scrubbing_hides_user_info_and_known_secrets() -> None:
+    text = "fatal: unable to access 'https://alice:tok-123@git.example.com/fleet.git/': tok-123 refused"
+    assert (
+        transport.scrub(text, ["tok-123"])
+        == "fatal: unable to access 'https://***@git.example.com/fleet.git/': *** refused"
+    )
+    assert transport.scrub_url("https://alice:tok@git.example.com:8443/f.git") == "https://git.example.com:8443/f.git"
+    assert transport.store_for("https://a:b@h/f.git") == transport.store_for("https://h/f.git")
