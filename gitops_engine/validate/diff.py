@@ -72,19 +72,21 @@ def _masked(
     old_values = _secret_values(old)
     new_values = _secret_values(new)
 
-    def mask(body: Mapping[str, Any] | None, mine: dict[Any, Any], other: dict[Any, Any]) -> Mapping[str, Any] | None:
+    def mask(body: Mapping[str, Any] | None, compare: bool) -> Mapping[str, Any] | None:
         if body is None:
             return None
         masked = dict(body)
         for field in ("data", "stringData"):
             if isinstance(body.get(field), Mapping):
                 masked[field] = {
-                    key: MASK_CHANGED if (field, key) in other and other[(field, key)] != value else MASK
-                    for key, value in ((k, mine[(field, k)]) for k in body[field])
+                    key: MASK_CHANGED
+                    if compare and (field, key) in old_values and old_values[(field, key)] != new_values[(field, key)]
+                    else MASK
+                    for key in body[field]
                 }
         return masked
 
-    return mask(old, old_values, new_values), mask(new, new_values, old_values)
+    return mask(old, False), mask(new, True)
 
 
 def _secret_values(body: Mapping[str, Any] | None) -> dict[Any, Any]:

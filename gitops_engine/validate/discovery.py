@@ -220,6 +220,8 @@ class _Walker:
                 self.findings.append(self._build_failure(ks, full_path, output.error))
             return []
         variables = self._variables(ks, pool)
+        if variables is None:
+            return []
         rendered: list[RenderedObject] = []
         for built in output.objects:
             body = _with_namespace(built.body, ks.target_namespace)
@@ -245,12 +247,15 @@ class _Walker:
             file, line, "build-failed", f"kustomize build of ./{full_path} failed: {summary}", "fix the kustomization"
         )
 
-    def _variables(self, ks: FluxKustomization, pool: Mapping[ObjectId, Mapping[str, Any]]) -> dict[str, str]:
+    def _variables(self, ks: FluxKustomization, pool: Mapping[ObjectId, Mapping[str, Any]]) -> dict[str, str] | None:
+        """The variables of `ks`, or None when a required substituteFrom is missing (Flux fails the build)."""
         variables: dict[str, str] = {}
+        missing = False
         for position, ref in enumerate(ks.substitute_from):
             found = pool.get(ObjectId("", ref.kind, ref.namespace, ref.name))
             if found is None:
                 if not ref.optional:
+                    missing = True
                     self.findings.append(
                         Finding(
                             ks.origin.file,
@@ -274,7 +279,7 @@ class _Walker:
                     "use letters, digits and underscores, not starting with a digit",
                 )
             )
-        return variables
+        return None if missing else variables
 
     def _substitute(
         self, ks: FluxKustomization, obj: RenderedObject, variables: Mapping[str, str]

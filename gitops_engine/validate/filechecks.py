@@ -30,7 +30,7 @@ def check_files(files: Mapping[str, bytes]) -> list[Finding]:
 
 def broken_files(findings: list[Finding]) -> frozenset[str]:
     """Files that could not be parsed (their builds fail for the same reason, so that is reported once)."""
-    return frozenset(f.file for f in findings if f.rule == "yaml-syntax")
+    return frozenset(f.file for f in findings if f.rule in ("yaml-syntax", "yaml-duplicate-key"))
 
 
 def _document_findings(path: str, doc: LocatedDocument) -> Iterator[Finding]:

@@ -1,0 +1,304 @@
+"""Hand-made broken repositories: each breaks one thing and must yield exactly one finding, at the right line."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gitops_engine.app.validate import validate_repository
+from gitops_engine.model.finding import Finding, Severity
+from gitops_engine.validate.engine import Report
+from tests.validate.fixtures import BASE, RELEASE, REPOSITORY, line_of, write_tree
+
+ENCRYPTED = (
+    "ENC[AES256_GCM,data:mHeXsmQ=,iv:vUMpILz3xchORqkzDFvgwENY7EqIHHGJdEF6C8xqbFE="
+    ",tag:IroV7hykADvD0IUaq6kikA==,type:str]"
+)
+SOPS_SECRET_NO_MAC = f"""\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+stringData:
+  token: {ENCRYPTED}
+sops:
+  age:
+    - recipient: age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29
+      enc: x
+  lastmodified: "2024-11-12T13:33:42Z"
+  encrypted_regex: ^(data|stringData)$
+  version: 3.9.0
+"""
+
+CYCLE = """\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: a
+  namespace: flux-system
+spec:
+  interval: 10m
+  path: ./infra/a
+  prune: true
+  dependsOn:
+    - name: b
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: b
+  namespace: flux-system
+spec:
+  interval: 10m
+  path: ./infra/b
+  prune: true
+  dependsOn:
+    - name: a
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+"""
+
+NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One broken repository: files changed from BASE and the single finding expected."""
+
+    id: str
+    changes: Mapping[str, str | None]
+    rule: str
+    file: str
+    needle: str
+    severity: Severity = Severity.ERROR
+
+
+def _release(old: str, new: str) -> dict[str, str]:
+    assert old in RELEASE
+    return {"apps/release.yaml": RELEASE.replace(old, new)}
+
+
+CASES = [
+    Case(
+        "unknown field",
+        _release("  interval: 10m\n", "  interval: 10m\n  intervall: 5m\n"),
+        "schema-unknown-field",
+        "apps/release.yaml",
+        "intervall:",
+    ),
+    Case(
+        "bad enum",
+        {"apps/repository.yaml": REPOSITORY.replace("  interval: 1h\n", "  interval: 1h\n  provider: azurex\n")},
+        "schema-enum",
+        "apps/repository.yaml",
+        "provider:",
+    ),
+    Case(
+        "dangling sourceRef",
+        _release("        name: podinfo\n", "        name: podinf0\n"),
+        "ref-source",
+        "apps/release.yaml",
+        "sourceRef:",
+    ),
+    Case(
+        "dependsOn cycle",
+        {
+            "clusters/dev/infra.yaml": CYCLE,
+            "infra/a/ns.yaml": NAMESPACE.format(name="a"),
+            "infra/b/ns.yaml": NAMESPACE.format(name="b"),
+        },
+        "depends-on-cycle",
+        "clusters/dev/infra.yaml",
+        "dependsOn:",
+    ),
+    Case(
+        "unset strict variable",
+        _release("podinfo.${env}.${domain}", "podinfo.${env}.${region}"),
+        "subst-unset",
+        "apps/release.yaml",
+        "${region}",
+    ),
+    Case(
+        "duplicate object",
+        {
+            "clusters/dev/podinfo-values.yaml": BASE["apps/values.yaml"].replace(
+                "name: podinfo-values", "name: podinfo-values\n  namespace: podinfo"
+            )
+        },
+        "duplicate-object",
+        "apps/values.yaml",
+        "apiVersion",
+    ),
+    Case(
+        "plaintext Secret",
+        {"apps/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  token: hunter2\n"},
+        "secret-plaintext",
+        "apps/secret.yaml",
+        "stringData:",
+    ),
+    Case(
+        "bad YAML at a known line",
+        _release("      chart: podinfo\n", "      chart: podinfo\n     version: [6.5.4\n"),
+        "yaml-syntax",
+        "apps/release.yaml",
+        "version: [6.5.4",
+    ),
+    Case(
+        "deprecated apiVersion",
+        {"apps/repository.yaml": REPOSITORY.replace("source.toolkit.fluxcd.io/v1", "source.toolkit.fluxcd.io/v1beta2")},
+        "flux-deprecated-api",
+        "apps/repository.yaml",
+        "apiVersion:",
+        Severity.WARNING,
+    ),
+    Case(
+        "missing valuesFrom ConfigMap",
+        _release("      name: podinfo-values\n", "      name: podinfo-defaults\n"),
+        "ref-values-from",
+        "apps/release.yaml",
+        "- kind: ConfigMap",
+    ),
+    Case(
+        "catalog folder version differs from chart version",
+        {
+            "apps/release.yaml": None,
+            "applications/podinfo/6.5.0/release.yaml": RELEASE,
+            "apps/kustomization.yaml": BASE["apps/kustomization.yaml"].replace(
+                "- release.yaml", "- ../applications/podinfo/6.5.0/release.yaml"
+            ),
+        },
+        "catalog-version-mismatch",
+        "applications/podinfo/6.5.0/release.yaml",
+        "version: 6.5.4",
+    ),
+    Case(
+        "broken SOPS metadata",
+        {"apps/secret.sops.yaml": SOPS_SECRET_NO_MAC},
+        "sops-metadata",
+        "apps/secret.sops.yaml",
+        "sops:",
+    ),
+    Case(
+        "Kustomization path missing",
+        {"clusters/dev/apps.yaml": BASE["clusters/dev/apps.yaml"].replace("path: ./apps", "path: ./apps-typo")},
+        "ks-path-missing",
+        "clusters/dev/apps.yaml",
+        "path: ./apps-typo",
+    ),
+    Case(
+        "substituteFrom object missing",
+        {"clusters/dev/vars.yaml": None},
+        "subst-from-missing",
+        "clusters/dev/apps.yaml",
+        "- kind: ConfigMap",
+    ),
+    Case(
+        "kustomization lists a missing file",
+        {"apps/kustomization.yaml": BASE["apps/kustomization.yaml"] + "  - missing.yaml\n"},
+        "build-failed",
+        "apps/kustomization.yaml",
+        "apiVersion",
+    ),
+    Case(
+        "core kind with a wrong type",
+        {"apps/values.yaml": BASE["apps/values.yaml"] + "immutable: sometimes\n"},
+        "schema-type",
+        "apps/values.yaml",
+        "immutable:",
+    ),
+    Case(
+        "dependsOn a Kustomization that does not exist",
+        {
+            "clusters/dev/apps.yaml": BASE["clusters/dev/apps.yaml"].replace(
+                "  prune: true\n", "  prune: true\n  dependsOn:\n    - name: infra\n"
+            )
+        },
+        "ref-depends-on",
+        "clusters/dev/apps.yaml",
+        "- name: infra",
+    ),
+    Case(
+        "decryption Secret not in the repository",
+        {
+            "clusters/dev/apps.yaml": BASE["clusters/dev/apps.yaml"].replace(
+                "  prune: true\n",
+                "  prune: true\n  decryption:\n    provider: sops\n    secretRef:\n      name: sops-age\n",
+            )
+        },
+        "ref-decryption-secret",
+        "clusters/dev/apps.yaml",
+        "secretRef:",
+        Severity.WARNING,
+    ),
+    Case(
+        "duplicate YAML key",
+        _release("  interval: 10m\n", "  interval: 10m\n  interval: 5m\n"),
+        "yaml-duplicate-key",
+        "apps/release.yaml",
+        "interval: 5m",
+    ),
+]
+
+
+def _validate(root: Path) -> Report:
+    report, _ = validate_repository(str(root), cache_dir=root.parent / "cache")
+    return report
+
+
+def test_base_repository_is_clean(tmp_path: Path) -> None:
+    write_tree(tmp_path / "repo", BASE)
+    report = _validate(tmp_path / "repo")
+    assert report.findings == ()
+    (cluster,) = report.discovery.clusters
+    assert cluster.name == "clusters/dev"
+    release = next(o for o in cluster.objects if o.id.kind == "HelmRelease")
+    assert str(release.id) == "HelmRelease/podinfo/podinfo"
+    # inline substitute and substituteFrom both reached the object
+    assert release.body["spec"]["values"]["ingress"]["hosts"][0]["host"] == "podinfo.dev.example.com"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_broken_repository_yields_exactly_one_finding(tmp_path: Path, case: Case) -> None:
+    files = {**BASE, **case.changes}
+    write_tree(tmp_path / "repo", files)
+    report = _validate(tmp_path / "repo")
+    text = files[case.file]
+    assert text is not None
+    assert [(f.rule, f.file, f.line, f.severity) for f in report.findings] == [
+        (case.rule, case.file, line_of(text, case.needle), case.severity)
+    ], [str(f) for f in report.findings]
+
+
+def test_escaped_variable_stays_literal(tmp_path: Path) -> None:
+    write_tree(tmp_path / "repo", {**BASE, **_release("podinfo.${env}.${domain}", "podinfo.$${env}.${domain}")})
+    report = _validate(tmp_path / "repo")
+    assert report.findings == ()
+    release = next(o for o in report.discovery.clusters[0].objects if o.id.kind == "HelmRelease")
+    assert release.body["spec"]["values"]["ingress"]["hosts"][0]["host"] == "podinfo.${env}.example.com"
+
+
+def test_substitute_disabled_annotation_skips_strict_check(tmp_path: Path) -> None:
+    disabled = RELEASE.replace(
+        "  name: podinfo\nspec:",
+        "  name: podinfo\n  annotations:\n    kustomize.toolkit.fluxcd.io/substitute: disabled\nspec:",
+    ).replace("${domain}", "${region}")
+    write_tree(tmp_path / "repo", {**BASE, "apps/release.yaml": disabled})
+    report = _validate(tmp_path / "repo")
+    assert report.findings == ()
+    release = next(o for o in report.discovery.clusters[0].objects if o.id.kind == "HelmRelease")
+    assert release.body["spec"]["values"]["ingress"]["hosts"][0]["host"] == "podinfo.${env}.${region}"
+
+
+def test_findings_carry_a_fix_hint(tmp_path: Path) -> None:
+    write_tree(tmp_path / "repo", {**BASE, **CASES[0].changes})
+    (finding,) = _validate(tmp_path / "repo").findings
+    assert isinstance(finding, Finding)
+    assert "intervall" in finding.message
+    assert finding.hint

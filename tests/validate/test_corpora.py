@@ -1,0 +1,198 @@
+"""Every flux-local test repository: the objects each Kustomization applies and the findings expected.
+
+The corpora's spec.path values are rooted at the flux-local repository (./tests/testdata/<name>/...), so each
+corpus is mounted at that path, exactly as it sits in flux-local.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from gitops_engine.adapters.kustomize import kustomize_builder, read_directory
+from gitops_engine.model.finding import Severity
+from gitops_engine.validate.engine import Report, validate_tree
+from tests.conftest import SHARED
+
+CORPORA = SHARED / "corpora" / "flux-local"
+
+
+def _validate(name: str, sources: Mapping[str, str] | None = None) -> Report:
+    prefix = f"tests/testdata/{name}"
+    files = {f"{prefix}/{path}": data for path, data in read_directory(CORPORA / name).items()}
+    with kustomize_builder(files, cache_dir=None) as builder:
+        return validate_tree(files, builder, sources=sources)
+
+
+def _applied(report: Report) -> dict[str, set[str]]:
+    """Flux Kustomization name → ids of the objects it applies, over all clusters."""
+    result: dict[str, set[str]] = {}
+    for cluster in report.discovery.clusters:
+        for ks in cluster.kustomizations:
+            result[ks.id.name] = {str(o.id) for o in cluster.produced_by(ks.id)}
+    return result
+
+
+def _errors(report: Report, name: str) -> set[tuple[str, str, int]]:
+    prefix = f"tests/testdata/{name}/"
+    return {(f.rule, f.file.removeprefix(prefix), f.line) for f in report.errors}
+
+
+def _deprecated(report: Report) -> set[str]:
+    return {f.message.split(":")[0] for f in report.findings if f.rule == "flux-deprecated-api"}
+
+
+def test_cluster_substitutes_from_configmap_and_secret() -> None:
+    report = _validate("cluster")
+    (cluster,) = report.discovery.clusters
+    assert cluster.name == "tests/testdata/cluster/clusters/prod"
+    applied = _applied(report)
+    assert set(applied) == {"flux-system", "apps", "infra-configs", "infra-controllers"}
+    assert applied["infra-controllers"] == {"HelmRelease/flux-system/weave-gitops", "HelmRelease/metallb/metallb"}
+    assert "HelmRepository/flux-system/podinfo" in applied["infra-configs"]
+    # ${SECRET_DOMAIN/./-} from the ConfigMap, ${SECRET_DOMAIN3} from the plaintext Secret
+    assert {"Certificate/example-com-staging", "Certificate/other-com-staging"} <= applied["apps"]
+    certificate = next(o for o in cluster.objects if str(o.id) == "Certificate/other-com-staging")
+    assert certificate.body["spec"]["dnsNames"] == ["other.com", "*.other.com", "example-value"]
+    release = next(o for o in cluster.objects if str(o.id) == "HelmRelease/podinfo/podinfo")
+    assert release.body["spec"]["values"]["ingress"]["hosts"][0]["host"] == "podinfo.production"
+    assert release.body["spec"]["chart"]["spec"]["version"] == "6.3.2"
+    assert _errors(report, "cluster") == {
+        ("secret-plaintext", "clusters/prod/flux-system/cluster-secrets.yaml", 7),
+        # SECRET_DOMAIN3 and SECRET_DOMAIN4 are both "SECRET": two Certificates named SECRET-staging
+        ("duplicate-object", "apps/prod/certificates.yaml", 45),
+    }
+    assert _deprecated(report) == {
+        "HelmRelease/podinfo/podinfo",
+        "HelmRelease/metallb/metallb",
+        "HelmRelease/flux-system/weave-gitops",
+        "HelmRepository/flux-system/bitnami",
+        "HelmRepository/flux-system/podinfo",
+        "HelmRepository/flux-system/weave-charts",
+    }
+
+
+def test_cluster2_follows_its_git_source_and_leaves_the_oci_one_external() -> None:
+    report = _validate("cluster2")
+    (cluster,) = report.discovery.clusters
+    assert [str(ks.id) for ks in cluster.external] == ["Kustomization/flux-system/flux"]
+    applied = _applied(report)
+    assert applied["cluster-apps"] == {
+        "Namespace/monitoring",
+        "Namespace/networking",
+        "Kustomization/flux-system/cluster-apps-headlamp",
+        "Kustomization/flux-system/cluster-apps-ingress-nginx",
+        "Kustomization/flux-system/cluster-apps-ingress-nginx-certificates",
+    }
+    # targetNamespace puts the namespace-less HelmRelease into networking
+    assert applied["cluster-apps-ingress-nginx"] == {"HelmRelease/networking/ingress-nginx"}
+    assert applied["cluster-apps-ingress-nginx-certificates"] == {"Certificate/networking/example-io"}
+    assert _errors(report, "cluster2") == set()
+    assert "OCIRepository/flux-system/flux-manifests" in _deprecated(report)
+
+
+def test_cluster3_oci_source_mapped_to_a_folder() -> None:
+    unmapped = _validate("cluster3")
+    assert {str(ks.id) for ks in unmapped.discovery.clusters[0].external} == {
+        "Kustomization/flux-system/namespaces",
+        "Kustomization/flux-system/tenants",
+    }
+    report = _validate("cluster3", {"cluster": "tests/testdata/cluster3"})
+    applied = _applied(report)
+    assert applied["namespaces"] == {
+        "Namespace/podinfo",
+        "HelmRelease/podinfo/podinfo",
+        "HelmRepository/flux-system/podinfo",
+    }
+    assert applied["tenants"] == {"Namespace/app"}
+    assert _errors(report, "cluster3") == set()
+
+
+def test_cluster4_flux_and_kustomize_kustomizations_share_a_folder() -> None:
+    report = _validate("cluster4")
+    assert len(report.discovery.clusters) == 1
+    assert _applied(report)["cluster-apps-headlamp"] == {"HelmRelease/monitoring/headlamp"}
+    assert _errors(report, "cluster4") == set()
+
+
+def test_cluster5_kustomization_outside_flux_system_has_a_dangling_source() -> None:
+    report = _validate("cluster5")
+    (cluster,) = report.discovery.clusters
+    assert cluster.name == "tests/testdata/cluster5/clusters/prod"
+    # no spec.path: Flux builds the source root, which reaches cluster5/kustomization.yaml
+    assert _applied(report)["infra-controllers"] == {
+        "HelmRelease/flux-system/weave-gitops",
+        "HelmRelease/metallb/metallb",
+        "HelmRepository/flux-system/bitnami",
+        "HelmRepository/flux-system/weave-charts",
+    }
+    # sourceRef has no namespace, so it means controllers/flux-system, which does not exist
+    assert _errors(report, "cluster5") == {("ref-source", "clusters/prod/infrastructure.yaml", 11)}
+
+
+def test_cluster6_kustomization_without_required_fields() -> None:
+    report = _validate("cluster6")
+    assert _applied(report)["apps"] == {"HelmRelease/default/renovate", "HelmRepository/flux-system/renovate"}
+    assert {(f.rule, f.message.rsplit(": ", 1)[-1]) for f in report.errors} == {
+        ("schema-required", "'interval' is a required property"),
+        ("schema-required", "'prune' is a required property"),
+    }
+
+
+def test_cluster7_chart_refs_and_a_generated_kustomization() -> None:
+    report = _validate("cluster7")
+    applied = _applied(report)
+    assert applied["apps"] == {
+        "Namespace/database",
+        "HelmRelease/flux-system/cloudflared",
+        "HelmRelease/flux-system/ingress-nginx",
+        "HelmRelease/flux-system/unifi-controller",
+        "HelmRelease/database/postgresql",
+        "HelmChart/chart-ns/ingress-nginx",
+        "HelmRepository/flux-system/ingress-nginx",
+    }
+    assert applied["charts"] == {"HelmRepository/flux-system/bitnami-charts", "OCIRepository/flux-system/app-template"}
+    assert _errors(report, "cluster7") == {
+        ("schema-required", "flux/apps/ingress-nginx/chart.yaml", 7),
+        # HelmChart.spec.sourceRef has no namespace field, so the reference stays in chart-ns
+        ("schema-unknown-field", "flux/apps/ingress-nginx/chart.yaml", 12),
+        ("ref-source", "flux/apps/ingress-nginx/chart.yaml", 9),
+        ("schema-required", "flux/apps/ingress-nginx/release.yaml", 7),
+    }
+
+
+def test_cluster8_pods_secret_and_values_from() -> None:
+    report = _validate("cluster8")
+    assert len(_applied(report)["apps"]) == 9
+    assert _errors(report, "cluster8") == {
+        ("secret-plaintext", "apps/podinfo-tls-values.yaml", 6),
+        ("schema-required", "apps/pods.yaml", 26),
+    }
+    assert "HelmRelease/network/tailscale-operator" in _deprecated(report)
+
+
+def test_image_error_reports_the_image_mapping() -> None:
+    report = _validate("image_error")
+    assert _errors(report, "image_error") == {
+        ("schema-required", "apps/pods.yaml", 26),
+        ("schema-type", "apps/pods.yaml", 29),
+    }
+
+
+def test_repo_without_flux_objects_is_built_from_its_root() -> None:
+    report = _validate("repo")
+    (cluster,) = report.discovery.clusters
+    assert {str(o.id) for o in cluster.objects} == {
+        "ConfigMap/flux-system/cluster-settings",
+        "Secret/flux-system/cluster-secrets",
+    }
+    assert [(f.rule, f.line, f.severity) for f in report.findings] == [("secret-plaintext", 7, Severity.ERROR)]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CORPORA.iterdir() if p.is_dir()))
+def test_every_corpus_validates_without_crashing(name: str) -> None:
+    report = _validate(name)
+    assert report.discovery.clusters
+    assert all(Path(f.file).parts[:3] == ("tests", "testdata", name) for f in report.findings)
