@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -81,6 +82,13 @@ _WANTED: dict[str, tuple[str, ...]] = {
 }
 
 
+class _RawLoader(yaml.CSafeLoader):
+    """The C composer without implicit tag resolution: the bot reads every scalar as the text written."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        return "tag:yaml.org,2002:str" if kind is yaml.ScalarNode else "tag:yaml.org,2002:map"
+
+
 def might_hold_flux(data: bytes) -> bool:
     """Cheap pre-filter: only files naming a Flux kind are worth parsing."""
     return _KIND_HINT.search(data) is not None
@@ -90,7 +98,7 @@ def read_objects(path: str, data: bytes) -> list[FluxObject]:
     """Every Flux object in the file; raises yaml.YAMLError for a file that is not YAML."""
     offsets = _ByteOffsets(data)
     found: list[FluxObject] = []
-    for doc_index, root in enumerate(yaml.compose_all(data, Loader=yaml.CSafeLoader)):
+    for doc_index, root in enumerate(yaml.compose_all(data, Loader=_RawLoader)):
         if not isinstance(root, yaml.MappingNode):
             continue
         top = _mapping(root)
@@ -101,14 +109,7 @@ def read_objects(path: str, data: bytes) -> list[FluxObject]:
         meta_node = top.get("metadata")
         meta = _mapping(meta_node) if isinstance(meta_node, yaml.MappingNode) else {}
         fields: dict[str, Scalar] = {}
-        for dotted in _WANTED[kind]:
-            node = _dig(root, dotted.split("."))
-            if isinstance(node, yaml.ScalarNode):
-                fields[dotted] = _scalar(node, offsets)
-            elif isinstance(node, yaml.MappingNode) and dotted.endswith("substitute"):
-                for key, value in _mapping(node).items():
-                    if isinstance(value, yaml.ScalarNode):
-                        fields[f"{dotted}.{key}"] = _scalar(value, offsets)
+        _collect(root, _WANTED_TREES[kind], "", offsets, fields)
         found.append(
             FluxObject(
                 path=path,
@@ -122,6 +123,39 @@ def read_objects(path: str, data: bytes) -> list[FluxObject]:
             )
         )
     return found
+
+
+def _tree_of(paths: tuple[str, ...]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for dotted in paths:
+        node = tree
+        for part in dotted.split("."):
+            node = node.setdefault(part, {})
+    return tree
+
+
+# Each kind's wanted paths as a nested dict, so a document is walked once; an empty dict marks a leaf.
+_WANTED_TREES = {kind: _tree_of(paths) for kind, paths in _WANTED.items()}
+
+
+def _collect(
+    node: yaml.MappingNode, wanted: dict[str, Any], prefix: str, offsets: _ByteOffsets, out: dict[str, Scalar]
+) -> None:
+    for key_node, value in node.value:
+        sub = wanted.get(key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+        if sub is None:
+            continue
+        dotted = f"{prefix}{key_node.value}"
+        if isinstance(value, yaml.ScalarNode) and not sub:
+            out[dotted] = _scalar(value, offsets)
+        elif isinstance(value, yaml.MappingNode):
+            if sub:
+                _collect(value, sub, f"{dotted}.", offsets, out)
+            else:
+                # a wanted mapping leaf (postBuild.substitute): every scalar entry of it
+                for k, v in value.value:
+                    if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode):
+                        out[f"{dotted}.{k.value}"] = _scalar(v, offsets)
 
 
 _API_VERSIONS = ("v1", "v1beta1", "v1beta2", "v2", "v2beta1", "v2beta2")
@@ -172,7 +206,7 @@ class _ByteOffsets:
 def locate(data: bytes, doc: int, keys: tuple[str, ...]) -> Scalar | None:
     """The scalar at `keys` in document `doc` (used to confirm an edit by parsing the result again)."""
     offsets = _ByteOffsets(data)
-    for index, root in enumerate(yaml.compose_all(data, Loader=yaml.CSafeLoader)):
+    for index, root in enumerate(yaml.compose_all(data, Loader=_RawLoader)):
         if index == doc:
             node = _dig(root, list(keys))
             return _scalar(node, offsets) if isinstance(node, yaml.ScalarNode) else None

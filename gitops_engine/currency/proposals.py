@@ -29,7 +29,10 @@ from gitops_engine.model.charts import ChartIndex, ChartRelease
 
 @dataclass(frozen=True)
 class Proposal:
-    """Move one use from `current` to `target`; `new_value` is the scalar as it will be written."""
+    """Move one use from `current` to `target`; `new_value` is the scalar as it will be written.
+
+    `written` is the version part of `new_value`: the target, or the rewritten range.
+    """
 
     use: ChartUse
     current: Version
@@ -39,6 +42,7 @@ class Proposal:
     release: ChartRelease
     branch_key: str
     source_url: str
+    written: str
 
     def edit(self) -> Edit:
         """The byte-level edit this proposal makes."""
@@ -77,6 +81,7 @@ def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy,
     deferred: set[str] = set()
     shared = _shared_versions(scan.uses, indexes)
     cache: dict[tuple[str, str], list[tuple[Version, ChartRelease]]] = {}
+    decisions: dict[tuple[object, ...], list[Proposal] | Skip | None] = {}
     for use in scan.uses:
         if use.skip or use.site is None or use.source is None:
             skips.append(Skip(use, use.skip or "no version to bump"))
@@ -97,7 +102,11 @@ def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy,
             available = [(v, r) for v, r in available if r.version in allowed_texts]
         settings = policy.for_app(use.app)
         branch_key = settings.group or use.app
-        decided = _decide(use, available, settings, now, branch_key)
+        # uses that share source, chart, written version and app decide alike: decide once, apply to each
+        memo_key = (use.source.url, use.chart, use.site.version_text, use.is_range, use.app, allowed_texts)
+        if memo_key not in decisions:
+            decisions[memo_key] = _decide(use, available, settings, now, branch_key)
+        decided = _rebind(decisions[memo_key], use)
         if isinstance(decided, Skip):
             skips.append(decided)
         elif decided is None:
@@ -108,6 +117,17 @@ def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy,
         else:
             proposals.extend(decided)
     return Plan(tuple(proposals), tuple(skips), frozenset(deferred))
+
+
+def _rebind(decided: list[Proposal] | Skip | None, use: ChartUse) -> list[Proposal] | Skip | None:
+    """A memoised decision applied to another use with the same inputs (its own site and clusters)."""
+    if decided is None:
+        return None
+    if isinstance(decided, Skip):
+        return decided if decided.use is use else Skip(use, decided.reason)
+    return [
+        p if p.use is use else _proposal(use, p.current, p.target, p.release, p.written, p.branch_key) for p in decided
+    ]
 
 
 def _decide(
@@ -168,6 +188,7 @@ def _proposal(
         release=release,
         branch_key=branch_key,
         source_url=use.source.url,
+        written=version_text,
     )
 
 

@@ -52,7 +52,15 @@ class Version:
         """major, minor, patch."""
         return (self.major, self.minor, self.patch)
 
+    def __post_init__(self) -> None:
+        # comparisons dominate proposal time: compute the sort key once
+        object.__setattr__(self, "_sort_key", self._compute_key())
+
     def _key(self) -> tuple[object, ...]:
+        key: tuple[object, ...] = self.__dict__["_sort_key"]
+        return key
+
+    def _compute_key(self) -> tuple[object, ...]:
         if self.base is not None:
             return (self.core, 2, self.base._key())
         if not self.prerelease:
