@@ -7,6 +7,8 @@ no-change run writes nothing and only looks up object ids it already knows.
 from __future__ import annotations
 
 import hashlib
+import struct
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,9 @@ from gitops_engine.model.tree import Tree
 Repository = pygit2.Repository
 
 _BLOB_MODE = 0o100644
+_OBJ_TREE = 2
+_OBJ_BLOB = 3
+_PACK_THRESHOLD = 64
 _TREE_MODE = 0o040000
 _NO_COMMIT = "0" * 40
 
@@ -51,7 +56,7 @@ def open_repository(path: Path, create: bool = True) -> pygit2.Repository:
     """Open the repository at `path` (bare or not); create a bare one when missing and `create`."""
     if path.exists():
         try:
-            return pygit2.Repository(str(path))
+            return pygit2.Repository(str(path), pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
         except pygit2.GitError as exc:
             if any(path.iterdir()):
                 raise InputError(f"{path}: exists but is not a git repository (choose an empty or new path)") from exc
@@ -102,9 +107,15 @@ def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str) -> Iterator[t
             yield path, entry.id
 
 
-def write_tree(repo: pygit2.Repository, files: Mapping[str, bytes], guard: PlaintextGuard | None = None) -> str:
+def write_tree(
+    repo: pygit2.Repository,
+    files: Mapping[str, bytes],
+    guard: PlaintextGuard | None = None,
+    existing: Mapping[str, str] | None = None,
+) -> str:
     """Write `files` as blobs and trees (only the objects missing) and return the root tree id.
 
+    `existing` adds files already in the database by blob id (kept as they are, never re-read).
     `guard` runs before any object is written; if it names files, nothing is written.
     """
     if guard is not None:
@@ -112,13 +123,95 @@ def write_tree(repo: pygit2.Repository, files: Mapping[str, bytes], guard: Plain
         if problems:
             raise SecretLeakError("refusing to commit plaintext secrets:\n" + "\n".join(problems))
     odb = repo.odb
+    missing: dict[bytes, tuple[int, bytes]] = {}
     blob_ids: dict[str, bytes] = {}
     for path, data in files.items():
         oid = pygit2.hash(data)
-        if oid not in odb:
-            odb.write(pygit2.enums.ObjectType.BLOB, data)
+        if oid.raw not in missing and oid not in odb:
+            missing[oid.raw] = (_OBJ_BLOB, data)
         blob_ids[path] = oid.raw
-    return _write_dir(odb, _nest(blob_ids))
+    for path, blob_id in (existing or {}).items():
+        blob_ids.setdefault(path, bytes.fromhex(blob_id))
+    root = _tree_objects(odb, _nest(blob_ids), missing)
+    _store(repo, missing)
+    return root.hex()
+
+
+def _tree_objects(odb: pygit2.Odb, node: Mapping[str, object], missing: dict[bytes, tuple[int, bytes]]) -> bytes:
+    """Id of the tree for `node`, adding every tree object the database lacks to `missing`."""
+    entries: list[tuple[str, int, bytes]] = []
+    for name, value in node.items():
+        if isinstance(value, dict):
+            entries.append((name, _TREE_MODE, _tree_objects(odb, value, missing)))
+        else:
+            assert isinstance(value, bytes)
+            entries.append((name, _BLOB_MODE, value))
+    # git sorts tree entries as if directory names ended in '/'
+    entries.sort(key=lambda e: e[0].encode() + (b"/" if e[1] == _TREE_MODE else b""))
+    body = b"".join(f"{mode:o} {name}".encode() + b"\0" + raw for name, mode, raw in entries)
+    raw_id = hashlib.sha1(f"tree {len(body)}".encode() + b"\0" + body, usedforsecurity=False).digest()
+    if raw_id not in missing and pygit2.Oid(raw=raw_id) not in odb:
+        missing[raw_id] = (_OBJ_TREE, body)
+    return raw_id
+
+
+def _store(repo: pygit2.Repository, objects: Mapping[bytes, tuple[int, bytes]]) -> None:
+    """Many objects go into one pack (one file instead of thousands); a few are written loose."""
+    if len(objects) < _PACK_THRESHOLD:
+        for kind, data in objects.values():
+            repo.odb.write(pygit2.enums.ObjectType(kind), data)
+        return
+    pack_dir = Path(repo.path) / "objects" / "pack"
+    pack_dir.mkdir(parents=True, exist_ok=True)
+    pack, index = _pack_bytes(objects)
+    name = f"pack-{pack[-20:].hex()}"
+    # libgit2 rescans the pack directory when a lookup misses, so the new pack is found without reopening
+    for suffix, data in ((".pack", pack), (".idx", index)):  # the index last: it makes the pack visible
+        tmp = pack_dir / f"tmp-{name}{suffix}"
+        tmp.write_bytes(data)
+        tmp.chmod(0o444)
+        tmp.replace(pack_dir / f"{name}{suffix}")
+
+
+def _pack_bytes(objects: Mapping[bytes, tuple[int, bytes]]) -> tuple[bytes, bytes]:
+    """A version-2 pack of undeltified objects, and its version-2 index."""
+    parts = [b"PACK", struct.pack(">II", 2, len(objects))]
+    offset = 12
+    located: list[tuple[bytes, int, int]] = []
+    for raw_id, (kind, data) in objects.items():
+        size = len(data)
+        header = bytearray([(kind << 4) | (size & 0x0F)])
+        size >>= 4
+        while size:
+            header[-1] |= 0x80
+            header.append(size & 0x7F)
+            size >>= 7
+        entry = bytes(header) + zlib.compress(data, 1)
+        located.append((raw_id, zlib.crc32(entry), offset))
+        parts.append(entry)
+        offset += len(entry)
+    if offset >= 2**31:
+        raise ValueError("pack too large for 32-bit offsets")
+    body = b"".join(parts)
+    pack = body + hashlib.sha1(body, usedforsecurity=False).digest()
+    located.sort()
+    fanout = [0] * 256
+    for raw_id, _, _ in located:
+        fanout[raw_id[0]] += 1
+    for i in range(1, 256):
+        fanout[i] += fanout[i - 1]
+    index = b"".join(
+        [
+            b"\377tOc",
+            struct.pack(">I", 2),
+            struct.pack(">256I", *fanout),
+            b"".join(raw_id for raw_id, _, _ in located),
+            b"".join(struct.pack(">I", crc) for _, crc, _ in located),
+            b"".join(struct.pack(">I", off) for _, _, off in located),
+            pack[-20:],
+        ]
+    )
+    return pack, index + hashlib.sha1(index, usedforsecurity=False).digest()
 
 
 def _nest(blob_ids: Mapping[str, bytes]) -> dict[str, object]:
@@ -135,25 +228,6 @@ def _nest(blob_ids: Mapping[str, bytes]) -> dict[str, object]:
             raise InputError(f"{path}: a file and a directory share the name {name!r}")
         node[name] = raw
     return root
-
-
-def _write_dir(odb: pygit2.Odb, node: Mapping[str, object]) -> str:
-    entries: list[tuple[str, int, bytes]] = []
-    for name, value in node.items():
-        if isinstance(value, dict):
-            entries.append((name, _TREE_MODE, bytes.fromhex(_write_dir(odb, value))))
-        else:
-            assert isinstance(value, bytes)
-            entries.append((name, _BLOB_MODE, value))
-    # git sorts tree entries as if directory names ended in '/'
-    entries.sort(key=lambda e: e[0].encode() + (b"/" if e[1] == _TREE_MODE else b""))
-    body = b"".join(f"{mode:o} {name}".encode() + b"\0" + raw for name, mode, raw in entries)
-    header = f"tree {len(body)}".encode() + b"\0"
-    tree_id = hashlib.sha1(header + body, usedforsecurity=False).hexdigest()
-    oid = pygit2.Oid(hex=tree_id)
-    if oid not in odb:
-        odb.write(pygit2.enums.ObjectType.TREE, body)
-    return tree_id
 
 
 def create_commit(
@@ -220,3 +294,21 @@ def commit_time(repo: pygit2.Repository, commit: str) -> int:
 def branch_names(repo: pygit2.Repository, prefix: str = "") -> list[str]:
     """Local branch names starting with `prefix`, sorted."""
     return sorted(name for name in repo.branches.local if name.startswith(prefix))
+
+
+def read_file(repo: pygit2.Repository, tree_id: str | None, path: str) -> bytes | None:
+    """One file of a tree (None when the tree or the path does not exist)."""
+    if tree_id is None:
+        return None
+    tree = repo[tree_id]
+    assert isinstance(tree, pygit2.Tree)
+    try:
+        entry = tree[path]
+    except KeyError:
+        return None
+    return repo[entry.id].read_raw() if entry.type_str == "blob" else None
+
+
+def read_blobs(repo: pygit2.Repository, blob_ids: Mapping[str, str]) -> dict[str, bytes]:
+    """Contents of the given blobs, keyed like the input."""
+    return {key: repo[blob_id].read_raw() for key, blob_id in blob_ids.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,17 +14,18 @@ from gitops_engine import __version__
 from gitops_engine.adapters import fs, git
 from gitops_engine.catalog.loader import CatalogSource, load_catalog
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.hashing import sha256_hex
+from gitops_engine.core.hashing import git_blob_id, sha256_hex
 from gitops_engine.model.catalog import Catalog
-from gitops_engine.model.tree import Tree, compare_trees
+from gitops_engine.model.tree import compare_trees
 from gitops_engine.render.checks import check_spec_against_catalog
-from gitops_engine.render.fleet import STATE_PATH, PendingSecret, RenderInputs, render
+from gitops_engine.render.fleet import STATE_PATH, PendingSecret, RenderInputs, input_digest, render
 from gitops_engine.render.phases import PHASES, Phase, phase_of
 from gitops_engine.spec.loader import LoadedSpec, load_platform
 
 # A fixed, recognisable time for the first commit when no clock is asked for: commits stay reproducible.
 DETERMINISTIC_EPOCH = 946684800  # 2000-01-01T00:00:00Z
 DEFAULT_AUTHOR = ("gitops-engine", "gitops-engine@localhost")
+_INPUT_DIGEST = re.compile(rb"^inputDigest: ([0-9a-f]{64})$", re.M)
 
 Progress = Callable[[str], None]
 
@@ -41,6 +43,7 @@ class SeedRequest:
     branch: str | None = None
     commit_time: int | None = None
     author: tuple[str, str] = DEFAULT_AUTHOR
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class SeedPlan:
     phases: tuple[PhasePlan, ...]
     pending_secrets: tuple[PendingSecret, ...]
     new_files: Mapping[str, bytes] = field(repr=False, default_factory=dict)
+    kept_blobs: Mapping[str, str] = field(repr=False, default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -126,48 +130,45 @@ def load_spec_and_catalog(spec_path: Path) -> LoadedInputs:
 def plan_seed(request: SeedRequest, progress: Progress = _quiet) -> SeedPlan:
     """Render and compare with the branch; writes nothing."""
     progress("loading platform spec and catalog")
-    inputs = load_spec_and_catalog(request.spec_path)
-    platform = inputs.spec.platform
-    repo_path = _repository_path(request, inputs.spec)
+    loaded = load_spec_and_catalog(request.spec_path)
+    platform = loaded.spec.platform
+    repo_path = _repository_path(request, loaded.spec)
     branch = request.branch or platform.git.branch
-    progress("rendering")
-    rendered = render(
-        RenderInputs(
-            platform=platform,
-            catalog=inputs.catalog,
-            engine_version=__version__,
-            spec_digest=inputs.spec_digest,
-            catalog_digest=inputs.catalog_digest,
-            age_recipients=platform.age_recipients,
-        )
+    render_inputs = RenderInputs(
+        platform=platform,
+        catalog=loaded.catalog,
+        engine_version=__version__,
+        spec_digest=loaded.spec_digest,
+        catalog_digest=loaded.catalog_digest,
+        age_recipients=platform.age_recipients,
     )
     progress("reading the branch")
-    current, head = _current_tree(repo_path, branch)
-    previously_managed = managed_paths(current)
-    kept = {p: b for p, b in current.items() if p not in previously_managed and p not in rendered.tree}
-    new_files = {**kept, **rendered.tree}
-    change = compare_trees(current, new_files)
-    phases = []
-    for phase in PHASES:
-        phases.append(
-            PhasePlan(
-                phase,
-                tuple(p for p in change.added if phase_of(p) == phase),
-                tuple(p for p in change.changed if phase_of(p) == phase),
-                tuple(p for p in change.removed if phase_of(p) == phase),
-            )
-        )
-    return SeedPlan(str(repo_path), branch, head, tuple(phases), rendered.pending_secrets, new_files)
+    head, current, state = _branch_state(repo_path, branch)
+    if state is not None and recorded_input_digest(state) == input_digest(render_inputs) and not request.force:
+        # render is pure: the same inputs give the same files, so there is nothing to do
+        return SeedPlan(str(repo_path), branch, head, tuple(PhasePlan(p) for p in PHASES), ())
+    progress("rendering")
+    rendered = render(render_inputs)
+    managed = managed_paths(state)
+    kept = {p: blob for p, blob in current.items() if p not in managed and p not in rendered.tree}
+    final = {**kept, **{p: git_blob_id(d) for p, d in rendered.tree.items()}}
+    change = compare_trees(current, final)
+    by_phase: dict[Phase, tuple[list[str], list[str], list[str]]] = {p: ([], [], []) for p in PHASES}
+    for index, paths in enumerate((change.added, change.changed, change.removed)):
+        for path in paths:
+            by_phase[phase_of(path)][index].append(path)
+    phases = tuple(PhasePlan(p, tuple(a), tuple(c), tuple(r)) for p, (a, c, r) in by_phase.items())
+    return SeedPlan(str(repo_path), branch, head, phases, rendered.pending_secrets, rendered.tree, kept)
 
 
 def seed(request: SeedRequest, progress: Progress = _quiet) -> SeedResult:
     """Commit the render to the branch (one commit, ref moved by compare-and-swap); no change, no commit."""
     plan = plan_seed(request, progress)
+    if plan.empty and plan.base_commit is not None:
+        return SeedResult(plan, None, _head_tree(Path(plan.repository), plan.branch))
     repo = git.open_repository(Path(plan.repository), create=True)
     progress("writing objects")
-    tree_id = git.write_tree(repo, plan.new_files)
-    if plan.empty and plan.base_commit is not None:
-        return SeedResult(plan, None, tree_id)
+    tree_id = git.write_tree(repo, plan.new_files, existing=plan.kept_blobs)
     time = request.commit_time if request.commit_time is not None else _next_deterministic_time(repo, plan.base_commit)
     author = git.Signature(request.author[0], request.author[1], time)
     parents = [plan.base_commit] if plan.base_commit else []
@@ -189,17 +190,22 @@ def commit_message(plan: SeedPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def managed_paths(tree: Mapping[str, bytes]) -> frozenset[str]:
+def managed_paths(state: bytes | None) -> frozenset[str]:
     """Paths the engine wrote last time, from the provenance file (empty for a repository it never seeded)."""
-    raw = tree.get(STATE_PATH)
-    if raw is None:
+    if state is None:
         return frozenset()
     try:
-        state = yaml.load(raw, Loader=yaml.CSafeLoader)
+        parsed = yaml.load(state, Loader=yaml.CSafeLoader)
     except yaml.YAMLError:
-        return frozenset()
-    files = state.get("files") if isinstance(state, dict) else None
+        return frozenset({STATE_PATH})
+    files = parsed.get("files") if isinstance(parsed, dict) else None
     return frozenset(files) | {STATE_PATH} if isinstance(files, dict) else frozenset({STATE_PATH})
+
+
+def recorded_input_digest(state: bytes) -> str | None:
+    """The input digest the last seed recorded (read without parsing the whole, large, file)."""
+    match = _INPUT_DIGEST.search(state, 0, 4096)
+    return match.group(1).decode() if match else None
 
 
 def _repository_path(request: SeedRequest, loaded: LoadedSpec) -> Path:
@@ -212,12 +218,19 @@ def _repository_path(request: SeedRequest, loaded: LoadedSpec) -> Path:
     return path if path.is_absolute() or request.repository else request.spec_path.parent / path
 
 
-def _current_tree(repo_path: Path, branch: str) -> tuple[Tree, str | None]:
+def _branch_state(repo_path: Path, branch: str) -> tuple[str | None, dict[str, str], bytes | None]:
+    """(head commit, path → blob id of its tree, provenance file) of the branch; empty when it doesn't exist."""
     if not repo_path.exists():
-        return Tree(), None
+        return None, {}, None
     repo = git.open_repository(repo_path, create=False)
     head = git.head_of(repo, branch)
-    return git.read_tree(repo, head.tree), head.commit
+    return head.commit, git.list_blobs(repo, head.tree), git.read_file(repo, head.tree, STATE_PATH)
+
+
+def _head_tree(repo_path: Path, branch: str) -> str:
+    tree = git.head_of(git.open_repository(repo_path, create=False), branch).tree
+    assert tree is not None
+    return tree
 
 
 def _next_deterministic_time(repo: git.Repository, parent: str | None) -> int:

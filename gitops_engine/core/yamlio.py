@@ -1,6 +1,6 @@
 """YAML text in and out: stable output for rendered files, and loading that remembers line numbers.
 
-Rendered files are written with PyYAML's C emitter (fast, deterministic for a given input order).
+Rendered files are written by yamlemit (fast, deterministic for a given input order).
 Loading for validation keeps a map from each key path to its source line, so every error can name
 `file:line`; duplicate keys are reported rather than silently overwritten.
 """
@@ -13,32 +13,17 @@ from typing import Any
 
 import yaml
 
+from gitops_engine.core.yamlemit import emit
+
 # The C classes are required: they are what makes reads and writes fast enough for big fleets.
-_Dumper = yaml.CSafeDumper
 _Loader = yaml.CSafeLoader
 
 PathKey = tuple[str | int, ...]
 
 
-class _BlockStyleDumper(_Dumper):
-    """Emits multi-line strings as literal blocks so values files stay readable in review."""
-
-
-def _represent_str(dumper: _BlockStyleDumper, value: str) -> yaml.Node:
-    if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
-
-
-_BlockStyleDumper.add_representer(str, _represent_str)
-
-
 def dump(doc: Any) -> str:
-    """One YAML document as text, keys in insertion order, block style."""
-    text: str = yaml.dump(
-        doc, Dumper=_BlockStyleDumper, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True
-    )
-    return text
+    """One YAML document as text, keys in insertion order, block style (see yamlemit)."""
+    return emit(doc)
 
 
 def dump_documents(docs: Sequence[Any], header: str | None = None) -> bytes:

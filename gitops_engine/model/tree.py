@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -69,8 +69,8 @@ class TreeChange:
         return not (self.added or self.changed or self.removed)
 
 
-def compare_trees(old: Mapping[str, bytes], new: Mapping[str, bytes]) -> TreeChange:
-    """Paths added, changed and removed going from `old` to `new`, each sorted."""
+def compare_trees(old: Mapping[str, Hashable], new: Mapping[str, Hashable]) -> TreeChange:
+    """Paths added, changed and removed going from `old` to `new` (contents or blob ids), each sorted."""
     added = sorted(p for p in new if p not in old)
     removed = sorted(p for p in old if p not in new)
     changed = sorted(p for p in new if p in old and old[p] != new[p])

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gitops_engine.core.hashing import sha256_hex
+from gitops_engine.core.hashing import git_blob_id, sha256_hex
 from gitops_engine.core.yamlio import dump, dump_documents
 from gitops_engine.model.catalog import AppVersion, Catalog, helm_repository_name
 from gitops_engine.model.platform import Cluster, Platform
@@ -423,14 +423,22 @@ def sops_config(recipients: Sequence[str]) -> bytes:
     return _yaml({"creation_rules": [rule]})
 
 
+def input_digest(inputs: RenderInputs) -> str:
+    """One digest of everything render reads: same digest, same tree (render is pure)."""
+    parts = [inputs.engine_version, inputs.spec_digest, inputs.catalog_digest, *inputs.age_recipients]
+    return sha256_hex("\0".join(parts).encode())
+
+
 def _state(inputs: RenderInputs, files: Mapping[str, bytes]) -> bytes:
     state = {
         "apiVersion": "gitops-engine.io/v1alpha1",
         "kind": "State",
+        "inputDigest": input_digest(inputs),
         "engineVersion": inputs.engine_version,
         "platform": inputs.platform.name,
         "specDigest": inputs.spec_digest,
         "catalogDigest": inputs.catalog_digest,
-        "files": {path: sha256_hex(data) for path, data in sorted(files.items())},
+        # git blob ids: comparable with a tree listing without reading files, and the base of a 3-way merge
+        "files": {path: git_blob_id(data) for path, data in sorted(files.items())},
     }
     return _yaml(state)

@@ -102,12 +102,13 @@ def _dependency_targets(app: AppVersion, ns: str, ws_ns: str, where: set[tuple[s
 def missing_dependencies(platform: Platform, catalog: Catalog) -> list[tuple[int, str]]:
     """(apps index, message) for every dependency not enabled where the dependent app runs."""
     placed = place_apps(platform, catalog)
+    index_of = {id(d): i for i, d in enumerate(platform.apps)}
     problems: list[tuple[int, str]] = []
     reported: set[tuple[int, str]] = set()
     for cluster_name, placements in placed.items():
         for placement in placements:
             found = {name for name, _ in placement.depends_on}
-            index = platform.apps.index(placement.deployment)
+            index = index_of[id(placement.deployment)]
             for dep in placement.app.dependencies:
                 if dep in found or (index, dep) in reported:
                     continue

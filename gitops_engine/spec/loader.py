@@ -84,10 +84,14 @@ def _read_platform(r: SpecReader, raw: Any) -> Platform:
 def _read_git(r: SpecReader, raw: Any) -> GitTarget:
     body = r.mapping(("git",), raw, ("repository", "branch", "url", "secretName", "interval"))
     repository = r.string(("git", "repository"), body.get("repository"), default="./fleet.git")
+    is_remote = "://" in repository and not repository.startswith("file://")
+    clone_url = r.string(("git", "url"), body.get("url"), default=repository if is_remote else "")
+    if not clone_url:
+        r.error(("git",), "missing required key 'url' (the URL Flux on every cluster clones the repository from)")
     return GitTarget(
         repository=repository,
         branch=r.string(("git", "branch"), body.get("branch"), default="main"),
-        clone_url=r.string(("git", "url"), body.get("url")),
+        clone_url=clone_url,
         secret_name=r.string(("git", "secretName"), body.get("secretName")),
         interval=r.string(("git", "interval"), body.get("interval"), default="1m"),
     )
@@ -267,7 +271,6 @@ def _read_apps(r: SpecReader, raw: Any) -> list[AppDeployment]:
 def _check_references(r: SpecReader, platform: Platform) -> None:
     """Names that must point at something, and selectors that must select something."""
     workspaces = {w.name: w for w in platform.workspaces}
-    projects = {p.name: p for p in platform.projects}
     taken = {w.namespace: f"workspace {w.name!r}" for w in platform.workspaces}
     for index, project in enumerate(platform.projects):
         if project.namespace in taken:
@@ -313,6 +316,8 @@ def _check_apps(r: SpecReader, platform: Platform) -> None:
         if dup_key in seen:
             r.error((*path, "app"), f"{app.app!r} is already enabled in {scope_name} (apps[{seen[dup_key]}])")
         seen.setdefault(dup_key, index)
+        if not clusters:
+            continue  # a scope without clusters deploys nothing; the cluster list's own errors say why
         if not [c for c in clusters if app.cluster_selector.matches(c.selector_labels())]:
             r.error((*path, "clusterSelector"), f"selects no cluster of {scope_name}")
         for o_index, override in enumerate(app.cluster_overrides):

@@ -78,3 +78,27 @@ def test_no_change_writes_nothing(tmp_path: Path) -> None:
     objects = set(repo.odb)
     assert git.write_tree(repo, FILES) == first
     assert set(repo.odb) == objects
+
+
+def test_bulk_write_goes_into_one_pack_that_git_reads(tmp_path: Path) -> None:
+    files = {
+        f"dir{i % 7}/sub{i % 3}/file{i}.yaml": f"kind: Thing\nindex: {i}\n".encode() * (i % 5 + 1) for i in range(300)
+    }
+    repo = git.open_repository(tmp_path / "r.git")
+    tree = git.write_tree(repo, files)
+    assert tree == _git_write_tree(tmp_path, files)
+    packs = list((tmp_path / "r.git" / "objects" / "pack").glob("pack-*.idx"))
+    assert len(packs) == 1
+    commit = git.create_commit(repo, tree, [], "bulk", AUTHOR)
+    git.move_branch(repo, "main", commit, None, "bulk")
+    fsck = subprocess.run(
+        ["git", "-C", str(tmp_path / "r.git"), "fsck", "--strict", "--full"], capture_output=True, text=True
+    )
+    assert fsck.returncode == 0, fsck.stderr
+    verify = subprocess.run(["git", "verify-pack", "-v", str(packs[0])], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    shown = subprocess.run(
+        ["git", "-C", str(tmp_path / "r.git"), "show", "main:dir3/sub0/file3.yaml"], capture_output=True, check=True
+    )
+    assert shown.stdout == files["dir3/sub0/file3.yaml"]
+    assert dict(git.read_tree(repo, tree)) == files

@@ -1,0 +1,49 @@
+"""The example repository: a golden snapshot, and it builds and validates like Flux would see it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gitops_engine.app.seed import SeedRequest, plan_seed, seed
+from gitops_engine.app.validate import validate_repository
+from tests.seed.helpers import write_example
+
+GOLDEN = Path(__file__).parent / "golden" / "example"
+UPDATE = os.environ.get("GITOPS_ENGINE_UPDATE_GOLDEN") == "1"
+
+
+def test_example_matches_golden_snapshot(tmp_path: Path) -> None:
+    files = dict(plan_seed(SeedRequest(write_example(tmp_path))).new_files)
+    if UPDATE:
+        for path, data in files.items():
+            target = GOLDEN / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    golden = {p.relative_to(GOLDEN).as_posix(): p.read_bytes() for p in GOLDEN.rglob("*") if p.is_file()}
+    assert sorted(files) == sorted(golden), "rendered paths differ (GITOPS_ENGINE_UPDATE_GOLDEN=1 to refresh)"
+    for path, data in files.items():
+        assert data == golden[path], f"{path} differs from the golden copy"
+
+
+@pytest.fixture(scope="module")
+def seeded_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("example")
+    seed(SeedRequest(write_example(root)))
+    return root / "fleet.git"
+
+
+def test_every_flux_kustomization_builds_and_validates(seeded_example: Path, tmp_path: Path) -> None:
+    report, stats = validate_repository(str(seeded_example), "main", cache_dir=tmp_path / "cache")
+    assert report.errors == ()
+    clusters = {c.name: c for c in report.discovery.clusters}
+    assert len(clusters) == 3
+    for cluster in clusters.values():
+        paths = {k.path for k in cluster.kustomizations}
+        assert any(p.endswith("/apps") for p in paths)
+    prod = next(c for c in clusters.values() if "team-a-prod" in c.root.path)
+    kinds = {(o.id.kind, o.id.name) for o in prod.objects}
+    assert ("HelmRelease", "kafka") in kinds and ("OCIRepository", "kafka-0.44.0-chart") in kinds
+    assert stats.built > 0
