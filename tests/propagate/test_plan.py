@@ -64,25 +64,29 @@ def test_label_matrix(labels: dict[str, str], workspace_copies: bool, project_co
 
 def test_copy_file_bytes_are_exact() -> None:
     plan = plan_propagation(fleet({"dkp": source("dkp", {WS_DEFAULT: "true"}, tag="v2.17.0")}, workspace("w1")))
-    assert plan.after[f"{W1}/dkp.yaml"].decode() == (
-        "# Propagated by gitops-engine from kommander/dkp (common/catalog-repositories/dkp.yaml).\n"
-        "# Edit the source; edits here are undone.\n"
-        "---\n"
-        "apiVersion: source.toolkit.fluxcd.io/v1\n"
-        "kind: GitRepository\n"
-        "metadata:\n"
-        "  name: dkp\n"
-        "  namespace: w1-ns\n"
-        "  labels:\n"
-        "    kommander.d2iq.io/gitapps-gitrepository-type: catalog\n"
-        "    kommander.d2iq.io/workspace-default-catalog-repository: 'true'\n"
-        "  annotations:\n"
-        "    gitops-engine.io/propagated-from: kommander/dkp\n"
-        "spec:\n"
-        "  interval: 1h\n"
-        f"  url: {GITEA}/kommander/dkp.git\n"
-        "  ref:\n"
-        "    tag: v2.17.0\n"
+    # built through the shared emitter, so this pins our header, key order and values, not its quoting style
+    expected_doc = {
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {
+            "name": "dkp",
+            "namespace": "w1-ns",
+            "labels": {
+                "kommander.d2iq.io/gitapps-gitrepository-type": "catalog",
+                "kommander.d2iq.io/workspace-default-catalog-repository": "true",
+            },
+            "annotations": {"gitops-engine.io/propagated-from": "kommander/dkp"},
+        },
+        "spec": {"interval": "1h", "url": f"{GITEA}/kommander/dkp.git", "ref": {"tag": "v2.17.0"}},
+    }
+    header = (
+        "Propagated by gitops-engine from kommander/dkp (common/catalog-repositories/dkp.yaml).\n"
+        "Edit the source; edits here are undone."
+    )
+    data = plan.after[f"{W1}/dkp.yaml"]
+    assert data == dump_documents([expected_doc], header=header)
+    assert data.startswith(
+        b"# Propagated by gitops-engine from kommander/dkp (common/catalog-repositories/dkp.yaml).\n"
     )
 
 
@@ -198,20 +202,21 @@ def test_workspace_selector_narrows_the_workspaces_and_their_projects() -> None:
     }
 
 
-HAND_MADE = {
+HAND_META: dict[str, Any] = {
+    "name": "team-apps",
+    "namespace": "w1-ns",
+    "labels": {"kommander.d2iq.io/gitapps-gitrepository-type": "catalog"},
+}
+HAND_MADE: dict[str, Any] = {
     "apiVersion": "source.toolkit.fluxcd.io/v1",
     "kind": "GitRepository",
-    "metadata": {
-        "name": "team-apps",
-        "namespace": "w1-ns",
-        "labels": {"kommander.d2iq.io/gitapps-gitrepository-type": "catalog"},
-    },
+    "metadata": HAND_META,
     "spec": {"interval": "10m", "url": "https://git.example.com/team/apps", "ref": {"branch": "main"}},
 }
 
 
 def test_hand_made_catalogs_are_left_alone() -> None:
-    shadow = {**HAND_MADE, "metadata": {**HAND_MADE["metadata"], "name": "dkp", "namespace": "w2-ns"}}
+    shadow = {**HAND_MADE, "metadata": {**HAND_META, "name": "dkp", "namespace": "w2-ns"}}
     hand_files = {
         f"{W1}/team-apps.yaml": b"# ours, by hand\n" + dump_documents([HAND_MADE]),
         f"{W1}/kustomization.yaml": kustomization(["team-apps.yaml"]),
