@@ -13,7 +13,7 @@ import posixpath
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import yaml
 
@@ -287,15 +287,13 @@ def _walk_cluster(
 class _Placed:
     obj: FluxObject
     ctx: _Context
+    namespace: str = field(init=False)
 
-    @property
-    def namespace(self) -> str:
-        vars_ = dict(self.ctx.variables)
-        raw = self.ctx.namespace or self.obj.namespace or "default"
-        return substitute(raw, vars_)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "namespace", self.sub(self.ctx.namespace or self.obj.namespace or "default"))
 
     def sub(self, text: str) -> str:
-        return substitute(text, dict(self.ctx.variables))
+        return substitute(text, dict(self.ctx.variables)) if "${" in text else text
 
 
 def _resolve(objects: list[FluxObject], membership: Mapping[str, set[_Context]]) -> Iterator[ChartUse]:

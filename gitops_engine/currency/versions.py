@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 
 _CORE = r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
 _IDENT = r"[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*"
@@ -86,6 +86,7 @@ class Version:
         return self.text
 
 
+@lru_cache(maxsize=65536)
 def parse_version(text: str) -> Version | None:
     """The version `text` spells (`1.2.3`, `v1.2.3`, `1.2.0-beta.1`, `1.3.0-2.5.0`), or None if it is not one."""
     match = _VERSION_RE.match(text.strip())
@@ -244,6 +245,7 @@ class Constraint:
         return any(all(term.matches(v) for term in group) for group in self.groups)
 
 
+@lru_cache(maxsize=4096)
 def parse_constraint(text: str) -> Constraint:
     """Parse a Helm/Masterminds constraint; ValueError names the part that is wrong."""
     groups: list[tuple[Term, ...]] = []
@@ -256,6 +258,7 @@ def parse_constraint(text: str) -> Constraint:
     return Constraint(text, tuple(groups))
 
 
+@lru_cache(maxsize=4096)
 def is_constraint(text: str) -> bool:
     """True when `text` is a range rather than one exact version (what Flux treats as a semver range)."""
     return parse_version(text) is None and any(ch in text for ch in "<>=~^*xX|, ")
