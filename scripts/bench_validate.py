@@ -1,0 +1,137 @@
+"""Benchmark `validate` on a generated repository with many Flux Kustomization paths (run by hand).
+
+Prints our wall time (cold cache, then warm), and in the same run the sum of bare `kustomize build` times
+over the same folders divided by the worker count, and the ratio between the two (target: <= 1.2).
+
+    .venv/bin/python scripts/bench_validate.py [--paths 1000] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from gitops_engine.adapters.command import Command, run
+from gitops_engine.adapters.kustomize import kustomize_command
+from gitops_engine.app.validate import validate_repository
+
+SYNC = """\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: flux-system, namespace: flux-system}
+spec: {interval: 1m, ref: {branch: main}, url: "ssh://git@example.invalid/fleet.git"}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: flux-system, namespace: flux-system}
+spec:
+  interval: 10m
+  path: ./clusters/bench
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+"""
+
+APP_KS = """\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: app-{n}, namespace: flux-system}}
+spec:
+  interval: 10m
+  path: ./apps/app-{n}
+  prune: true
+  targetNamespace: team-{n}
+  sourceRef: {{kind: GitRepository, name: flux-system}}
+  postBuild:
+    substitute: {{releaseName: app-{n}, appVersion: "6.5.4"}}
+"""
+
+APP_FILES = {
+    "kustomization.yaml": "resources: [repository.yaml, release.yaml, values.yaml]\n",
+    "repository.yaml": """\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: podinfo}
+spec: {interval: 1h, url: "https://stefanprodan.github.io/podinfo"}
+""",
+    "release.yaml": """\
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: "${releaseName}"}
+spec:
+  interval: 10m
+  chart:
+    spec: {chart: podinfo, version: "${appVersion}", sourceRef: {kind: HelmRepository, name: podinfo}}
+  valuesFrom: [{kind: ConfigMap, name: "${releaseName}-values"}]
+""",
+    "values.yaml": """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: "${releaseName}-values"}
+data: {values.yaml: "replicaCount: 2"}
+""",
+}
+
+
+def generate(root: Path, count: int) -> list[str]:
+    """Write the repository; returns every folder a Flux Kustomization builds."""
+    (root / "clusters/bench/flux-system").mkdir(parents=True)
+    (root / "clusters/bench/flux-system/gotk-sync.yaml").write_text(SYNC)
+    (root / "clusters/bench/apps").mkdir()
+    folders = ["clusters/bench"]
+    for n in range(count):
+        (root / f"clusters/bench/apps/app-{n:04d}.yaml").write_text(APP_KS.format(n=f"{n:04d}"))
+        app = root / f"apps/app-{n:04d}"
+        app.mkdir(parents=True)
+        for name, text in APP_FILES.items():
+            (app / name).write_text(text)
+        folders.append(f"apps/app-{n:04d}")
+    # an explicit kustomization, so the bare baseline can build the cluster folder too
+    listed = "".join(f"  - apps/app-{n:04d}.yaml\n" for n in range(count))
+    (root / "clusters/bench/kustomization.yaml").write_text(f"resources:\n  - flux-system/gotk-sync.yaml\n{listed}")
+    return folders
+
+
+def bare_builds(root: Path, folders: list[str]) -> float:
+    """Seconds spent in plain `kustomize build` of each folder, one after another."""
+    command = kustomize_command()
+    total = 0.0
+    for folder in folders:
+        started = time.perf_counter()
+        run(Command((*command, str(root / folder)), cwd=root))
+        total += time.perf_counter() - started
+    return total
+
+
+def main() -> None:
+    """Generate, validate cold and warm, time the bare builds, print the ratio."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--paths", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-validate-") as tmp:
+        root, cache = Path(tmp) / "repo", Path(tmp) / "cache"
+        folders = generate(root, args.paths)
+
+        started = time.perf_counter()
+        report, stats = validate_repository(str(root), cache_dir=cache, workers=args.workers)
+        cold = time.perf_counter() - started
+        started = time.perf_counter()
+        _, warm_stats = validate_repository(str(root), cache_dir=cache, workers=args.workers)
+        warm = time.perf_counter() - started
+
+        bare = bare_builds(root, folders)
+        baseline = bare / args.workers
+        objects = sum(len(c.objects) for c in report.discovery.clusters)
+        print(f"paths: {len(folders)}  objects: {objects}  findings: {len(report.findings)}  workers: {args.workers}")
+        print(f"validate, cold cache: {cold:8.2f} s  ({stats.built} builds)")
+        print(f"validate, warm cache: {warm:8.2f} s  ({warm_stats.cached} cached builds)")
+        print(f"bare kustomize build: {bare:8.2f} s summed, {baseline:.2f} s per worker")
+        print(f"ratio cold/baseline:  {cold / baseline:8.2f}  (target <= 1.2)")
+        print(f"ratio warm/baseline:  {warm / baseline:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
