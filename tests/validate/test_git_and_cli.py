@@ -51,7 +51,8 @@ def _bare_repo(path: Path, *commits: Mapping[str, str]) -> list[str]:
     repo = git.open_repository(path)
     ids: list[str] = []
     for files in commits:
-        tree = git.write_tree(repo, {p: t.encode() for p, t in files.items()})
+        # the fixture holds a plaintext Secret on purpose: it is what validate must flag and diff must mask
+        tree = git.write_tree(repo, {p: t.encode() for p, t in files.items()}, guard=None)
         commit = git.create_commit(repo, tree, ids[-1:], "change", AUTHOR)
         git.move_branch(repo, "main", commit, ids[-1] if ids else None, "test")
         ids.append(commit)
