@@ -1,0 +1,65 @@
+"""Read what the last seed recorded in `.gitops-engine/state.yaml`, and record files humans deleted."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from gitops_engine.core.errors import InputError
+from gitops_engine.core.yamlio import dump_documents, load_fast, load_located
+from gitops_engine.reseed.decide import Recorded
+
+DELETED_KEY = "deletedByUser"
+_BLOB_ID = re.compile(r"^[0-9a-f]{40}$")
+
+
+def read_recorded(state: bytes | None, where: str) -> Recorded:
+    """The managed files and user deletions the provenance file lists (nothing for a never-seeded branch)."""
+    if state is None:
+        return Recorded()
+    fix = f"restore it from history (git log -- {where})"
+    try:
+        docs = load_fast(state)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise InputError(f"{where}:{line}: the provenance file is not valid YAML; {fix}") from exc
+    doc = docs[0] if len(docs) == 1 else None
+    sections = [_blob_map(doc, key) for key in ("files", DELETED_KEY)]
+    for key, section in zip(("files", DELETED_KEY), sections, strict=True):
+        if section is None:
+            line = load_located(state)[0].line_of((key,)) if doc is not None else 1
+            raise InputError(f"{where}:{line}: {key} must map each path to a git blob id; {fix}")
+    files, deleted = sections
+    assert files is not None and deleted is not None
+    return Recorded(files, deleted)
+
+
+def _blob_map(doc: Any, key: str) -> dict[str, str] | None:
+    """`doc[key]` when it is a path → blob id mapping (absent counts as empty), else None."""
+    if not isinstance(doc, dict):
+        return None
+    value = doc.get(key) or {}
+    if not isinstance(value, dict):
+        return None
+    if not all(isinstance(p, str) and isinstance(b, str) and _BLOB_ID.match(b) for p, b in value.items()):
+        return None
+    return value
+
+
+def restate(rendered_state: bytes, deleted: Mapping[str, str]) -> bytes:
+    """The rendered provenance file with `deleted` paths moved from `files` to `deletedByUser`."""
+    if not deleted:
+        return rendered_state
+    header_lines = []
+    for line in rendered_state.decode().splitlines():
+        if not line.startswith("#"):
+            break
+        header_lines.append(line[2:] if line.startswith("# ") else "")
+    (doc,) = load_fast(rendered_state)
+    doc["files"] = {p: b for p, b in doc["files"].items() if p not in deleted}
+    doc[DELETED_KEY] = dict(sorted(deleted.items()))
+    return dump_documents([doc], header="\n".join(header_lines) or None)
