@@ -17,6 +17,7 @@ import pygit2
 
 from gitops_engine.core.errors import ConflictError, InputError, SecretLeakError
 from gitops_engine.model.tree import Tree
+from gitops_engine.secrets.guard import plaintext_violations
 
 Repository = pygit2.Repository
 
@@ -110,13 +111,14 @@ def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str) -> Iterator[t
 def write_tree(
     repo: pygit2.Repository,
     files: Mapping[str, bytes],
-    guard: PlaintextGuard | None = None,
+    guard: PlaintextGuard | None = plaintext_violations,
     existing: Mapping[str, str] | None = None,
 ) -> str:
     """Write `files` as blobs and trees (only the objects missing) and return the root tree id.
 
     `existing` adds files already in the database by blob id (kept as they are, never re-read).
-    `guard` runs before any object is written; if it names files, nothing is written.
+    `guard` runs before any object is written; if it names files, nothing is written. It is on by default so no
+    commit path can store a plaintext Secret; only fixtures that need one on purpose pass `guard=None`.
     """
     if guard is not None:
         problems = guard(files)

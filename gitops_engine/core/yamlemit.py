@@ -89,61 +89,59 @@ def _is_seq(value: Any) -> bool:
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, tuple})
 
 
-def _emit(value: Any, indent: int, out: list[str]) -> None:
-    """Append the block form of a non-empty mapping or sequence at `indent` spaces."""
+def _inline(value: Any, indent: int) -> str | None:
+    """The text after `key:` or `-` for a value that fits on the line (with a leading space), else None."""
+    kind = type(value)
+    if kind is str:
+        if "\n" not in value:
+            return " " + scalar_text(value)
+        block = _block(value, " " * (indent + 2))
+        return " " + (block if block is not None else scalar_text(value))
+    if _is_map(value) or _is_seq(value):
+        return None if value else (" {}" if _is_map(value) else " []")
+    return " " + _scalar(value)
+
+
+def _emit_map(value: Mapping[Any, Any], indent: int, out: list[str]) -> None:
     pad = " " * indent
-    if _is_map(value):
-        for key, item in value.items():
-            out.append(f"{pad}{_scalar(key)}:")
-            _emit_value(item, indent, out, in_mapping=True)
-        return
+    for key, item in value.items():
+        head = f"{pad}{scalar_text(key) if type(key) is str else _scalar(key)}:"
+        text = _inline(item, indent)
+        if text is not None:
+            out.append(head + text + ("" if text.endswith("\n") else "\n"))
+        elif _is_map(item):
+            out.append(head + "\n")
+            _emit_map(item, indent + 2, out)
+        else:
+            out.append(head + "\n")
+            _emit_seq(item, indent, out)  # PyYAML's indentless sequence under a key
+
+
+def _emit_seq(value: Any, indent: int, out: list[str]) -> None:
+    pad = " " * indent
     for item in value:
-        out.append(f"{pad}-")
-        _emit_value(item, indent, out, in_mapping=False)
-
-
-def _emit_value(item: Any, indent: int, out: list[str], *, in_mapping: bool) -> None:
-    if type(item) is str and "\n" not in item:
-        out.append(f" {scalar_text(item)}\n")
-        return
-    if _is_map(item) and item:
-        if in_mapping:
-            out.append("\n")
-            _emit(item, indent + 2, out)
+        text = _inline(item, indent)
+        if text is not None:
+            out.append(f"{pad}-{text}" + ("" if text.endswith("\n") else "\n"))
+            continue
+        # "- first: line" with the rest of the nested block aligned two columns in
+        nested: list[str] = []
+        if _is_map(item):
+            _emit_map(item, indent + 2, nested)
         else:
-            # "- key: value" with the rest of the mapping aligned under the first key
-            nested: list[str] = []
-            _emit(item, indent + 2, nested)
-            out.append(" " + "".join(nested)[indent + 2 :])
-        return
-    if _is_seq(item) and item:
-        if in_mapping:
-            out.append("\n")
-            _emit(item, indent, out)  # PyYAML's indentless sequence under a key
-        else:
-            nested = []
-            _emit(item, indent + 2, nested)
-            out.append(" " + "".join(nested)[indent + 2 :])
-        return
-    if isinstance(item, str) and "\n" in item:
-        block = _block(item, " " * (indent + 2))
-        if block is not None:
-            out.append(" " + block)
-            return
-    if _is_map(item):
-        out.append(" {}\n")
-    elif _is_seq(item):
-        out.append(" []\n")
-    else:
-        out.append(f" {_scalar(item)}\n")
+            _emit_seq(item, indent + 2, nested)
+        nested[0] = f"{pad}- {nested[0][indent + 2 :]}"
+        out.extend(nested)
 
 
 def emit(doc: Any) -> str:
     """One document in block style."""
-    if (_is_map(doc) or _is_seq(doc)) and doc:
-        out: list[str] = []
-        _emit(doc, 0, out)
-        return "".join(out)
-    out = []
-    _emit_value(doc, 0, out, in_mapping=False)
-    return "".join(out)[1:]
+    out: list[str] = []
+    if _is_map(doc) and doc:
+        _emit_map(doc, 0, out)
+    elif _is_seq(doc) and doc:
+        _emit_seq(doc, 0, out)
+    else:
+        text = _inline(doc, 0) or ""
+        out.append(text[1:] + ("" if text.endswith("\n") else "\n"))
+    return "".join(out)

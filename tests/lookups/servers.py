@@ -160,6 +160,8 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         gzipped = status == 200 and "gzip" in headers.get("accept-encoding", "")
         payload = gzip.compress(body) if gzipped else body
+        # recorded before answering: the client may check what the server saw as soon as it has the reply
+        self.repo.record(Seen(path, headers, status, gzipped))
         self.send_response(status)
         for key, value in (extra or {}).items():
             self.send_header(key, value)
@@ -171,7 +173,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if status != 304:
             self.wfile.write(payload)
-        self.repo.record(Seen(path, headers, status, gzipped))
 
 
 def _validators(route: Route) -> dict[str, str]:

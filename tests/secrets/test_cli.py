@@ -57,7 +57,7 @@ def test_encrypt_then_decrypt_one_file(
 
 def _seed(repo_path: Path, files: dict[str, bytes]) -> pygit2.Repository:
     repo = open_repository(repo_path)
-    tree = write_tree(repo, files)
+    tree = write_tree(repo, files, guard=None)  # the fixture holds plaintext on purpose: the command encrypts it
     commit = create_commit(repo, tree, [], "seed", Signature("t", "t@example.invalid", 1_700_000_000))
     move_branch(repo, "main", commit, None, "seed")
     return repo
