@@ -24,6 +24,7 @@ class DesiredCopy:
 
     path: str
     source: str
+    name: str
     target: str
     data: bytes
 
@@ -58,6 +59,7 @@ def render_copy(source: CatalogSource, target: Target, config: PropagateConfig) 
     return DesiredCopy(
         path=f"{target.catalogs_dir}/{source.name}.yaml",
         source=source.key,
+        name=source.name,
         target=target.namespace,
         data=dump_documents([document], header=header),
     )

@@ -6,25 +6,23 @@ from collections.abc import Collection
 from typing import Any
 
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.yamlio import YamlSyntaxError, dump_documents, load_located
+from gitops_engine.core.yamlio import dump_documents
 from gitops_engine.model.tree import Tree
 from gitops_engine.propagate import names
+from gitops_engine.propagate.parsing import parse_fast, parse_located
 
 _CATALOG_ENTRIES = frozenset({names.CATALOGS_DIR, f"{names.CATALOGS_DIR}/", f"./{names.CATALOGS_DIR}", "./catalogs/"})
 
 
 def _read(tree: Tree, path: str) -> dict[str, Any]:
-    try:
-        docs = load_located(tree[path])
-    except YamlSyntaxError as exc:
-        raise InputError(f"{path}:{exc.line}: {exc.problem} (fix: make it valid YAML)") from exc
-    if len(docs) != 1 or not isinstance(docs[0].data, dict):
+    docs = parse_fast(path, tree[path])
+    if len(docs) != 1 or not isinstance(docs[0], dict):
         raise InputError(f"{path}:1: expected one Kustomization mapping (fix: restore the file)")
-    doc = docs[0]
-    resources = doc.data.get("resources", [])
+    resources = docs[0].get("resources", [])
     if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
-        raise InputError(f"{path}:{doc.line_of(('resources',))}: resources must be a list of paths (fix: - file.yaml)")
-    return dict(doc.data)
+        line = parse_located(path, tree[path])[0].line_of(("resources",))
+        raise InputError(f"{path}:{line}: resources must be a list of paths (fix: - file.yaml)")
+    return dict(docs[0])
 
 
 def _render(doc: dict[str, Any]) -> bytes:
@@ -32,9 +30,16 @@ def _render(doc: dict[str, Any]) -> bytes:
 
 
 def sync_catalogs_kustomization(
-    tree: Tree, catalogs_dir: str, removed: Collection[str], wanted: Collection[str], is_target: bool
+    tree: Tree,
+    catalogs_dir: str,
+    removed: Collection[str],
+    wanted: Collection[str],
+    is_target: bool,
+    present: Collection[str],
 ) -> dict[str, bytes | None]:
     """Edits (path → new bytes, None = delete) so the folder lists `wanted` copies and none of `removed`.
+
+    `present` names the files now in the folder (relative to it), so no call scans the whole tree.
 
     Entries someone else added are kept in place; ours are appended sorted. A folder whose target is gone and
     that would list nothing loses its kustomization, so the workspace's leftovers disappear with it.
@@ -49,7 +54,7 @@ def sync_catalogs_kustomization(
     else:
         return {}
     resources += sorted(set(wanted) - set(resources))
-    others = [p for p in tree.under(catalogs_dir) if p != path and p[len(catalogs_dir) + 1 :] not in removed]
+    others = [name for name in present if name != names.KUSTOMIZATION and name not in removed]
     if not is_target and not resources and not others:
         return {path: None}
     if path in tree and doc.get("resources", []) == resources:

@@ -7,7 +7,6 @@ WORKSPACE_DEFAULT_LABEL = "kommander.d2iq.io/workspace-default-catalog-repositor
 PROJECT_DEFAULT_LABEL = "kommander.d2iq.io/project-default-catalog-repository"
 WORKSPACE_NAME_LABEL = "workspaces.kommander.mesosphere.io/workspace-name"
 MANAGED_BY_KIND_LABEL = "kommander.d2iq.io/managed-by-kind"
-PROJECT_NAME_LABEL = "kommander.d2iq.io/project-name"
 
 # Only objects carrying this annotation are ours to update or delete; everything else is the engineer's.
 PROPAGATED_FROM = "gitops-engine.io/propagated-from"

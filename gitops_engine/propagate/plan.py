@@ -10,7 +10,7 @@ from enum import StrEnum
 from gitops_engine.core.yamlio import load_fast
 from gitops_engine.model.tree import Tree, TreeChange, compare_trees
 from gitops_engine.propagate import names
-from gitops_engine.propagate.config import PropagateConfig, parse_config
+from gitops_engine.propagate.config import parse_config
 from gitops_engine.propagate.copies import DesiredCopy, field_changes, render_copy, selects
 from gitops_engine.propagate.kustomization import ensure_parent_lists_catalogs, sync_catalogs_kustomization
 from gitops_engine.propagate.scan import (
@@ -76,8 +76,9 @@ def plan_propagation(tree: Tree) -> PropagationPlan:
     config = parse_config(tree.get(names.CONFIG_PATH), names.CONFIG_PATH)
     sources = find_sources(tree)
     targets = find_targets(tree)
-    objects = find_workspace_objects(tree, targets)
-    desired, blocked = _desired(tree, sources, targets, objects, config)
+    rendered = [render_copy(s, t, config) for t in targets for s in sources if selects(s, t, config)]
+    objects = find_workspace_objects(tree, targets, {c.path: (c.source, c.data) for c in rendered})
+    desired, blocked = _desired(tree, rendered, objects)
     items = [*blocked, *_compare(desired, objects.copies)]
     items += _removals(desired, objects.copies, sources, targets)
     edits: dict[str, bytes | None] = {path: copy.data for path, copy in desired.items()}
@@ -101,28 +102,20 @@ def plan_propagation(tree: Tree) -> PropagationPlan:
 
 
 def _desired(
-    tree: Tree,
-    sources: tuple[CatalogSource, ...],
-    targets: tuple[Target, ...],
-    objects: WorkspaceObjects,
-    config: PropagateConfig,
+    tree: Tree, rendered: list[DesiredCopy], objects: WorkspaceObjects
 ) -> tuple[dict[str, DesiredCopy], list[CopyItem]]:
     hand_made = {(h.namespace, h.name): h.path for h in objects.hand_made}
     desired: dict[str, DesiredCopy] = {}
     blocked: list[CopyItem] = []
-    for target in targets:
-        for source in sources:
-            if not selects(source, target, config):
-                continue
-            copy = render_copy(source, target, config)
-            in_the_way = hand_made.get((target.namespace, source.name))
-            if in_the_way is None and copy.path in tree and copy.path not in objects.copies:
-                in_the_way = copy.path
-            if in_the_way is not None:
-                reason = f"{in_the_way} (not propagated) already defines it; rename or remove that to propagate"
-                blocked.append(CopyItem(copy.path, source.key, target.namespace, CopyStatus.BLOCKED, reason=reason))
-            else:
-                desired[copy.path] = copy
+    for copy in rendered:
+        in_the_way = hand_made.get((copy.target, copy.name))
+        if in_the_way is None and copy.path in tree and copy.path not in objects.copies:
+            in_the_way = copy.path
+        if in_the_way is not None:
+            reason = f"{in_the_way} (not propagated) already defines it; rename or remove that to propagate"
+            blocked.append(CopyItem(copy.path, copy.source, copy.target, CopyStatus.BLOCKED, reason=reason))
+        else:
+            desired[copy.path] = copy
     return desired, blocked
 
 
@@ -135,7 +128,7 @@ def _compare(desired: Mapping[str, DesiredCopy], existing: Mapping[str, Existing
         elif actual.data == copy.data:
             items.append(CopyItem(path, copy.source, copy.target, CopyStatus.UNCHANGED))
         else:
-            changes = field_changes(actual.document, load_fast(copy.data)[0]) or ("comments or layout only",)
+            changes = field_changes(load_fast(actual.data)[0], load_fast(copy.data)[0]) or ("comments or layout only",)
             items.append(CopyItem(path, copy.source, copy.target, CopyStatus.UPDATED, changes))
     return items
 
@@ -177,9 +170,18 @@ def _index_edits(
         if item.status is CopyStatus.REMOVED:
             folder, name = item.path.rsplit("/", 1)
             removed[folder].append(name)
+    folders = set(target_dirs) | set(removed)
+    present: dict[str, list[str]] = defaultdict(list)
+    for path in tree:
+        folder, _, name = path.rpartition("/")
+        if folder in folders:
+            present[folder].append(name)
     edits: dict[str, bytes | None] = {}
-    for folder in sorted(set(target_dirs) | set(removed)):
-        edits.update(sync_catalogs_kustomization(tree, folder, removed[folder], wanted[folder], folder in target_dirs))
-        if wanted[folder] and folder in target_dirs:
+    for folder in sorted(folders):
+        is_target = folder in target_dirs
+        edits.update(
+            sync_catalogs_kustomization(tree, folder, removed[folder], wanted[folder], is_target, present[folder])
+        )
+        if wanted[folder] and is_target:
             edits.update(ensure_parent_lists_catalogs(tree, target_dirs[folder].directory))
     return edits

@@ -9,9 +9,10 @@ from enum import StrEnum
 from typing import Any
 
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.yamlio import LocatedDocument, YamlSyntaxError, load_located
+from gitops_engine.core.yamlio import LocatedDocument
 from gitops_engine.model.tree import Tree
 from gitops_engine.propagate import names
+from gitops_engine.propagate.parsing import parse_fast, parse_located
 
 _WORKSPACE_NS = re.compile(rf"^{names.WORKSPACES_DIR}/(?P<ws>[^/]+)/namespace\.yaml$")
 _PROJECT_NS = re.compile(rf"^{names.WORKSPACES_DIR}/(?P<ws>[^/]+)/projects/(?P<p>[^/]+)/namespace\.yaml$")
@@ -68,7 +69,6 @@ class ExistingCopy:
     path: str
     source: str
     data: bytes
-    document: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -91,13 +91,6 @@ class WorkspaceObjects:
 
 def _is_yaml(path: str) -> bool:
     return path.endswith((".yaml", ".yml"))
-
-
-def _parse(path: str, data: bytes) -> list[LocatedDocument]:
-    try:
-        return load_located(data)
-    except YamlSyntaxError as exc:
-        raise InputError(f"{path}:{exc.line}: {exc.problem} (fix: make it valid YAML)") from exc
 
 
 def _is_git_repository(doc: Any) -> bool:
@@ -134,7 +127,7 @@ def find_sources(tree: Tree) -> tuple[CatalogSource, ...]:
     for path, data in tree.items():
         if path.startswith(_WORKSPACES_PREFIX) or not _is_yaml(path) or label not in data:
             continue
-        for doc in _parse(path, data):
+        for doc in parse_located(path, data):
             labels = _metadata(doc.data).get("labels") if _is_git_repository(doc.data) else None
             if isinstance(labels, dict) and names.CATALOG_TYPE_LABEL in labels:
                 source = _source(path, doc, errors)
@@ -208,7 +201,7 @@ def find_targets(tree: Tree) -> tuple[Target, ...]:
 def _namespace(
     path: str, data: bytes, label: str, value: str | None, errors: list[str]
 ) -> tuple[str, dict[str, str]] | None:
-    docs = [d for d in _parse(path, data) if isinstance(d.data, dict) and d.data.get("kind") == "Namespace"]
+    docs = [d for d in parse_located(path, data) if isinstance(d.data, dict) and d.data.get("kind") == "Namespace"]
     if len(docs) != 1:
         errors.append(f"{path}:1: expected exactly one v1 Namespace (fix: restore the seeded namespace.yaml)")
         return None
@@ -225,8 +218,14 @@ def _namespace(
     return name, labels
 
 
-def find_workspace_objects(tree: Tree, targets: tuple[Target, ...]) -> WorkspaceObjects:
-    """Our copies (by path) and hand-made GitRepositories below workspaces/."""
+def find_workspace_objects(
+    tree: Tree, targets: tuple[Target, ...], rendered: Mapping[str, tuple[str, bytes]]
+) -> WorkspaceObjects:
+    """Our copies (by path) and hand-made GitRepositories below workspaces/.
+
+    `rendered` maps paths to (source key, bytes) of the copies we would write: a file already holding exactly
+    those bytes is our unchanged copy and is not parsed, which keeps a no-change run over a big fleet cheap.
+    """
     namespace_of_dir = {t.directory: t.namespace for t in targets}
     copies: dict[str, ExistingCopy] = {}
     hand_made: list[HandMade] = []
@@ -234,17 +233,21 @@ def find_workspace_objects(tree: Tree, targets: tuple[Target, ...]) -> Workspace
     for path, data in tree.items():
         if not path.startswith(_WORKSPACES_PREFIX) or not _is_yaml(path) or b"GitRepository" not in data:
             continue
-        parsed = _parse(path, data)
-        docs = [d for d in parsed if _is_git_repository(d.data)]
-        ours = [d for d in docs if names.PROPAGATED_FROM in (_metadata(d.data).get("annotations") or {})]
+        known = rendered.get(path)
+        if known is not None and known[1] == data:
+            copies[path] = ExistingCopy(path, known[0], data)
+            continue
+        parsed = parse_fast(path, data)
+        docs = [d for d in parsed if _is_git_repository(d)]
+        ours = [d for d in docs if names.PROPAGATED_FROM in (_metadata(d).get("annotations") or {})]
         if len(ours) == 1 and len(parsed) == 1 and _COPY_PATH.match(path):
-            annotation = str(ours[0].data["metadata"]["annotations"][names.PROPAGATED_FROM])
-            copies[path] = ExistingCopy(path, annotation, data, ours[0].data)
+            annotation = str(ours[0]["metadata"]["annotations"][names.PROPAGATED_FROM])
+            copies[path] = ExistingCopy(path, annotation, data)
             continue
         if ours:
             warnings.append(f"{path}: a propagated copy outside a catalogs/ folder or beside other objects; left alone")
         for doc in docs:
-            metadata = _metadata(doc.data)
+            metadata = _metadata(doc)
             namespace = metadata.get("namespace") or _default_namespace(path, namespace_of_dir)
             hand_made.append(HandMade(path, str(namespace), str(metadata.get("name"))))
     return WorkspaceObjects(copies, tuple(hand_made), tuple(warnings))
