@@ -5,21 +5,24 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-import yaml
 
 from gitops_engine import __version__
 from gitops_engine.adapters import fs, git
+from gitops_engine.app.reseed import CONFLICT_BRANCH, MergeConflictError, reseed_tree
 from gitops_engine.catalog.loader import CatalogSource, load_catalog
 from gitops_engine.core.errors import InputError
 from gitops_engine.core.hashing import git_blob_id, sha256_hex
 from gitops_engine.model.catalog import Catalog
 from gitops_engine.model.tree import compare_trees
 from gitops_engine.render.checks import check_spec_against_catalog
-from gitops_engine.render.fleet import STATE_PATH, PendingSecret, RenderInputs, input_digest, render
+from gitops_engine.app.seed_secrets import AgeKey, PendingSecret, encrypt_secrets, resolve_age_key, secret_inputs
+from gitops_engine.render.fleet import STATE_PATH, RenderInputs, finish, input_digest, render
+from gitops_engine.render.secrets import needed_secrets
+from gitops_engine.secrets.creation_rules import render_config
 from gitops_engine.render.phases import PHASES, Phase, phase_of
+from gitops_engine.reseed.decide import Decision, Status
 from gitops_engine.spec.loader import LoadedSpec, load_platform
 
 # A fixed, recognisable time for the first commit when no clock is asked for: commits stay reproducible.
@@ -28,6 +31,10 @@ DEFAULT_AUTHOR = ("gitops-engine", "gitops-engine@localhost")
 _INPUT_DIGEST = re.compile(rb"^inputDigest: ([0-9a-f]{64})$", re.M)
 
 Progress = Callable[[str], None]
+RENDER_MESSAGE = "gitops-engine render\n\nThe pure render of this seed: the base of the next 3-way merge.\n"
+_HAND_STATUSES = frozenset(
+    {Status.KEPT, Status.MERGED, Status.CONFLICT, Status.DELETED_BY_USER, Status.RESTORED, Status.KEPT_UNMANAGED}
+)
 
 
 def _quiet(_: str) -> None:
@@ -44,16 +51,19 @@ class SeedRequest:
     commit_time: int | None = None
     author: tuple[str, str] = DEFAULT_AUTHOR
     force: bool = False
+    restore: bool = False  # bring back managed files a human deleted
+    age_key_file: Path | None = None  # default: outside the repository, see seed_secrets.default_key_file
 
 
 @dataclass(frozen=True)
 class PhasePlan:
-    """Files one installer phase adds, changes and removes."""
+    """Files one installer phase adds, changes and removes, and what happens to each file (hand edits included)."""
 
     phase: Phase
     added: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    files: tuple[Decision, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,11 +77,19 @@ class SeedPlan:
     pending_secrets: tuple[PendingSecret, ...]
     new_files: Mapping[str, bytes] = field(repr=False, default_factory=dict)
     kept_blobs: Mapping[str, str] = field(repr=False, default_factory=dict)
+    # the pure render, committed beside the branch when the tree lacks some of it (the next merge's base)
+    render_files: Mapping[str, bytes] | None = field(repr=False, default=None)
+    age_key: AgeKey | None = None
 
     @property
     def empty(self) -> bool:
         """True when the branch already holds exactly this render."""
         return not any(p.added or p.changed or p.removed for p in self.phases)
+
+    @property
+    def conflicts(self) -> tuple[str, ...]:
+        """Files changed by hand and by the render on the same lines."""
+        return tuple(d.path for p in self.phases for d in p.files if d.status is Status.CONFLICT)
 
 
 @dataclass(frozen=True)
@@ -127,43 +145,69 @@ def load_spec_and_catalog(spec_path: Path) -> LoadedInputs:
     return LoadedInputs(loaded, catalog, sha256_hex(text), digest)
 
 
-def plan_seed(request: SeedRequest, progress: Progress = _quiet) -> SeedPlan:
-    """Render and compare with the branch; writes nothing."""
+def plan_seed(request: SeedRequest, progress: Progress = _quiet, *, create_key: bool = False) -> SeedPlan:
+    """Render and compare with the branch; writes nothing (but the age key, when `create_key`)."""
     progress("loading platform spec and catalog")
     loaded = load_spec_and_catalog(request.spec_path)
     platform = loaded.spec.platform
     repo_path = _repository_path(request, loaded.spec)
     branch = request.branch or platform.git.branch
+    progress("reading the branch")
+    head, current, state = _branch_state(repo_path, branch)
+    key = resolve_age_key(platform, request.age_key_file, create=create_key)
     render_inputs = RenderInputs(
         platform=platform,
         catalog=loaded.catalog,
         engine_version=__version__,
         spec_digest=loaded.spec_digest,
         catalog_digest=loaded.catalog_digest,
-        age_recipients=platform.age_recipients,
+        age_recipients=key.recipients,
     )
-    progress("reading the branch")
-    head, current, state = _branch_state(repo_path, branch)
-    if state is not None and recorded_input_digest(state) == input_digest(render_inputs) and not request.force:
+    # values read from the environment or files are not part of the input digest (their hashes would leak)
+    reads_values = bool(platform.secrets or platform.git.credentials)
+    unchanged = state is not None and recorded_input_digest(state) == input_digest(render_inputs)
+    if unchanged and not (request.force or request.restore or reads_values):
         # render is pure: the same inputs give the same files, so there is nothing to do
-        return SeedPlan(str(repo_path), branch, head, tuple(PhasePlan(p) for p in PHASES), ())
+        return SeedPlan(str(repo_path), branch, head, tuple(PhasePlan(p) for p in PHASES), (), age_key=key)
+    needs = needed_secrets(platform, loaded.catalog)
+    secrets, pending = secret_inputs(platform, needs, current, request.spec_path, key)
     progress("rendering")
-    rendered = render(render_inputs)
-    managed = managed_paths(state)
-    kept = {p: blob for p, blob in current.items() if p not in managed and p not in rendered.tree}
-    final = {**kept, **{p: git_blob_id(d) for p, d in rendered.tree.items()}}
+    rendered = render(replace(render_inputs, secrets=secrets))
+    progress("encrypting secrets")
+    existing_secrets = _read_existing(repo_path, {p: current[p] for p in secrets if p in current})
+    rendered_files = dict(rendered.tree)
+    rendered_files.update(encrypt_secrets(secrets, existing_secrets, key))
+    if key.recipients:
+        rendered_files[".sops.yaml"] = render_config(key.recipients, secret_paths=(r"\.sops\.ya?ml$",))
+    full_render = finish(render_inputs, rendered_files)
+    progress("merging with the branch")
+    next_tree = reseed_tree(repo_path, current, state, full_render, state_path=STATE_PATH, restore=request.restore)
+    final = {**next_tree.existing, **{p: git_blob_id(d) for p, d in next_tree.files.items()}}
     change = compare_trees(current, final)
+    state_status = Status.UNCHANGED if current.get(STATE_PATH) == final[STATE_PATH] else Status.REPLACED
+    state_status = Status.ADDED if STATE_PATH not in current else state_status
+    decisions = (*next_tree.decisions, Decision(STATE_PATH, state_status, final[STATE_PATH]))
     by_phase: dict[Phase, tuple[list[str], list[str], list[str]]] = {p: ([], [], []) for p in PHASES}
     for index, paths in enumerate((change.added, change.changed, change.removed)):
         for path in paths:
             by_phase[phase_of(path)][index].append(path)
-    phases = tuple(PhasePlan(p, tuple(a), tuple(c), tuple(r)) for p, (a, c, r) in by_phase.items())
-    return SeedPlan(str(repo_path), branch, head, phases, rendered.pending_secrets, rendered.tree, kept)
+    statuses: dict[Phase, list[Decision]] = {p: [] for p in PHASES}
+    for decision in sorted(decisions, key=lambda d: d.path):
+        if decision.status is not Status.UNCHANGED:
+            statuses[phase_of(decision.path)].append(decision)
+    phases = tuple(PhasePlan(p, tuple(a), tuple(c), tuple(r), tuple(statuses[p])) for p, (a, c, r) in by_phase.items())
+    render_files = full_render if next_tree.bases_outside_tree else None
+    files, existing = next_tree.files, next_tree.existing
+    return SeedPlan(str(repo_path), branch, head, phases, tuple(pending), files, existing, render_files, age_key=key)
 
 
 def seed(request: SeedRequest, progress: Progress = _quiet) -> SeedResult:
-    """Commit the render to the branch (one commit, ref moved by compare-and-swap); no change, no commit."""
-    plan = plan_seed(request, progress)
+    """Commit the render to the branch (one commit, ref moved by compare-and-swap); no change, no commit.
+
+    Hand edits are kept or merged; when a merge conflicts, the result goes to CONFLICT_BRANCH instead and
+    MergeConflictError names the files (the seeded branch is not touched).
+    """
+    plan = plan_seed(request, progress, create_key=True)
     if plan.empty and plan.base_commit is not None:
         return SeedResult(plan, None, _head_tree(Path(plan.repository), plan.branch))
     repo = git.open_repository(Path(plan.repository), create=True)
@@ -172,34 +216,43 @@ def seed(request: SeedRequest, progress: Progress = _quiet) -> SeedResult:
     time = request.commit_time if request.commit_time is not None else _next_deterministic_time(repo, plan.base_commit)
     author = git.Signature(request.author[0], request.author[1], time)
     parents = [plan.base_commit] if plan.base_commit else []
+    if plan.render_files is not None:
+        # Kept, merged or deleted files leave part of this render out of the tree; a second parent holding the
+        # whole render keeps those blobs reachable as the base of the next 3-way merge.
+        render_tree = git.write_tree(repo, plan.render_files)
+        parents.append(git.create_commit(repo, render_tree, [], RENDER_MESSAGE, author))
     commit = git.create_commit(repo, tree_id, parents, commit_message(plan), author)
+    if plan.conflicts:
+        _propose_conflicts(repo, plan, commit, tree_id)
     progress("moving the branch")
     git.move_branch(repo, plan.branch, commit, plan.base_commit, "gitops-engine seed")
     return SeedResult(plan, commit, tree_id)
 
 
+def _propose_conflicts(repo: git.Repository, plan: SeedPlan, commit: str, tree_id: str) -> None:
+    """Point CONFLICT_BRANCH at the merge with markers (unless it already holds that tree) and stop."""
+    current = git.head_of(repo, CONFLICT_BRANCH)
+    if current.tree == tree_id and current.commit is not None:
+        commit = current.commit
+    else:
+        git.move_branch(repo, CONFLICT_BRANCH, commit, current.commit, "gitops-engine seed: merge conflicts")
+    raise MergeConflictError(CONFLICT_BRANCH, commit, plan.conflicts, plan.repository)
+
+
 def commit_message(plan: SeedPlan) -> str:
-    """Subject plus one line per phase that changed files."""
+    """Subject plus one line per phase that changed files, and what happened to hand edits."""
     lines = ["gitops-engine seed", ""]
     for p in plan.phases:
         if p.added or p.changed or p.removed:
             lines.append(f"{p.phase.number:2d}. {p.phase.title}: +{len(p.added)} ~{len(p.changed)} -{len(p.removed)}")
+    hand = [d for p in plan.phases for d in p.files if d.status in _HAND_STATUSES]
+    if hand:
+        lines += ["", "Hand edits:"]
+        lines += [f"- {d.status.value}: {d.path}" for d in hand]
     if plan.pending_secrets:
         lines += ["", "Pending secrets (not committed):"]
         lines += [f"- {s.namespace}/{s.name}: {s.purpose}" for s in plan.pending_secrets]
     return "\n".join(lines) + "\n"
-
-
-def managed_paths(state: bytes | None) -> frozenset[str]:
-    """Paths the engine wrote last time, from the provenance file (empty for a repository it never seeded)."""
-    if state is None:
-        return frozenset()
-    try:
-        parsed = yaml.load(state, Loader=yaml.CSafeLoader)
-    except yaml.YAMLError:
-        return frozenset({STATE_PATH})
-    files = parsed.get("files") if isinstance(parsed, dict) else None
-    return frozenset(files) | {STATE_PATH} if isinstance(files, dict) else frozenset({STATE_PATH})
 
 
 def recorded_input_digest(state: bytes) -> str | None:
@@ -225,6 +278,12 @@ def _branch_state(repo_path: Path, branch: str) -> tuple[str | None, dict[str, s
     repo = git.open_repository(repo_path, create=False)
     head = git.head_of(repo, branch)
     return head.commit, git.list_blobs(repo, head.tree), git.read_file(repo, head.tree, STATE_PATH)
+
+
+def _read_existing(repo_path: Path, blobs: Mapping[str, str]) -> dict[str, bytes]:
+    if not blobs:
+        return {}
+    return git.read_blobs(git.open_repository(repo_path, create=False), blobs)
 
 
 def _head_tree(repo_path: Path, branch: str) -> str:

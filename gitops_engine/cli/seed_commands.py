@@ -23,6 +23,7 @@ _spec_option = click.option(
 _repo_option = click.option("--repo", "repository", help="Repository path or URL (overrides git.repository).")
 _branch_option = click.option("--branch", help="Branch to seed (overrides git.branch; default main).")
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
+_restore_option = click.option("--restore", is_flag=True, help="Bring back managed files a human deleted.")
 
 
 @contextmanager
@@ -52,11 +53,12 @@ def init(output: Path, force: bool) -> None:
 @_spec_option
 @_repo_option
 @_branch_option
+@_restore_option
 @_json_option
-def plan(spec_path: Path, repository: str | None, branch: str | None, as_json: bool) -> None:
-    """Show the installer phases in order and the files each adds, changes or removes."""
+def plan(spec_path: Path, repository: str | None, branch: str | None, restore: bool, as_json: bool) -> None:
+    """Show the installer phases in order and, per file, added / replaced / kept / merged / conflict / ..."""
     with _progress(not as_json) as step:
-        result = plan_seed(SeedRequest(spec_path, repository, branch), step)
+        result = plan_seed(SeedRequest(spec_path, repository, branch, restore=restore), step)
     _print_plan(result, as_json)
 
 
@@ -67,6 +69,7 @@ def plan(spec_path: Path, repository: str | None, branch: str | None, as_json: b
 @click.option("--dry-run", is_flag=True, help="Only show the plan; write nothing.")
 @click.option("--commit-time", type=int, help="Commit time (seconds since the epoch); default: reproducible.")
 @click.option("--author", default="gitops-engine <gitops-engine@localhost>", show_default=True)
+@_restore_option
 @_json_option
 def seed_command(
     spec_path: Path,
@@ -75,11 +78,17 @@ def seed_command(
     dry_run: bool,
     commit_time: int | None,
     author: str,
+    restore: bool,
     as_json: bool,
 ) -> None:
-    """Render the platform and commit it to the repository (one commit; none when nothing changed)."""
+    """Render the platform and commit it, keeping or merging hand edits (one commit; none when nothing changed).
+
+    When hand edits and the new render change the same lines, the merge with conflict markers is written to
+    the branch gitops-engine/reseed-conflicts, the seeded branch is left as it was, and the exit code is 1.
+    """
     name, _, email = author.partition("<")
-    request = SeedRequest(spec_path, repository, branch, commit_time, (name.strip(), email.rstrip(">").strip()))
+    who = (name.strip(), email.rstrip(">").strip())
+    request = SeedRequest(spec_path, repository, branch, commit_time, who, restore=restore)
     with _progress(not as_json) as step:
         if dry_run:
             _print_plan(plan_seed(request, step), as_json)
@@ -94,6 +103,7 @@ def _plan_dict(p: SeedPlan) -> dict[str, Any]:
         "branch": p.branch,
         "baseCommit": p.base_commit,
         "changed": not p.empty,
+        "conflicts": list(p.conflicts),
         "phases": [
             {
                 "number": ph.phase.number,
@@ -102,6 +112,10 @@ def _plan_dict(p: SeedPlan) -> dict[str, Any]:
                 "added": list(ph.added),
                 "changed": list(ph.changed),
                 "removed": list(ph.removed),
+                "files": [
+                    {"path": d.path, "status": d.status.value, "movedFrom": d.moved_from, "note": d.note}
+                    for d in ph.files
+                ],
             }
             for ph in p.phases
         ],
@@ -119,9 +133,10 @@ def _print_plan(p: SeedPlan, as_json: bool) -> None:
     for ph in p.phases:
         counts = f"+{len(ph.added)} ~{len(ph.changed)} -{len(ph.removed)}"
         click.echo(f"{ph.phase.number:3d}. {ph.phase.title:<70} {counts}")
-        for mark, paths in (("+", ph.added), ("~", ph.changed), ("-", ph.removed)):
-            for path in paths:
-                click.echo(f"       {mark} {path}")
+        for d in ph.files:
+            extra = f" (from {d.moved_from})" if d.moved_from else ""
+            extra += f" — {d.note}" if d.note else ""
+            click.echo(f"       {d.status.value:<15} {d.path}{extra}")
     if p.pending_secrets:
         click.echo("pending secrets (rendered only once they can be encrypted):")
         for s in p.pending_secrets:
