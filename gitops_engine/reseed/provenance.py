@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.yamlio import dump_documents, load_fast, load_located
+from gitops_engine.core.yamlemit import scalar_text
+from gitops_engine.core.yamlio import dump, load_fast, load_located
 from gitops_engine.reseed.decide import Recorded
 
 DELETED_KEY = "deletedByUser"
@@ -51,15 +52,19 @@ def _blob_map(doc: Any, key: str) -> dict[str, str] | None:
 
 
 def restate(rendered_state: bytes, deleted: Mapping[str, str]) -> bytes:
-    """The rendered provenance file with `deleted` paths moved from `files` to `deletedByUser`."""
+    """The rendered provenance file with `deleted` paths moved from `files` to `deletedByUser`.
+
+    Edited as text, not re-serialised: a load/dump round trip would turn a digest that happens to be all digits
+    into a number, and fields this module does not know about stay exactly as render wrote them.
+    """
     if not deleted:
         return rendered_state
-    header_lines = []
-    for line in rendered_state.decode().splitlines():
-        if not line.startswith("#"):
-            break
-        header_lines.append(line[2:] if line.startswith("# ") else "")
-    (doc,) = load_fast(rendered_state)
-    doc["files"] = {p: b for p, b in doc["files"].items() if p not in deleted}
-    doc[DELETED_KEY] = dict(sorted(deleted.items()))
-    return dump_documents([doc], header="\n".join(header_lines) or None)
+    head, found, rest = rendered_state.decode().partition("\nfiles:\n")
+    if not found:
+        raise ValueError("the rendered provenance file has no files: block")
+    lines = rest.splitlines(keepends=True)
+    end = next((i for i, line in enumerate(lines) if not line.startswith("  ")), len(lines))
+    drop = {scalar_text(path) for path in deleted}
+    block = [line for line in lines[:end] if line[2:].rpartition(": ")[0] not in drop]
+    tail = "".join(lines[end:])
+    return f"{head}{found}{''.join(block)}{tail}{dump({DELETED_KEY: dict(sorted(deleted.items()))})}".encode()
