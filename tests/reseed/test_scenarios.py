@@ -198,6 +198,11 @@ def test_catalog_version_move_carries_a_hand_edit_over(fleet: Fleet, tmp_path: P
     assert decisions[DEFAULTS_NEW].status is Status.MERGED
     assert decisions[DEFAULTS_NEW].moved_from == DEFAULTS_OLD
     assert decisions[DEFAULTS_OLD].status is Status.REMOVED
+    cli = run_cli("plan", "-c", str(fleet.spec), "--json")
+    listed = {f["path"]: f for ph in json.loads(cli.out)["phases"] for f in ph["files"]}
+    assert listed[DEFAULTS_NEW]["status"] == "merged" and listed[DEFAULTS_NEW]["movedFrom"] == DEFAULTS_OLD
+    text = run_cli("plan", "-c", str(fleet.spec)).out
+    assert f"merged          {DEFAULTS_NEW} (from {DEFAULTS_OLD})" in text
     seed(SeedRequest(fleet.spec))
     files = fleet.files()
     text = files[DEFAULTS_NEW].decode()
