@@ -5,21 +5,24 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gitops_engine import __version__
 from gitops_engine.adapters import fs, git
 from gitops_engine.app.reseed import CONFLICT_BRANCH, MergeConflictError, reseed_tree
+from gitops_engine.app.seed_secrets import AgeKey, PendingSecret, encrypt_secrets, resolve_age_key, secret_inputs
 from gitops_engine.catalog.loader import CatalogSource, load_catalog
 from gitops_engine.core.errors import InputError
 from gitops_engine.core.hashing import git_blob_id, sha256_hex
 from gitops_engine.model.catalog import Catalog
 from gitops_engine.model.tree import compare_trees
 from gitops_engine.render.checks import check_spec_against_catalog
-from gitops_engine.render.fleet import STATE_PATH, PendingSecret, RenderInputs, input_digest, render
+from gitops_engine.render.fleet import STATE_PATH, RenderInputs, finish, input_digest, render
 from gitops_engine.render.phases import PHASES, Phase, phase_of
+from gitops_engine.render.secrets import needed_secrets
 from gitops_engine.reseed.decide import Decision, Status
+from gitops_engine.secrets.creation_rules import render_config
 from gitops_engine.spec.loader import LoadedSpec, load_platform
 
 # A fixed, recognisable time for the first commit when no clock is asked for: commits stay reproducible.
@@ -49,6 +52,7 @@ class SeedRequest:
     author: tuple[str, str] = DEFAULT_AUTHOR
     force: bool = False
     restore: bool = False  # bring back managed files a human deleted
+    age_key_file: Path | None = None  # default: outside the repository, see seed_secrets.default_key_file
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class SeedPlan:
     kept_blobs: Mapping[str, str] = field(repr=False, default_factory=dict)
     # the pure render, committed beside the branch when the tree lacks some of it (the next merge's base)
     render_files: Mapping[str, bytes] | None = field(repr=False, default=None)
+    age_key: AgeKey | None = None
 
     @property
     def empty(self) -> bool:
@@ -140,31 +145,43 @@ def load_spec_and_catalog(spec_path: Path) -> LoadedInputs:
     return LoadedInputs(loaded, catalog, sha256_hex(text), digest)
 
 
-def plan_seed(request: SeedRequest, progress: Progress = _quiet) -> SeedPlan:
-    """Render and compare with the branch; writes nothing."""
+def plan_seed(request: SeedRequest, progress: Progress = _quiet, *, create_key: bool = False) -> SeedPlan:
+    """Render and compare with the branch; writes nothing (but the age key, when `create_key`)."""
     progress("loading platform spec and catalog")
     loaded = load_spec_and_catalog(request.spec_path)
     platform = loaded.spec.platform
     repo_path = _repository_path(request, loaded.spec)
     branch = request.branch or platform.git.branch
+    progress("reading the branch")
+    head, current, state = _branch_state(repo_path, branch)
+    key = resolve_age_key(platform, request.age_key_file, create=create_key)
     render_inputs = RenderInputs(
         platform=platform,
         catalog=loaded.catalog,
         engine_version=__version__,
         spec_digest=loaded.spec_digest,
         catalog_digest=loaded.catalog_digest,
-        age_recipients=platform.age_recipients,
+        age_recipients=key.recipients,
     )
-    progress("reading the branch")
-    head, current, state = _branch_state(repo_path, branch)
+    # values read from the environment or files are not part of the input digest (their hashes would leak)
+    reads_values = bool(platform.secrets or platform.git.credentials)
     unchanged = state is not None and recorded_input_digest(state) == input_digest(render_inputs)
-    if unchanged and not (request.force or request.restore):
+    if unchanged and not (request.force or request.restore or reads_values):
         # render is pure: the same inputs give the same files, so there is nothing to do
-        return SeedPlan(str(repo_path), branch, head, tuple(PhasePlan(p) for p in PHASES), ())
+        return SeedPlan(str(repo_path), branch, head, tuple(PhasePlan(p) for p in PHASES), (), age_key=key)
+    needs = needed_secrets(platform, loaded.catalog)
+    secrets, pending = secret_inputs(platform, needs, current, request.spec_path, key)
     progress("rendering")
-    rendered = render(render_inputs)
+    rendered = render(replace(render_inputs, secrets=secrets))
+    progress("encrypting secrets")
+    existing_secrets = _read_existing(repo_path, {p: current[p] for p in secrets if p in current})
+    rendered_files = dict(rendered.tree)
+    rendered_files.update(encrypt_secrets(secrets, existing_secrets, key))
+    if key.recipients:
+        rendered_files[".sops.yaml"] = render_config(key.recipients, secret_paths=(r"\.sops\.ya?ml$",))
+    full_render = finish(render_inputs, rendered_files)
     progress("merging with the branch")
-    next_tree = reseed_tree(repo_path, current, state, rendered.tree, state_path=STATE_PATH, restore=request.restore)
+    next_tree = reseed_tree(repo_path, current, state, full_render, state_path=STATE_PATH, restore=request.restore)
     final = {**next_tree.existing, **{p: git_blob_id(d) for p, d in next_tree.files.items()}}
     change = compare_trees(current, final)
     state_status = Status.UNCHANGED if current.get(STATE_PATH) == final[STATE_PATH] else Status.REPLACED
@@ -179,9 +196,9 @@ def plan_seed(request: SeedRequest, progress: Progress = _quiet) -> SeedPlan:
         if decision.status is not Status.UNCHANGED:
             statuses[phase_of(decision.path)].append(decision)
     phases = tuple(PhasePlan(p, tuple(a), tuple(c), tuple(r), tuple(statuses[p])) for p, (a, c, r) in by_phase.items())
-    render_files = rendered.tree if next_tree.bases_outside_tree else None
+    render_files = full_render if next_tree.bases_outside_tree else None
     files, existing = next_tree.files, next_tree.existing
-    return SeedPlan(str(repo_path), branch, head, phases, rendered.pending_secrets, files, existing, render_files)
+    return SeedPlan(str(repo_path), branch, head, phases, tuple(pending), files, existing, render_files, age_key=key)
 
 
 def seed(request: SeedRequest, progress: Progress = _quiet) -> SeedResult:
@@ -190,7 +207,7 @@ def seed(request: SeedRequest, progress: Progress = _quiet) -> SeedResult:
     Hand edits are kept or merged; when a merge conflicts, the result goes to CONFLICT_BRANCH instead and
     MergeConflictError names the files (the seeded branch is not touched).
     """
-    plan = plan_seed(request, progress)
+    plan = plan_seed(request, progress, create_key=True)
     if plan.empty and plan.base_commit is not None:
         return SeedResult(plan, None, _head_tree(Path(plan.repository), plan.branch))
     repo = git.open_repository(Path(plan.repository), create=True)
@@ -261,6 +278,12 @@ def _branch_state(repo_path: Path, branch: str) -> tuple[str | None, dict[str, s
     repo = git.open_repository(repo_path, create=False)
     head = git.head_of(repo, branch)
     return head.commit, git.list_blobs(repo, head.tree), git.read_file(repo, head.tree, STATE_PATH)
+
+
+def _read_existing(repo_path: Path, blobs: Mapping[str, str]) -> dict[str, bytes]:
+    if not blobs:
+        return {}
+    return git.read_blobs(git.open_repository(repo_path, create=False), blobs)
 
 
 def _head_tree(repo_path: Path, branch: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -70,6 +69,11 @@ def plan(spec_path: Path, repository: str | None, branch: str | None, restore: b
 @click.option("--commit-time", type=int, help="Commit time (seconds since the epoch); default: reproducible.")
 @click.option("--author", default="gitops-engine <gitops-engine@localhost>", show_default=True)
 @_restore_option
+@click.option(
+    "--age-key",
+    type=click.Path(path_type=Path),
+    help="age identity file (default: ~/.config/gitops-engine/age/<platform>.agekey).",
+)
 @_json_option
 def seed_command(
     spec_path: Path,
@@ -79,6 +83,7 @@ def seed_command(
     commit_time: int | None,
     author: str,
     restore: bool,
+    age_key: Path | None,
     as_json: bool,
 ) -> None:
     """Render the platform and commit it, keeping or merging hand edits (one commit; none when nothing changed).
@@ -88,7 +93,7 @@ def seed_command(
     """
     name, _, email = author.partition("<")
     who = (name.strip(), email.rstrip(">").strip())
-    request = SeedRequest(spec_path, repository, branch, commit_time, who, restore=restore)
+    request = SeedRequest(spec_path, repository, branch, commit_time, who, restore=restore, age_key_file=age_key)
     with _progress(not as_json) as step:
         if dry_run:
             _print_plan(plan_seed(request, step), as_json)
@@ -159,8 +164,21 @@ def _print_result(r: SeedResult, as_json: bool) -> None:
                 f"  {ph.phase.number:2d}. {ph.phase.title}: +{len(ph.added)} ~{len(ph.changed)} -{len(ph.removed)}"
             )
     click.echo(f"look at it: git --git-dir={r.plan.repository} log --stat -1   |   git clone {r.plan.repository} fleet")
-    if sys.stdout.isatty() and r.plan.pending_secrets:
-        click.echo(f"{len(r.plan.pending_secrets)} secrets pending: see `gitops-engine plan`")
+    _print_key(r.plan)
+    if r.plan.pending_secrets:
+        click.echo(f"{len(r.plan.pending_secrets)} secrets pending (not committed):")
+        for s in r.plan.pending_secrets:
+            click.echo(f"  - {s.namespace}/{s.name} ({s.purpose}): {s.reason}")
+
+
+def _print_key(plan: SeedPlan) -> None:
+    key = plan.age_key
+    if key is None or key.key_file is None or not key.generated:
+        return
+    click.echo(f"generated the age identity {key.key_file} (mode 0600, outside the repository; keep it safe)")
+    click.echo(f"  recipient: {key.recipients[0]}")
+    click.echo("  load it on every cluster as Flux's decryption key:")
+    click.echo(f"  kubectl -n kommander-flux create secret generic sops-age --from-file=age.agekey={key.key_file}")
 
 
 COMMANDS: list[click.Command] = [init, plan, seed_command]

@@ -18,6 +18,38 @@ def _frozen_map() -> Mapping[str, str]:
 
 
 @dataclass(frozen=True)
+class ValueSource:
+    """Where a secret value comes from: an environment variable or a file, never the spec itself."""
+
+    kind: Literal["env", "file"]
+    ref: str
+    line: int
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """A Secret the seed encrypts into the repository for the clusters of a workspace or project."""
+
+    name: str
+    workspace: str
+    project: str | None
+    cluster_selector: LabelSelector
+    data: Mapping[str, ValueSource]
+    line: int
+
+
+@dataclass(frozen=True)
+class GiteaSpec:
+    """A Gitea server holding the repository; tokens are named by variable or file, never written here."""
+
+    url: str
+    owner: str
+    repository: str
+    raw: Mapping[str, Any]
+    line: int
+
+
+@dataclass(frozen=True)
 class GitTarget:
     """Where the fleet repository lives and the URL clusters pull it from."""
 
@@ -26,6 +58,9 @@ class GitTarget:
     clone_url: str = ""
     secret_name: str = ""
     interval: str = "1m"
+    credentials: Mapping[str, ValueSource] = field(default_factory=lambda: MappingProxyType({}))
+    gitea: GiteaSpec | None = None
+    mode: Literal["push", "pr", "agit"] = "push"
 
 
 @dataclass(frozen=True)
@@ -125,6 +160,7 @@ class Platform:
     ingress: Ingress = Ingress()
     age_recipients: tuple[str, ...] = ()
     airgapped: bool = False
+    secrets: tuple[SecretSpec, ...] = ()
 
     def workspace(self, name: str) -> Workspace:
         """The workspace called `name` (the spec loader guarantees it exists)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_engine.core.hashing import git_blob_id, sha256_hex
@@ -33,28 +33,20 @@ class RenderInputs:
     spec_digest: str
     catalog_digest: str
     age_recipients: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class PendingSecret:
-    """A Secret the fleet needs whose value the engine does not have yet (it must arrive encrypted)."""
-
-    path: str
-    name: str
-    namespace: str
-    purpose: str
+    # path → plaintext Secret manifest to encrypt, or None to keep the encrypted file already there
+    secrets: Mapping[str, bytes | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Rendered:
-    """The rendered tree and the secrets it still lacks."""
+    """The rendered files (no provenance file yet) and the Secrets the app layer must encrypt into them."""
 
     tree: Tree
-    pending_secrets: tuple[PendingSecret, ...]
+    secrets: Mapping[str, bytes | None]
 
 
 def render(inputs: RenderInputs) -> Rendered:
-    """Render the fleet repository following the installer flow."""
+    """Render the fleet repository following the installer flow (finish() adds the provenance file)."""
     platform = inputs.platform
     placements = place_apps(platform, inputs.catalog)
     files: dict[str, bytes] = {}
@@ -64,15 +56,15 @@ def render(inputs: RenderInputs) -> Rendered:
     files.update(_applications(placements))
     files.update(_workspaces(platform))
     files.update(_catalog_repositories(platform))
-    if inputs.age_recipients:
-        files[".sops.yaml"] = sops_config(inputs.age_recipients)
-    pending: list[PendingSecret] = []
     for cluster in platform.clusters:
-        cluster_files, cluster_pending = _cluster(platform, cluster, placements[cluster.name])
-        files.update(cluster_files)
-        pending.extend(cluster_pending)
-    files[STATE_PATH] = _state(inputs, files)
-    return Rendered(Tree(files), tuple(pending))
+        secrets = sorted(p for p in inputs.secrets if p.startswith(f"clusters/{cluster.name}/secrets/"))
+        files.update(_cluster(platform, cluster, placements[cluster.name], secrets))
+    return Rendered(Tree(files), dict(inputs.secrets))
+
+
+def finish(inputs: RenderInputs, files: Mapping[str, bytes]) -> Tree:
+    """The final tree: `files` plus the provenance file describing exactly them."""
+    return Tree({**files, STATE_PATH: _state(inputs, files)})
 
 
 def _yaml(*docs: Any) -> bytes:
@@ -226,11 +218,10 @@ def _catalog_repositories(platform: Platform) -> dict[str, bytes]:
 
 
 def _cluster(
-    platform: Platform, cluster: Cluster, placements: Sequence[Placement]
-) -> tuple[dict[str, bytes], list[PendingSecret]]:
+    platform: Platform, cluster: Cluster, placements: Sequence[Placement], secrets: list[str]
+) -> dict[str, bytes]:
     base = f"clusters/{cluster.name}"
     files: dict[str, bytes] = {}
-    pending = _pending_secrets(platform, cluster, placements)
     resources = [
         "flux-system",
         "kommander-vars.yaml",
@@ -246,6 +237,9 @@ def _cluster(
     )
     if cluster.role == "management" and platform.catalog_repositories:
         resources.append("../../common/catalog-repositories")
+    if secrets:
+        files[f"{base}/secrets/kustomization.yaml"] = _kustomization(p.rsplit("/", 1)[1] for p in secrets)
+        resources.append("secrets")
     cert_manager = next((p for p in placements if p.app.app == "cert-manager"), None)
     if cert_manager is not None:
         files[f"{base}/pki.yaml"] = _yaml(
@@ -260,13 +254,13 @@ def _cluster(
         )
         resources.append("pki.yaml")
     files[f"{base}/kustomization.yaml"] = _kustomization(resources)
-    files.update(_flux_system(platform, cluster, decrypt=bool(pending)))
+    files.update(_flux_system(platform, cluster, decrypt=bool(secrets)))
     files[f"{base}/kommander-vars.yaml"] = _kommander_vars(platform, cluster, placements)
     files[f"{base}/apps.yaml"] = _yaml(
         o.flux_kustomization("apps-kommander", o.FLUX_NAMESPACE, f"./{base}/apps", interval="10m", wait=False)
     )
     files.update(_app_kustomizations(platform, cluster, placements))
-    return files, pending
+    return files
 
 
 def _flux_system(platform: Platform, cluster: Cluster, decrypt: bool) -> dict[str, bytes]:
@@ -386,41 +380,6 @@ def _app_kustomizations(platform: Platform, cluster: Cluster, placements: Sequen
     top = [f for f in folders if "/" not in f]
     files[f"{base}/kustomization.yaml"] = _kustomization(top)
     return files
-
-
-def _pending_secrets(platform: Platform, cluster: Cluster, placements: Sequence[Placement]) -> list[PendingSecret]:
-    base = f"clusters/{cluster.name}/secrets"
-    pending = []
-    if platform.git.secret_name:
-        pending.append(
-            PendingSecret(
-                f"{base}/{platform.git.secret_name}.sops.yaml",
-                platform.git.secret_name,
-                o.FLUX_NAMESPACE,
-                "git credentials for Flux",
-            )
-        )
-    for p in placements:
-        if p.app.app == "gitea":
-            pending.append(
-                PendingSecret(
-                    f"{base}/gitea-admin-credentials.sops.yaml",
-                    "gitea-admin-credentials",
-                    p.namespace,
-                    "Gitea admin user",
-                )
-            )
-    return pending
-
-
-def sops_config(recipients: Sequence[str]) -> bytes:
-    """`.sops.yaml`: Secrets under any secrets/ folder or named *.sops.yaml are encrypted for `recipients`."""
-    rule = {
-        "path_regex": r"(^|/)(secrets/.*|[^/]*\.sops)\.ya?ml$",
-        "encrypted_regex": "^(data|stringData)$",
-        "age": ",".join(recipients),
-    }
-    return _yaml({"creation_rules": [rule]})
 
 
 def input_digest(inputs: RenderInputs) -> str:

@@ -14,10 +14,13 @@ from gitops_engine.model.platform import (
     CatalogRepository,
     Cluster,
     ClusterOverride,
+    GiteaSpec,
     GitTarget,
     Ingress,
     Platform,
     Project,
+    SecretSpec,
+    ValueSource,
     Workspace,
 )
 from gitops_engine.spec.reader import SpecReader
@@ -29,7 +32,7 @@ RESERVED_NAMESPACES = ("kommander-flux", "kube-system", "default")
 
 _TOP = (
     "apiVersion", "kind", "metadata", "git", "airgapped", "variables", "ingress", "age", "catalog",
-    "workspaces", "clusters", "projects", "apps",
+    "workspaces", "clusters", "projects", "apps", "secrets",
 )  # fmt: skip
 
 
@@ -78,23 +81,101 @@ def _read_platform(r: SpecReader, raw: Any) -> Platform:
         clusters=tuple(_read_clusters(r, top.get("clusters"))),
         projects=tuple(_read_projects(r, top.get("projects"))),
         apps=tuple(_read_apps(r, top.get("apps"))),
+        secrets=_read_secrets(r, top.get("secrets")),
     )
 
 
 def _read_git(r: SpecReader, raw: Any) -> GitTarget:
-    body = r.mapping(("git",), raw, ("repository", "branch", "url", "secretName", "interval"))
-    repository = r.string(("git", "repository"), body.get("repository"), default="./fleet.git")
+    allowed = ("repository", "branch", "url", "secretName", "interval", "credentials", "gitea", "mode")
+    body = r.mapping(("git",), raw, allowed)
+    gitea = _read_gitea(r, body.get("gitea"))
+    default_repository = f"{gitea.url.rstrip('/')}/{gitea.owner}/{gitea.repository}.git" if gitea else "./fleet.git"
+    repository = r.string(("git", "repository"), body.get("repository"), default=default_repository)
     is_remote = "://" in repository and not repository.startswith("file://")
     clone_url = r.string(("git", "url"), body.get("url"), default=repository if is_remote else "")
     if not clone_url:
         r.error(("git",), "missing required key 'url' (the URL Flux on every cluster clones the repository from)")
+    credentials = _read_sources(r, ("git", "credentials"), body.get("credentials"))
+    for key in credentials:
+        if key not in ("username", "password", "bearerToken", "identity", "known_hosts"):
+            r.error(("git", "credentials", key), "Flux reads username, password, bearerToken, identity, known_hosts")
+    secret_name = r.string(("git", "secretName"), body.get("secretName"), dns=True)
+    if credentials and not secret_name:
+        r.error(("git", "credentials"), "give git.secretName too: the Secret these credentials are stored in")
+    mode = r.choice(("git", "mode"), body.get("mode"), ("push", "pr", "agit"), "push")
     return GitTarget(
         repository=repository,
         branch=r.string(("git", "branch"), body.get("branch"), default="main"),
         clone_url=clone_url,
-        secret_name=r.string(("git", "secretName"), body.get("secretName")),
+        secret_name=secret_name,
         interval=r.string(("git", "interval"), body.get("interval"), default="1m"),
+        credentials=credentials,
+        gitea=gitea,
+        mode="pr" if mode == "pr" else "agit" if mode == "agit" else "push",
     )
+
+
+def _read_gitea(r: SpecReader, raw: Any) -> GiteaSpec | None:
+    if raw is None:
+        return None
+    path = ("git", "gitea")
+    allowed = ("url", "owner", "repository", "tokenEnv", "tokenFile", "admin", "token")
+    body = r.mapping(path, raw, allowed, ("url", "owner", "repository"))
+    if "token" in body:
+        r.error((*path, "token"), "never write a token in platform.yaml; use tokenEnv or tokenFile")
+    return GiteaSpec(
+        url=r.string((*path, "url"), body.get("url")),
+        owner=r.string((*path, "owner"), body.get("owner")),
+        repository=r.string((*path, "repository"), body.get("repository")),
+        raw=dict(body),
+        line=r.doc.line_of(path),
+    )
+
+
+def _read_sources(r: SpecReader, path: tuple[str | int, ...], raw: Any) -> dict[str, ValueSource]:
+    """`key: {env: NAME}` or `key: {file: PATH}`; inline values are refused so no secret lives in the spec."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        r.error(path, "must be a mapping of key: {env: NAME} or key: {file: PATH}")
+        return {}
+    out: dict[str, ValueSource] = {}
+    for key, value in raw.items():
+        key_path = (*path, str(key))
+        if not isinstance(value, dict):
+            r.error(key_path, "secret values never go in platform.yaml; write {env: NAME} or {file: PATH}")
+            continue
+        body = r.mapping(key_path, value, ("env", "file"))
+        if len(body) != 1:
+            r.error(key_path, "give exactly one of env or file")
+            continue
+        kind, ref = next(iter(body.items()))
+        text = r.string((*key_path, kind), ref)
+        if text:
+            out[str(key)] = ValueSource("env" if kind == "env" else "file", text, r.doc.line_of(key_path))
+    return out
+
+
+def _read_secrets(r: SpecReader, raw: Any) -> tuple[SecretSpec, ...]:
+    items = r.sequence(("secrets",), raw)
+    out = []
+    for index, item in enumerate(items):
+        path = ("secrets", index)
+        allowed = ("name", "workspace", "project", "clusterSelector", "data")
+        body = r.mapping(path, item, allowed, ("name", "data"))
+        if ("workspace" in body) == ("project" in body):
+            r.error(path, "give exactly one of 'workspace' or 'project' (whose namespace gets the Secret)")
+        out.append(
+            SecretSpec(
+                name=r.string((*path, "name"), body.get("name"), dns=True),
+                workspace=r.string((*path, "workspace"), body.get("workspace")),
+                project=r.string((*path, "project"), body.get("project")) or None,
+                cluster_selector=r.selector((*path, "clusterSelector"), body.get("clusterSelector")),
+                data=_read_sources(r, (*path, "data"), body.get("data")),
+                line=r.doc.line_of(path),
+            )
+        )
+    return tuple(out)
 
 
 def _read_variables(r: SpecReader, raw: Any) -> dict[str, str]:
@@ -146,10 +227,8 @@ def _read_catalog_repositories(r: SpecReader, raw: Any) -> tuple[CatalogReposito
         path = ("catalog", "repositories", index)
         body = r.mapping(path, item, ("name", "url", "ref", "labels", "interval"), ("name", "url", "ref"))
         ref = r.string_map((*path, "ref"), body.get("ref"))
-        if (
-            (body.get("ref") is not None
-            and len(ref) != 1)
-            or any(k not in ("branch", "tag", "semver", "commit") for k in ref)
+        if (body.get("ref") is not None and len(ref) != 1) or any(
+            k not in ("branch", "tag", "semver", "commit") for k in ref
         ):
             r.error((*path, "ref"), "must name exactly one of branch, tag, semver, commit")
         url = r.string((*path, "url"), body.get("url"))
@@ -290,6 +369,32 @@ def _check_references(r: SpecReader, platform: Platform) -> None:
         ]:
             r.error(("projects", index, "clusterSelector"), f"selects no cluster of workspace {project.workspace!r}")
     _check_apps(r, platform)
+    _check_secrets(r, platform)
+
+
+def _check_secrets(r: SpecReader, platform: Platform) -> None:
+    workspaces = {w.name for w in platform.workspaces}
+    projects = {p.name: p for p in platform.projects}
+    seen: set[tuple[str, str]] = set()
+    for index, secret in enumerate(platform.secrets):
+        path = ("secrets", index)
+        if secret.project is not None:
+            if secret.project not in projects:
+                r.error((*path, "project"), _unknown("project", secret.project, projects))
+                continue
+            clusters = clusters_of_project(platform, projects[secret.project])
+            scope = f"project:{secret.project}"
+        else:
+            if secret.workspace not in workspaces:
+                r.error((*path, "workspace"), _unknown("workspace", secret.workspace, dict.fromkeys(workspaces)))
+                continue
+            clusters = [c for c in platform.clusters if c.workspace == secret.workspace]
+            scope = f"workspace:{secret.workspace}"
+        if (secret.name, scope) in seen:
+            r.error((*path, "name"), f"duplicate secret {secret.name!r} in the same {scope.split(':')[0]}")
+        seen.add((secret.name, scope))
+        if clusters and not [c for c in clusters if secret.cluster_selector.matches(c.selector_labels())]:
+            r.error((*path, "clusterSelector"), "selects no cluster")
 
 
 def _check_apps(r: SpecReader, platform: Platform) -> None:

@@ -77,7 +77,9 @@ def _check_flux(obj: RenderedObject, group: str, version: str) -> list[Finding]:
 
 def _schema_findings(obj: RenderedObject, validator: jsonschema.protocols.Validator, what: str) -> list[Finding]:
     findings: list[Finding] = []
-    errors = sorted(validator.iter_errors(obj.body), key=lambda e: [str(p) for p in e.absolute_path])
+    # kustomize-controller decrypts and drops the `sops` block before applying, so it is not part of the object
+    body = {k: v for k, v in obj.body.items() if k != "sops"} if isinstance(obj.body.get("sops"), dict) else obj.body
+    errors = sorted(validator.iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path])
     for error in errors[:_MAX_ERRORS_PER_OBJECT]:
         for path, rule, message, hint in _describe(error, what):
             findings.append(Finding(obj.file, obj.line_of(path), rule, f"{obj.id}: {message}", hint))

@@ -12,10 +12,19 @@ from pathlib import Path
 
 from gitops_engine.cli.main import main
 
+# A public age recipient whose identity nobody keeps: for renders that must not depend on a generated key.
+FIXED_RECIPIENT = "age1hn8g387aljkqkg5dg2zt2sganzrnevxl49tmcu4k3z5ffrdq8qvqn2knsl"
+
 
 def example_spec_text() -> str:
     """The spec `gitops-engine init` writes."""
     return resources.files("gitops_engine").joinpath("data/example-platform.yaml").read_text()
+
+
+def reproducible_spec_text() -> str:
+    """The example with a fixed recipient and without Gitea, whose admin password is generated at random."""
+    text = example_spec_text().replace("  - {app: gitea, workspace: management}\n", "")
+    return text + f"\nage:\n  recipients:\n    - {FIXED_RECIPIENT}\n"
 
 
 @dataclass(frozen=True)

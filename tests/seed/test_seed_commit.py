@@ -8,12 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pygit2
 import pytest
 
 from gitops_engine.adapters import git
 from gitops_engine.app.seed import SeedRequest, plan_seed, seed
 from gitops_engine.core.errors import ConflictError
-from tests.seed.helpers import run_cli, write_example
+from tests.seed.helpers import reproducible_spec_text, run_cli, write_example
 
 CLUSTERS = ("host-cluster", "team-a-prod", "team-a-dev")
 
@@ -40,7 +41,7 @@ def test_init_then_seed_creates_the_design_layout(tmp_path: Path, monkeypatch: p
     assert b"${helmMirrorURL:=https://charts.jetstack.io}" in files["common/helm-repositories/charts.jetstack.io.yaml"]
     assert ".gitops-engine/state.yaml" in files
     # the commit message lists the phases
-    commit = repo.revparse_single("main")
+    commit = repo.revparse_single("main").peel(pygit2.Commit)
     assert "Flux, self-managed in kommander-flux" in commit.message
 
 
@@ -112,7 +113,8 @@ def test_concurrent_ref_move_is_detected_and_nothing_is_lost(tmp_path: Path) -> 
 
 
 def test_two_renders_give_the_same_tree_across_processes(tmp_path: Path) -> None:
-    spec = write_example(tmp_path)
+    # Encryption is randomised by design (AES-GCM IVs), so this spec renders no Secret
+    spec = write_example(tmp_path, reproducible_spec_text())
     script = (
         "import sys; from pathlib import Path; from gitops_engine.app.seed import SeedRequest, seed;"
         "r = seed(SeedRequest(Path(sys.argv[1]), repository=sys.argv[2])); print(r.tree, r.commit)"
