@@ -12,7 +12,8 @@ from typing import Any
 import click
 from rich.console import Console
 
-from gitops_engine.app.seed import SeedPlan, SeedRequest, SeedResult, plan_seed, seed
+from gitops_engine.app.seed import SeedPlan, SeedRequest, SeedResult, plan_seed
+from gitops_engine.app.seed_remote import RemoteSeedResult, seed_anywhere
 from gitops_engine.core.errors import InputError
 
 _spec_option = click.option(
@@ -98,7 +99,7 @@ def seed_command(
         if dry_run:
             _print_plan(plan_seed(request, step), as_json)
             return
-        result = seed(request, step)
+        result = seed_anywhere(request, step)
     _print_result(result, as_json)
 
 
@@ -149,7 +150,10 @@ def _print_plan(p: SeedPlan, as_json: bool) -> None:
     click.echo("no changes" if p.empty else "")
 
 
-def _print_result(r: SeedResult, as_json: bool) -> None:
+def _print_result(r: SeedResult | RemoteSeedResult, as_json: bool) -> None:
+    if isinstance(r, RemoteSeedResult):
+        _print_remote(r, as_json)
+        return
     if as_json:
         click.echo(json.dumps({**_plan_dict(r.plan), "commit": r.commit, "tree": r.tree}, indent=2))
         return
@@ -169,6 +173,23 @@ def _print_result(r: SeedResult, as_json: bool) -> None:
         click.echo(f"{len(r.plan.pending_secrets)} secrets pending (not committed):")
         for s in r.plan.pending_secrets:
             click.echo(f"  - {s.namespace}/{s.name} ({s.purpose}): {s.reason}")
+
+
+def _print_remote(r: RemoteSeedResult, as_json: bool) -> None:
+    published = r.published
+    pr = published.pull_request
+    if as_json:
+        body = _plan_dict(r.plan) if r.plan else {"repository": r.target, "changed": False}
+        extra = {"commit": published.commit, "ref": published.ref, "pullRequest": pr.url if pr else None}
+        click.echo(json.dumps({**body, **extra}, indent=2))
+        return
+    if not published.changed:
+        click.echo(f"{r.target}: up to date; nothing pushed")
+        return
+    where = f"pull request #{pr.number} {pr.url}".strip() if pr else published.ref
+    click.echo(f"pushed {str(published.commit)[:12]} to {r.target} ({where})")
+    if r.plan:
+        _print_key(r.plan)
 
 
 def _print_key(plan: SeedPlan) -> None:

@@ -102,7 +102,8 @@ def _read_git(r: SpecReader, raw: Any) -> GitTarget:
     secret_name = r.string(("git", "secretName"), body.get("secretName"), dns=True)
     if credentials and not secret_name:
         r.error(("git", "credentials"), "give git.secretName too: the Secret these credentials are stored in")
-    mode = r.choice(("git", "mode"), body.get("mode"), ("push", "pr", "agit"), "push")
+    # a Gitea target proposes re-seeds as pull requests unless told otherwise
+    mode = r.choice(("git", "mode"), body.get("mode"), ("push", "pr", "agit"), "pr" if gitea else "push")
     return GitTarget(
         repository=repository,
         branch=r.string(("git", "branch"), body.get("branch"), default="main"),
