@@ -289,6 +289,14 @@ def _rfc3339(moment: datetime, nanos: int) -> str:
     return f"{base}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+# Only these can type a plain scalar that starts with a character outside _NUMERIC_START: the null, bool and
+# YAML 1.1 bool words (numbers, timestamps, special floats, base 60 and `<<` all start inside it).
+_NUMERIC_START = "+-.0123456789<"
+_TYPED_WORDS = _NULLS | _BOOLS.keys() | _OLD_BOOLS
+
+
 def needs_quotes(text: str) -> bool:
     """True when a string written plain would read back as another type (go-yaml double-quotes it)."""
-    return not isinstance(resolve_plain(text), str) or text == "<<" or text in _OLD_BOOLS or bool(_BASE60.match(text))
+    if text and text[0] not in _NUMERIC_START:
+        return text in _TYPED_WORDS
+    return not isinstance(resolve_plain(text), str) or text == "<<" or bool(_BASE60.match(text))

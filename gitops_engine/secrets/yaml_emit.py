@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from gitops_engine.secrets.values import Branch, Comment, Node, Timestamp, format_float_g, needs_quotes
 
 _FAST_PLAIN = re.compile(r"[A-Za-z0-9_./=+][\x20-\x7e]*")
+# the complement of `_printable` as one character class, so whole strings are checked in C
+_UNPRINTABLE = re.compile("[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
 _ESCAPES = {
     0x00: "0", 0x07: "a", 0x08: "b", 0x09: "t", 0x0A: "n", 0x0B: "v", 0x0C: "f", 0x0D: "r", 0x1B: "e",
     0x22: '"', 0x5C: "\\", 0x85: "N", 0xA0: "_", 0x2028: "L", 0x2029: "P",
@@ -51,19 +53,22 @@ class _Writer:
                 self.out.append(f"{pad}#{item.text}")
                 continue
             key, value = item
-            head = (pad if prefix is None else prefix) + scalar_text(key, key=True) + ":"
+            head = (pad if prefix is None else prefix) + _string(key) + ":"
             prefix = None
             self.value(head, value, column)
 
     def value(self, head: str, value: Node, column: int) -> None:
-        if isinstance(value, Branch) and value.items:
+        if isinstance(value, str):
+            if "\n" in value and _block_allowed(value):
+                self.literal(head, value, self.child(column))
+            else:
+                self.out.append(f"{head} {_string(value)}")
+        elif isinstance(value, Branch) and value.items:
             self.out.append(head)
             self.mapping(value, self.child(column), None)
         elif isinstance(value, tuple) and value:
             self.out.append(head)
             self.sequence(value, self.child(column), None)
-        elif isinstance(value, str) and "\n" in value and _block_allowed(value):
-            self.literal(head, value, self.child(column))
         else:
             self.out.append(f"{head} {scalar_text(value)}")
 
@@ -98,8 +103,10 @@ class _Writer:
         self.out.extend(pad + line if line else "" for line in body.split("\n"))
 
 
-def scalar_text(value: Node, key: bool = False) -> str:
-    """One scalar as go-yaml writes it (keys are simple keys: never block scalars)."""
+def scalar_text(value: Node) -> str:
+    """One scalar as go-yaml writes it on one line (keys are simple keys: never block scalars)."""
+    if isinstance(value, str):
+        return _string(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -114,12 +121,11 @@ def scalar_text(value: Node, key: bool = False) -> str:
         return "!!binary " + base64.b64encode(value).decode()
     if isinstance(value, Branch):
         return "{}"
-    if isinstance(value, tuple):
-        return "[]"
-    return _string(value, key)
+    assert isinstance(value, tuple)
+    return "[]"
 
 
-def _string(text: str, key: bool) -> str:
+def _string(text: str) -> str:
     if needs_quotes(text) or "\n" in text:
         return _double_quoted(text)
     # fast path for the common case (ENC[…] values, names, base64): printable ASCII with no indicators
@@ -142,8 +148,9 @@ def _printable(code: int) -> bool:
 
 def _analyze(text: str) -> tuple[bool, bool]:
     """(block plain allowed, single quotes allowed) per libyaml's scalar analysis, for one-line strings."""
+    if _UNPRINTABLE.search(text):
+        return False, False
     indicators = text.startswith(("---", "..."))
-    special = False
     for index, char in enumerate(text):
         after = text[index + 1] if index + 1 < len(text) else " "
         before = text[index - 1] if index else " "
@@ -154,18 +161,13 @@ def _analyze(text: str) -> tuple[bool, bool]:
                 indicators = True
         elif (char == ":" and after in " \t") or (char == "#" and before in " \t"):
             indicators = True
-        if not _printable(ord(char)):
-            special = True
     edge_space = text[:1] in (" ", "\t") or text[-1:] in (" ", "\t")
-    if special:
-        return False, False
     return not (indicators or edge_space), True
 
 
 def _block_allowed(text: str) -> bool:
-    if text[-1:] == " " or " \n" in text:
-        return False
-    return all(_printable(ord(c)) for c in text if c != "\t") and "\t" not in text
+    # a tab is outside the printable class, so one search also refuses tabs
+    return text[-1:] != " " and " \n" not in text and _UNPRINTABLE.search(text) is None
 
 
 def _double_quoted(text: str) -> str:

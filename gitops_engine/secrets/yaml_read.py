@@ -22,6 +22,14 @@ _TRAILING = re.compile(r"^[ \t]*:?[ \t]+#(.*)$")
 _UNSET = 1 << 30
 
 
+class Composer(yaml.CSafeLoader):
+    """The C composer without implicit tag resolution: sops types plain scalars itself, so tags are never read."""
+
+    def resolve(self, kind: object, value: object, implicit: object) -> str:
+        """One constant tag (PyYAML's regex resolver was most of the compose time)."""
+        return ""
+
+
 @dataclass
 class _Container:
     open_line: int
@@ -40,10 +48,6 @@ class _Reader:
         self.containers: list[_Container] = []
         self.spans: list[tuple[int, int, int]] = []
         self.used_lines: set[int] = set()
-        self.has_hash = any("#" in line for line in lines)
-
-    def fail(self, line: int, message: str) -> InputError:
-        return InputError(f"{self.where}:{line + 1 + self.offset}: {message}")
 
     def build(self, node: yaml.Node, open_line: int, depth: int) -> object:
         if isinstance(node, yaml.MappingNode):
@@ -68,12 +72,7 @@ class _Reader:
         seen: set[str] = set()
         for key_node, value_node in node.value:
             line = key_node.start_mark.line
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise self.fail(line, "map keys must be plain strings (sops cannot encrypt complex keys)")
-            key = key_node.value
-            if key in seen:
-                raise self.fail(line, f"duplicate key {key!r} (remove one; sops refuses duplicate keys)")
-            seen.add(key)
+            key = _key_of(key_node, seen, self.where, self.offset)
             value = self.build(value_node, line, depth + 1)
             comment_line = (
                 value_node.end_mark.line if isinstance(value_node, yaml.ScalarNode) else key_node.end_mark.line
@@ -95,7 +94,7 @@ class _Reader:
         return box
 
     def _trailing(self, box: _Container, line: int, column: int, item_line: int) -> None:
-        if not self.has_hash or line >= len(self.lines) or line in self.used_lines:
+        if line >= len(self.lines) or line in self.used_lines:
             return
         match = _TRAILING.match(self.lines[line][column:])
         if match:
@@ -103,8 +102,6 @@ class _Reader:
             box.entries.append((item_line, Comment(match.group(1))))
 
     def place_comments(self) -> None:
-        if not self.has_hash:
-            return
         for number, text in enumerate(self.lines):
             match = _COMMENT_LINE.match(text)
             if not match or number in self.used_lines or self._inside_scalar(number, len(match.group(1))):
@@ -118,6 +115,35 @@ class _Reader:
 
     def _inside_scalar(self, line: int, column: int) -> bool:
         return any(s < line < e or (line == e and column < end_col) for s, e, end_col in self.spans)
+
+
+def _key_of(node: yaml.Node, seen: set[str], where: str, offset: int) -> str:
+    """A map key, refusing complex and duplicate keys as sops does."""
+    if not isinstance(node, yaml.ScalarNode):
+        raise _fail(
+            where, offset, node.start_mark.line, "map keys must be plain strings (sops cannot encrypt complex keys)"
+        )
+    key: str = node.value
+    if key in seen:
+        raise _fail(
+            where, offset, node.start_mark.line, f"duplicate key {key!r} (remove one; sops refuses duplicate keys)"
+        )
+    seen.add(key)
+    return key
+
+
+def _fail(where: str, offset: int, line: int, message: str) -> InputError:
+    return InputError(f"{where}:{line + 1 + offset}: {message}")
+
+
+def _tree(node: yaml.Node, where: str, offset: int) -> Node:
+    """The tree of a document without comments: node order is line order, so no placement pass is needed."""
+    if isinstance(node, yaml.ScalarNode):
+        return scalar_of(node)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        return Branch(tuple((_key_of(k, seen, where, offset), _tree(v, where, offset)) for k, v in node.value))
+    return tuple(_tree(element, where, offset) for element in node.value)
 
 
 def _freeze(value: object) -> Node:
@@ -166,20 +192,23 @@ def read_documents(text: str, where: str) -> tuple[Branch, ...]:
     """Every document of a YAML stream as a sops tree; bad YAML is an InputError naming file:line."""
     docs: list[Branch] = []
     for offset, lines in _chunks(text):
-        reader = _Reader(lines, where, offset)
         try:
-            node = yaml.compose("\n".join(lines), Loader=yaml.CSafeLoader)
+            node = yaml.compose("\n".join(lines), Loader=Composer)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            raise reader.fail(mark.line if mark else 0, f"invalid YAML: {exc.problem or exc.context}") from exc
+            raise _fail(where, offset, mark.line if mark else 0, f"invalid YAML: {exc.problem or exc.context}") from exc
         if node is None:
             docs.append(Branch())
             continue
         if not isinstance(node, yaml.MappingNode):
-            raise reader.fail(node.start_mark.line, "the top level of a sops YAML document must be a map")
-        root = reader.mapping(node, -1, 0)
-        reader.place_comments()
-        tree = _freeze(root)
+            raise _fail(where, offset, node.start_mark.line, "the top level of a sops YAML document must be a map")
+        if not any("#" in line for line in lines):
+            tree = _tree(node, where, offset)
+        else:
+            reader = _Reader(lines, where, offset)
+            root = reader.mapping(node, -1, 0)
+            reader.place_comments()
+            tree = _freeze(root)
         assert isinstance(tree, Branch)
         docs.append(tree)
     return tuple(docs)
