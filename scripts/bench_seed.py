@@ -20,10 +20,23 @@ from pathlib import Path
 from gitops_engine.adapters import git
 from gitops_engine.app.seed import SeedRequest, seed
 
-CATALOG_APPS = (
-    "cert-manager traefik gatekeeper chartmuseum dex kube-prometheus-stack grafana-loki velero external-dns "
-    "metallb istio kubecost zookeeper kafka spark"
-).split()
+CATALOG_APPS = [
+    "cert-manager",
+    "traefik",
+    "gatekeeper",
+    "chartmuseum",
+    "dex",
+    "kube-prometheus-stack",
+    "grafana-loki",
+    "velero",
+    "external-dns",
+    "metallb",
+    "istio",
+    "kubecost",
+    "zookeeper",
+    "kafka",
+    "spark",
+]
 
 
 def synthetic_catalog(root: Path, count: int) -> None:
