@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from typing import NoReturn
 
 from gitops_engine.adapters import fs, git, transport
 from gitops_engine.adapters.targets import GiteaTarget, LocalTarget, RemoteTarget, gitea_target, parse_target
 from gitops_engine.app.publish import PublishMode, PublishResult, Review, publish
-from gitops_engine.app.reseed import MergeConflictError
+from gitops_engine.app.reseed import CONFLICT_BRANCH, MergeConflictError
 from gitops_engine.app.seed import Progress, SeedPlan, SeedRequest, SeedResult, plan_seed, seed
 from gitops_engine.model.platform import Platform
 from gitops_engine.model.tree import Tree
@@ -62,6 +63,7 @@ def _seed_remote(
     store = transport.store_for(url)
     branch = request.branch or platform.git.branch
     plans: list[SeedPlan] = []
+    author = git.Signature(request.author[0], request.author[1], request.commit_time or int(time.time()))
 
     def change(_base: Tree) -> Tree | None:
         # publish has fetched the branch into `store`; plan against exactly that head
@@ -70,10 +72,10 @@ def _seed_remote(
         plans.append(plan)
         if plan.empty and plan.base_commit is not None:
             return None
-        if plan.conflicts:
-            raise MergeConflictError(branch, plan.base_commit or "", plan.conflicts, transport.scrub_url(url))
         files = dict(plan.new_files)
         files.update(git.read_blobs(git.open_repository(store, create=False), plan.kept_blobs))
+        if plan.conflicts:
+            raise _ConflictedError(plan, Tree(files))
         return Tree(files)
 
     mode = PublishMode(platform.git.mode)
@@ -84,13 +86,48 @@ def _seed_remote(
         labels=("gitops-engine",),
     )
     progress("publishing")
-    published = publish(
+    try:
+        published = publish(
+            target,
+            branch,
+            change,
+            "gitops-engine seed\n",
+            author=author,
+            mode=mode,
+            review=review if mode is not PublishMode.PUSH else None,
+        )
+    except _ConflictedError as conflicted:
+        _propose_conflicts(target, branch, conflicted, author, url)
+    return RemoteSeedResult(plans[-1] if plans and published.changed else None, published, transport.scrub_url(url))
+
+
+class _ConflictedError(Exception):
+    """Raised out of a publish attempt: the merge has conflicts, so nothing may reach the seeded branch."""
+
+    def __init__(self, plan: SeedPlan, tree: Tree) -> None:
+        super().__init__("merge conflicts")
+        self.plan, self.tree = plan, tree
+
+
+def _propose_conflicts(
+    target: RemoteTarget | GiteaTarget, branch: str, conflicted: _ConflictedError, author: git.Signature, url: str
+) -> NoReturn:
+    """Push the merge with conflict markers to CONFLICT_BRANCH (a PR where the forge has them), then stop."""
+    paths = conflicted.plan.conflicts
+    listing = "\n".join(f"- `{p}`" for p in paths)
+    review = Review(
+        head=CONFLICT_BRANCH,
+        title="gitops-engine seed: resolve merge conflicts",
+        body=f"Hand edits and the new render changed the same lines. Resolve the markers in:\n\n{listing}\n",
+        labels=("gitops-engine",),
+    )
+    proposed = publish(
         target,
         branch,
-        change,
-        "gitops-engine seed\n",
-        author=git.Signature(request.author[0], request.author[1], request.commit_time or int(time.time())),
-        mode=mode,
-        review=review if mode is not PublishMode.PUSH else None,
+        lambda _base: conflicted.tree,
+        "gitops-engine seed: merge with conflicts\n",
+        author=author,
+        mode=PublishMode.PR,
+        review=review,
     )
-    return RemoteSeedResult(plans[-1] if plans and published.changed else None, published, transport.scrub_url(url))
+    raise MergeConflictError(CONFLICT_BRANCH, proposed.commit or "", paths, transport.scrub_url(url))

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from gitops_engine.adapters import git
+from gitops_engine.adapters.targets import gitea_target
+from gitops_engine.app.publish import publish
+from gitops_engine.model.tree import Tree
 from tests.forge.gitea_server import GiteaServer
 from tests.seed.helpers import FIXED_RECIPIENT, example_spec_text, reproducible_spec_text, run_cli, write_example
 
@@ -88,3 +92,40 @@ def test_second_seed_on_gitea_is_proposed_as_a_pull_request(
     assert rerun.code == 0
     pulls = gitea.pulls_of("platform", "fleet")
     assert [(p.head_ref, p.base, p.state) for p in pulls] == [("gitops-engine/seed", "main", "open")]
+
+
+def test_conflicting_reseed_on_gitea_opens_a_pull_request_with_markers(
+    gitea: GiteaServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tokens: dict[str, str]
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("TEST_GITEA_TOKEN", tokens["alice"])
+    # mode push: re-seeds go straight to main, so only a conflict can make a pull request here
+    spec = _gitea_spec(
+        tmp_path, gitea, reproducible_spec_text().replace("  interval: 1m\n", "  interval: 1m\n  mode: push\n")
+    )
+    assert run_cli("seed", "-c", str(spec)).code == 0
+    overrides = "clusters/host-cluster/apps/management/kube-prometheus-stack-overrides.yaml"
+    target = gitea_target(
+        {"url": gitea.url, "owner": "platform", "repository": "fleet", "tokenEnv": "TEST_GITEA_TOKEN"}, "t"
+    )
+    author = git.Signature("human", "human@example.invalid", 1_800_000_000)
+
+    def hand_edit(base: Tree) -> Tree:
+        return base.merged({overrides: base[overrides].replace(b"retention: 30d", b"retention: 45d")})
+
+    publish(target, "main", hand_edit, "tune retention by hand", author=author)
+    bare = gitea.bare_path("platform", "fleet")
+    main_before = _tree(bare)
+    spec.write_text(spec.read_text().replace("retention: 30d", "retention: 60d"))
+    result = run_cli("seed", "-c", str(spec))
+    assert result.code == 1
+    assert overrides in result.err and "gitops-engine/reseed-conflicts" in result.err
+    assert tokens["alice"] not in result.err
+    assert _tree(bare) == main_before
+    shown = subprocess.run(
+        ["git", "--git-dir", str(bare), "show", f"gitops-engine/reseed-conflicts:{overrides}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "<<<<<<< ours" in shown and "retention: 45d" in shown and "retention: 60d" in shown
+    pulls = gitea.pulls_of("platform", "fleet")
+    assert [(p.head_ref, p.base, p.state) for p in pulls] == [("gitops-engine/reseed-conflicts", "main", "open")]
