@@ -21,10 +21,9 @@ from typing import Any
 
 from gitops_engine.core.errors import InputError
 from gitops_engine.core.yamlio import LocatedDocument, PathKey, YamlSyntaxError, load_located
-from gitops_engine.propagate.selector import LabelSelector, Operator, Requirement
+from gitops_engine.model.selector import OPERATORS, LabelSelector, Requirement
 
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
-_OPERATOR_NAMES = {o.value for o in Operator}
 _SOURCE_KEY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
 
 
@@ -127,22 +126,22 @@ def _selector(raw: Any, where: PathKey, errors: _Errors) -> LabelSelector | None
     requirements = [_requirement(item, (*where, "matchExpressions", i), errors) for i, item in enumerate(expressions)]
     if any(r is None for r in requirements):
         return None
-    return LabelSelector(tuple(sorted(labels.items())), tuple(r for r in requirements if r is not None))
+    return LabelSelector(dict(sorted(labels.items())), tuple(r for r in requirements if r is not None))
 
 
 def _requirement(raw: Any, where: PathKey, errors: _Errors) -> Requirement | None:
-    operators = ", ".join(o.value for o in Operator)
-    operator_name = raw.get("operator") if isinstance(raw, dict) else None
-    if not isinstance(raw, dict) or not isinstance(raw.get("key"), str) or operator_name not in _OPERATOR_NAMES:
-        errors.add(where, "an expression needs a string key and an operator", f"operator is one of {operators}")
+    operator = raw.get("operator") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict) or not isinstance(raw.get("key"), str) or operator not in OPERATORS:
+        errors.add(
+            where, "an expression needs a string key and an operator", f"operator is one of {', '.join(OPERATORS)}"
+        )
         return None
-    operator = Operator(operator_name)
     values = raw.get("values")
-    wants_values = operator in (Operator.IN, Operator.NOT_IN)
+    wants_values = operator in ("In", "NotIn")
     if wants_values and not (isinstance(values, list) and values and all(isinstance(v, str) for v in values)):
-        errors.add(where, f"{operator.value} needs a non-empty list of string values", "add values: [...]")
+        errors.add(where, f"{operator} needs a non-empty list of string values", "add values: [...]")
         return None
     if not wants_values and values:
-        errors.add(where, f"{operator.value} takes no values", "remove values")
+        errors.add(where, f"{operator} takes no values", "remove values")
         return None
-    return Requirement(raw["key"], operator, frozenset(values or ()))
+    return Requirement(raw["key"], operator, tuple(sorted(values or ())))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitops_engine.propagate.selector import LabelSelector, Operator, Requirement
+from gitops_engine.model.selector import LabelSelector, Requirement
 from gitops_engine.propagate.urls import rewrite_url
 
 HOSTS = {
@@ -39,12 +39,12 @@ def test_rewrite_url(url: str, expected: str) -> None:
 
 def test_selector_semantics() -> None:
     selector = LabelSelector(
-        (("tier", "prod"),),
+        {"tier": "prod"},
         (
-            Requirement("region", Operator.IN, frozenset({"eu", "us"})),
-            Requirement("legacy", Operator.NOT_IN, frozenset({"true"})),
-            Requirement("owner", Operator.EXISTS),
-            Requirement("frozen", Operator.DOES_NOT_EXIST),
+            Requirement("region", "In", ("eu", "us")),
+            Requirement("legacy", "NotIn", ("true",)),
+            Requirement("owner", "Exists"),
+            Requirement("frozen", "DoesNotExist"),
         ),
     )
     assert selector.matches({"tier": "prod", "region": "eu", "owner": "a"})
