@@ -31,9 +31,7 @@ class Forge(Protocol):
         """Open PRs whose head branch starts with `head_prefix`."""
         ...
 
-    def open_pull_request(
-        self, head: str, base: str, title: str, body: str, labels: Sequence[str] = ()
-    ) -> PullRequest:
+    def open_pull_request(self, head: str, base: str, title: str, body: str, labels: Sequence[str] = ()) -> PullRequest:
         """Open a PR and return it."""
         ...
 
