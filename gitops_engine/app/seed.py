@@ -20,6 +20,7 @@ from gitops_engine.model.tree import compare_trees
 from gitops_engine.render.checks import check_spec_against_catalog
 from gitops_engine.render.fleet import STATE_PATH, RenderInputs, finish, input_digest, render
 from gitops_engine.render.phases import PHASES, Phase, phase_of
+from gitops_engine.render.placement import place_apps
 from gitops_engine.render.secrets import needed_secrets
 from gitops_engine.reseed.decide import Decision, Status
 from gitops_engine.secrets.creation_rules import render_config
@@ -169,10 +170,11 @@ def plan_seed(request: SeedRequest, progress: Progress = _quiet, *, create_key: 
     if unchanged and not (request.force or request.restore or reads_values):
         # render is pure: the same inputs give the same files, so there is nothing to do
         return SeedPlan(str(repo_path), branch, head, tuple(PhasePlan(p) for p in PHASES), (), age_key=key)
-    needs = needed_secrets(platform, loaded.catalog)
+    placements = place_apps(platform, loaded.catalog)
+    needs = needed_secrets(platform, placements)
     secrets, pending = secret_inputs(platform, needs, current, request.spec_path, key)
     progress("rendering")
-    rendered = render(replace(render_inputs, secrets=secrets))
+    rendered = render(replace(render_inputs, secrets=secrets), placements)
     progress("encrypting secrets")
     existing_secrets = _read_existing(repo_path, {p: current[p] for p in secrets if p in current})
     rendered_files = dict(rendered.tree)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from gitops_engine.core.hashing import git_blob_id, sha256_hex
+from gitops_engine.core.yamlemit import Template
 from gitops_engine.core.yamlio import dump, dump_documents
 from gitops_engine.model.catalog import AppVersion, Catalog, helm_repository_name
 from gitops_engine.model.platform import Cluster, Platform
@@ -45,10 +47,14 @@ class Rendered:
     secrets: Mapping[str, bytes | None]
 
 
-def render(inputs: RenderInputs) -> Rendered:
-    """Render the fleet repository following the installer flow (finish() adds the provenance file)."""
+def render(inputs: RenderInputs, placements: Mapping[str, list[Placement]] | None = None) -> Rendered:
+    """Render the fleet repository following the installer flow (finish() adds the provenance file).
+
+    `placements` may be passed when the caller already computed them with place_apps for these inputs.
+    """
     platform = inputs.platform
-    placements = place_apps(platform, inputs.catalog)
+    placements = placements if placements is not None else place_apps(platform, inputs.catalog)
+    templates: dict[int, Template] = {}
     files: dict[str, bytes] = {}
     files.update(_base())
     files.update(_helm_repositories(placements))
@@ -58,7 +64,7 @@ def render(inputs: RenderInputs) -> Rendered:
     files.update(_catalog_repositories(platform))
     for cluster in platform.clusters:
         secrets = sorted(p for p in inputs.secrets if p.startswith(f"clusters/{cluster.name}/secrets/"))
-        files.update(_cluster(platform, cluster, placements[cluster.name], secrets))
+        files.update(_cluster(platform, cluster, placements[cluster.name], secrets, templates))
     return Rendered(Tree(files), dict(inputs.secrets))
 
 
@@ -218,7 +224,11 @@ def _catalog_repositories(platform: Platform) -> dict[str, bytes]:
 
 
 def _cluster(
-    platform: Platform, cluster: Cluster, placements: Sequence[Placement], secrets: list[str]
+    platform: Platform,
+    cluster: Cluster,
+    placements: Sequence[Placement],
+    secrets: list[str],
+    templates: dict[int, Template],
 ) -> dict[str, bytes]:
     base = f"clusters/{cluster.name}"
     files: dict[str, bytes] = {}
@@ -259,7 +269,7 @@ def _cluster(
     files[f"{base}/apps.yaml"] = _yaml(
         o.flux_kustomization("apps-kommander", o.FLUX_NAMESPACE, f"./{base}/apps", interval="10m", wait=False)
     )
-    files.update(_app_kustomizations(platform, cluster, placements))
+    files.update(_app_kustomizations(platform, cluster, placements, templates))
     return files
 
 
@@ -279,6 +289,16 @@ def _flux_system(platform: Platform, cluster: Cluster, decrypt: bool) -> dict[st
         decrypt=decrypt,
         wait=False,
     )
+    return {
+        f"{base}/kustomization.yaml": _kustomization(["gotk-sync.yaml", "flux.yaml"]),
+        f"{base}/gotk-sync.yaml": _yaml(source, sync),
+        f"{base}/flux.yaml": _flux_release(),
+    }
+
+
+@cache
+def _flux_release() -> bytes:
+    """Flux's self-managing HelmRelease: the same bytes on every cluster, so emitted once."""
     name, version, url = FLUX_CHART
     flux = {
         "apiVersion": "helm.toolkit.fluxcd.io/v2",
@@ -309,11 +329,7 @@ def _flux_system(platform: Platform, cluster: Cluster, decrypt: bool) -> dict[st
             },
         },
     }
-    return {
-        f"{base}/kustomization.yaml": _kustomization(["gotk-sync.yaml", "flux.yaml"]),
-        f"{base}/gotk-sync.yaml": _yaml(source, sync),
-        f"{base}/flux.yaml": _yaml(flux),
-    }
+    return _yaml(flux)
 
 
 def _kommander_vars(platform: Platform, cluster: Cluster, placements: Sequence[Placement]) -> bytes:
@@ -336,7 +352,40 @@ def _kommander_vars(platform: Platform, cluster: Cluster, placements: Sequence[P
     return _yaml(*(o.config_map(o.VARS_CONFIGMAP, ns, data, {o.MANAGED_LABEL: o.MANAGER}) for ns in namespaces))
 
 
-def _app_kustomizations(platform: Platform, cluster: Cluster, placements: Sequence[Placement]) -> dict[str, bytes]:
+_APP_SLOTS = ["app", "version", "namespace", "workspace_namespace", "path"]
+
+
+def _app_kustomization_template(dependencies: int) -> Template:
+    """The per-app Flux Kustomization file as a template, one per number of dependencies."""
+    dep_slots = [f"dep{i}" for i in range(dependencies)] + [f"dep{i}ns" for i in range(dependencies)]
+
+    def build(**slot: str) -> str:
+        return _yaml(
+            o.flux_kustomization(
+                slot["app"],
+                slot["namespace"],
+                slot["path"],
+                depends_on=[(slot[f"dep{i}"], slot[f"dep{i}ns"]) for i in range(dependencies)],
+                substitute={
+                    "appVersion": slot["version"],
+                    "releaseName": slot["app"],
+                    "releaseNamespace": slot["namespace"],
+                    "workspaceNamespace": slot["workspace_namespace"],
+                },
+                labels=_app_labels(slot["app"], slot["version"]),
+            )
+        ).decode()
+
+    return Template(build, _APP_SLOTS + dep_slots)
+
+
+def _app_labels(app: str, version: str) -> dict[str, str]:
+    return {"gitops-engine.io/app": app, "gitops-engine.io/app-version": version, o.MANAGED_LABEL: o.MANAGER}
+
+
+def _app_kustomizations(
+    platform: Platform, cluster: Cluster, placements: Sequence[Placement], templates: dict[int, Template]
+) -> dict[str, bytes]:
     base = f"clusters/{cluster.name}/apps"
     files: dict[str, bytes] = {}
     folders: dict[str, list[str]] = {}
@@ -345,28 +394,23 @@ def _app_kustomizations(platform: Platform, cluster: Cluster, placements: Sequen
         folder = deployment.workspace
         if deployment.project:
             folder = f"{platform.project(deployment.project).workspace}/{deployment.project}"
-        labels = {
-            "gitops-engine.io/app": p.app.app,
-            "gitops-engine.io/app-version": p.app.version,
-            o.MANAGED_LABEL: o.MANAGER,
-        }
-        kustomization = o.flux_kustomization(
-            p.app.app,
-            p.namespace,
-            f"./{p.folder}",
-            depends_on=p.depends_on,
-            substitute={
-                "appVersion": p.app.version,
-                "releaseName": p.app.app,
-                "releaseNamespace": p.namespace,
-                "workspaceNamespace": p.workspace_namespace,
-            },
-            labels=labels,
+        count = len(p.depends_on)
+        template = templates.get(count) or templates.setdefault(count, _app_kustomization_template(count))
+        deps = {f"dep{i}": name for i, (name, _) in enumerate(p.depends_on)}
+        deps.update({f"dep{i}ns": ns for i, (_, ns) in enumerate(p.depends_on)})
+        text = template.fill(
+            app=p.app.app,
+            version=p.app.version,
+            namespace=p.namespace,
+            workspace_namespace=p.workspace_namespace,
+            path=f"./{p.folder}",
+            **deps,
         )
-        files[f"{base}/{folder}/{p.app.app}.yaml"] = _yaml(kustomization)
+        files[f"{base}/{folder}/{p.app.app}.yaml"] = text.encode()
         entries = folders.setdefault(folder, [])
         entries.append(f"{p.app.app}.yaml")
         if p.values:
+            labels = _app_labels(p.app.app, p.app.version)
             overrides = o.config_map(
                 f"{p.app.app}-overrides", p.namespace, {"values.yaml": dump(dict(p.values))}, labels
             )

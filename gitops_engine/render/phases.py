@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,9 @@ _APP_PATH = re.compile(
 )
 
 
+@lru_cache(maxsize=1 << 16)
 def phase_of(path: str) -> Phase:
-    """The installer phase that writes `path`."""
+    """The installer phase that writes `path` (memoised: plans ask for every path of big trees repeatedly)."""
     for pattern, key in _RULES:
         if pattern.search(path):
             return _BY_KEY[key]

@@ -30,16 +30,15 @@ class Placement:
         return f"applications/{self.app.app}/{self.app.version}"
 
 
-def scope_clusters(platform: Platform, deployment: AppDeployment) -> list[Cluster]:
-    """The clusters of the deployment's workspace or project."""
+def scope_clusters(
+    platform: Platform, deployment: AppDeployment, by_workspace: Mapping[str, list[Cluster]]
+) -> list[Cluster]:
+    """The clusters of the deployment's workspace or project (`by_workspace`: clusters grouped by workspace)."""
     if deployment.project is not None:
         project = platform.project(deployment.project)
-        return [
-            c
-            for c in platform.clusters
-            if c.workspace == project.workspace and project.cluster_selector.matches(c.selector_labels())
-        ]
-    return [c for c in platform.clusters if c.workspace == deployment.workspace]
+        candidates = by_workspace.get(project.workspace, [])
+        return [c for c in candidates if project.cluster_selector.matches(c.selector_labels())]
+    return list(by_workspace.get(deployment.workspace, []))
 
 
 def deployment_namespace(platform: Platform, deployment: AppDeployment) -> tuple[str, str]:
@@ -56,12 +55,15 @@ def place_apps(platform: Platform, catalog: Catalog) -> dict[str, list[Placement
     raw: dict[str, list[tuple[AppDeployment, AppVersion, str, str, dict[str, Any]]]] = {
         c.name: [] for c in platform.clusters
     }
+    by_workspace: dict[str, list[Cluster]] = {}
+    for cluster in platform.clusters:
+        by_workspace.setdefault(cluster.workspace, []).append(cluster)
     for deployment in platform.apps:
         app = catalog.get(deployment.app, deployment.version)
         if app is None:
             continue
         ns, ws_ns = deployment_namespace(platform, deployment)
-        for cluster in scope_clusters(platform, deployment):
+        for cluster in scope_clusters(platform, deployment, by_workspace):
             labels = cluster.selector_labels()
             if not deployment.cluster_selector.matches(labels):
                 continue

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gitops_engine.core.yamlio import dump_documents
-from gitops_engine.model.catalog import Catalog
 from gitops_engine.model.platform import Platform
 from gitops_engine.render import objects as o
-from gitops_engine.render.placement import place_apps
+from gitops_engine.render.placement import Placement
 from gitops_engine.spec.loader import clusters_of_project
 
 Origin = Literal["git-credentials", "gitea-admin", "spec"]
@@ -35,10 +34,9 @@ class SecretNeed:
         return f"clusters/{self.cluster}/secrets/{self.namespace}-{self.name}.sops.yaml"
 
 
-def needed_secrets(platform: Platform, catalog: Catalog) -> list[SecretNeed]:
-    """Every Secret the fleet needs, per cluster, in a stable order."""
+def needed_secrets(platform: Platform, placements: Mapping[str, list[Placement]]) -> list[SecretNeed]:
+    """Every Secret the fleet needs, per cluster (placements from place_apps), in a stable order."""
     needs: list[SecretNeed] = []
-    placements = place_apps(platform, catalog)
     for cluster in platform.clusters:
         if platform.git.secret_name:
             needs.append(
