@@ -46,17 +46,5 @@ class LabelSelector:
         """True for the select-all selector."""
         return not self.match_labels and not self.match_expressions
 
-    def to_dict(self) -> dict[str, object]:
-        """The Kubernetes YAML form."""
-        out: dict[str, object] = {}
-        if self.match_labels:
-            out["matchLabels"] = dict(self.match_labels)
-        if self.match_expressions:
-            out["matchExpressions"] = [
-                {"key": r.key, "operator": r.operator, **({"values": list(r.values)} if r.values else {})}
-                for r in self.match_expressions
-            ]
-        return out
-
 
 SELECT_ALL = LabelSelector()
