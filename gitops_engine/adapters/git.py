@@ -55,6 +55,8 @@ class BranchHead:
 
 def open_repository(path: Path, create: bool = True) -> pygit2.Repository:
     """Open the repository at `path` (bare or not); create a bare one when missing and `create`."""
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path}: is a file, not a git repository (give a repository directory or a new path)")
     if path.exists():
         try:
             return pygit2.Repository(str(path), pygit2.enums.RepositoryOpenFlag.NO_SEARCH)

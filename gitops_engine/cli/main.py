@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     except GitopsError as exc:
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code
+    except OSError as exc:
+        # the disk or the system said no (permissions, space); the message names the path
+        click.echo(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
+        return EXIT_FAILED
     return result if isinstance(result, int) else EXIT_OK
 
 

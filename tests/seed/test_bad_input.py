@@ -58,3 +58,22 @@ def test_repository_path_that_is_not_a_repository(tmp_path: Path) -> None:
     assert result.code == 2
     assert "is not a git repository" in result.err
     assert sorted(p.name for p in (tmp_path / "junk").iterdir()) == ["file.txt"]
+
+
+def test_repository_path_that_is_a_file(tmp_path: Path) -> None:
+    spec = write_example(tmp_path)
+    (tmp_path / "fleet.git").write_text("not a repository")
+    result = run_cli("seed", "-c", str(spec))
+    assert result.code == 2
+    assert (
+        result.err
+        == f"error: {tmp_path / 'fleet.git'}: is a file, not a git repository (give a repository directory or a new path)\n"
+    )
+    assert (tmp_path / "fleet.git").read_text() == "not a repository"
+
+
+def test_unreachable_remote_is_a_clear_error(tmp_path: Path) -> None:
+    spec = write_example(tmp_path)
+    result = run_cli("seed", "-c", str(spec), "--repo", "http://127.0.0.1:9/fleet.git")
+    assert result.code == 1
+    assert result.err.startswith("error: ") and "127.0.0.1:9" in result.err and "Traceback" not in result.err
