@@ -251,8 +251,8 @@ def resolve_plain(text: str) -> Scalar:
     return text
 
 
-def parse_timestamp(text: str) -> Timestamp | None:
-    """A YAML timestamp in one of go-yaml's accepted layouts, as RFC 3339 with nanoseconds."""
+def _timestamp_fields(text: str) -> tuple[datetime, str | None, str | None] | None:
+    """(naive moment, fraction digits, zone) of a valid YAML timestamp, else None."""
     match = _TIMESTAMP.match(text)
     if not match:
         return None
@@ -261,6 +261,15 @@ def parse_timestamp(text: str) -> Timestamp | None:
         moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0))
     except ValueError:
         return None
+    return moment, fraction, zone
+
+
+def parse_timestamp(text: str) -> Timestamp | None:
+    """A YAML timestamp in one of go-yaml's accepted layouts, as RFC 3339 with nanoseconds."""
+    fields = _timestamp_fields(text)
+    if fields is None:
+        return None
+    moment, fraction, zone = fields
     offset = UTC
     if zone and zone != "Z":
         digits = zone[1:].replace(":", "")
@@ -299,4 +308,7 @@ def needs_quotes(text: str) -> bool:
     """True when a string written plain would read back as another type (go-yaml double-quotes it)."""
     if text and text[0] not in _NUMERIC_START:
         return text in _TYPED_WORDS
+    fields = _timestamp_fields(text)
+    if fields is not None and fields[2] in (None, "Z"):
+        return True  # typed as time (like `lastmodified`); resolve_plain would also format it, the slow part
     return not isinstance(resolve_plain(text), str) or text == "<<" or bool(_BASE60.match(text))

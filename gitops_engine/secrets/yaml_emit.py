@@ -14,7 +14,9 @@ from collections.abc import Sequence
 
 from gitops_engine.secrets.values import Branch, Comment, Node, Timestamp, format_float_g, needs_quotes
 
-_FAST_PLAIN = re.compile(r"[A-Za-z0-9_./=+][\x20-\x7e]*")
+_FAST_PLAIN = re.compile(r"[A-Za-z0-9_./=+^$(~][\x20-\x7e]*")
+# printable ASCII that double quotes hold as is (no `"` and no backslash)
+_QUOTABLE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
 # the complement of `_printable` as one character class, so whole strings are checked in C
 _UNPRINTABLE = re.compile("[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
 _ESCAPES = {
@@ -128,7 +130,7 @@ def scalar_text(value: Node) -> str:
 def _string(text: str) -> str:
     if needs_quotes(text) or "\n" in text:
         return _double_quoted(text)
-    # fast path for the common case (ENC[…] values, names, base64): printable ASCII with no indicators
+    # fast path for the common case (ENC[…] values, names, base64, regexes): printable ASCII with no indicators
     if _FAST_PLAIN.fullmatch(text) and ": " not in text and " #" not in text and text[-1] not in " :":
         return text
     plain_ok, single_ok = _analyze(text)
@@ -171,6 +173,8 @@ def _block_allowed(text: str) -> bool:
 
 
 def _double_quoted(text: str) -> str:
+    if _QUOTABLE.fullmatch(text):
+        return f'"{text}"'
     out = ['"']
     for char in text:
         code = ord(char)
