@@ -1,11 +1,12 @@
 """`kustomize build` of repository folders: in parallel, and cached by the content of what a build reads.
 
-The tree is written once into a private temp dir; every kustomization there gets
-`buildMetadata: [originAnnotations]` so each built object names the file it came from, and a folder
-without a kustomization gets the one Flux would generate (every manifest below it, stopping at folders
-that have their own). A build's cache key hashes the git blob ids of its closure: the folder, plus every
-file or folder its kustomizations reference, transitively. Re-validating an unchanged closure costs a
-file read instead of a process.
+Files are written into a private temp dir as builds need them (a build's closure, just before it runs, in
+its worker thread), so a fully cached run writes nothing and a cold one writes while kustomize runs. Every
+kustomization there gets `buildMetadata: [originAnnotations]` so each built object names the file it came
+from, and a folder without a kustomization gets the one Flux would generate (every manifest below it,
+stopping at folders that have their own). A build's cache key hashes the git blob ids of its closure: the
+folder, plus every file or folder its kustomizations reference, transitively. Re-validating an unchanged
+closure costs a file read instead of a process.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import hashlib
 import os
 import posixpath
 import tempfile
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ from gitops_engine.core.errors import ToolError
 from gitops_engine.core.yamlio import dump, dump_documents, load_fast
 from gitops_engine.model.tree import Tree
 from gitops_engine.validate.build import BuildOutput, BuiltObject
+from gitops_engine.validate.fastyaml import load_documents
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _ORIGIN = "config.kubernetes.io/origin"
@@ -64,11 +67,9 @@ def default_cache_dir() -> Path:
 def kustomize_builder(
     files: Mapping[str, bytes], cache_dir: Path | None = None, workers: int | None = None
 ) -> Iterator[KustomizeBuilder]:
-    """A builder over `files`, materialised in a temp dir that is removed afterwards."""
+    """A builder over `files`, written on demand into a temp dir that is removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="gitops-engine-build-") as tmp:
-        builder = KustomizeBuilder(files, Path(tmp), cache_dir, workers)
-        builder.materialise()
-        yield builder
+        yield KustomizeBuilder(files, Path(tmp), cache_dir, workers)
 
 
 class KustomizeBuilder:
@@ -92,19 +93,12 @@ class KustomizeBuilder:
                 directory = parent
         self._generated: dict[str, bytes] = {}
         self._memory: dict[str, BuildOutput] = {}
+        self._written: set[str] = set()
+        self._write_lock = threading.Lock()
 
-    def materialise(self) -> None:
-        """Write the tree into the work dir, with origin annotations switched on in every kustomization."""
-        for path, data in self.files.items():
-            target = self.workdir / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            name = posixpath.basename(path)
-            target.write_bytes(_with_origin_annotations(data) if name in KUSTOMIZATION_FILES else data)
-
-    def __call__(self, paths: Sequence[str]) -> dict[str, BuildOutput]:
-        """Build every folder in `paths` (in parallel); results keyed by folder."""
-        jobs: dict[str, str] = {}
-        results: dict[str, BuildOutput] = {}
+    def __call__(self, paths: Sequence[str]) -> Iterator[BuildOutput]:
+        """Build every folder in `paths` in parallel, yielding cached results first, then each build as it ends."""
+        jobs: dict[str, tuple[str, tuple[str, ...]]] = {}
         for path in dict.fromkeys(paths):
             self._ensure_kustomization(path)
             closure = self.closure(path)
@@ -112,18 +106,24 @@ class KustomizeBuilder:
             cached = self._memory.get(key) or self._read_cache(path, key, closure)
             if cached is not None:
                 self.stats.cached += 1
-                results[path] = cached
+                yield cached
             else:
-                jobs[path] = key
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            built = dict(zip(jobs, pool.map(self._build, jobs), strict=True))
-        for path, (output, stdout) in built.items():
-            self.stats.built += 1
-            results[path] = output
-            if output.error is None:
-                self._memory[jobs[path]] = output
-                self._write_cache(jobs[path], stdout)
-        return results
+                jobs[path] = (key, closure)
+        if not jobs:
+            return
+        pool = ThreadPoolExecutor(max_workers=min(self.workers, len(jobs)))
+        try:
+            futures = {pool.submit(self._build, path, closure): key for path, (key, closure) in jobs.items()}
+            for future in as_completed(futures):
+                output, stdout = future.result()
+                self.stats.built += 1
+                if output.error is None:
+                    self._memory[futures[future]] = output
+                    self._write_cache(futures[future], stdout)
+                yield output
+        finally:
+            # a caller that stops early (or fails) must not wait for builds nobody will read
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def closure(self, path: str) -> tuple[str, ...]:
         """Every repository file a build of `path` may read, sorted."""
@@ -164,8 +164,6 @@ class KustomizeBuilder:
             ]
         )
         self._generated[path] = data
-        (self.workdir / path).mkdir(parents=True, exist_ok=True)
-        (self.workdir / path / "kustomization.yaml").write_bytes(data)
 
     def _generated_resources(self, path: str) -> Iterator[str]:
         """What Flux's generator lists: manifests below `path`, and sub-folders that have a kustomization."""
@@ -188,8 +186,26 @@ class KustomizeBuilder:
             digest.update(f"{file}\0{pygit2.hash(self.files[file])}\n".encode())
         return digest.hexdigest()
 
-    def _build(self, path: str) -> tuple[BuildOutput, bytes]:
-        closure = self.closure(path)
+    def _write_closure(self, path: str, closure: Sequence[str]) -> None:
+        """Put on disk what a build of `path` reads (each file once per run, whichever build needs it first)."""
+        # one lock for all writers: a build must not start while another thread is still writing its inputs
+        with self._write_lock:
+            for file in closure:
+                if file not in self._written:
+                    self._written.add(file)
+                    _write(self.workdir / file, self._disk_bytes(file))
+            generated = posixpath.join(path, "kustomization.yaml")
+            if path in self._generated and generated not in self._written:
+                self._written.add(generated)
+                _write(self.workdir / generated, self._generated[path])
+
+    def _disk_bytes(self, file: str) -> bytes:
+        data = self.files[file]
+        return _with_origin_annotations(data) if posixpath.basename(file) in KUSTOMIZATION_FILES else data
+
+    def _build(self, path: str, closure: tuple[str, ...]) -> tuple[BuildOutput, bytes]:
+        self._write_closure(path, closure)
+        (self.workdir / path).mkdir(parents=True, exist_ok=True)
         argv = (*self.command, "--load-restrictor", "LoadRestrictionsNone", str(self.workdir / path))
         try:
             done = run(Command(argv, cwd=self.workdir, timeout=120.0, ok_codes=(0, 1)))
@@ -236,6 +252,11 @@ def read_directory(root: Path) -> Tree:
     return Tree(files)
 
 
+def _write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+
+
 def _with_origin_annotations(data: bytes) -> bytes:
     try:
         docs = load_fast(data)
@@ -277,7 +298,8 @@ def _referenced_paths(data: bytes, directory: str) -> Iterator[str]:
 
 
 def _parse_output(path: str, stdout: bytes, closure: tuple[str, ...]) -> BuildOutput:
-    objects = tuple(_strip_origin(path, doc) for doc in load_fast(stdout) if isinstance(doc, dict) and doc.get("kind"))
+    docs = load_documents(stdout)
+    objects = tuple(_strip_origin(path, doc) for doc in docs if isinstance(doc, dict) and doc.get("kind"))
     return BuildOutput(path, objects, None, closure)
 
 

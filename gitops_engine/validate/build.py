@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,6 @@ class BuildOutput:
     files: tuple[str, ...] = ()
 
 
-# Builds a batch of repository-relative directories ('' is the root); one call per discovery level so the
-# adapter can run the whole batch in parallel.
-Builder = Callable[[Sequence[str]], Mapping[str, BuildOutput]]
+# Builds a batch of repository-relative directories ('' is the root) and yields each result as soon as it is
+# ready, in no particular order, so discovery can check one build's objects while kustomize runs the next.
+Builder = Callable[[Sequence[str]], Iterator[BuildOutput]]

@@ -4,6 +4,11 @@ A cluster's entry point is a Flux Kustomization whose own file lies inside the p
 what `flux bootstrap` writes as gotk-sync.yaml). Each level's paths are built in one batch; every Flux
 Kustomization a build produces is followed when its source is this repository (the entry point's source,
 or a source mapped to a folder with `sources`), otherwise it is recorded as external.
+
+Builds arrive one by one while the rest of the batch is still running, and each is substituted and checked
+at once, so this work overlaps with kustomize instead of following it. Only a Kustomization whose
+substituteFrom names an object no earlier level applied has to wait for its whole level (a sibling might
+apply it).
 """
 
 from __future__ import annotations
@@ -12,17 +17,21 @@ import base64
 import binascii
 import contextlib
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import yaml
 
-from gitops_engine.core.yamlio import dump, load_fast
+from gitops_engine.core.yamlio import dump
 from gitops_engine.model.finding import Finding
 from gitops_engine.validate.build import Builder, BuildOutput
+from gitops_engine.validate.fastyaml import load_documents
 from gitops_engine.validate.fluxks import (
     FluxKustomization,
+    Ref,
     clean_path,
     is_flux_kustomization,
     parse_kustomization,
@@ -39,6 +48,9 @@ from gitops_engine.validate.objects import (
 from gitops_engine.validate.substitute import SubstitutionSyntaxError, invalid_names, substitute
 
 SUBSTITUTE_KEY = f"{FLUX_KS_GROUP}/substitute"
+
+# Findings about one rendered object, computed as soon as the object exists (see discover's `check`).
+ObjectCheck = Callable[[RenderedObject], Iterable[Finding]]
 
 
 @dataclass(frozen=True)
@@ -71,10 +83,16 @@ def discover(
     path: str | None = None,
     sources: Mapping[str, str] | None = None,
     broken_files: frozenset[str] = frozenset(),
+    index: SourceIndex | None = None,
+    check: ObjectCheck | None = None,
 ) -> Discovery:
-    """Find the entry points of `files` (or start at `path`) and render every cluster."""
-    index = SourceIndex(files)
-    walker = _Walker(files, builder, index, dict(sources or {}), broken_files)
+    """Find the entry points of `files` (or start at `path`) and render every cluster.
+
+    `check` runs on every object as it is rendered; its findings join the discovery's. `index` shares
+    already parsed files with the caller.
+    """
+    index = index or SourceIndex(files)
+    walker = _Walker(files, builder, index, dict(sources or {}), broken_files, check)
     roots = [_synthetic_root(clean_path(path))] if path is not None else find_roots(files, index, sources or {})
     if not roots:
         roots = [_synthetic_root("")]
@@ -101,11 +119,8 @@ def find_roots(files: Mapping[str, bytes], index: SourceIndex, sources: Mapping[
     for file in index.yaml_paths:
         if b"kustomize.toolkit.fluxcd.io" not in files[file]:
             continue
-        try:
-            docs = load_fast(files[file])
-        except yaml.YAMLError:
-            continue
-        for doc in docs:
+        for located in index.documents(file):
+            doc = located.data
             if not is_manifest(doc):
                 continue
             obj = _rendered(doc, file, index, None)
@@ -132,7 +147,9 @@ def _join(base: str, path: str) -> str:
 
 def _rendered(body: Mapping[str, Any], file: str, index: SourceIndex, producer: ObjectId | None) -> RenderedObject:
     oid = object_id(body)
-    return RenderedObject(oid, str(body["apiVersion"]), body, file, producer, index.find(file, oid.kind, oid.name))
+    return RenderedObject(
+        oid, str(body["apiVersion"]), body, file, producer, partial(index.find, file, oid.kind, oid.name)
+    )
 
 
 class _Walker:
@@ -143,12 +160,14 @@ class _Walker:
         index: SourceIndex,
         sources: dict[str, str],
         broken_files: frozenset[str],
+        check: ObjectCheck | None,
     ) -> None:
         self.files = files
         self.builder = builder
         self.index = index
         self.sources = sources
         self.broken_files = broken_files
+        self.check = check
         self.findings: list[Finding] = []
         self.findings_of: list[list[Finding]] = []
         self._dirs = {posixpath.dirname(p) for p in files}
@@ -163,12 +182,10 @@ class _Walker:
         external: list[FluxKustomization] = []
         level = [root]
         while level:
-            targets = {ks.id: self._full_path(ks, root) for ks in level}
-            outputs = self.builder(sorted({p for p in targets.values() if p is not None and p in self._dirs}))
-            pool = _value_pool(objects, level, targets, outputs)
+            rendered = self._render_level(level, root, objects)
             next_level: list[FluxKustomization] = []
             for ks in level:
-                for obj in self._apply(ks, targets[ks.id], outputs, pool):
+                for obj in rendered[ks.id]:
                     objects.append(obj)
                     if not is_flux_kustomization(obj) or obj.id in seen:
                         continue
@@ -178,6 +195,37 @@ class _Walker:
             followed.extend(next_level)
             level = next_level
         return Cluster(root.path or ".", root, tuple(followed), tuple(objects), tuple(external))
+
+    def _render_level(
+        self, level: list[FluxKustomization], root: FluxKustomization, objects: list[RenderedObject]
+    ) -> dict[ObjectId, list[RenderedObject]]:
+        """The objects each Kustomization of `level` applies, rendering each build as soon as it arrives."""
+        targets = {ks.id: self._full_path(ks, root) for ks in level}
+        by_path: dict[str, list[FluxKustomization]] = defaultdict(list)
+        for ks in level:
+            target = targets[ks.id]
+            if target is not None and target in self._dirs:
+                by_path[target].append(ks)
+        earlier = _value_pool(objects)
+        outputs: dict[str, BuildOutput] = {}
+        rendered: dict[ObjectId, list[RenderedObject]] = {}
+        waiting: list[FluxKustomization] = []
+        for output in self.builder(sorted(by_path)):
+            outputs[output.path] = output
+            for ks in by_path[output.path]:
+                if all(_ref_id(ref) in earlier for ref in ks.substitute_from):
+                    rendered[ks.id] = self._apply(ks, output.path, outputs, earlier)
+                else:
+                    waiting.append(ks)
+        if waiting:
+            # this level's own ConfigMaps and Secrets, before substitution; earlier levels' win on a clash
+            pool = _value_pool(objects, ((ks, outputs[path]) for path, group in by_path.items() for ks in group))
+            for ks in waiting:
+                rendered[ks.id] = self._apply(ks, targets[ks.id], outputs, pool)
+        for ks in level:
+            if ks.id not in rendered:
+                rendered[ks.id] = self._apply(ks, targets[ks.id], outputs, earlier)
+        return rendered
 
     def _full_path(self, ks: FluxKustomization, root: FluxKustomization) -> str | None:
         """Where `ks` builds inside this repository, or None when its source is somewhere else."""
@@ -230,6 +278,8 @@ class _Walker:
             after = self._substitute(ks, before, variables) if variables else before
             if after is not None:
                 rendered.append(after)
+                if self.check is not None:
+                    self.findings.extend(self.check(after))
         return rendered
 
     def _build_failure(self, ks: FluxKustomization, full_path: str, error: str) -> Finding:
@@ -252,7 +302,7 @@ class _Walker:
         variables: dict[str, str] = {}
         missing = False
         for position, ref in enumerate(ks.substitute_from):
-            found = pool.get(ObjectId("", ref.kind, ref.namespace, ref.name))
+            found = pool.get(_ref_id(ref))
             if found is None:
                 if not ref.optional:
                     missing = True
@@ -286,17 +336,18 @@ class _Walker:
     ) -> RenderedObject | None:
         meta = obj.body.get("metadata") or {}
         marks = {**(meta.get("labels") or {}), **(meta.get("annotations") or {})}
-        if marks.get(SUBSTITUTE_KEY) == "disabled":
+        if marks.get(SUBSTITUTE_KEY) == "disabled" or not _has_dollar(obj.body):
             return obj
-        start = obj.line_of()
         try:
             result = substitute(dump(obj.body), variables)
         except SubstitutionSyntaxError as exc:
+            start = obj.line_of()
             self.findings.append(
                 Finding(obj.file, start, "subst-syntax", f"{obj.id}: {exc}", "fix the ${...} expression")
             )
             return None
         for name in result.unset:
+            start = obj.line_of()
             self.findings.append(
                 Finding(
                     obj.file,
@@ -310,12 +361,12 @@ class _Walker:
         if result.unset:
             return None
         try:
-            docs = load_fast(result.text)
+            docs = load_documents(result.text)
         except yaml.YAMLError as exc:
             self.findings.append(
                 Finding(
                     obj.file,
-                    start,
+                    obj.line_of(),
                     "subst-yaml",
                     f"{obj.id} is not valid YAML after substitution: {exc}",
                     "quote the substituted value",
@@ -323,7 +374,7 @@ class _Walker:
             )
             return None
         body = docs[0] if docs and isinstance(docs[0], dict) else {}
-        return RenderedObject(object_id(body), str(body.get("apiVersion", "")), body, obj.file, ks.id, obj.source)
+        return RenderedObject(object_id(body), str(body.get("apiVersion", "")), body, obj.file, ks.id, obj.locate)
 
 
 def _ancestors(directory: str) -> list[str]:
@@ -340,20 +391,36 @@ def _with_namespace(body: Mapping[str, Any], target: str) -> Mapping[str, Any]:
 
 
 def _value_pool(
-    objects: Sequence[RenderedObject],
-    level: Sequence[FluxKustomization],
-    targets: Mapping[ObjectId, str | None],
-    outputs: Mapping[str, BuildOutput],
+    objects: Iterable[RenderedObject], builds: Iterable[tuple[FluxKustomization, BuildOutput]] = ()
 ) -> dict[ObjectId, Mapping[str, Any]]:
-    """ConfigMaps and Secrets applied so far, plus this level's (before substitution), by identity."""
+    """ConfigMaps and Secrets by identity: those `builds` produce (before substitution), then `objects`."""
     pool: dict[ObjectId, Mapping[str, Any]] = {}
-    for ks in level:
-        output = outputs.get(targets[ks.id] or "\0")
-        for built in output.objects if output else ():
+    for ks, output in builds:
+        for built in output.objects:
             _pool_add(pool, _with_namespace(built.body, ks.target_namespace))
     for obj in objects:
         _pool_add(pool, obj.body)
     return pool
+
+
+def _ref_id(ref: Ref) -> ObjectId:
+    return ObjectId("", ref.kind, ref.namespace, ref.name)
+
+
+def _has_dollar(value: Any) -> bool:
+    """True when any key or string below `value` has a `$` (without one, substitution changes nothing)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "$" in item:
+                return True
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _pool_add(pool: dict[ObjectId, Mapping[str, Any]], body: Mapping[str, Any]) -> None:

@@ -1,14 +1,16 @@
-"""Validate a repository tree: file checks, discovery with builds, then schema and cross-object checks."""
+"""Validate a repository tree: file checks, discovery with builds and schema checks, then cross-object checks."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from gitops_engine.model.finding import Finding, Severity
 from gitops_engine.validate.build import Builder
 from gitops_engine.validate.discovery import Discovery, discover
 from gitops_engine.validate.filechecks import broken_files, check_files
+from gitops_engine.validate.locate import SourceIndex
 from gitops_engine.validate.refs import check_cluster
 from gitops_engine.validate.schemas import check_schema
 
@@ -35,11 +37,19 @@ def validate_tree(
     kubernetes_version: str | None = None,
 ) -> Report:
     """All findings for `files`; `builder` runs kustomize, `path` overrides entry-point discovery."""
-    file_findings = check_files(files)
-    discovery = discover(files, builder, path=path, sources=sources, broken_files=broken_files(file_findings))
+    # one parse per file, shared by the file checks, entry-point search and line lookups
+    index = SourceIndex(files)
+    file_findings = check_files(index)
+    discovery = discover(
+        files,
+        builder,
+        path=path,
+        sources=sources,
+        broken_files=broken_files(file_findings),
+        index=index,
+        check=partial(check_schema, kubernetes_version=kubernetes_version),
+    )
     findings = set(file_findings) | set(discovery.findings)
     for cluster in discovery.clusters:
         findings.update(check_cluster(cluster))
-        for obj in cluster.objects:
-            findings.update(check_schema(obj, kubernetes_version))
     return Report(tuple(sorted(findings)), discovery)

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
-from gitops_engine.core.yamlio import LocatedDocument, YamlSyntaxError, load_located
+from gitops_engine.core.yamlio import LocatedDocument
 from gitops_engine.model.finding import Finding
-from gitops_engine.validate.locate import is_yaml_path
+from gitops_engine.validate.locate import SourceIndex
 from gitops_engine.validate.sops import is_sops_document, sops_problems
 
 _VERSION_DIR = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
 
 
-def check_files(files: Mapping[str, bytes]) -> list[Finding]:
-    """Findings for every YAML file in `files` (Helm chart templates are skipped: they are Go templates)."""
+def check_files(index: SourceIndex) -> list[Finding]:
+    """Findings for every YAML file of `index` (Helm chart templates are skipped: they are Go templates)."""
     findings: list[Finding] = []
-    for path in sorted(p for p in files if is_yaml_path(p)):
-        try:
-            documents = load_located(files[path])
-        except YamlSyntaxError as exc:
-            findings.append(Finding(path, exc.line, "yaml-syntax", f"invalid YAML: {exc.problem}", "fix the YAML"))
+    for path in index.yaml_paths:
+        error = index.syntax_error(path)
+        if error is not None:
+            findings.append(Finding(path, error.line, "yaml-syntax", f"invalid YAML: {error.problem}", "fix the YAML"))
             continue
-        for doc in documents:
+        for doc in index.documents(path):
             findings.extend(_document_findings(path, doc))
     return findings
 

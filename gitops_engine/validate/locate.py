@@ -16,11 +16,12 @@ def is_yaml_path(path: str) -> bool:
 
 
 class SourceIndex:
-    """Parsed repository files with line numbers, each parsed at most once."""
+    """Parsed repository files with line numbers, each parsed at most once (shared by every check)."""
 
     def __init__(self, files: Mapping[str, bytes]) -> None:
         self._files = files
         self._parsed: dict[str, tuple[LocatedDocument, ...]] = {}
+        self._errors: dict[str, YamlSyntaxError] = {}
 
     @cached_property
     def yaml_paths(self) -> tuple[str, ...]:
@@ -33,9 +34,15 @@ class SourceIndex:
             data = self._files.get(path)
             try:
                 self._parsed[path] = tuple(load_located(data)) if data is not None else ()
-            except YamlSyntaxError:
+            except YamlSyntaxError as exc:
                 self._parsed[path] = ()
+                self._errors[path] = exc
         return self._parsed[path]
+
+    def syntax_error(self, path: str) -> YamlSyntaxError | None:
+        """Why `path` is not valid YAML, or None when it parses."""
+        self.documents(path)
+        return self._errors.get(path)
 
     def find(self, path: str, kind: str, name: str) -> LocatedDocument | None:
         """The document in `path` that most likely produced an object of `kind` named `name`."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,17 +74,25 @@ def is_manifest(doc: Any) -> bool:
 
 @dataclass(frozen=True)
 class RenderedObject:
-    """One object a Flux Kustomization applies, with where it came from in the repository."""
+    """One object a Flux Kustomization applies, with where it came from in the repository.
+
+    `locate` finds the written document only when a line is asked for: most objects have no finding, and
+    mapping every object back to its source would cost more than building it.
+    """
 
     id: ObjectId
     api_version: str
     body: Mapping[str, Any]
     file: str
     producer: ObjectId | None = None
-    source: LocatedDocument | None = field(default=None, compare=False)
+    locate: Callable[[], LocatedDocument | None] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def source(self) -> LocatedDocument | None:
+        """The document this object was written as, when it can be told apart in its file."""
+        return self.locate() if self.locate is not None else None
 
     def line_of(self, path: PathKey = ()) -> int:
         """The source line of `path` inside this object (the document start when unknown)."""
-        if self.source is None:
-            return 1
-        return self.source.line_of(path)
+        source = self.source
+        return 1 if source is None else source.line_of(path)
