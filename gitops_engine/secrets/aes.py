@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import re
+from binascii import a2b_base64, b2a_base64
 from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
@@ -18,6 +18,8 @@ _IV_LEN = 32
 
 # Chooses the IV for (plaintext, aad); sops reuses a cached IV for unchanged values, fresh ones otherwise.
 IvSource = Callable[[bytes, str], bytes]
+# A data key, or the cipher built from it once: a walk over a file reuses one cipher for every value.
+Key = bytes | AESGCM
 
 
 def fresh_iv(_plaintext: bytes, _aad: str) -> bytes:
@@ -30,13 +32,18 @@ def is_encrypted(value: object) -> bool:
     return isinstance(value, str) and value.startswith("ENC[AES256_GCM,")
 
 
-def encrypt_value(key: bytes, value: Scalar | Comment, aad: str, iv_source: IvSource = fresh_iv) -> str:
+def cipher(key: Key) -> AESGCM:
+    """The AES-256-GCM cipher for a data key."""
+    return key if isinstance(key, AESGCM) else AESGCM(key)
+
+
+def encrypt_value(key: Key, value: Scalar | Comment, aad: str, iv_source: IvSource = fresh_iv) -> str:
     """Encrypt one leaf; empty strings and empty comments stay `""` as in sops."""
     plaintext = to_bytes(value)
     if not plaintext and isinstance(value, str | Comment):
         return ""
     iv = iv_source(plaintext, aad)
-    sealed = AESGCM(key).encrypt(iv, plaintext, aad.encode())
+    sealed = cipher(key).encrypt(iv, plaintext, aad.encode())
     data, tag = sealed[:-_TAG_LEN], sealed[-_TAG_LEN:]
     return f"ENC[AES256_GCM,data:{_b64(data)},iv:{_b64(iv)},tag:{_b64(tag)},type:{type_name(value)}]"
 
@@ -53,17 +60,17 @@ def _parse(value: str) -> _Parts:
     if not match:
         raise ValueError("not a sops encrypted value")
     data, iv, tag, kind = match.groups()
-    return _Parts(base64.b64decode(data), base64.b64decode(iv), base64.b64decode(tag), kind)
+    return _Parts(a2b_base64(data), a2b_base64(iv), a2b_base64(tag), kind)
 
 
-def decrypt_raw(key: bytes, value: str, aad: str) -> tuple[bytes, bytes, str]:
+def decrypt_raw(key: Key, value: str, aad: str) -> tuple[bytes, bytes, str]:
     """(plaintext bytes, iv, type) of one encrypted value; raises InvalidTag or ValueError."""
     parts = _parse(value)
-    plaintext = AESGCM(key).decrypt(parts.iv, parts.data + parts.tag, aad.encode())
+    plaintext = cipher(key).decrypt(parts.iv, parts.data + parts.tag, aad.encode())
     return plaintext, parts.iv, parts.kind
 
 
-def authenticates(key: bytes, value: str, aad: str) -> bool:
+def authenticates(key: Key, value: str, aad: str) -> bool:
     """True when `value` decrypts under `aad` (used to tell a moved value from a damaged one)."""
     try:
         decrypt_raw(key, value, aad)
@@ -72,11 +79,11 @@ def authenticates(key: bytes, value: str, aad: str) -> bool:
     return True
 
 
-def decrypt_value(key: bytes, value: str, aad: str) -> tuple[Scalar | Comment, bytes]:
+def decrypt_value(key: Key, value: str, aad: str) -> tuple[Scalar | Comment, bytes]:
     """The typed plaintext of one value and the IV it used."""
     plaintext, iv, kind = decrypt_raw(key, value, aad)
     return from_bytes(kind, plaintext), iv
 
 
 def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode()
+    return b2a_base64(raw, newline=False).decode()

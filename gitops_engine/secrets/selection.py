@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -33,22 +33,23 @@ class Selection:
     def _regex(self) -> re.Pattern[str] | None:
         return re.compile(self.value) if self.kind.endswith("regex") else None
 
-    def encrypts(self, path: Sequence[str], comments: Sequence[str] = ()) -> bool:
-        """Whether a leaf at `path` (keys from the root) is encrypted; `comments` precede it and its ancestors."""
-        kind = self.kind
-        if kind == "unencrypted_suffix":
-            return not any(key.endswith(self.value) for key in path)
-        if kind == "encrypted_suffix":
-            return any(key.endswith(self.value) for key in path)
+    @cached_property
+    def by_comments(self) -> bool:
+        """True when the rule looks at comments above values rather than at the keys of their path."""
+        return self.kind.endswith("comment_regex")
+
+    def matches(self, text: str) -> bool:
+        """Whether one key (key rules) or one comment (comment rules) meets the rule's suffix or regex."""
         regex = self._regex
-        assert regex is not None
-        if kind == "unencrypted_regex":
-            return not any(regex.search(key) for key in path)
-        if kind == "encrypted_regex":
-            return any(regex.search(key) for key in path)
-        if kind == "unencrypted_comment_regex":
-            return not any(regex.search(text) for text in comments)
-        return any(regex.search(text) for text in comments)
+        return text.endswith(self.value) if regex is None else regex.search(text) is not None
+
+    @cached_property
+    def _negated(self) -> bool:
+        return self.kind.startswith("unencrypted")
+
+    def encrypts_when(self, hit: bool) -> bool:
+        """Whether a leaf is encrypted, given whether a key on its path (or a comment above it) matched the rule."""
+        return hit != self._negated
 
     def marks(self, comment: str) -> bool:
         """True for a comment that is itself a selection marker (kept plaintext)."""

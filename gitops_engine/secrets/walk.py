@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 
-from gitops_engine.secrets.aes import IvSource, authenticates, decrypt_value, encrypt_value, fresh_iv, is_encrypted
+from gitops_engine.secrets.aes import (
+    IvSource,
+    authenticates,
+    cipher,
+    decrypt_value,
+    encrypt_value,
+    fresh_iv,
+    is_encrypted,
+)
 from gitops_engine.secrets.errors import CiphertextDamagedError, PlaintextLeafError, ValueMovedError
 from gitops_engine.secrets.selection import Selection
 from gitops_engine.secrets.values import Branch, Comment, Item, Node, Scalar, to_bytes
@@ -26,6 +34,10 @@ _MAC_ONLY_PREFIX = hashlib.sha256(b"sops").digest()
 
 @dataclass
 class _Walk:
+    """One pass over documents. `hit` says whether the rule's pattern matched a key on the path (key rules) or a
+    comment before the value or one of its ancestors (comment rules); it is carried down instead of re-testing
+    the whole path at every leaf."""
+
     selection: Selection
     leaf: _Leaf
     decrypting: bool
@@ -34,35 +46,45 @@ class _Walk:
     def __post_init__(self) -> None:
         if self.selection.mac_only_encrypted:
             self.hash.update(_MAC_ONLY_PREFIX)
+        self.by_comments = self.selection.by_comments
+        self.matches = self.selection.matches
 
-    def branch(self, branch: Branch, path: tuple[str, ...], context: tuple[str, ...]) -> Branch:
+    def _child_hit(self, hit: bool, key: str | None, pending: list[str]) -> bool:
+        """`hit` for a value under `key` (None: a list element) preceded by the comments in `pending`."""
+        if hit:
+            return True
+        if self.by_comments:
+            return any(self.matches(text) for text in pending)
+        return key is not None and self.matches(key)
+
+    def branch(self, branch: Branch, path: tuple[str, ...], hit: bool) -> Branch:
         items: list[Item] = []
         pending: list[str] = []
         for item in branch.items:
             if isinstance(item, Comment):
-                items.append(self.comment(item, path, context))
+                items.append(self.comment(item, path, hit))
                 pending.append(item.text)
                 continue
             key, value = item
-            items.append((key, self.node(value, (*path, key), (*context, *pending))))
+            items.append((key, self.node(value, (*path, key), self._child_hit(hit, key, pending))))
             pending = []
         return Branch(tuple(items))
 
-    def node(self, node: Node, path: tuple[str, ...], context: tuple[str, ...]) -> Node:
+    def node(self, node: Node, path: tuple[str, ...], hit: bool) -> Node:
         if isinstance(node, Branch):
-            return self.branch(node, path, context)
+            return self.branch(node, path, hit)
         if isinstance(node, tuple):
             out: list[Node | Comment] = []
             pending: list[str] = []
             for element in node:
                 if isinstance(element, Comment):
-                    out.append(self.comment(element, path, context))
+                    out.append(self.comment(element, path, hit))
                     pending.append(element.text)
                 else:
-                    out.append(self.node(element, path, (*context, *pending)))
+                    out.append(self.node(element, path, self._child_hit(hit, None, pending)))
                     pending = []
             return tuple(out)
-        encrypt = self.selection.encrypts(path, context)
+        encrypt = self.selection.encrypts_when(hit)
         result = self.leaf(node, path, encrypt)
         plain = result if self.decrypting else node
         if plain is not None and (encrypt or not self.selection.mac_only_encrypted):
@@ -70,8 +92,8 @@ class _Walk:
             self.hash.update(to_bytes(plain))
         return result  # type: ignore[return-value]
 
-    def comment(self, comment: Comment, path: tuple[str, ...], context: tuple[str, ...]) -> Comment:
-        encrypt = self.selection.encrypts(path, context) and not self.selection.marks(comment.text)
+    def comment(self, comment: Comment, path: tuple[str, ...], hit: bool) -> Comment:
+        encrypt = self.selection.encrypts_when(hit) and not self.selection.marks(comment.text)
         result = self.leaf(comment, path, encrypt)
         if isinstance(result, Comment):
             return result
@@ -90,15 +112,16 @@ def encrypt_documents(
     docs: Sequence[Branch], key: bytes, selection: Selection, iv_source: IvSource = fresh_iv
 ) -> tuple[tuple[Branch, ...], str]:
     """Encrypted documents and the MAC (uppercase hex) of their plaintext."""
+    aead = cipher(key)
 
     def leaf(value: Scalar | Comment, path: tuple[str, ...], encrypt: bool) -> Scalar | Comment:
         if not encrypt or value is None:
             return value
-        sealed = encrypt_value(key, value, aad_of(path), iv_source)
+        sealed = encrypt_value(aead, value, aad_of(path), iv_source)
         return Comment(sealed) if isinstance(value, Comment) else sealed
 
     walk = _Walk(selection, leaf, decrypting=False)
-    return tuple(walk.branch(doc, (), ()) for doc in docs), walk.mac()
+    return tuple(walk.branch(doc, (), False) for doc in docs), walk.mac()
 
 
 @dataclass
@@ -113,10 +136,9 @@ class Decryption:
 def decrypt_documents(docs: Sequence[Branch], key: bytes, selection: Selection) -> Decryption:
     """Decrypt every encrypted leaf; a damaged, moved or plaintext-where-encrypted leaf raises its own error."""
     ivs: dict[tuple[bytes, str], bytes] = {}
-    paths: set[str] = set()
+    aead = cipher(key)
 
     def leaf(value: Scalar | Comment, path: tuple[str, ...], encrypt: bool) -> Scalar | Comment:
-        paths.add(aad_of(path))
         raw = value.text if isinstance(value, Comment) else value
         if not encrypt or raw is None or raw == "":
             return value
@@ -130,14 +152,14 @@ def decrypt_documents(docs: Sequence[Branch], key: bytes, selection: Selection) 
         assert isinstance(raw, str)
         aad = aad_of(path)
         try:
-            plain, iv = decrypt_value(key, raw, aad)
+            plain, iv = decrypt_value(aead, raw, aad)
         except (InvalidTag, ValueError):
             raise _classify(key, raw, path, docs, selection) from None
         ivs[(to_bytes(plain), aad)] = iv
         return plain
 
     walk = _Walk(selection, leaf, decrypting=True)
-    plain_docs = tuple(walk.branch(doc, (), ()) for doc in docs)
+    plain_docs = tuple(walk.branch(doc, (), False) for doc in docs)
     return Decryption(plain_docs, walk.mac(), ivs)
 
 
