@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 
 from gitops_engine.core.errors import InputError
 
@@ -29,32 +28,26 @@ class Selection:
     value: str = DEFAULT_UNENCRYPTED_SUFFIX
     mac_only_encrypted: bool = False
 
-    @cached_property
-    def _regex(self) -> re.Pattern[str] | None:
-        return re.compile(self.value) if self.kind.endswith("regex") else None
-
-    @cached_property
+    @property
     def by_comments(self) -> bool:
         """True when the rule looks at comments above values rather than at the keys of their path."""
         return self.kind.endswith("comment_regex")
 
-    def matches(self, text: str) -> bool:
-        """Whether one key (key rules) or one comment (comment rules) meets the rule's suffix or regex."""
-        regex = self._regex
-        return text.endswith(self.value) if regex is None else regex.search(text) is not None
-
-    @cached_property
-    def _negated(self) -> bool:
-        return self.kind.startswith("unencrypted")
+    def matcher(self) -> Callable[[str], bool]:
+        """The test for one key (key rules) or one comment (comment rules) against the rule's suffix or regex."""
+        if self.kind.endswith("regex"):
+            search = re.compile(self.value).search
+            return lambda text: search(text) is not None
+        suffix = self.value
+        return lambda text: text.endswith(suffix)
 
     def encrypts_when(self, hit: bool) -> bool:
         """Whether a leaf is encrypted, given whether a key on its path (or a comment above it) matched the rule."""
-        return hit != self._negated
+        return hit != self.kind.startswith("unencrypted")
 
     def marks(self, comment: str) -> bool:
         """True for a comment that is itself a selection marker (kept plaintext)."""
-        regex = self._regex
-        return self.kind.endswith("comment_regex") and regex is not None and bool(regex.search(comment))
+        return self.by_comments and re.search(self.value, comment) is not None
 
 
 def selection_from(options: Mapping[str, object], where: str) -> Selection:

@@ -47,7 +47,7 @@ class _Walk:
         if self.selection.mac_only_encrypted:
             self.hash.update(_MAC_ONLY_PREFIX)
         self.by_comments = self.selection.by_comments
-        self.matches = self.selection.matches
+        self.matches = self.selection.matcher()
 
     def _child_hit(self, hit: bool, key: str | None, pending: list[str]) -> bool:
         """`hit` for a value under `key` (None: a list element) preceded by the comments in `pending`."""
