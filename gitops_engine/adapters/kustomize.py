@@ -29,7 +29,7 @@ import yaml
 
 from gitops_engine.adapters.command import Command, run, which
 from gitops_engine.core.errors import ToolError
-from gitops_engine.core.yamlio import dump, dump_documents, load_fast
+from gitops_engine.core.yamlio import dump, dump_documents
 from gitops_engine.model.tree import Tree
 from gitops_engine.validate.build import BuildOutput, BuiltObject
 from gitops_engine.validate.fastyaml import load_documents
@@ -259,7 +259,7 @@ def _write(target: Path, data: bytes) -> None:
 
 def _with_origin_annotations(data: bytes) -> bytes:
     try:
-        docs = load_fast(data)
+        docs = load_documents(data)
     except yaml.YAMLError:
         return data
     if len(docs) != 1 or not isinstance(docs[0], dict):
@@ -272,7 +272,7 @@ def _with_origin_annotations(data: bytes) -> bytes:
 
 def _has_manifest(data: bytes) -> bool:
     try:
-        return any(isinstance(d, dict) and d.get("apiVersion") and d.get("kind") for d in load_fast(data))
+        return any(isinstance(d, dict) and d.get("apiVersion") and d.get("kind") for d in load_documents(data))
     except yaml.YAMLError:
         # listed anyway so the build reports the broken file, as Flux would
         return True
@@ -281,7 +281,7 @@ def _has_manifest(data: bytes) -> bool:
 def _referenced_paths(data: bytes, directory: str) -> Iterator[str]:
     """Every string in a kustomization that names a local path, resolved against its folder."""
     try:
-        docs = load_fast(data)
+        docs = load_documents(data)
     except yaml.YAMLError:
         return
     stack: list[Any] = list(docs)
@@ -319,7 +319,7 @@ def _origin_file(path: str, origin_text: str | None) -> str | None:
     if not origin_text:
         return None
     try:
-        origin = load_fast(origin_text)
+        origin = load_documents(origin_text)
     except yaml.YAMLError:
         return None
     info = origin[0] if origin and isinstance(origin[0], dict) else {}

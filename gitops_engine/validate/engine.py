@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 
 from gitops_engine.model.finding import Finding, Severity
 from gitops_engine.validate.build import Builder
@@ -12,7 +11,7 @@ from gitops_engine.validate.discovery import Discovery, discover
 from gitops_engine.validate.filechecks import broken_files, check_files
 from gitops_engine.validate.locate import SourceIndex
 from gitops_engine.validate.refs import check_cluster
-from gitops_engine.validate.schemas import check_schema
+from gitops_engine.validate.schemas import SchemaChecker
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ def validate_tree(
         sources=sources,
         broken_files=broken_files(file_findings),
         index=index,
-        check=partial(check_schema, kubernetes_version=kubernetes_version),
+        check=SchemaChecker(kubernetes_version),
     )
     findings = set(file_findings) | set(discovery.findings)
     for cluster in discovery.clusters:

@@ -29,7 +29,10 @@ _DOC_SEPARATOR = re.compile(r"^---", re.MULTILINE)
 
 def load_documents(text: str | bytes) -> list[Any]:
     """Every non-empty document of `text`, exactly as `core.yamlio.load_fast` reads them."""
-    source = text.decode("utf-8") if isinstance(text, bytes) else text
+    try:
+        source = text.decode("utf-8") if isinstance(text, bytes) else text
+    except UnicodeDecodeError:
+        return load_fast(text)  # PyYAML also reads UTF-16 and says why it cannot read the rest
     if _uses_merges_or_tags(source) or not all(_agrees(token) for token in set(_TOKEN.findall(source))):
         return load_fast(source)
     try:

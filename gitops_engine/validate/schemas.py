@@ -4,13 +4,17 @@ Flux CRD schemas are closed (`additionalProperties: false`) wherever they do not
 `x-kubernetes-preserve-unknown-fields`, so a misspelt field is an error as it is with `kubectl apply
 --validate=strict`. Core kinds use the strict JSON schemas shipped in the `kubernetes-validate` package,
 loaded once per run instead of once per object.
+
+Fleets repeat themselves: the same HelmRepository or ConfigMap is applied in hundreds of namespaces. The
+schemas only ask metadata.name and metadata.namespace to be strings, so a body is validated once per
+distinct content with those two left out, and the result is reused for every object that matches.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -32,19 +36,47 @@ DEPRECATED = {
 _MAX_ERRORS_PER_OBJECT = 10
 
 
-def check_schema(obj: RenderedObject, kubernetes_version: str | None = None) -> list[Finding]:
-    """Findings for `obj` against its schema; objects of kinds we have no schema for pass unchecked."""
-    group, _, version = obj.api_version.rpartition("/")
-    if group in FLUX_GROUPS:
-        return _check_flux(obj, group, version)
-    if _is_core_group(group):
-        validator = _core_validator(kubernetes_version, obj)
-        if validator is not None:
-            return _schema_findings(obj, validator, f"{obj.api_version} {obj.id.kind} (Kubernetes schema)")
-    return []
+# (path inside the object, rule, message without the object's name, hint)
+Problem = tuple[tuple[str | int, ...], str, str, str]
 
 
-def _check_flux(obj: RenderedObject, group: str, version: str) -> list[Finding]:
+class SchemaChecker:
+    """Checks objects against their schemas for one run, validating each distinct body once."""
+
+    def __init__(self, kubernetes_version: str | None = None) -> None:
+        self.kubernetes_version = kubernetes_version
+        self._seen: dict[tuple[int, str], tuple[Problem, ...]] = {}
+
+    def __call__(self, obj: RenderedObject) -> list[Finding]:
+        """Findings for `obj` against its schema; objects of kinds we have no schema for pass unchecked."""
+        group, _, version = obj.api_version.rpartition("/")
+        if group in FLUX_GROUPS:
+            return _check_flux(obj, group, version, self._problems)
+        if _is_core_group(group):
+            validator = _core_validator(self.kubernetes_version, obj)
+            if validator is not None:
+                what = f"{obj.api_version} {obj.id.kind} (Kubernetes schema)"
+                return _findings(obj, self._problems(obj, validator, what))
+        return []
+
+    def _problems(
+        self, obj: RenderedObject, validator: jsonschema.protocols.Validator, what: str
+    ) -> tuple[Problem, ...]:
+        # the blanked body is what gets validated, so a cached message never names another object
+        body = _anonymous(_validated_body(obj))
+        key = (id(validator), repr(body))
+        problems = self._seen.get(key)
+        if problems is None:
+            problems = self._seen[key] = tuple(_schema_problems(body, validator, what))
+        return problems
+
+
+def _check_flux(
+    obj: RenderedObject,
+    group: str,
+    version: str,
+    problems: Callable[[RenderedObject, jsonschema.protocols.Validator, str], tuple[Problem, ...]],
+) -> list[Finding]:
     replacement = DEPRECATED.get(group, {}).get(version)
     if replacement is not None:
         return [
@@ -72,21 +104,41 @@ def _check_flux(obj: RenderedObject, group: str, version: str) -> list[Finding]:
                 f"use {group}/{next(iter(served))}",
             )
         ]
-    return _schema_findings(obj, _validator(group, obj.id.kind, version), f"{obj.api_version} {obj.id.kind}")
+    what = f"{obj.api_version} {obj.id.kind}"
+    return _findings(obj, problems(obj, _validator(group, obj.id.kind, version), what))
 
 
-def _schema_findings(obj: RenderedObject, validator: jsonschema.protocols.Validator, what: str) -> list[Finding]:
-    findings: list[Finding] = []
+def _findings(obj: RenderedObject, problems: tuple[Problem, ...]) -> list[Finding]:
+    return [
+        Finding(obj.file, obj.line_of(path), rule, f"{obj.id}: {message}", hint)
+        for path, rule, message, hint in problems
+    ]
+
+
+def _validated_body(obj: RenderedObject) -> Mapping[str, Any]:
     # kustomize-controller decrypts and drops the `sops` block before applying, so it is not part of the object
-    body = {k: v for k, v in obj.body.items() if k != "sops"} if isinstance(obj.body.get("sops"), dict) else obj.body
+    body = obj.body
+    return {k: v for k, v in body.items() if k != "sops"} if isinstance(body.get("sops"), dict) else body
+
+
+def _anonymous(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`body` with a string metadata.name/namespace blanked: the schemas check nothing else about them."""
+    meta = body.get("metadata")
+    if not isinstance(meta, Mapping) or not any(isinstance(meta.get(k), str) for k in ("name", "namespace")):
+        return body
+    blank = {k: ("" if k in ("name", "namespace") and isinstance(v, str) else v) for k, v in meta.items()}
+    return {**body, "metadata": blank}
+
+
+def _schema_problems(
+    body: Mapping[str, Any], validator: jsonschema.protocols.Validator, what: str
+) -> Iterator[Problem]:
     errors = sorted(validator.iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path])
     for error in errors[:_MAX_ERRORS_PER_OBJECT]:
-        for path, rule, message, hint in _describe(error, what):
-            findings.append(Finding(obj.file, obj.line_of(path), rule, f"{obj.id}: {message}", hint))
-    return findings
+        yield from _describe(error, what)
 
 
-def _describe(error: jsonschema.ValidationError, what: str) -> Iterator[tuple[tuple[str | int, ...], str, str, str]]:
+def _describe(error: jsonschema.ValidationError, what: str) -> Iterator[Problem]:
     path = tuple(error.absolute_path)
     dotted = ".".join(str(p) for p in path)
     where = dotted or "the object"
