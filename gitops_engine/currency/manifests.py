@@ -1,40 +1,36 @@
 """Flux objects read from a repository file with the byte position of every scalar the bot may edit.
 
-Only files that can hold Flux objects are parsed (a cheap byte test first), with PyYAML's C composer so each
-scalar keeps its source marks. Marks count characters; they are turned into byte offsets here so edits can
-slice the file's bytes directly.
+Only files that can hold Flux objects are read (a cheap byte test first). Nearly all of them go through
+fastread (yaml_rs plus a line search for the editable scalars); the rest are composed with PyYAML's C composer,
+whose marks count characters and are turned into byte offsets here so edits can slice the file's bytes directly.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from gitops_engine.core.yamlio import load_fast
+from gitops_engine.currency.fastread import Scalar, Wanted, read_documents, wanted_tree
+
+__all__ = ["KUSTOMIZE_FILES", "FluxObject", "Scalar", "kustomize_config", "locate", "might_hold_flux", "read_objects"]
 
 _FLUX_KINDS = frozenset({"HelmRelease", "HelmRepository", "OCIRepository", "HelmChart", "Kustomization"})
 _KIND_HINT = re.compile(rb"kind:\s*[\"']?(HelmRelease|HelmRepository|OCIRepository|HelmChart|Kustomization)\b")
 KUSTOMIZE_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-
-
-@dataclass(frozen=True)
-class Scalar:
-    """A scalar as written: its value, byte range (quotes included), 1-based line and quoting style."""
-
-    value: str
-    start: int
-    end: int
-    line: int
-    style: str
+_SUBSTITUTE = "spec.postBuild.substitute"
+_SUBSTITUTE_PREFIX = f"{_SUBSTITUTE}."
+# Fields whose scalar a bump rewrites: these keep their byte range, every other field only its text.
+_EDITABLE = frozenset({"spec.chart.spec.version", "spec.ref.tag", "spec.ref.semver", "spec.version"})
 
 
 @dataclass(frozen=True)
 class FluxObject:
-    """One Flux document: identity, where it sits, and the fields the bot reads (string values or Scalars)."""
+    """One Flux document: identity, where it sits, the text of the fields the bot reads, editable scalars."""
 
     path: str
     doc: int
@@ -43,12 +39,12 @@ class FluxObject:
     kind: str
     name: str
     namespace: str | None
-    fields: dict[str, Scalar]
+    fields: Mapping[str, str]
+    scalars: Mapping[str, Scalar]
 
     def text(self, key: str) -> str | None:
         """The value of a field, or None when it is missing."""
-        scalar = self.fields.get(key)
-        return None if scalar is None else scalar.value
+        return self.fields.get(key)
 
 
 # Dotted paths of the fields each kind needs; `spec.postBuild.substitute.*` is gathered separately.
@@ -77,9 +73,17 @@ _WANTED: dict[str, tuple[str, ...]] = {
         "spec.targetNamespace",
         "spec.sourceRef.kind",
         "spec.sourceRef.name",
-        "spec.postBuild.substitute",
+        _SUBSTITUTE,
     ),
 }
+_IDENTITY = ("apiVersion", "kind", "metadata.name", "metadata.namespace")
+# Every kind's fields in one tree: the kind is only known once its `kind:` line has been read.
+_ALL_WANTED = wanted_tree(
+    _IDENTITY + tuple(sorted({p for paths in _WANTED.values() for p in paths if p != _SUBSTITUTE})), (_SUBSTITUTE,)
+)
+_KEEP = {kind: frozenset(paths) for kind, paths in _WANTED.items()}
+_EDITABLE_OF = {kind: keep & _EDITABLE for kind, keep in _KEEP.items()}
+_API_SUFFIXES = tuple(f".fluxcd.io/{v}" for v in ("v1", "v1beta1", "v1beta2", "v2", "v2beta1", "v2beta2"))
 
 
 class _RawLoader(yaml.CSafeLoader):
@@ -96,77 +100,83 @@ def might_hold_flux(data: bytes) -> bool:
 
 def read_objects(path: str, data: bytes) -> list[FluxObject]:
     """Every Flux object in the file; raises yaml.YAMLError for a file that is not YAML."""
+    documents = read_documents(data, _ALL_WANTED, _EDITABLE_OF)
+    if documents is None:
+        return _composed_objects(path, data)
+    found: list[FluxObject] = []
+    for doc_index, document in enumerate(documents):
+        obj = _object(path, doc_index, document.line, document.values, document.scalars)
+        if obj is not None:
+            found.append(obj)
+    return found
+
+
+def _object(
+    path: str, doc: int, line: int, values: Mapping[str, str], scalars: Mapping[str, Scalar]
+) -> FluxObject | None:
+    """The Flux object a document's values describe, or None for any other document."""
+    kind = values.get("kind")
+    api = values.get("apiVersion") or ""
+    if kind not in _FLUX_KINDS or not api.endswith(_API_SUFFIXES):
+        return None
+    keep = _KEEP[kind]
+    substitute = _SUBSTITUTE in keep
+    fields = {k: v for k, v in values.items() if k in keep or (substitute and k.startswith(_SUBSTITUTE_PREFIX))}
+    return FluxObject(
+        path=path,
+        doc=doc,
+        line=line,
+        api_version=api,
+        kind=kind,
+        # an empty name or namespace is no name, as for a missing one
+        name=values.get("metadata.name") or "",
+        namespace=values.get("metadata.namespace") or None,
+        fields=fields,
+        scalars={k: v for k, v in scalars.items() if k in keep},
+    )
+
+
+def _composed_objects(path: str, data: bytes) -> list[FluxObject]:
+    """The full parser's reading of a file fastread left to it (same result, just slower)."""
     offsets = _ByteOffsets(data)
     found: list[FluxObject] = []
     for doc_index, root in enumerate(yaml.compose_all(data, Loader=_RawLoader)):
         if not isinstance(root, yaml.MappingNode):
             continue
-        top = _mapping(root)
-        kind = _plain(top.get("kind"))
-        api = _plain(top.get("apiVersion")) or ""
-        if kind not in _FLUX_KINDS or not api.endswith(tuple(f".fluxcd.io/{v}" for v in _API_VERSIONS)):
-            continue
-        meta_node = top.get("metadata")
-        meta = _mapping(meta_node) if isinstance(meta_node, yaml.MappingNode) else {}
-        fields: dict[str, Scalar] = {}
-        _collect(root, _WANTED_TREES[kind], "", offsets, fields)
-        found.append(
-            FluxObject(
-                path=path,
-                doc=doc_index,
-                line=root.start_mark.line + 1,
-                api_version=api,
-                kind=kind,
-                name=_plain(meta.get("name")) or "",
-                namespace=_plain(meta.get("namespace")),
-                fields=fields,
-            )
-        )
+        scalars: dict[str, Scalar] = {}
+        _collect(root, _ALL_WANTED, "", offsets, scalars)
+        values = {k: v.value for k, v in scalars.items()}
+        editable = {k: v for k, v in scalars.items() if k in _EDITABLE}
+        obj = _object(path, doc_index, root.start_mark.line + 1, values, editable)
+        if obj is not None:
+            found.append(obj)
     return found
 
 
-def _tree_of(paths: tuple[str, ...]) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
-    for dotted in paths:
-        node = tree
-        for part in dotted.split("."):
-            node = node.setdefault(part, {})
-    return tree
-
-
-# Each kind's wanted paths as a nested dict, so a document is walked once; an empty dict marks a leaf.
-_WANTED_TREES = {kind: _tree_of(paths) for kind, paths in _WANTED.items()}
-
-
 def _collect(
-    node: yaml.MappingNode, wanted: dict[str, Any], prefix: str, offsets: _ByteOffsets, out: dict[str, Scalar]
+    node: yaml.MappingNode, wanted: Wanted, prefix: str, offsets: _ByteOffsets, out: dict[str, Scalar]
 ) -> None:
     for key_node, value in node.value:
-        sub = wanted.get(key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
-        if sub is None:
+        entry = wanted.get(key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+        if entry is None:
             continue
+        leaf, every, children = entry
         dotted = f"{prefix}{key_node.value}"
-        if isinstance(value, yaml.ScalarNode) and not sub:
-            out[dotted] = _scalar(value, offsets)
+        if isinstance(value, yaml.ScalarNode):
+            if leaf:
+                out[dotted] = _scalar(value, offsets)
         elif isinstance(value, yaml.MappingNode):
-            if sub:
-                _collect(value, sub, f"{dotted}.", offsets, out)
-            else:
+            if children:
+                _collect(value, children, f"{dotted}.", offsets, out)
+            elif every:
                 # a wanted mapping leaf (postBuild.substitute): every scalar entry of it
                 for k, v in value.value:
                     if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode):
                         out[f"{dotted}.{k.value}"] = _scalar(v, offsets)
 
 
-_API_VERSIONS = ("v1", "v1beta1", "v1beta2", "v2", "v2beta1", "v2beta2")
-
-
 def _mapping(node: yaml.MappingNode) -> dict[str, yaml.Node]:
     return {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
-
-
-def _plain(node: yaml.Node | None) -> str | None:
-    return node.value if isinstance(node, yaml.ScalarNode) and node.value != "" else None
 
 
 def _dig(node: yaml.Node, keys: list[str]) -> yaml.Node | None:
@@ -182,11 +192,11 @@ def _dig(node: yaml.Node, keys: list[str]) -> yaml.Node | None:
 
 def _scalar(node: yaml.ScalarNode, offsets: _ByteOffsets) -> Scalar:
     return Scalar(
-        value=node.value,
-        start=offsets.of(node.start_mark.index),
-        end=offsets.of(node.end_mark.index),
-        line=node.start_mark.line + 1,
-        style=node.style or "",
+        node.value,
+        offsets.of(node.start_mark.index),
+        offsets.of(node.end_mark.index),
+        node.start_mark.line + 1,
+        node.style or "",
     )
 
 
@@ -230,7 +240,6 @@ def kustomize_config(data: bytes) -> tuple[tuple[str, ...], str | None]:
 
 def iter_substitute(obj: FluxObject) -> Iterator[tuple[str, str]]:
     """The inline `postBuild.substitute` variables of a Flux Kustomization."""
-    prefix = "spec.postBuild.substitute."
-    for key, scalar in obj.fields.items():
-        if key.startswith(prefix):
-            yield key[len(prefix) :], scalar.value
+    for key, value in obj.fields.items():
+        if key.startswith(_SUBSTITUTE_PREFIX):
+            yield key[len(_SUBSTITUTE_PREFIX) :], value

@@ -82,6 +82,7 @@ def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy,
     shared = _shared_versions(scan.uses, indexes)
     cache: dict[tuple[str, str], list[tuple[Version, ChartRelease]]] = {}
     decisions: dict[tuple[object, ...], list[Proposal] | Skip | None] = {}
+    settings_of: dict[str, Settings] = {}
     for use in scan.uses:
         if use.skip or use.site is None or use.source is None:
             skips.append(Skip(use, use.skip or "no version to bump"))
@@ -100,7 +101,7 @@ def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy,
         allowed_texts = shared.get((use.site.path, use.site.scalar.start))
         if allowed_texts is not None:
             available = [(v, r) for v, r in available if r.version in allowed_texts]
-        settings = policy.for_app(use.app)
+        settings = settings_of.get(use.app) or settings_of.setdefault(use.app, policy.for_app(use.app))
         branch_key = settings.group or use.app
         # uses that share source, chart, written version and app decide alike: decide once, apply to each
         memo_key = (use.source.url, use.chart, use.site.version_text, use.is_range, use.app, allowed_texts)

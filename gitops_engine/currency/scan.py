@@ -9,11 +9,12 @@ objects fall back to one cluster per `clusters/<name>/` directory, then to the w
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import yaml
 
@@ -160,12 +161,13 @@ class _Layout:
         self.children: dict[str, list[str]] = defaultdict(list)
         self.subdirs: dict[str, set[str]] = defaultdict(set)
         for path in self.files:
-            parent = posixpath.dirname(path)
+            parent = path.rpartition("/")[0]
+            known = parent in self.children
             self.children[parent].append(path)
-            while parent:
-                grand = posixpath.dirname(parent)
-                if parent in self.subdirs[grand]:
-                    break
+            # a directory seen before already has its whole chain of parents recorded
+            while parent and not known:
+                grand = parent.rpartition("/")[0]
+                known = grand in self.children or grand in self.subdirs
                 self.subdirs[grand].add(parent)
                 parent = grand
 
@@ -240,14 +242,19 @@ def _clusters(objects: list[FluxObject], layout: _Layout) -> dict[str, set[_Cont
             roots.append((ks, path))
     for root, path in roots:
         _walk_cluster(root, path, layout, by_file, membership)
+    # only files holding objects need a context; one shared context per guessed cluster
+    holders = {o.path for o in objects}
+    guessed: dict[str, _Context] = {}
     if not roots:
-        for path in layout.files:
+        for path in holders:
             match = _CLUSTER_DIR.search(path)
             if match is not None:
-                membership[path].add(_Context(match.group(1), None, guessed=True))
-    for path in layout.files:
+                name = match.group(1)
+                membership[path].add(guessed.get(name) or guessed.setdefault(name, _Context(name, None, guessed=True)))
+    unscoped = _Context(UNSCOPED, None, guessed=not roots)
+    for path in holders:
         if path not in membership:
-            membership[path].add(_Context(UNSCOPED, None, guessed=not roots))
+            membership[path].add(unscoped)
     return membership
 
 
@@ -283,17 +290,21 @@ def _walk_cluster(
                 queue.append((child_path, substitute(target_ns, parent_vars) if target_ns else None, child_vars))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Placed:
     obj: FluxObject
     ctx: _Context
-    namespace: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "namespace", self.sub(self.ctx.namespace or self.obj.namespace or "default"))
+    namespace: str
 
     def sub(self, text: str) -> str:
         return substitute(text, dict(self.ctx.variables)) if "${" in text else text
+
+
+def _place(obj: FluxObject, ctx: _Context) -> _Placed:
+    namespace = ctx.namespace or obj.namespace or "default"
+    if "${" in namespace:
+        namespace = substitute(namespace, dict(ctx.variables))
+    return _Placed(obj, ctx, namespace)
 
 
 def _resolve(objects: list[FluxObject], membership: Mapping[str, set[_Context]]) -> Iterator[ChartUse]:
@@ -301,22 +312,25 @@ def _resolve(objects: list[FluxObject], membership: Mapping[str, set[_Context]])
     placed: list[_Placed] = []
     for obj in objects:
         for ctx in membership.get(obj.path, ()):
-            item = _Placed(obj, ctx)
+            item = _place(obj, ctx)
             placed.append(item)
             index[(ctx.cluster, obj.kind, item.namespace, item.sub(obj.name))].append(item)
     # one ChartUse per (holder site, source); the clusters that share both are listed together
-    merged: dict[tuple[object, ...], tuple[ChartUse, list[str]]] = {}
+    merged: dict[tuple[object, ...], tuple[ChartUse, set[str]]] = {}
     for item in placed:
         if item.obj.kind != "HelmRelease":
             continue
+        cluster = item.ctx.cluster
         for use in _uses_of(item, index):
             key = (use.path, use.line, use.holder, use.source, use.skip)
-            if key in merged:
-                merged[key][1].append(item.ctx.cluster)
+            found = merged.get(key)
+            if found is None:
+                merged[key] = (use, {cluster})
             else:
-                merged[key] = (use, [item.ctx.cluster])
+                found[1].add(cluster)
     for use, clusters in merged.values():
-        yield replace(use, clusters=tuple(sorted(set(clusters))))
+        # a use is built with its own cluster; only files shared by clusters need the list rebuilt
+        yield use if len(clusters) == 1 else replace(use, clusters=tuple(sorted(clusters)))
 
 
 def _find(
@@ -336,17 +350,17 @@ def _uses_of(item: _Placed, index: Mapping[tuple[str, str, str, str], list[_Plac
         target = _find(index, cluster, ref_kind, ref_ns, ref_name)
         ref = f"{ref_kind} {ref_ns}/{ref_name}"
         if target is None:
-            yield _skipped(obj, holder, ref, f"{ref} is not defined in cluster {cluster}")
+            yield _skipped(item, holder, ref, f"{ref} is not defined in cluster {cluster}")
         elif ref_kind == "OCIRepository":
             yield _oci_repository_use(target, ref)
         elif ref_kind == "HelmChart":
             yield from _helm_chart_use(target, index)
         else:
-            yield _skipped(obj, holder, ref, f"chartRef kind {ref_kind} has no versions to bump")
+            yield _skipped(item, holder, ref, f"chartRef kind {ref_kind} has no versions to bump")
         return
     chart = obj.text("spec.chart.spec.chart")
     if chart is None:
-        yield _skipped(obj, holder, "", "no spec.chart.spec.chart or spec.chartRef")
+        yield _skipped(item, holder, "", "no spec.chart.spec.chart or spec.chartRef")
         return
     yield from _chart_spec_use(item, index, chart, holder)
 
@@ -360,21 +374,21 @@ def _chart_spec_use(
     name = item.sub(obj.text("spec.chart.spec.sourceRef.name") or "")
     ref = f"{kind} {ns}/{name}"
     chart = item.sub(chart)
-    version = obj.fields.get("spec.chart.spec.version")
+    version = obj.scalars.get("spec.chart.spec.version")
     if kind != "HelmRepository":
-        yield _skipped(obj, holder, ref, f"chart comes from a {kind}; bump that source's ref instead", chart)
+        yield _skipped(item, holder, ref, f"chart comes from a {kind}; bump that source's ref instead", chart)
         return
     repo = _find(index, item.ctx.cluster, kind, ns, name)
     if repo is None and item.ctx.guessed:
         repo, ref = _unambiguous(index, kind, ns, name, chart), f"{ref} (outside {item.ctx.cluster}: no sync objects)"
     if repo is None:
-        yield _skipped(obj, holder, ref, f"{ref} is not defined in cluster {item.ctx.cluster}", chart)
+        yield _skipped(item, holder, ref, f"{ref} is not defined in cluster {item.ctx.cluster}", chart)
         return
     source = _source_of(repo, chart)
     if version is None:
-        yield _skipped(obj, holder, ref, "no version: Flux already follows the newest", chart, source)
+        yield _skipped(item, holder, ref, "no version: Flux already follows the newest", chart, source)
         return
-    yield _pinned(obj, holder, ref, chart, source, version, ("spec", "chart", "spec", "version"))
+    yield _pinned(item, holder, ref, chart, source, version, ("spec", "chart", "spec", "version"))
 
 
 def _unambiguous(
@@ -395,12 +409,12 @@ def _helm_chart_use(target: _Placed, index: Mapping[tuple[str, str, str, str], l
     ref = f"{kind} {ns}/{name}"
     chart = target.sub(obj.text("spec.chart") or "")
     repo = _find(index, target.ctx.cluster, kind, ns, name) if kind == "HelmRepository" else None
-    version = obj.fields.get("spec.version")
+    version = obj.scalars.get("spec.version")
     if repo is None or version is None:
         reason = f"{ref} is not defined in cluster {target.ctx.cluster}" if version else "no spec.version"
-        yield _skipped(obj, holder, ref, reason, chart)
+        yield _skipped(target, holder, ref, reason, chart)
         return
-    yield _pinned(obj, holder, ref, chart, _source_of(repo, chart), version, ("spec", "version"))
+    yield _pinned(target, holder, ref, chart, _source_of(repo, chart), version, ("spec", "version"))
 
 
 def _oci_repository_use(target: _Placed, ref: str) -> ChartUse:
@@ -408,24 +422,31 @@ def _oci_repository_use(target: _Placed, ref: str) -> ChartUse:
     url = target.sub(obj.text("spec.url") or "").rstrip("/")
     chart = url.rpartition("/")[2]
     source = ChartSource(url, "oci", (chart,), obj.text("spec.insecure") == "true")
-    tag = obj.fields.get("spec.ref.tag")
-    semver = obj.fields.get("spec.ref.semver")
+    tag = obj.scalars.get("spec.ref.tag")
+    semver = obj.scalars.get("spec.ref.semver")
     if tag is not None:
-        return _pinned(obj, ref, ref, chart, source, tag, ("spec", "ref", "tag"))
+        return _pinned(target, ref, ref, chart, source, tag, ("spec", "ref", "tag"))
     if semver is not None:
-        return _pinned(obj, ref, ref, chart, source, semver, ("spec", "ref", "semver"))
-    reason = "pinned by digest" if obj.fields.get("spec.ref.digest") else "no ref.tag or ref.semver"
-    return _skipped(obj, ref, ref, reason, chart, source)
+        return _pinned(target, ref, ref, chart, source, semver, ("spec", "ref", "semver"))
+    reason = "pinned by digest" if obj.text("spec.ref.digest") else "no ref.tag or ref.semver"
+    return _skipped(target, ref, ref, reason, chart, source)
 
 
 def _source_of(repo: _Placed, chart: str) -> ChartSource:
     url = repo.sub(repo.obj.text("spec.url") or "").rstrip("/")
     if repo.obj.text("spec.type") == "oci" or url.startswith("oci://"):
         # one OCI repository per chart: the tag list of `<url>/<chart>` is its index
-        return ChartSource(f"{url}/{chart}", "oci", (chart,), repo.obj.text("spec.insecure") == "true")
-    return ChartSource(url, "helm", (chart,))
+        return _source(f"{url}/{chart}", "oci", chart, repo.obj.text("spec.insecure") == "true")
+    return _source(url, "helm", chart, False)
 
 
+@functools.lru_cache(maxsize=4096)
+def _source(url: str, kind: str, chart: str, insecure: bool) -> ChartSource:
+    """One shared value per distinct source: thousands of releases name the same few."""
+    return ChartSource(url, kind, (chart,), insecure)
+
+
+@functools.lru_cache(maxsize=4096)
 def _catalog(path: str) -> CatalogFolder | None:
     match = _CATALOG_DIR.search(path)
     if match is None or parse_version(match.group(2)) is None:
@@ -439,15 +460,22 @@ def _app_name(chart: str, path: str) -> str:
 
 
 def _skipped(
-    obj: FluxObject, holder: str, ref: str, reason: str, chart: str = "", source: ChartSource | None = None
+    placed: _Placed,
+    holder: str,
+    ref: str,
+    reason: str,
+    chart: str = "",
+    source: ChartSource | None = None,
+    line: int | None = None,
 ) -> ChartUse:
+    obj = placed.obj
     return ChartUse(
         app=_app_name(chart or obj.name, obj.path),
         chart=chart,
         holder=holder,
         path=obj.path,
-        line=obj.line,
-        clusters=(),
+        line=obj.line if line is None else line,
+        clusters=(placed.ctx.cluster,),
         site=None,
         source=source,
         source_ref=ref,
@@ -459,35 +487,30 @@ _DEFAULT_VAR = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*:?[=-]([^}]*)\}$")
 
 
 def _pinned(
-    obj: FluxObject, holder: str, ref: str, chart: str, source: ChartSource, scalar: Scalar, keys: tuple[str, ...]
+    placed: _Placed, holder: str, ref: str, chart: str, source: ChartSource, scalar: Scalar, keys: tuple[str, ...]
 ) -> ChartUse:
+    obj = placed.obj
     value = scalar.value
     version_text = value
     if "${" in value:
         default = _DEFAULT_VAR.match(value)
         if default is None:
-            return _with_site_skip(obj, holder, ref, chart, source, scalar, f"version {value} has no default to bump")
+            reason = f"version {value} has no default to bump"
+            return _skipped(placed, holder, ref, reason, chart, source, scalar.line)
         version_text = default.group(1)
     ranged = is_constraint(version_text)
     if not ranged and parse_version(version_text) is None:
-        return _with_site_skip(obj, holder, ref, chart, source, scalar, f"{value!r} is not a version or range")
-    site = Site(obj.path, obj.doc, keys, scalar, version_text)
+        return _skipped(placed, holder, ref, f"{value!r} is not a version or range", chart, source, scalar.line)
     return ChartUse(
         app=_app_name(chart, obj.path),
         chart=chart,
         holder=holder,
         path=obj.path,
         line=scalar.line,
-        clusters=(),
-        site=site,
+        clusters=(placed.ctx.cluster,),
+        site=Site(obj.path, obj.doc, keys, scalar, version_text),
         source=source,
         source_ref=ref,
         is_range=ranged,
         catalog=_catalog(obj.path),
     )
-
-
-def _with_site_skip(
-    obj: FluxObject, holder: str, ref: str, chart: str, source: ChartSource, scalar: Scalar, reason: str
-) -> ChartUse:
-    return replace(_skipped(obj, holder, ref, reason, chart, source), line=scalar.line)
