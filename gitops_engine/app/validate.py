@@ -12,9 +12,14 @@ import pygit2
 
 from gitops_engine.adapters.command import Command, run
 from gitops_engine.adapters.git import open_repository, read_tree
+from gitops_engine.adapters.helmrepo import ChartSource, LookupFailure, LookupOptions, fetch_indexes
 from gitops_engine.adapters.kustomize import BuildStats, default_cache_dir, kustomize_builder, read_directory
 from gitops_engine.core.errors import InputError
+from gitops_engine.model.charts import ChartIndex
+from gitops_engine.model.finding import Finding
 from gitops_engine.model.tree import Tree
+from gitops_engine.validate.charts import chart_findings, chart_uses
+from gitops_engine.validate.discovery import Discovery
 from gitops_engine.validate.engine import Report, validate_tree
 from gitops_engine.validate.fluxks import clean_path
 
@@ -65,13 +70,30 @@ def validate_repository(
     kubernetes_version: str | None = None,
     cache_dir: Path | None = None,
     workers: int | None = None,
+    online: bool = False,
+    lookups: LookupOptions | None = None,
 ) -> tuple[Report, BuildStats]:
-    """Validate `repo` at `ref`; returns the findings and how many builds ran or came from the cache."""
+    """Validate `repo` at `ref`; returns the findings and how many builds ran or came from the cache.
+
+    With `online`, HelmRelease chart versions are also looked up in their Helm repositories (`lookups`).
+    """
     tree = load_tree(repo, ref)
     start = check_start(tree, path)
     with kustomize_builder(tree, cache_dir or default_cache_dir(), workers) as builder:
         report = validate_tree(tree, builder, path=start, sources=sources, kubernetes_version=kubernetes_version)
+    if online:
+        extra = online_findings(report.discovery, lookups or LookupOptions())
+        report = Report(tuple(sorted(set(report.findings) | extra)), report.discovery)
     return report, builder.stats
+
+
+def online_findings(discovery: Discovery, options: LookupOptions) -> set[Finding]:
+    """Chart versions missing from their repositories; a repository that cannot be read is a warning."""
+    uses = chart_uses(discovery.clusters)
+    results = fetch_indexes([ChartSource(url) for url in dict.fromkeys(use.url for use in uses)], options)
+    indexes = {url: result for url, result in results.items() if isinstance(result, ChartIndex)}
+    failures = {url: result.message for url, result in results.items() if isinstance(result, LookupFailure)}
+    return chart_findings(uses, indexes, failures)
 
 
 @contextmanager

@@ -41,6 +41,9 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON 
 @_path_option
 @_source_option
 @click.option("--kubernetes-version", default=None, help="Kubernetes version for core schemas (default: newest).")
+@click.option(
+    "--online", is_flag=True, help="Also check that HelmRelease chart versions exist in their Helm repositories."
+)
 @_json_option
 def validate_command(
     repo: str,
@@ -48,11 +51,17 @@ def validate_command(
     start: str | None,
     sources: tuple[str, ...],
     kubernetes_version: str | None,
+    online: bool,
     as_json: bool,
 ) -> int:
     """Build every Flux Kustomization and check schemas, references, substitutions and secrets."""
     report, stats = validate_repository(
-        repo, ref, path=start, sources=parse_sources(sources), kubernetes_version=kubernetes_version
+        repo,
+        ref,
+        path=start,
+        sources=parse_sources(sources),
+        kubernetes_version=kubernetes_version,
+        online=online,
     )
     if as_json:
         click.echo(json.dumps([_finding_json(f) for f in report.findings], indent=2))
