@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import yaml
 
@@ -22,9 +23,15 @@ class CreationRule:
     selection: Selection
     line: int
 
+    @cached_property
+    def _pattern(self) -> re.Pattern[str] | None:
+        return None if self.path_regex is None else re.compile(self.path_regex)
+
     def matches(self, relative_path: str) -> bool:
         """True when this rule applies to a path relative to the config's directory."""
-        return self.path_regex is None or re.search(self.path_regex, relative_path) is not None
+        # compiled once per rule: the commit guard asks every rule about every file of a large tree
+        pattern = self._pattern
+        return pattern is None or pattern.search(relative_path) is not None
 
 
 @dataclass(frozen=True)

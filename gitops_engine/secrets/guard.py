@@ -14,6 +14,7 @@ import yaml
 from gitops_engine.core.errors import InputError
 from gitops_engine.secrets.creation_rules import SopsConfig, parse_config
 from gitops_engine.secrets.stores import Format
+from gitops_engine.secrets.yaml_read import Composer
 
 _SECRET_KIND = re.compile(rb"^kind:[ \t]*[\"']?Secret[\"']?[ \t]*(#.*)?$", re.MULTILINE)
 _YAML_SUFFIXES = (".yaml", ".yml")
@@ -57,7 +58,7 @@ def _root_config(files: Mapping[str, bytes], problems: list[str]) -> SopsConfig 
 
 def _secret_documents(path: str, data: bytes) -> list[str]:
     try:
-        nodes = list(yaml.compose_all(data, Loader=yaml.CSafeLoader))
+        nodes = list(yaml.compose_all(data, Loader=Composer))
     except yaml.YAMLError:
         return [f"{path}:1: looks like a Secret but is not valid YAML (fix the YAML, then encrypt it)"]
     problems: list[str] = []

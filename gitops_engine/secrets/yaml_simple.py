@@ -79,8 +79,10 @@ def _parse(lines: list[str]) -> Branch:
         if match is None:
             raise _DeclinedError
         spaces, dash, key, value, element = match.groups()
-        is_item = dash is not None
-        top = _frame_for(stack, len(spaces), is_item)
+        is_item, indent = dash is not None, len(spaces)
+        top = stack[-1]
+        if top.pending is not None or top.indent != indent or top.is_map == is_item:
+            top = _frame_for(stack, indent, is_item)  # the line opens or closes frames (or is out of place)
         if key is None:
             if not is_item:
                 raise _DeclinedError  # a lone scalar line in a map: a continuation or an error, both for the composer
