@@ -273,6 +273,19 @@ def move_branch(repo: pygit2.Repository, branch: str, new_commit: str, expected:
         raise _moved(branch, expected, None if current is None else str(current.target)) from exc
 
 
+def delete_branch(repo: pygit2.Repository, branch: str, expected: str) -> None:
+    """Delete `branch` only if it still points at `expected`."""
+    ref = repo.references.get(_ref_name(branch))
+    if ref is None or str(ref.target) != expected:
+        raise _moved(branch, expected, None if ref is None else str(ref.target))
+    try:
+        # libgit2 deletes against the target it read, under the ref lock: a compare-and-delete
+        ref.delete()
+    except pygit2.GitError as exc:
+        current = repo.references.get(_ref_name(branch))
+        raise _moved(branch, expected, None if current is None else str(current.target)) from exc
+
+
 def _moved(branch: str, expected: str | None, found: str | None) -> ConflictError:
     return ConflictError(
         f"branch {branch!r} moved while we worked (expected {expected or 'no branch'}, found {found or 'none'}); "

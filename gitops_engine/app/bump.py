@@ -4,7 +4,9 @@ Every branch is rebuilt from the current base each run: its tree is the base tre
 its commit has the base as only parent, author time = the base commit's time. The same inputs therefore give
 the same commit id, so a rerun with no upstream change moves nothing, a newer upstream version moves the
 existing branch (which is then rebased on the new base by construction), and bot branches no longer planned
-are reported as superseded (their PRs are closed when a forge is given).
+are superseded: their PRs are closed when a forge is given, else the branches are deleted (compare-and-delete).
+The scan of a base tree is kept in the cache directory by tree id, so a rerun on an unchanged base reads no
+file at all.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gitops_engine.adapters import fs, git
+from gitops_engine.adapters import fs, git, scancache
 from gitops_engine.adapters import helmrepo as lookups
 from gitops_engine.adapters.forge.base import Forge, PullRequest
 from gitops_engine.adapters.targets import LocalTarget, Target
@@ -92,13 +94,26 @@ class AdapterLookup:
         return found
 
 
-def load_policy(files: Mapping[str, bytes], policy_file: Path | None) -> Policy:
-    """The policy from `--policy FILE`, else from the repository, else the defaults."""
+def load_policy(in_repo: bytes | None, policy_file: Path | None) -> Policy:
+    """The policy from `--policy FILE`, else the repository's own (`in_repo`), else the defaults."""
     if policy_file is not None:
         return parse_policy(fs.read_bytes(policy_file, "currency policy"), str(policy_file))
-    if POLICY_PATH in files:
-        return parse_policy(files[POLICY_PATH], POLICY_PATH)
+    if in_repo is not None:
+        return parse_policy(in_repo, POLICY_PATH)
     return Policy()
+
+
+def scan_head(
+    repo: Repository, tree_id: str, policy_file: Path | None, cache_dir: Path | None
+) -> tuple[ScanResult, Policy]:
+    """The scan of `tree_id` (from the cache when it was scanned before) and the policy that applies."""
+    policy = load_policy(git.read_file(repo, tree_id, POLICY_PATH), policy_file)
+    scan = scancache.load_scan(cache_dir, tree_id) if cache_dir is not None else None
+    if scan is None:
+        scan = scan_tree(git.read_tree(repo, tree_id))
+        if cache_dir is not None:
+            scancache.store_scan(cache_dir, tree_id, scan)
+    return scan, policy
 
 
 def run_bump(
@@ -110,16 +125,15 @@ def run_bump(
     dry_run: bool = False,
     forge: Forge | None = None,
     now: datetime | None = None,
+    cache_dir: Path | None = None,
 ) -> BumpResult:
-    """One bot pass over the local repository at `repo_path` against its `branch`."""
+    """One bot pass over the local repository at `repo_path` against its `branch`; `cache_dir` keeps scans."""
     repo = git.open_repository(repo_path, create=False)
     head = git.head_of(repo, branch)
-    if head.commit is None:
+    if head.commit is None or head.tree is None:
         raise InputError(f"{repo_path}: branch {branch!r} has no commits (pass --branch with the base branch)")
-    files = git.read_tree(repo, head.tree)
-    policy = load_policy(files, policy_file)
+    scan, policy = scan_head(repo, head.tree, policy_file, cache_dir)
     moment = now or datetime.now(UTC)
-    scan = scan_tree(files)
     indexes = lookup(scan.sources())
     plan = propose(scan, indexes, policy, moment)
     branches = plan_branches(plan.proposals, moment)
@@ -127,32 +141,48 @@ def run_bump(
     if dry_run:
         outcomes = tuple(BranchOutcome(b.name, Action.PLANNED) for b in branches)
         return BumpResult(branch, scan, plan, branches, outcomes, failures)
+    base = _Base(git.read_tree(repo, head.tree), git.list_blobs(repo, head.tree), head.commit)
     author = git.Signature(*BOT, git.commit_time(repo, head.commit))
-    results = [_write_branch(repo, files, head.commit, plan_, author, branch, forge) for plan_ in branches]
+    results = [_write_branch(repo, base, plan_, author, branch, forge) for plan_ in branches]
     keep = {b.name for b in branches} | {f"{BRANCH_PREFIX}{key}" for key in plan.deferred}
     results += _supersede(repo, keep, branch, forge)
     return BumpResult(branch, scan, plan, branches, tuple(results), failures)
 
 
+@dataclass(frozen=True)
+class _Base:
+    """The base commit's files, their blob ids, and the commit itself."""
+
+    files: Mapping[str, bytes]
+    blobs: Mapping[str, str]
+    commit: str
+
+
 def _write_branch(
-    repo: Repository,
-    files: Mapping[str, bytes],
-    base_commit: str,
-    plan: BranchPlan,
-    author: git.Signature,
-    base: str,
-    forge: Forge | None,
+    repo: Repository, base: _Base, plan: BranchPlan, author: git.Signature, base_branch: str, forge: Forge | None
 ) -> BranchOutcome:
-    tree_id = git.write_tree(repo, apply_to_tree(files, plan.edits()))
-    commit = git.create_commit(repo, tree_id, [base_commit], plan.message, author)
+    changed, kept = _edited(base, plan)
+    tree_id = git.write_tree(repo, changed, existing=kept)
+    commit = git.create_commit(repo, tree_id, [base.commit], plan.message, author)
     existing = git.head_of(repo, plan.name).commit
     if existing == commit:
         action = Action.UNCHANGED
     else:
         git.move_branch(repo, plan.name, commit, existing, f"gitops-engine: {plan.title}")
         action = Action.CREATED if existing is None else Action.UPDATED
-    pull_request = _sync_pull_request(forge, plan, base) if forge is not None else None
+    pull_request = _sync_pull_request(forge, plan, base_branch) if forge is not None else None
     return BranchOutcome(plan.name, action, commit, pull_request)
+
+
+def _edited(base: _Base, plan: BranchPlan) -> tuple[dict[str, bytes], dict[str, str]]:
+    """write_tree's arguments for the branch tree: the files the edits touch, the rest by their blob ids.
+
+    Only the edited files are hashed and checked for plaintext Secrets; the rest are the base's own objects.
+    """
+    new = apply_to_tree(base.files, plan.edits())
+    changed = {path: data for path, data in new.items() if base.files.get(path) is not data}
+    kept = {path: base.blobs[path] for path in new if path not in changed}
+    return changed, kept
 
 
 def _sync_pull_request(forge: Forge, plan: BranchPlan, base: str) -> PullRequest:
@@ -174,8 +204,10 @@ def _supersede(repo: Repository, keep: set[str], base: str, forge: Forge | None)
                 outcomes.append(BranchOutcome(pr.head, Action.SUPERSEDED, pull_request=pr))
         return outcomes
     for name in git.branch_names(repo, BRANCH_PREFIX):
-        if name not in keep:
-            outcomes.append(BranchOutcome(name, Action.SUPERSEDED, git.head_of(repo, name).commit))
+        commit = git.head_of(repo, name).commit
+        if name not in keep and commit is not None:
+            git.delete_branch(repo, name, commit)
+            outcomes.append(BranchOutcome(name, Action.SUPERSEDED, commit))
     return outcomes
 
 

@@ -7,11 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gitops_engine.adapters import git
-from gitops_engine.app.bump import Lookup, load_policy
+from gitops_engine.app.bump import Lookup, scan_head
 from gitops_engine.core.errors import InputError
 from gitops_engine.currency.policy import Policy
 from gitops_engine.currency.report import Row, build_report, render_html
-from gitops_engine.currency.scan import scan_tree
 
 
 @dataclass(frozen=True)
@@ -34,14 +33,13 @@ def run_report(
     branch: str = "main",
     policy_file: Path | None = None,
     now: datetime | None = None,
+    cache_dir: Path | None = None,
 ) -> Report:
-    """Report on `branch` of the local repository at `repo_path`."""
+    """Report on `branch` of the local repository at `repo_path`; `cache_dir` keeps scans by tree id."""
     repo = git.open_repository(repo_path, create=False)
     head = git.head_of(repo, branch)
-    if head.commit is None:
+    if head.commit is None or head.tree is None:
         raise InputError(f"{repo_path}: branch {branch!r} has no commits (pass --branch with the base branch)")
-    files = git.read_tree(repo, head.tree)
-    policy = load_policy(files, policy_file)
+    scan, policy = scan_head(repo, head.tree, policy_file, cache_dir)
     moment = now or datetime.now(UTC)
-    scan = scan_tree(files)
     return Report(build_report(scan, lookup(scan.sources()), policy, moment), policy, moment)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from gitops_engine.adapters import fs
+from gitops_engine.adapters.helmrepo import default_cache_dir
 from gitops_engine.app.bump import AdapterLookup, BumpResult, run_bump
 from gitops_engine.app.report import run_report
 
@@ -31,9 +32,11 @@ _POLICY = click.option(
 @_POLICY
 def bump_command(repo: Path, branch: str, dry_run: bool, as_json: bool, policy_file: Path | None) -> int:
     """Propose chart updates: one branch per (app or group, target major)."""
-    result = run_bump(repo, AdapterLookup(), branch=branch, policy_file=policy_file, dry_run=dry_run)
+    result = run_bump(
+        repo, AdapterLookup(), branch=branch, policy_file=policy_file, dry_run=dry_run, cache_dir=default_cache_dir()
+    )
     if as_json:
-        click.echo(json.dumps(bump_json(result), indent=1))
+        click.echo(json.dumps(bump_json(result), separators=(",", ":")))
         return 0
     for p in result.plan.proposals:
         click.echo(
@@ -86,7 +89,7 @@ def bump_json(result: BumpResult) -> dict[str, object]:
 @_POLICY
 def report_command(repo: Path, branch: str, as_json: bool, html_file: Path | None, policy_file: Path | None) -> int:
     """How current each chart is: newest patch/minor/major, days behind, window status."""
-    report = run_report(repo, AdapterLookup(), branch=branch, policy_file=policy_file)
+    report = run_report(repo, AdapterLookup(), branch=branch, policy_file=policy_file, cache_dir=default_cache_dir())
     if html_file is not None:
         fs.write_atomic(html_file, report.html().encode())
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,7 +23,15 @@ class BranchPlan:
     major: int
     proposals: tuple[Proposal, ...]
     title: str
-    body: str
+    now: datetime
+
+    @functools.cached_property
+    def body(self) -> str:
+        """The PR body (and commit message body): a table of the changes and the upstream links.
+
+        Written on first use: a dry run over a big fleet never needs it.
+        """
+        return _body(self.proposals, self.now)
 
     @property
     def message(self) -> str:
@@ -52,7 +61,7 @@ def plan_branches(proposals: Iterable[Proposal], now: datetime) -> tuple[BranchP
     for (key, major), items in sorted(grouped.items()):
         items.sort(key=lambda p: (p.use.path, p.use.line, p.use.clusters))
         plans.append(
-            BranchPlan(branch_name(key, major), key, major, tuple(items), _title(key, items), _body(items, now))
+            BranchPlan(branch_name(key, major), key, major, tuple(items), _title(key, items), now)
         )
     return tuple(plans)
 
@@ -70,7 +79,7 @@ def release_age_days(proposal: Proposal, now: datetime) -> int | None:
     return None if created is None else max(0, (now - created).days)
 
 
-def _body(items: list[Proposal], now: datetime) -> str:
+def _body(items: tuple[Proposal, ...], now: datetime) -> str:
     lines = [
         "This branch was written by gitops-engine's currency bot; merge it to roll the change out.",
         "",

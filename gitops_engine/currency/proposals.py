@@ -8,7 +8,6 @@ proposed, so no cluster is pointed at a version its own repository lacks.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -197,14 +196,17 @@ def _shared_versions(
     uses: Iterable[ChartUse], indexes: Mapping[str, ChartIndex]
 ) -> dict[tuple[str, int], frozenset[str]]:
     """For files applied with different sources in different clusters: the versions all those sources offer."""
-    sources: dict[tuple[str, int], set[tuple[str, str]]] = defaultdict(set)
+    first: dict[tuple[str, int], tuple[str, str]] = {}
+    sources: dict[tuple[str, int], set[tuple[str, str]]] = {}
     for use in uses:
         if use.site is not None and use.source is not None and not use.skip:
-            sources[(use.site.path, use.site.scalar.start)].add((use.source.url, use.chart))
+            site, pair = (use.site.path, use.site.scalar.start), (use.source.url, use.chart)
+            # nearly every site has one source: only a second, different one starts a set
+            seen = first.setdefault(site, pair)
+            if seen != pair:
+                sources.setdefault(site, {seen}).add(pair)
     shared: dict[tuple[str, int], frozenset[str]] = {}
     for site, pairs in sources.items():
-        if len(pairs) < 2:
-            continue
         sets = [{r.version for r in indexes[url].releases(chart)} if url in indexes else set() for url, chart in pairs]
         shared[site] = frozenset(set.intersection(*sets))
     return shared
