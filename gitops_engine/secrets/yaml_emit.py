@@ -9,6 +9,7 @@ text would read back as another type, single-quoted otherwise; strings with newl
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Sequence
 
@@ -55,7 +56,7 @@ class _Writer:
                 self.out.append(f"{pad}#{item.text}")
                 continue
             key, value = item
-            head = (pad if prefix is None else prefix) + _string(key) + ":"
+            head = (pad if prefix is None else prefix) + _key_text(key) + ":"
             prefix = None
             self.value(head, value, column)
 
@@ -125,6 +126,12 @@ def scalar_text(value: Node) -> str:
         return "{}"
     assert isinstance(value, tuple)
     return "[]"
+
+
+@functools.lru_cache(maxsize=1024)
+def _key_text(key: str) -> str:
+    # map keys repeat across files and are never secret (sops leaves keys in plaintext), so they are memoised
+    return _string(key)
 
 
 def _string(text: str) -> str:
