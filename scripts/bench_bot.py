@@ -45,6 +45,7 @@ CHARTS = {
     "podinfo": ["1.0.0", "1.5.0", "2.0.0-beta.1", "2.0.0"],
 }
 COMMENTS = ["", " # pinned", "  # managed by platform team"]
+CPU_SECONDS: list[float] = []
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -96,7 +97,11 @@ def commit(path: Path, files: dict[str, bytes]) -> None:
 
 
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, bytes]:
-    """Wall seconds, peak RSS (MiB, from the kernel via wait4) and stdout of a child process."""
+    """Wall seconds, peak RSS (MiB, from the kernel via wait4) and stdout of a child process.
+
+    The CPU seconds (user + system, from the same wait4) go to CPU_SECONDS: on a loaded machine they show
+    what the run itself cost.
+    """
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, env=env)
@@ -108,6 +113,7 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, bytes]:
         if proc.returncode != 0:
             err.seek(0)
             sys.exit(f"{argv[0]} failed: {err.read().decode()[-2000:]}")
+    CPU_SECONDS.append(usage.ru_utime + usage.ru_stime)
     return wall, usage.ru_maxrss / 1024, out
 
 
@@ -198,29 +204,40 @@ def main() -> None:
             cold: list[tuple[float, float]] = []
             warm: list[tuple[float, float]] = []
             result: dict[str, object] = {}
+            cold_cpu: list[float] = []
+            warm_cpu: list[float] = []
             for run in range(args.runs):
                 cache = work / f"cache-{size}-{run}"
                 wall, rss, result = bot(repo, cache)
                 cold.append((wall, rss))
+                cold_cpu.append(CPU_SECONDS[-1])
                 wall, rss, again = bot(repo, cache)
                 warm.append((wall, rss))
+                warm_cpu.append(CPU_SECONDS[-1])
                 assert again["proposals"] == result["proposals"], "a rerun must propose the same"
             proposals = result["proposals"]
             assert isinstance(proposals, list)
             print(
                 f"{size:>6} releases over {args.repos} repos: {len(proposals)} proposals | "
-                f"cold dry-run {_median(cold, 0):.2f} s, peak RSS {_median(cold, 1):.0f} MiB | "
-                f"no-change rerun {_median(warm, 0):.2f} s, peak RSS {_median(warm, 1):.0f} MiB | {load()}"
+                f"cold dry-run {_median(cold, 0):.2f} s (CPU {statistics.median(cold_cpu):.2f} s), "
+                f"peak RSS {_median(cold, 1):.0f} MiB | no-change rerun {_median(warm, 0):.2f} s "
+                f"(CPU {statistics.median(warm_cpu):.2f} s), peak RSS {_median(warm, 1):.0f} MiB | {load()}"
             )
             if size != 1000 or args.no_renovate:
                 continue
             if not (PEER / "run-renovate.sh").exists() or not renovate_home().exists():
                 print("       Renovate not installed (../shared/peers/renovate/install.sh): no ratio")
                 continue
-            theirs = [renovate(work, files, run) for run in range(args.runs)]
+            theirs = []
+            their_cpu = []
+            for run in range(args.runs):
+                theirs.append(renovate(work, files, run))
+                their_cpu.append(CPU_SECONDS[-1])
             wall = _median([(w, r) for w, r, _ in theirs], 0)
             print(
-                f"       Renovate {wall:.2f} s, peak RSS {_median([(w, r) for w, r, _ in theirs], 1):.0f} MiB "
+                f"       Renovate {wall:.2f} s (CPU {statistics.median(their_cpu):.2f} s, "
+                f"{statistics.median(their_cpu) / statistics.median(cold_cpu):.1f}x ours), "
+                f"peak RSS {_median([(w, r) for w, r, _ in theirs], 1):.0f} MiB "
                 f"on the same repository: {wall / _median(cold, 0):.1f}x our cold run, "
                 f"{wall / _median(warm, 0):.1f}x our rerun | {load()}"
             )

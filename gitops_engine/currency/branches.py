@@ -60,9 +60,7 @@ def plan_branches(proposals: Iterable[Proposal], now: datetime) -> tuple[BranchP
     plans = []
     for (key, major), items in sorted(grouped.items()):
         items.sort(key=lambda p: (p.use.path, p.use.line, p.use.clusters))
-        plans.append(
-            BranchPlan(branch_name(key, major), key, major, tuple(items), _title(key, items), now)
-        )
+        plans.append(BranchPlan(branch_name(key, major), key, major, tuple(items), _title(key, items), now))
     return tuple(plans)
 
 

@@ -1,7 +1,9 @@
 """The currency policy: which new versions the bot may propose, per app or group, and the currency windows.
 
 The policy lives in the repository (`.gitops-engine/currency.yaml`); without one every stable update is
-proposed (patch, minor and major, the major on its own branch), prereleases only to apps already on one.
+proposed (patch, minor and major, the major on its own branch), prereleases only to apps already on a
+prerelease of the same version (2.0.0-beta.1 may move to 2.0.0-rc.1, never to 2.1.0-alpha.1: the same rule
+as Helm's and npm's ranges, and Renovate's `ignoreUnstable`).
 
     defaults: {update_types: [patch, minor], minimum_release_age: 3d, range_strategy: widen}
     windows: {minor_days: 30, major_days: 60}
@@ -11,7 +13,7 @@ proposed (patch, minor and major, the major on its own branch), prereleases only
         update_types: [patch]
         allow: ">=1.14 <2"
         ignore: ["1.15.x"]
-        prereleases: never            # auto (only when on one) | never | always
+        prereleases: never            # auto (only when on one of the same version) | never | always
         schedule: ["sat,sun 00:00-06:00"]
         enabled: true
 """
@@ -129,9 +131,8 @@ def judge(current: Version, candidate: Version, created: datetime | None, settin
     """Apply every version rule of `settings` to moving from `current` to `candidate`."""
     if candidate <= current:
         return Verdict(False, "not newer")
-    wants_prerelease = settings.prereleases == "always" or (settings.prereleases == "auto" and current.is_prerelease)
-    if candidate.is_prerelease and not wants_prerelease:
-        return Verdict(False, "prerelease (allowed only to apps already on one)")
+    if candidate.is_prerelease and not _prerelease_allowed(settings.prereleases, current, candidate):
+        return Verdict(False, "prerelease (allowed only to apps already on a prerelease of the same version)")
     step = update_type(current, candidate)
     if step not in settings.update_types:
         return Verdict(False, f"{step.value} updates are not allowed")
@@ -144,6 +145,17 @@ def judge(current: Version, candidate: Version, created: datetime | None, settin
         age_days = (now - created).total_seconds() / 86400
         return Verdict(False, f"released {age_days:.1f} days ago, policy waits {_days(settings.minimum_release_age)}")
     return Verdict(True)
+
+
+def _prerelease_allowed(mode: str, current: Version, candidate: Version) -> bool:
+    if mode != "auto":
+        return mode == "always"
+    return current.is_prerelease and _line(current) == _line(candidate)
+
+
+def _line(version: Version) -> tuple[object, ...]:
+    """The release a prerelease leads up to: its core, and its base-tech core for a compound version."""
+    return (version.core, version.base.core if version.base is not None else None)
 
 
 def _days(delta: timedelta) -> str:

@@ -18,6 +18,7 @@ from gitops_engine.adapters.forge.base import PullRequest
 from gitops_engine.adapters.helmrepo import LookupOptions
 from gitops_engine.app.bump import Action, AdapterLookup, BumpResult, run_bump
 from gitops_engine.cli.main import main
+from gitops_engine.core.errors import ConflictError
 from gitops_engine.currency.scan import ChartSource
 from gitops_engine.currency.versions import Version, parse_version
 from gitops_engine.model.charts import ChartIndex
@@ -160,6 +161,9 @@ def test_branches_are_idempotent_and_follow_upstream(tmp_path: Path, helm_server
     actions = {o.name: o.action for o in fourth.outcomes}
     assert actions["gitops-engine/podinfo-1"] is Action.SUPERSEDED
     assert "gitops-engine/podinfo-2" in actions and actions["gitops-engine/podinfo-2"] is Action.SUPERSEDED
+    # without a forge there is no PR to close: the superseded branches are deleted
+    assert git.head_of(repo, "gitops-engine/podinfo-1").commit is None
+    assert git.head_of(repo, "gitops-engine/podinfo-2").commit is None
     assert actions["gitops-engine/traefik-33"] is Action.UPDATED
     traefik = git.head_of(repo, "gitops-engine/traefik-33").commit
     assert traefik is not None and str(repo[traefik].parents[0].id) == new_base  # type: ignore[attr-defined]
@@ -246,3 +250,15 @@ def test_cli_bad_policy_exits_2_and_writes_nothing(
     err = capsys.readouterr().err
     assert err.strip() == ("error: .gitops-engine/currency.yaml:2: update_types must be a list of patch, minor, major")
     assert git.branch_names(git.open_repository(repo, create=False), "gitops-engine/") == []
+
+
+def test_a_branch_is_deleted_only_where_it_was_seen(tmp_path: Path) -> None:
+    repo_path = tmp_path / "fleet.git"
+    first = commit_tree(repo_path, {"a.yaml": b"a: 1\n"}, branch="gitops-engine/x-1")
+    second = commit_tree(repo_path, {"a.yaml": b"a: 2\n"}, branch="gitops-engine/x-1", time=1_700_000_100)
+    repo = git.open_repository(repo_path, create=False)
+    with pytest.raises(ConflictError, match="moved while we worked"):
+        git.delete_branch(repo, "gitops-engine/x-1", first)
+    assert git.head_of(repo, "gitops-engine/x-1").commit == second
+    git.delete_branch(repo, "gitops-engine/x-1", second)
+    assert git.branch_names(repo, "gitops-engine/") == []

@@ -81,6 +81,13 @@ def test_prereleases_only_when_already_on_one() -> None:
     assert targets(run("defaults: {prereleases: never}", "2.1.0-beta.0")) == []
 
 
+def test_a_prerelease_moves_to_its_release_not_to_the_next_versions_prerelease() -> None:
+    # on 2.0.0-rc.1 with 2.0.0 out: 2.0.0, not 2.1.0-beta.1 (Renovate agrees: the peer's podinfo case)
+    assert targets(run(None, "2.0.0-rc.1")) == ["2.0.0"]
+    plan = run(None, "2.0.0")
+    assert targets(plan) == []
+
+
 def test_minimum_release_age_uses_index_created() -> None:
     plan = run("defaults: {minimum_release_age: 3d, update_types: [patch, minor]}")
     assert targets(plan) == ["1.2.0"]
