@@ -18,10 +18,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gitops_engine.adapters import fs, git, scancache
+from gitops_engine.adapters import fs, git, scancache, transport
 from gitops_engine.adapters import helmrepo as lookups
 from gitops_engine.adapters.forge.base import Forge, PullRequest
-from gitops_engine.adapters.targets import LocalTarget, Target
+from gitops_engine.adapters.forge.gitea import GiteaClient
+from gitops_engine.adapters.targets import GiteaTarget, LocalTarget, RemoteTarget, Target
+from gitops_engine.app.publish import PublishMode, Review, publish
 from gitops_engine.core.errors import InputError
 from gitops_engine.currency.branches import BRANCH_PREFIX, BranchPlan, plan_branches
 from gitops_engine.currency.edits import apply_to_tree
@@ -29,6 +31,8 @@ from gitops_engine.currency.policy import POLICY_PATH, Policy, parse_policy
 from gitops_engine.currency.proposals import Plan, propose
 from gitops_engine.currency.scan import ChartSource, ScanResult, scan_tree
 from gitops_engine.model.charts import ChartIndex
+from gitops_engine.model.tree import Tree
+from gitops_engine.secrets.guard import plaintext_violations
 
 if TYPE_CHECKING:
     from pygit2 import Repository
@@ -211,9 +215,112 @@ def _supersede(repo: Repository, keep: set[str], base: str, forge: Forge | None)
     return outcomes
 
 
+def bump_target(
+    target: Target,
+    lookup: Lookup,
+    *,
+    branch: str = "main",
+    policy_file: Path | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    cache_dir: Path | None = None,
+    cache_root: Path | None = None,
+) -> BumpResult:
+    """One bot pass over any target: a local repository directly, a git remote or Gitea through publish.
+
+    For a remote, the base branch is fetched into the local object store (`cache_root`, see transport) and
+    scanned there; each branch is then published as a pull-request branch. With Gitea the PRs are opened,
+    updated and (when superseded) closed through the forge; a plain remote gets the branches pushed only.
+    """
+    if isinstance(target, LocalTarget):
+        return run_bump(
+            target.path, lookup, branch=branch, policy_file=policy_file, dry_run=dry_run, now=now, cache_dir=cache_dir
+        )
+    job = _RemoteJob(target, branch, policy_file, dry_run, now, cache_dir, cache_root)
+    if isinstance(target, GiteaTarget):
+        token = target.token.read()
+        with GiteaClient(target.server, token) as client:
+            remote = transport.Remote(target.clone_url, transport.Credentials(client.current_user(), token))
+            return _bump_remote(job, remote, lookup, client.forge(target.owner, target.repository))
+    return _bump_remote(job, transport.Remote(target.url), lookup, None)
+
+
+@dataclass(frozen=True)
+class _RemoteJob:
+    target: RemoteTarget | GiteaTarget
+    branch: str
+    policy_file: Path | None
+    dry_run: bool
+    now: datetime | None
+    cache_dir: Path | None
+    cache_root: Path | None
+
+
+def _bump_remote(job: _RemoteJob, remote: transport.Remote, lookup: Lookup, forge: Forge | None) -> BumpResult:
+    store = transport.store_for(remote.url, job.cache_root)
+    repo = git.open_repository(store)
+    if transport.fetch_branch(remote, job.branch, store) is None:
+        raise InputError(f"{remote.display}: branch {job.branch!r} does not exist (pass --branch with the base branch)")
+    head = git.head_of(repo, transport.fetched_ref(job.branch))
+    assert head.commit is not None and head.tree is not None  # just fetched
+    scan, policy = scan_head(repo, head.tree, job.policy_file, job.cache_dir)
+    moment = job.now or datetime.now(UTC)
+    plan = propose(scan, lookup(scan.sources()), policy, moment)
+    branches = plan_branches(plan.proposals, moment)
+    failures = dict(getattr(lookup, "failures", {}))
+    if job.dry_run:
+        outcomes = tuple(BranchOutcome(b.name, Action.PLANNED) for b in branches)
+        return BumpResult(job.branch, scan, plan, branches, outcomes, failures)
+    author = git.Signature(*BOT, git.commit_time(repo, head.commit))
+    results = [_publish_branch(job, remote, store, plan_, author) for plan_ in branches]
+    if forge is not None:
+        keep = {b.name for b in branches} | {f"{BRANCH_PREFIX}{key}" for key in plan.deferred}
+        results += _supersede(repo, keep, job.branch, forge)
+    return BumpResult(job.branch, scan, plan, branches, tuple(results), failures)
+
+
+def _publish_branch(
+    job: _RemoteJob, remote: transport.Remote, store: Path, plan: BranchPlan, author: git.Signature
+) -> BranchOutcome:
+    edits = plan.edits()
+    touched = {edit.site.path for edit in edits}
+    moved_to = tuple(
+        f"{e.folder.root[: -len(e.folder.version)]}{e.folder_version}/"
+        for e in edits
+        if e.folder is not None and e.folder_version is not None
+    )
+
+    def change(base: Tree) -> Tree:
+        return Tree(apply_to_tree(base, edits))
+
+    def guard(files: Mapping[str, bytes]) -> list[str]:
+        # the bot answers for what it writes: the files it edits and any catalog folder it moves
+        return plaintext_violations({p: d for p, d in files.items() if p in touched or p.startswith(moved_to)})
+
+    before = transport.remote_head(remote, plan.name, store)
+    review = Review(head=plan.name, title=plan.title, body=plan.body, labels=("dependencies",))
+    published = publish(
+        job.target,
+        job.branch,
+        change,
+        plan.message,
+        author=author,
+        mode=PublishMode.PR,
+        review=review,
+        cache_root=job.cache_root,
+        guard=guard,
+    )
+    action = Action.UPDATED
+    if before is None:
+        action = Action.CREATED
+    elif published.commit == before:
+        action = Action.UNCHANGED
+    return BranchOutcome(plan.name, action, published.commit, published.pull_request)
+
+
 def run_pass(target: Target, branch: str = "main", *, cache_root: Path | None = None) -> tuple[BranchOutcome, ...]:
-    """The reconcile step: bump a local repository with the Helm/OCI adapters; one outcome per branch."""
-    if not isinstance(target, LocalTarget):
-        raise InputError("the currency bot writes to local repositories only so far (pass a path as --repo)")
+    """The reconcile step: bump any target with the Helm/OCI adapters; one outcome per branch."""
     options = lookups.LookupOptions(cache_dir=cache_root / "charts" if cache_root else None)
-    return run_bump(target.path, AdapterLookup(options), branch=branch).outcomes
+    scans = cache_root / "scans" if cache_root else lookups.default_cache_dir()
+    remotes = cache_root / "remotes" if cache_root else None
+    return bump_target(target, AdapterLookup(options), branch=branch, cache_dir=scans, cache_root=remotes).outcomes

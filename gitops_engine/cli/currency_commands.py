@@ -9,7 +9,8 @@ import click
 
 from gitops_engine.adapters import fs
 from gitops_engine.adapters.helmrepo import default_cache_dir
-from gitops_engine.app.bump import AdapterLookup, BumpResult, run_bump
+from gitops_engine.adapters.targets import parse_target
+from gitops_engine.app.bump import AdapterLookup, BumpResult, bump_target
 from gitops_engine.app.report import run_report
 
 _REPO = click.option(
@@ -25,15 +26,21 @@ _POLICY = click.option(
 
 
 @click.command("bump")
-@_REPO
+@click.option(
+    "--repo",
+    default="fleet.git",
+    show_default=True,
+    help="Local git repository, or a git remote URL (branches are pushed there).",
+)
 @_BRANCH
 @click.option("--dry-run", is_flag=True, help="Print the proposals and skips; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print proposals, skips and branches as JSON.")
 @_POLICY
-def bump_command(repo: Path, branch: str, dry_run: bool, as_json: bool, policy_file: Path | None) -> int:
+def bump_command(repo: str, branch: str, dry_run: bool, as_json: bool, policy_file: Path | None) -> int:
     """Propose chart updates: one branch per (app or group, target major)."""
-    result = run_bump(
-        repo, AdapterLookup(), branch=branch, policy_file=policy_file, dry_run=dry_run, cache_dir=default_cache_dir()
+    target = parse_target(repo, "--repo")
+    result = bump_target(
+        target, AdapterLookup(), branch=branch, policy_file=policy_file, dry_run=dry_run, cache_dir=default_cache_dir()
     )
     if as_json:
         click.echo(json.dumps(bump_json(result), separators=(",", ":")))
