@@ -18,7 +18,7 @@ import tempfile
 import threading
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,23 +97,21 @@ class KustomizeBuilder:
         self._write_lock = threading.Lock()
 
     def __call__(self, paths: Sequence[str]) -> Iterator[BuildOutput]:
-        """Build every folder in `paths` in parallel, yielding cached results first, then each build as it ends."""
-        jobs: dict[str, tuple[str, tuple[str, ...]]] = {}
-        for path in dict.fromkeys(paths):
-            self._ensure_kustomization(path)
-            closure = self.closure(path)
-            key = self._key(path, closure)
-            cached = self._memory.get(key) or self._read_cache(path, key, closure)
-            if cached is not None:
-                self.stats.cached += 1
-                yield cached
-            else:
-                jobs[path] = (key, closure)
-        if not jobs:
-            return
-        pool = ThreadPoolExecutor(max_workers=min(self.workers, len(jobs)))
+        """Build every folder in `paths` in parallel, yielding each result as soon as it is known."""
+        pool = ThreadPoolExecutor(max_workers=self.workers)
+        futures: dict[Future[tuple[BuildOutput, bytes]], str] = {}
         try:
-            futures = {pool.submit(self._build, path, closure): key for path, (key, closure) in jobs.items()}
+            for path in dict.fromkeys(paths):
+                self._ensure_kustomization(path)
+                closure = self.closure(path)
+                key = self._key(path, closure)
+                cached = self._memory.get(key) or self._read_cache(path, key, closure)
+                if cached is None:
+                    # submitted at once, so kustomize runs while the rest of the batch is still being keyed
+                    futures[pool.submit(self._build, path, closure)] = key
+                else:
+                    self.stats.cached += 1
+                    yield cached
             for future in as_completed(futures):
                 output, stdout = future.result()
                 self.stats.built += 1

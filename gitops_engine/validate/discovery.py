@@ -82,17 +82,18 @@ def discover(
     *,
     path: str | None = None,
     sources: Mapping[str, str] | None = None,
-    broken_files: frozenset[str] = frozenset(),
+    broken: Callable[[str], bool] | None = None,
     index: SourceIndex | None = None,
     check: ObjectCheck | None = None,
 ) -> Discovery:
     """Find the entry points of `files` (or start at `path`) and render every cluster.
 
     `check` runs on every object as it is rendered; its findings join the discovery's. `index` shares
-    already parsed files with the caller.
+    parsed files with the caller. A failed build that reads a file `broken` accepts is not reported (the
+    caller reports that file instead).
     """
     index = index or SourceIndex(files)
-    walker = _Walker(files, builder, index, dict(sources or {}), broken_files, check)
+    walker = _Walker(files, builder, index, dict(sources or {}), broken or (lambda _: False), check)
     roots = [_synthetic_root(clean_path(path))] if path is not None else find_roots(files, index, sources or {})
     if not roots:
         roots = [_synthetic_root("")]
@@ -119,8 +120,7 @@ def find_roots(files: Mapping[str, bytes], index: SourceIndex, sources: Mapping[
     for file in index.yaml_paths:
         if b"kustomize.toolkit.fluxcd.io" not in files[file]:
             continue
-        for located in index.documents(file):
-            doc = located.data
+        for doc in index.data(file):
             if not is_manifest(doc):
                 continue
             obj = _rendered(doc, file, index, None)
@@ -159,14 +159,14 @@ class _Walker:
         builder: Builder,
         index: SourceIndex,
         sources: dict[str, str],
-        broken_files: frozenset[str],
+        broken: Callable[[str], bool],
         check: ObjectCheck | None,
     ) -> None:
         self.files = files
         self.builder = builder
         self.index = index
         self.sources = sources
-        self.broken_files = broken_files
+        self.broken = broken
         self.check = check
         self.findings: list[Finding] = []
         self.findings_of: list[list[Finding]] = []
@@ -264,7 +264,7 @@ class _Walker:
             return []
         output = outputs[full_path]
         if output.error is not None:
-            if not self.broken_files.intersection(output.files):
+            if not any(self.broken(file) for file in output.files):
                 self.findings.append(self._build_failure(ks, full_path, output.error))
             return []
         variables = self._variables(ks, pool)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from gitops_engine.model.finding import Finding, Severity
 from gitops_engine.validate.build import Builder
 from gitops_engine.validate.discovery import Discovery, discover
-from gitops_engine.validate.filechecks import broken_files, check_files
+from gitops_engine.validate.filechecks import check_files
 from gitops_engine.validate.locate import SourceIndex
 from gitops_engine.validate.refs import check_cluster
 from gitops_engine.validate.schemas import SchemaChecker
@@ -38,16 +39,20 @@ def validate_tree(
     """All findings for `files`; `builder` runs kustomize, `path` overrides entry-point discovery."""
     # one parse per file, shared by the file checks, entry-point search and line lookups
     index = SourceIndex(files)
-    file_findings = check_files(index)
-    discovery = discover(
-        files,
-        builder,
-        path=path,
-        sources=sources,
-        broken_files=broken_files(file_findings),
-        index=index,
-        check=SchemaChecker(kubernetes_version),
-    )
+    # The file checks only parse text; on a side thread they use the time discovery spends waiting on
+    # kustomize instead of delaying the first build.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="file-checks") as side:
+        file_check = side.submit(check_files, index)
+        discovery = discover(
+            files,
+            builder,
+            path=path,
+            sources=sources,
+            broken=index.is_broken,
+            index=index,
+            check=SchemaChecker(kubernetes_version),
+        )
+        file_findings = file_check.result()
     findings = set(file_findings) | set(discovery.findings)
     for cluster in discovery.clusters:
         findings.update(check_cluster(cluster))

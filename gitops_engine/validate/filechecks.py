@@ -27,11 +27,6 @@ def check_files(index: SourceIndex) -> list[Finding]:
     return findings
 
 
-def broken_files(findings: list[Finding]) -> frozenset[str]:
-    """Files that could not be parsed (their builds fail for the same reason, so that is reported once)."""
-    return frozenset(f.file for f in findings if f.rule in ("yaml-syntax", "yaml-duplicate-key"))
-
-
 def _document_findings(path: str, doc: LocatedDocument) -> Iterator[Finding]:
     for key_path, line in doc.duplicate_keys:
         key = ".".join(str(p) for p in key_path)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from functools import cached_property
+from typing import Any
+
+import yaml
 
 from gitops_engine.core.yamlio import LocatedDocument, YamlSyntaxError, load_located
+from gitops_engine.validate.fastyaml import load_documents
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -16,12 +21,17 @@ def is_yaml_path(path: str) -> bool:
 
 
 class SourceIndex:
-    """Parsed repository files with line numbers, each parsed at most once (shared by every check)."""
+    """Parsed repository files with line numbers, each parsed at most once (shared by every check).
+
+    Safe to share between threads: the file checks read it while discovery waits on kustomize.
+    """
 
     def __init__(self, files: Mapping[str, bytes]) -> None:
         self._files = files
         self._parsed: dict[str, tuple[LocatedDocument, ...]] = {}
         self._errors: dict[str, YamlSyntaxError] = {}
+        self._data: dict[str, tuple[Any, ...]] = {}
+        self._lock = threading.Lock()
 
     @cached_property
     def yaml_paths(self) -> tuple[str, ...]:
@@ -30,14 +40,33 @@ class SourceIndex:
 
     def documents(self, path: str) -> tuple[LocatedDocument, ...]:
         """The documents of `path` (empty when missing or not valid YAML)."""
-        if path not in self._parsed:
-            data = self._files.get(path)
-            try:
-                self._parsed[path] = tuple(load_located(data)) if data is not None else ()
-            except YamlSyntaxError as exc:
-                self._parsed[path] = ()
-                self._errors[path] = exc
-        return self._parsed[path]
+        with self._lock:
+            if path not in self._parsed:
+                data = self._files.get(path)
+                try:
+                    self._parsed[path] = tuple(load_located(data)) if data is not None else ()
+                except YamlSyntaxError as exc:
+                    self._parsed[path] = ()
+                    self._errors[path] = exc
+            return self._parsed[path]
+
+    def data(self, path: str) -> tuple[Any, ...]:
+        """The documents of `path` without line numbers: the fast read, for callers that only look."""
+        with self._lock:
+            if path in self._parsed:
+                return tuple(doc.data for doc in self._parsed[path])
+            if path not in self._data:
+                try:
+                    self._data[path] = tuple(load_documents(self._files.get(path, b"")))
+                except yaml.YAMLError:
+                    self._data[path] = ()
+            return self._data[path]
+
+    def is_broken(self, path: str) -> bool:
+        """True when `path` is YAML that does not parse or repeats a key (its builds fail for that reason)."""
+        if not is_yaml_path(path):
+            return False
+        return self.syntax_error(path) is not None or any(doc.duplicate_keys for doc in self.documents(path))
 
     def syntax_error(self, path: str) -> YamlSyntaxError | None:
         """Why `path` is not valid YAML, or None when it parses."""
