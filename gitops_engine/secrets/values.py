@@ -275,6 +275,8 @@ def parse_timestamp(text: str) -> Timestamp | None:
         digits = zone[1:].replace(":", "")
         hours, minutes = int(digits[:-2] or digits), int(digits[-2:]) if len(digits) > 2 else 0
         delta = timedelta(hours=hours, minutes=minutes)
+        if delta >= timedelta(hours=24):
+            return None  # not a time zone offset: go-yaml keeps such a value a string, and so do we
         offset = timezone(-delta if zone[0] == "-" else delta)
     nanos = (fraction or "").ljust(9, "0")
     return Timestamp(_rfc3339(moment.replace(tzinfo=offset), int(nanos)))
