@@ -12,9 +12,9 @@ from collections.abc import Mapping
 import yaml
 
 from gitops_engine.core.errors import InputError
+from gitops_engine.core.yamlio import RawComposer
 from gitops_engine.secrets.creation_rules import SopsConfig, parse_config
 from gitops_engine.secrets.stores import Format
-from gitops_engine.secrets.yaml_read import Composer
 
 _SECRET_KIND = re.compile(rb"^kind:[ \t]*[\"']?Secret[\"']?[ \t]*(#.*)?$", re.MULTILINE)
 _YAML_SUFFIXES = (".yaml", ".yml")
@@ -59,7 +59,7 @@ def _root_config(files: Mapping[str, bytes], problems: list[str]) -> SopsConfig 
 
 def _secret_documents(path: str, data: bytes) -> list[str]:
     try:
-        nodes = list(yaml.compose_all(data, Loader=Composer))
+        nodes = list(yaml.compose_all(data, Loader=RawComposer))
     except yaml.YAMLError:
         return [f"{path}:1: looks like a Secret but is not valid YAML (fix the YAML, then encrypt it)"]
     problems: list[str] = []

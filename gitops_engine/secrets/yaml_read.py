@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from gitops_engine.core.errors import InputError
+from gitops_engine.core.yamlio import RawComposer
 from gitops_engine.secrets.values import Branch, Comment, Item, Node, Scalar, resolve_plain
 from gitops_engine.secrets.yaml_simple import read_simple
 
@@ -21,14 +22,6 @@ _DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$")
 _COMMENT_LINE = re.compile(r"^([ \t]*)#(.*)$")
 _TRAILING = re.compile(r"^[ \t]*:?[ \t]+#(.*)$")
 _UNSET = 1 << 30
-
-
-class Composer(yaml.CSafeLoader):
-    """The C composer without implicit tag resolution: sops types plain scalars itself, so tags are never read."""
-
-    def resolve(self, kind: object, value: object, implicit: object) -> str:
-        """One constant tag (PyYAML's regex resolver was most of the compose time)."""
-        return ""
 
 
 @dataclass
@@ -200,7 +193,7 @@ def compose_documents(text: str, where: str) -> tuple[Branch, ...]:
     docs: list[Branch] = []
     for offset, lines in _chunks(text):
         try:
-            node = yaml.compose("\n".join(lines), Loader=Composer)
+            node = yaml.compose("\n".join(lines), Loader=RawComposer)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             raise _fail(where, offset, mark.line if mark else 0, f"invalid YAML: {exc.problem or exc.context}") from exc
