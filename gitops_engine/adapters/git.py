@@ -25,6 +25,7 @@ _BLOB_MODE = 0o100644
 _OBJ_TREE = 2
 _OBJ_BLOB = 3
 _PACK_THRESHOLD = 64
+_LIST_THRESHOLD = 256
 _TREE_MODE = 0o040000
 _NO_COMMIT = "0" * 40
 
@@ -126,27 +127,38 @@ def write_tree(
         problems = guard(files)
         if problems:
             raise SecretLeakError("refusing to commit plaintext secrets:\n" + "\n".join(problems))
-    odb = repo.odb
+    has = _existence_check(repo.odb, len(files))
     missing: dict[bytes, tuple[int, bytes]] = {}
     blob_ids: dict[str, bytes] = {}
     for path, data in files.items():
         oid = pygit2.hash(data)
-        if oid.raw not in missing and oid not in odb:
+        if oid.raw not in missing and not has(oid.raw):
             missing[oid.raw] = (_OBJ_BLOB, data)
         blob_ids[path] = oid.raw
     for path, blob_id in (existing or {}).items():
         blob_ids.setdefault(path, bytes.fromhex(blob_id))
-    root = _tree_objects(odb, _nest(blob_ids), missing)
+    root = _tree_objects(has, _nest(blob_ids), missing)
     _store(repo, missing)
     return root.hex()
 
 
-def _tree_objects(odb: pygit2.Odb, node: Mapping[str, object], missing: dict[bytes, tuple[int, bytes]]) -> bytes:
+def _existence_check(odb: pygit2.Odb, candidates: int) -> Callable[[bytes], bool]:
+    """How to ask whether an object exists: libgit2 rescans the pack directory on every miss, so for many
+    candidates one listing of the database (milliseconds for tens of thousands of objects) is far cheaper."""
+    if candidates < _LIST_THRESHOLD:
+        return lambda raw: pygit2.Oid(raw=raw) in odb
+    known = {oid.raw for oid in odb}
+    return known.__contains__
+
+
+def _tree_objects(
+    has: Callable[[bytes], bool], node: Mapping[str, object], missing: dict[bytes, tuple[int, bytes]]
+) -> bytes:
     """Id of the tree for `node`, adding every tree object the database lacks to `missing`."""
     entries: list[tuple[str, int, bytes]] = []
     for name, value in node.items():
         if isinstance(value, dict):
-            entries.append((name, _TREE_MODE, _tree_objects(odb, value, missing)))
+            entries.append((name, _TREE_MODE, _tree_objects(has, value, missing)))
         else:
             assert isinstance(value, bytes)
             entries.append((name, _BLOB_MODE, value))
@@ -154,7 +166,7 @@ def _tree_objects(odb: pygit2.Odb, node: Mapping[str, object], missing: dict[byt
     entries.sort(key=lambda e: e[0].encode() + (b"/" if e[1] == _TREE_MODE else b""))
     body = b"".join(f"{mode:o} {name}".encode() + b"\0" + raw for name, mode, raw in entries)
     raw_id = hashlib.sha1(f"tree {len(body)}".encode() + b"\0" + body, usedforsecurity=False).digest()
-    if raw_id not in missing and pygit2.Oid(raw=raw_id) not in odb:
+    if raw_id not in missing and not has(raw_id):
         missing[raw_id] = (_OBJ_TREE, body)
     return raw_id
 
