@@ -20,7 +20,7 @@ from gitops_engine.model.tree import compare_trees
 from gitops_engine.render.checks import check_spec_against_catalog
 from gitops_engine.render.fleet import STATE_PATH, RenderInputs, finish, input_digest, render
 from gitops_engine.render.phases import PHASES, Phase, phase_of
-from gitops_engine.render.placement import place_apps
+from gitops_engine.render.placement import Placement, place_apps
 from gitops_engine.render.secrets import needed_secrets
 from gitops_engine.reseed.decide import Decision, Status
 from gitops_engine.secrets.creation_rules import render_config
@@ -122,6 +122,7 @@ class LoadedInputs:
     catalog: Catalog
     spec_digest: str
     catalog_digest: str
+    placements: Mapping[str, list[Placement]]
 
 
 def load_spec_and_catalog(spec_path: Path) -> LoadedInputs:
@@ -137,13 +138,14 @@ def load_spec_and_catalog(spec_path: Path) -> LoadedInputs:
             raise InputError(f"{loaded.filename}:{line}: catalog.paths[{index}]: {extra!r} is not a directory")
         sources.append(CatalogSource(extra, fs.read_directory(directory)))
     catalog = load_catalog(sources)
-    problems = check_spec_against_catalog(loaded, catalog)
+    placements = place_apps(loaded.platform, catalog)
+    problems = check_spec_against_catalog(loaded, catalog, placements)
     if problems:
         raise InputError(problems)
     digest = sha256_hex(
         b"".join(sha256_hex(p.encode() + b"\0" + d).encode() for s in sources for p, d in sorted(s.files.items()))
     )
-    return LoadedInputs(loaded, catalog, sha256_hex(text), digest)
+    return LoadedInputs(loaded, catalog, sha256_hex(text), digest, placements)
 
 
 def plan_seed(request: SeedRequest, progress: Progress = _quiet, *, create_key: bool = False) -> SeedPlan:
@@ -170,7 +172,7 @@ def plan_seed(request: SeedRequest, progress: Progress = _quiet, *, create_key: 
     if unchanged and not (request.force or request.restore or reads_values):
         # render is pure: the same inputs give the same files, so there is nothing to do
         return SeedPlan(str(repo_path), branch, head, tuple(PhasePlan(p) for p in PHASES), (), age_key=key)
-    placements = place_apps(platform, loaded.catalog)
+    placements = loaded.placements
     needs = needed_secrets(platform, placements)
     secrets, pending = secret_inputs(platform, needs, current, request.spec_path, key)
     progress("rendering")

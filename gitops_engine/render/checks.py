@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 
 from gitops_engine.model.catalog import Catalog
-from gitops_engine.render.placement import missing_dependencies
+from gitops_engine.render.placement import Placement, missing_dependencies
 from gitops_engine.spec.loader import LoadedSpec
 from gitops_engine.spec.reader import SpecReader
 
 
-def check_spec_against_catalog(loaded: LoadedSpec, catalog: Catalog) -> list[str]:
-    """Every problem as `file:line: key.path: message`; empty when the spec can be rendered."""
+def check_spec_against_catalog(
+    loaded: LoadedSpec, catalog: Catalog, placements: Mapping[str, list[Placement]]
+) -> list[str]:
+    """Every problem as `file:line: key.path: message`; empty when the spec can be rendered.
+
+    `placements` are place_apps(platform, catalog) (apps the catalog lacks are simply not placed).
+    """
     r = SpecReader(loaded.document, loaded.filename)
     r.errors.clear()  # duplicate keys were already reported by the spec loader
     platform = loaded.platform
@@ -32,6 +38,6 @@ def check_spec_against_catalog(loaded: LoadedSpec, catalog: Catalog) -> list[str
             allowed = " or ".join(app.scope)
             r.error(path, f"{deployment.app} can be enabled in a {allowed}, not in a {deployment.scope}")
     if not r.errors:
-        for index, message in missing_dependencies(platform, catalog):
+        for index, message in missing_dependencies(platform, placements):
             r.error(("apps", index, "app"), message)
     return r.lines()

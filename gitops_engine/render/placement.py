@@ -101,9 +101,8 @@ def _dependency_targets(app: AppVersion, ns: str, ws_ns: str, where: set[tuple[s
     return targets
 
 
-def missing_dependencies(platform: Platform, catalog: Catalog) -> list[tuple[int, str]]:
+def missing_dependencies(platform: Platform, placed: Mapping[str, list[Placement]]) -> list[tuple[int, str]]:
     """(apps index, message) for every dependency not enabled where the dependent app runs."""
-    placed = place_apps(platform, catalog)
     index_of = {id(d): i for i, d in enumerate(platform.apps)}
     problems: list[tuple[int, str]] = []
     reported: set[tuple[int, str]] = set()
