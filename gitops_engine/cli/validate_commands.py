@@ -44,6 +44,12 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON 
 @click.option(
     "--online", is_flag=True, help="Also check that HelmRelease chart versions exist in their Helm repositories."
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="kustomize builds run at once (default: the number of CPUs).",
+)
 @_json_option
 def validate_command(
     repo: str,
@@ -52,6 +58,7 @@ def validate_command(
     sources: tuple[str, ...],
     kubernetes_version: str | None,
     online: bool,
+    jobs: int | None,
     as_json: bool,
 ) -> int:
     """Build every Flux Kustomization and check schemas, references, substitutions and secrets."""
@@ -62,6 +69,7 @@ def validate_command(
         sources=parse_sources(sources),
         kubernetes_version=kubernetes_version,
         online=online,
+        workers=jobs,
     )
     if as_json:
         click.echo(json.dumps([_finding_json(f) for f in report.findings], indent=2))

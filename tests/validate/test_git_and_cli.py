@@ -137,3 +137,13 @@ def test_validate_a_git_url(bare: tuple[Path, list[str]]) -> None:
     path, (first, _) = bare
     report, _ = validate_repository(path.as_uri(), first, cache_dir=path.parent / "c")
     assert [f.rule for f in report.findings] == ["secret-plaintext"]
+
+
+def test_cli_jobs_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for rel, text in BASE.items():
+        (tmp_path / "repo" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "repo" / rel).write_text(text)
+    assert main(["validate", "--repo", str(tmp_path / "repo"), "--jobs", "1"]) == 0
+    assert "2 build(s) run" in capsys.readouterr().out
+    assert main(["validate", "--repo", str(tmp_path / "repo"), "--jobs", "0"]) == 2
