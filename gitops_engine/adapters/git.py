@@ -17,7 +17,6 @@ import pygit2
 
 from gitops_engine.core.errors import ConflictError, InputError, SecretLeakError
 from gitops_engine.model.tree import Tree
-from gitops_engine.secrets.guard import plaintext_violations
 
 Repository = pygit2.Repository
 
@@ -111,10 +110,17 @@ def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str) -> Iterator[t
             yield path, entry.id
 
 
+def _plaintext_violations(files: Mapping[str, bytes]) -> list[str]:
+    """The secrets guard, imported on first use: read-only runs (a bot's dry run) skip loading the SOPS code."""
+    from gitops_engine.secrets.guard import plaintext_violations
+
+    return plaintext_violations(files)
+
+
 def write_tree(
     repo: pygit2.Repository,
     files: Mapping[str, bytes],
-    guard: PlaintextGuard | None = plaintext_violations,
+    guard: PlaintextGuard | None = _plaintext_violations,
     existing: Mapping[str, str] | None = None,
 ) -> str:
     """Write `files` as blobs and trees (only the objects missing) and return the root tree id.

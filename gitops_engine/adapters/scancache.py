@@ -13,8 +13,8 @@ from typing import Any
 
 from gitops_engine import __version__
 from gitops_engine.adapters.chartindex import write_atomically
-from gitops_engine.currency.manifests import Scalar
-from gitops_engine.currency.scan import CatalogFolder, ChartSource, ChartUse, ScanResult, Site
+from gitops_engine.currency.fastread import Scalar
+from gitops_engine.currency.uses import CatalogFolder, ChartSource, ChartUse, ScanResult, Site
 
 log = logging.getLogger(__name__)
 

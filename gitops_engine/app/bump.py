@@ -6,7 +6,9 @@ the same commit id, so a rerun with no upstream change moves nothing, a newer up
 existing branch (which is then rebased on the new base by construction), and bot branches no longer planned
 are superseded: their PRs are closed when a forge is given, else the branches are deleted (compare-and-delete).
 The scan of a base tree is kept in the cache directory by tree id, so a rerun on an unchanged base reads no
-file at all.
+file at all. A rerun on an unchanged base is the common scheduled case, so what it does not use is imported
+only where it is used: the YAML scanner on a scan-cache miss, the editor when a branch is written, and the forge
+client, publish and the secrets guard when writing to a remote.
 """
 
 from __future__ import annotations
@@ -21,18 +23,14 @@ from typing import TYPE_CHECKING
 from gitops_engine.adapters import fs, git, scancache, transport
 from gitops_engine.adapters import helmrepo as lookups
 from gitops_engine.adapters.forge.base import Forge, PullRequest
-from gitops_engine.adapters.forge.gitea import GiteaClient
 from gitops_engine.adapters.targets import GiteaTarget, LocalTarget, RemoteTarget, Target
-from gitops_engine.app.publish import PublishMode, Review, publish
 from gitops_engine.core.errors import InputError
 from gitops_engine.currency.branches import BRANCH_PREFIX, BranchPlan, plan_branches
-from gitops_engine.currency.edits import apply_to_tree
 from gitops_engine.currency.policy import POLICY_PATH, Policy, parse_policy
 from gitops_engine.currency.proposals import Plan, propose
-from gitops_engine.currency.scan import ChartSource, ScanResult, scan_tree
+from gitops_engine.currency.uses import ChartSource, ScanResult
 from gitops_engine.model.charts import ChartIndex
 from gitops_engine.model.tree import Tree
-from gitops_engine.secrets.guard import plaintext_violations
 
 if TYPE_CHECKING:
     from pygit2 import Repository
@@ -114,6 +112,8 @@ def scan_head(
     policy = load_policy(git.read_file(repo, tree_id, POLICY_PATH), policy_file)
     scan = scancache.load_scan(cache_dir, tree_id) if cache_dir is not None else None
     if scan is None:
+        from gitops_engine.currency.scan import scan_tree
+
         scan = scan_tree(git.read_tree(repo, tree_id))
         if cache_dir is not None:
             scancache.store_scan(cache_dir, tree_id, scan)
@@ -183,6 +183,8 @@ def _edited(base: _Base, plan: BranchPlan) -> tuple[dict[str, bytes], dict[str, 
 
     Only the edited files are hashed and checked for plaintext Secrets; the rest are the base's own objects.
     """
+    from gitops_engine.currency.edits import apply_to_tree
+
     new = apply_to_tree(base.files, plan.edits())
     changed = {path: data for path, data in new.items() if base.files.get(path) is not data}
     kept = {path: base.blobs[path] for path in new if path not in changed}
@@ -238,6 +240,8 @@ def bump_target(
         )
     job = _RemoteJob(target, branch, policy_file, dry_run, now, cache_dir, cache_root)
     if isinstance(target, GiteaTarget):
+        from gitops_engine.adapters.forge.gitea import GiteaClient
+
         token = target.token.read()
         with GiteaClient(target.server, token) as client:
             remote = transport.Remote(target.clone_url, transport.Credentials(client.current_user(), token))
@@ -282,6 +286,10 @@ def _bump_remote(job: _RemoteJob, remote: transport.Remote, lookup: Lookup, forg
 def _publish_branch(
     job: _RemoteJob, remote: transport.Remote, store: Path, plan: BranchPlan, author: git.Signature
 ) -> BranchOutcome:
+    from gitops_engine.app.publish import PublishMode, Review, publish
+    from gitops_engine.currency.edits import apply_to_tree
+    from gitops_engine.secrets.guard import plaintext_violations
+
     edits = plan.edits()
     touched = {edit.site.path for edit in edits}
     moved_to = tuple(

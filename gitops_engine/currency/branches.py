@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from gitops_engine.currency.edits import Edit
 from gitops_engine.currency.proposals import Proposal
+from gitops_engine.currency.uses import Edit
 
 BRANCH_PREFIX = "gitops-engine/"
 

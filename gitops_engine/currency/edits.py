@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import yaml
 
 from gitops_engine.core.errors import GitopsError
 from gitops_engine.currency.manifests import locate
-from gitops_engine.currency.scan import CatalogFolder, Site
+from gitops_engine.currency.uses import CatalogFolder, Edit, Site
+
+__all__ = ["Edit", "EditError", "apply_edits", "apply_to_tree", "replace_scalar"]
 
 # Plain scalars that YAML would read as something other than the same string need quotes.
 _PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_.${}:=<>~^*|/ -]+$")
@@ -24,16 +25,6 @@ _PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_.${}:=<>~^*|/ -]+$")
 
 class EditError(GitopsError):
     """An edit did not produce exactly the intended value; nothing is committed."""
-
-
-@dataclass(frozen=True)
-class Edit:
-    """Set the scalar at `site` to `value`; with `folder`, also move that catalog folder to `folder_version`."""
-
-    site: Site
-    value: str
-    folder: CatalogFolder | None = None
-    folder_version: str | None = None
 
 
 def replace_scalar(data: bytes, site: Site, value: str) -> bytes:

@@ -28,7 +28,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.yamlio import YamlSyntaxError, load_located
 from gitops_engine.currency.versions import (
     Constraint,
     RangeStrategy,
@@ -164,6 +163,9 @@ def _days(delta: timedelta) -> str:
 
 def parse_policy(text: bytes, path: str) -> Policy:
     """Read a policy file; InputError lines name `path:line` and what to write instead."""
+    # Most repositories have no policy file: the located YAML reader is loaded only when one is read.
+    from gitops_engine.core.yamlio import YamlSyntaxError, load_located
+
     try:
         docs = load_located(text)
     except YamlSyntaxError as exc:

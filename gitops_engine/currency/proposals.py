@@ -12,9 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from gitops_engine.currency.edits import Edit
 from gitops_engine.currency.policy import Policy, Settings, judge
-from gitops_engine.currency.scan import ChartUse, ScanResult
+from gitops_engine.currency.uses import ChartUse, Edit, ScanResult
 from gitops_engine.currency.versions import (
     UpdateType,
     Version,

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from gitops_engine.currency.policy import Policy
 from gitops_engine.currency.proposals import releases_by_version
-from gitops_engine.currency.scan import ScanResult
+from gitops_engine.currency.uses import ScanResult
 from gitops_engine.currency.versions import Version, parse_constraint, parse_version
 from gitops_engine.model.charts import ChartIndex, ChartRelease
 

@@ -27,85 +27,15 @@ from gitops_engine.currency.manifests import (
     might_hold_flux,
     read_objects,
 )
+from gitops_engine.currency.uses import CatalogFolder, ChartSource, ChartUse, ScanResult, Site
 from gitops_engine.currency.versions import is_constraint, parse_version
+
+__all__ = ["UNSCOPED", "CatalogFolder", "ChartSource", "ChartUse", "ScanResult", "Site", "scan_tree", "substitute"]
 
 UNSCOPED = "(repository)"
 _CLUSTER_DIR = re.compile(r"(?:^|/)clusters/([^/]+)/")
 _CATALOG_DIR = re.compile(r"(?:^|/)applications/([^/]+)/([^/]+)/")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[=-])([^}]*))?\}")
-
-
-@dataclass(frozen=True)
-class ChartSource:
-    """A chart repository to look up: Helm HTTP (`<url>/index.yaml`) or one OCI repository (`oci://…/<chart>`)."""
-
-    url: str
-    kind: str
-    charts: tuple[str, ...] = ()
-    insecure: bool = False
-
-
-@dataclass(frozen=True)
-class Site:
-    """The scalar that holds a version: byte range in the file and the part of its value that is the version."""
-
-    path: str
-    doc: int
-    keys: tuple[str, ...]
-    scalar: Scalar
-    version_text: str
-
-    def value_with(self, version: str) -> str:
-        """The scalar's new value when its version part becomes `version` (`${v:=1.2.3}` keeps its variable)."""
-        value = self.scalar.value
-        index = value.rfind(self.version_text)
-        return value[:index] + version + value[index + len(self.version_text) :]
-
-
-@dataclass(frozen=True)
-class CatalogFolder:
-    """A Kommander-style version folder `applications/<app>/<version>/`: a bump moves the whole folder."""
-
-    root: str
-    app: str
-    version: str
-
-
-@dataclass(frozen=True)
-class ChartUse:
-    """One pinned chart: who pins it, in which clusters, from which source; `skip` says why it cannot be bumped."""
-
-    app: str
-    chart: str
-    holder: str
-    path: str
-    line: int
-    clusters: tuple[str, ...]
-    site: Site | None
-    source: ChartSource | None
-    source_ref: str
-    is_range: bool = False
-    catalog: CatalogFolder | None = None
-    skip: str = ""
-
-
-@dataclass(frozen=True)
-class ScanResult:
-    """What a scan found: chart uses (bumpable or skipped) and files that could not be read."""
-
-    uses: tuple[ChartUse, ...]
-    problems: tuple[str, ...] = ()
-
-    def sources(self) -> tuple[ChartSource, ...]:
-        """Each source once, with every chart asked of it: what the lookup fetches."""
-        charts: dict[tuple[str, str, bool], set[str]] = defaultdict(set)
-        for use in self.uses:
-            if use.source is not None and not use.skip:
-                charts[(use.source.url, use.source.kind, use.source.insecure)].add(use.chart)
-        return tuple(
-            ChartSource(url, kind, tuple(sorted(names)), insecure)
-            for (url, kind, insecure), names in sorted(charts.items())
-        )
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import pytest
 
 from gitops_engine.adapters import git, scancache
 from gitops_engine.app import bump
+from gitops_engine.currency import scan
 from gitops_engine.currency.scan import ScanResult, scan_tree
 from tests.currency.support import FLUX_LOCAL, SMALL_REPO, commit_tree, files_under
 
@@ -33,7 +34,8 @@ def test_an_unchanged_base_is_scanned_once(tmp_path: Path, monkeypatch: pytest.M
     def no_reading(*_args: object) -> ScanResult:
         raise AssertionError("the base was scanned again")
 
-    monkeypatch.setattr(bump, "scan_tree", no_reading)
+    # scan_head imports the scanner when it needs it, so the scanner module is where to intercept it
+    monkeypatch.setattr(scan, "scan_tree", no_reading)
     second, _ = bump.scan_head(repo, tree, None, cache)
     assert second == first
 
