@@ -4,27 +4,36 @@
 and never raises for a single bad repository: each failure comes back as a LookupFailure for the caller to
 report against the items that use it. Helm indexes are revalidated against an on-disk cache (ETag /
 Last-Modified) and parsed at most once per distinct content (see chartindex).
+
+HTTP goes through the standard library (urllib: proxies from the environment, TLS against the system store or a
+repository's CA bundle) rather than httpx: a scheduled rerun is mostly twenty conditional GETs, and loading
+httpx (which loads rich for its command line) cost more CPU than the rest of such a run's lookups.
 """
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import gzip
+import http.client
 import json
 import logging
 import os
 import ssl
 import threading
 import time
+import urllib.error
+import urllib.request
+import zlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-import httpx
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from gitops_engine.adapters.chartindex import cached_index, index_from_bytes, write_atomically
-from gitops_engine.adapters.oci import Credentials, fetch_oci_index
+from gitops_engine.adapters.oci import Credentials, Response, fetch_oci_index
 from gitops_engine.core.errors import GitopsError, PermanentRemoteError, RemoteError, TransientRemoteError
 from gitops_engine.core.hashing import sha256_hex
 from gitops_engine.model.charts import ChartIndex
@@ -32,6 +41,8 @@ from gitops_engine.model.charts import ChartIndex
 log = logging.getLogger(__name__)
 
 _USER_AGENT = "gitops-engine (chart lookups)"
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 10
 
 
 @dataclass(frozen=True)
@@ -92,10 +103,8 @@ def fetch_indexes(
         distinct.setdefault(_normalise(source.url), source)
     results: dict[str, ChartIndex | LookupFailure] = {}
     if distinct:
-        with (
-            _Clients(opts) as clients,
-            ThreadPoolExecutor(max_workers=max(1, min(opts.workers, len(distinct)))) as pool,
-        ):
+        clients = _Clients()
+        with ThreadPoolExecutor(max_workers=max(1, min(opts.workers, len(distinct)))) as pool:
             futures = {key: pool.submit(_lookup, clients, source, opts, cache_dir) for key, source in distinct.items()}
             results = {key: future.result() for key, future in futures.items()}
     return {source.url: results[_normalise(source.url)] for source in sources}
@@ -112,7 +121,7 @@ def _lookup(
     scheme = urlsplit(source.url).scheme
     auth = (source.auth.username, source.auth.password) if source.auth else None
     try:
-        transport = _RetryingTransport(clients.for_bundle(source.ca_bundle), opts)
+        transport = _RetryingTransport(clients, source.ca_bundle, opts)
         if scheme == "oci":
             return fetch_oci_index(
                 transport, source.url, insecure=source.insecure, auth=auth, page_size=opts.oci_page_size
@@ -123,7 +132,7 @@ def _lookup(
     except RemoteError as exc:
         log.info("lookup failed: %s", exc)
         return LookupFailure(url=source.url, message=str(exc), status=getattr(exc, "status", None))
-    except (GitopsError, httpx.HTTPError, OSError) as exc:
+    except (GitopsError, OSError, http.client.HTTPException) as exc:
         log.info("lookup failed: %s: %s", shown, exc)
         return LookupFailure(url=source.url, message=f"{shown}: {exc}")
 
@@ -138,15 +147,15 @@ def _fetch_helm_index(
     headers = validators.headers() if validators and cached is not None else {}
     response = transport.get(index_url, headers=headers, auth=auth)
     status = response.status_code
-    if status == httpx.codes.NOT_MODIFIED and cached is not None:
+    if status == HTTPStatus.NOT_MODIFIED and cached is not None:
         log.debug("%s: not modified, parsed index taken from the cache", shown)
         return cached
-    if status in (httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN):
+    if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN):
         hint = "check the repository credentials" if auth else "the repository needs credentials"
         raise PermanentRemoteError(f"GET {shown}: HTTP {status} ({hint})", status)
-    if status == httpx.codes.NOT_FOUND:
+    if status == HTTPStatus.NOT_FOUND:
         raise PermanentRemoteError(f"GET {shown}: HTTP 404, no index.yaml there (check the repository URL)", status)
-    if status != httpx.codes.OK:
+    if status != HTTPStatus.OK:
         raise PermanentRemoteError(f"GET {shown}: unexpected HTTP {status}", status)
     index, parsed = index_from_bytes(response.content, url, cache_dir)
     log.debug("%s: fetched %d bytes, %s", shown, len(response.content), "parsed" if parsed else "parse cache hit")
@@ -184,7 +193,7 @@ def _read_validators(cache_dir: Path, index_url: str) -> _Validators | None:
         return None
 
 
-def _write_validators(cache_dir: Path, index_url: str, response: httpx.Response, content_sha256: str) -> None:
+def _write_validators(cache_dir: Path, index_url: str, response: Response, content_sha256: str) -> None:
     record = {
         "url": _redact(index_url),
         "sha256": content_sha256,
@@ -199,60 +208,54 @@ def _write_validators(cache_dir: Path, index_url: str, response: httpx.Response,
 
 
 class _Clients:
-    """One pooled HTTP client per CA bundle, shared by all worker threads (httpx clients are thread-safe)."""
+    """One urllib opener per (TLS, CA bundle), shared by the worker threads; TLS is set up only when a URL needs it.
 
-    def __init__(self, opts: LookupOptions) -> None:
-        self._opts = opts
-        self._clients: dict[Path | None, httpx.Client] = {}
+    The openers have no redirect or error handlers: every status comes back as a response, and redirects are
+    followed by the transport so that credentials go to the origin they were given for only.
+    """
+
+    def __init__(self) -> None:
+        self._openers: dict[tuple[bool, Path | None], urllib.request.OpenerDirector] = {}
         self._lock = threading.Lock()
 
-    def __enter__(self) -> _Clients:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for client in self._clients.values():
-            client.close()
-
-    def for_bundle(self, ca_bundle: Path | None) -> httpx.Client:
+    def opener(self, scheme: str, ca_bundle: Path | None) -> urllib.request.OpenerDirector:
+        tls = scheme == "https"
+        key = (tls, ca_bundle if tls else None)
         with self._lock:
-            client = self._clients.get(ca_bundle)
-            if client is None:
-                verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle else True
-                client = httpx.Client(
-                    timeout=httpx.Timeout(self._opts.timeout),
-                    verify=verify,
-                    follow_redirects=True,
-                    headers={"User-Agent": _USER_AGENT},
-                )
-                self._clients[ca_bundle] = client
-            return client
+            opener = self._openers.get(key)
+            if opener is None:
+                opener = urllib.request.OpenerDirector()
+                opener.add_handler(urllib.request.ProxyHandler())
+                opener.add_handler(urllib.request.HTTPHandler())
+                if tls:
+                    context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
+                    opener.add_handler(urllib.request.HTTPSHandler(context=context))
+                self._openers[key] = opener
+            return opener
 
 
 class _RetryingTransport:
     """GET with bounded retries and exponential backoff on 429, 5xx, timeouts and dropped connections."""
 
-    def __init__(self, client: httpx.Client, opts: LookupOptions) -> None:
-        self._client = client
+    def __init__(self, clients: _Clients, ca_bundle: Path | None, opts: LookupOptions) -> None:
+        self._clients = clients
+        self._ca_bundle = ca_bundle
         self._opts = opts
 
-    def get(
-        self, url: str, *, headers: Mapping[str, str] | None = None, auth: Credentials | None = None
-    ) -> httpx.Response:
+    def get(self, url: str, *, headers: Mapping[str, str] | None = None, auth: Credentials | None = None) -> Response:
         shown = _redact(url)
         attempts = max(1, self._opts.attempts)
         for attempt in range(1, attempts + 1):
             delay = self._opts.backoff * 2 ** (attempt - 1)
             try:
-                response = self._client.get(url, headers=headers, auth=auth)
-            except httpx.TimeoutException:
-                problem = f"timed out after {self._opts.timeout:g} s"
-            except httpx.TransportError as exc:
-                problem = f"connection failed ({exc or type(exc).__name__})"
+                response = self._send(url, headers or {}, auth)
+            except (OSError, http.client.HTTPException) as exc:  # URLError and timeouts are OSErrors
+                problem = _problem(exc, self._opts.timeout)
                 if "CERTIFICATE_VERIFY_FAILED" in problem:
                     # The same certificate comes back on every attempt; say what to configure instead.
                     raise PermanentRemoteError(f"GET {shown}: {problem}; pass the repository's CA bundle") from exc
             else:
-                if response.status_code != httpx.codes.TOO_MANY_REQUESTS and response.status_code < 500:
+                if response.status_code != HTTPStatus.TOO_MANY_REQUESTS and response.status_code < 500:
                     return response
                 problem = f"HTTP {response.status_code}"
                 delay = _retry_after(response) or delay
@@ -261,8 +264,56 @@ class _RetryingTransport:
                 time.sleep(min(delay, self._opts.max_delay))
         raise TransientRemoteError(f"GET {shown}: {problem} (gave up after {attempts} attempts)")
 
+    def _send(self, url: str, headers: Mapping[str, str], auth: Credentials | None) -> Response:
+        """One GET, following redirects; credentials (given or in the URL) go to the first origin only."""
+        parts = urlsplit(url)
+        if auth is None and parts.username is not None:
+            auth = (unquote(parts.username), unquote(parts.password or ""))
+        origin = (parts.scheme, parts.hostname, parts.port)
+        for _ in range(_MAX_REDIRECTS + 1):
+            target = urlsplit(url)
+            request = urllib.request.Request(
+                _redact(url), headers={"User-Agent": _USER_AGENT, "Accept-Encoding": "gzip"}
+            )
+            same_origin = (target.scheme, target.hostname, target.port) == origin
+            for name, value in headers.items():
+                if same_origin or name.lower() != "authorization":
+                    request.add_header(name, value)
+            if auth is not None and same_origin:
+                token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+                request.add_header("Authorization", f"Basic {token}")
+            answer = self._clients.opener(target.scheme, self._ca_bundle).open(request, timeout=self._opts.timeout)
+            if answer is None:
+                raise urllib.error.URLError(f"no handler for {target.scheme}:// (check the proxy settings)")
+            with answer:
+                status = answer.status
+                received = {name.lower(): value for name, value in answer.headers.items()}
+                body = answer.read()
+            if status in _REDIRECTS and "location" in received:
+                url = urljoin(url, received["location"])
+                continue
+            return Response(status, received, _decoded(body, received, _redact(url)))
+        raise PermanentRemoteError(f"GET {_redact(url)}: more than {_MAX_REDIRECTS} redirects")
 
-def _retry_after(response: httpx.Response) -> float | None:
+
+def _problem(exc: BaseException, timeout: float) -> str:
+    """What went wrong with a connection, in words; urllib wraps errors met while connecting in URLError."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, TimeoutError):
+        return f"timed out after {timeout:g} s"
+    return f"connection failed ({reason or type(reason).__name__})"
+
+
+def _decoded(body: bytes, headers: Mapping[str, str], shown: str) -> bytes:
+    if headers.get("content-encoding", "").strip().lower() != "gzip":
+        return body
+    try:
+        return gzip.decompress(body)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise PermanentRemoteError(f"GET {shown}: the gzip-encoded body does not decompress ({exc})") from exc
+
+
+def _retry_after(response: Response) -> float | None:
     value = response.headers.get("retry-after")
     if not value:
         return None

@@ -7,14 +7,14 @@ realm (anonymously, or with the source's basic credentials) and reused for every
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from types import MappingProxyType
-from typing import Protocol
-from urllib.parse import urljoin, urlsplit
-
-import httpx
+from typing import Any, Protocol
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from gitops_engine.core.errors import PermanentRemoteError
 from gitops_engine.model.charts import ChartIndex, ChartRelease
@@ -24,14 +24,26 @@ Credentials = tuple[str, str]
 # A registry that keeps answering "next" must not keep a run busy for ever.
 _MAX_PAGES = 200
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+_NEXT_LINK = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?')
+
+
+@dataclass(frozen=True)
+class Response:
+    """A finished GET: the status, the headers (names lower-cased) and the body, already un-gzipped."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    def json(self) -> Any:
+        """The body read as JSON; raises ValueError when it is not JSON."""
+        return json.loads(self.content)
 
 
 class Transport(Protocol):
     """GET with the caller's retry policy; raises a RemoteError when retries are exhausted."""
 
-    def get(
-        self, url: str, *, headers: Mapping[str, str] | None = None, auth: Credentials | None = None
-    ) -> httpx.Response:
+    def get(self, url: str, *, headers: Mapping[str, str] | None = None, auth: Credentials | None = None) -> Response:
         """Send one GET (retried on 429/5xx/connection errors) and return the final response."""
         ...
 
@@ -80,8 +92,8 @@ def fetch_oci_index(
             raise PermanentRemoteError(f"{url}: the tag list did not end after {_MAX_PAGES} pages")
         response = session.get(next_url)
         tags.extend(_tags_of(response, url))
-        link = response.links.get("next", {}).get("url")
-        next_url = urljoin(next_url, link) if link else None
+        link = _NEXT_LINK.search(response.headers.get("link", ""))
+        next_url = urljoin(next_url, link.group(1)) if link else None
     # OCI tags cannot contain "+", so Helm pushes build metadata as "_"; turn it back into the chart version.
     releases = tuple(ChartRelease(name=repo.chart, version=tag.replace("_", "+")) for tag in tags)
     return ChartIndex(source_url=url, charts=MappingProxyType({repo.chart: releases}))
@@ -97,9 +109,9 @@ class _Session:
         self._headers: dict[str, str] = {}
         self._basic: Credentials | None = None
 
-    def get(self, url: str) -> httpx.Response:
+    def get(self, url: str) -> Response:
         response = self._transport.get(url, headers=self._headers, auth=self._basic)
-        if response.status_code == httpx.codes.UNAUTHORIZED and not self._headers and self._basic is None:
+        if response.status_code == HTTPStatus.UNAUTHORIZED and not self._headers and self._basic is None:
             self._answer(response.headers.get("www-authenticate", ""))
             response = self._transport.get(url, headers=self._headers, auth=self._basic)
         return response
@@ -119,9 +131,9 @@ class _Session:
         query = {"scope": params.get("scope", f"repository:{self._repo.name}:pull")}
         if "service" in params:
             query["service"] = params["service"]
-        token_url = str(httpx.URL(realm, params=query))
+        token_url = f"{realm}{'&' if '?' in realm else '?'}{urlencode(query)}"
         answer = self._transport.get(token_url, auth=self._auth)
-        if answer.status_code != httpx.codes.OK:
+        if answer.status_code != HTTPStatus.OK:
             raise PermanentRemoteError(
                 f"{where}: the token service {realm} refused a pull token (HTTP {answer.status_code})",
                 answer.status_code,
@@ -136,13 +148,13 @@ class _Session:
         self._headers = {"Authorization": f"Bearer {token}"}
 
 
-def _tags_of(response: httpx.Response, url: str) -> list[str]:
+def _tags_of(response: Response, url: str) -> list[str]:
     status = response.status_code
-    if status == httpx.codes.NOT_FOUND:
+    if status == HTTPStatus.NOT_FOUND:
         raise PermanentRemoteError(f"{url}: no such repository in the registry (HTTP 404)", status)
-    if status in (httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN):
+    if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN):
         raise PermanentRemoteError(f"{url}: the registry refused access to the tag list (HTTP {status})", status)
-    if status != httpx.codes.OK:
+    if status != HTTPStatus.OK:
         raise PermanentRemoteError(f"{url}: the registry answered HTTP {status} for the tag list", status)
     try:
         body = response.json()
