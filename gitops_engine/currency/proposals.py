@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from gitops_engine.currency.policy import Policy, Settings, judge
 from gitops_engine.currency.uses import ChartUse, Edit, ScanResult
@@ -72,6 +73,11 @@ def releases_by_version(index: ChartIndex, chart: str) -> list[tuple[Version, Ch
     return sorted(parsed, key=lambda pair: pair[0])
 
 
+# A decision shared by every use with the same inputs: the moves to propose (none when current) or a skip reason.
+_Move = tuple[Version, Version, ChartRelease, str, UpdateType]
+_Decision = tuple[_Move, ...] | str
+
+
 def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy, now: datetime) -> Plan:
     """Decide every use of `scan` against the looked-up `indexes` under `policy` at time `now`."""
     proposals: list[Proposal] = []
@@ -79,72 +85,79 @@ def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy,
     deferred: set[str] = set()
     shared = _shared_versions(scan.uses, indexes)
     cache: dict[tuple[str, str], list[tuple[Version, ChartRelease]]] = {}
-    decisions: dict[tuple[object, ...], list[Proposal] | Skip | None] = {}
-    settings_of: dict[str, Settings] = {}
+    # a fleet repeats a few (source, chart, version, settings) combinations thousands of times: decide each once
+    decisions: dict[tuple[object, ...], _Decision] = {}
+    per_app: dict[str, _AppSettings] = {}
+    # equal settings share one number, so memo keys hash an int rather than the whole Settings value per use
+    numbers: dict[Settings, int] = {}
     for use in scan.uses:
-        if use.skip or use.site is None or use.source is None:
+        site, source = use.site, use.source
+        if use.skip or site is None or source is None:
             skips.append(Skip(use, use.skip or "no version to bump"))
             continue
-        index = indexes.get(use.source.url)
+        url = source.url
+        index = indexes.get(url)
         if index is None:
-            skips.append(Skip(use, f"no index for {use.source.url} (lookup failed or was not asked)"))
+            skips.append(Skip(use, f"no index for {url} (lookup failed or was not asked)"))
             continue
-        key = (use.source.url, use.chart)
-        if key not in cache:
-            cache[key] = releases_by_version(index, use.chart)
-        available = cache[key]
+        key = (url, use.chart)
+        available = cache.get(key)
+        if available is None:
+            available = cache[key] = releases_by_version(index, use.chart)
         if not available:
-            skips.append(Skip(use, f"chart {use.chart} not found in {use.source.url}"))
+            skips.append(Skip(use, f"chart {use.chart} not found in {url}"))
             continue
-        allowed_texts = shared.get((use.site.path, use.site.scalar.start))
+        allowed_texts = shared.get((site.path, site.scalar.start)) if shared else None
         if allowed_texts is not None:
             available = [(v, r) for v, r in available if r.version in allowed_texts]
-        settings = settings_of.get(use.app) or settings_of.setdefault(use.app, policy.for_app(use.app))
-        branch_key = settings.group or use.app
-        # uses that share source, chart, written version and app decide alike: decide once, apply to each
-        memo_key = (use.source.url, use.chart, use.site.version_text, use.is_range, use.app, allowed_texts)
-        if memo_key not in decisions:
-            decisions[memo_key] = _decide(use, available, settings, now, branch_key)
-        decided = _rebind(decisions[memo_key], use)
-        if isinstance(decided, Skip):
-            skips.append(decided)
-        elif decided is None:
+        app = per_app.get(use.app)
+        if app is None:
+            settings = policy.for_app(use.app)
+            number = numbers.setdefault(settings, len(numbers))
+            app = per_app[use.app] = _AppSettings(
+                settings, number, settings.group or use.app, settings.in_schedule(now)
+            )
+        memo_key = (url, use.chart, site.version_text, use.is_range, app.number, allowed_texts)
+        decided = decisions.get(memo_key)
+        if decided is None:
+            decided = decisions[memo_key] = _decide(use, available, app.settings, now)
+        if isinstance(decided, str):
+            skips.append(Skip(use, decided))
             continue
-        elif not settings.in_schedule(now):
-            deferred.update(f"{branch_key}-{p.target.major}" for p in decided)
+        if not decided:
+            continue
+        branch_key = app.branch_key
+        if not app.in_schedule:
+            deferred.update(f"{branch_key}-{target.major}" for _, target, _, _, _ in decided)
             skips.append(Skip(use, "outside the policy's schedule windows; existing branches are kept"))
-        else:
-            proposals.extend(decided)
+            continue
+        for current, target, release, written, update in decided:
+            proposals.append(
+                Proposal(use, current, target, site.value_with(written), update, release, branch_key, url, written)
+            )
     return Plan(tuple(proposals), tuple(skips), frozenset(deferred))
 
 
-def _rebind(decided: list[Proposal] | Skip | None, use: ChartUse) -> list[Proposal] | Skip | None:
-    """A memoised decision applied to another use with the same inputs (its own site and clusters)."""
-    if decided is None:
-        return None
-    if isinstance(decided, Skip):
-        return decided if decided.use is use else Skip(use, decided.reason)
-    return [
-        p if p.use is use else _proposal(use, p.current, p.target, p.release, p.written, p.branch_key) for p in decided
-    ]
+class _AppSettings(NamedTuple):
+    settings: Settings
+    number: int
+    branch_key: str
+    in_schedule: bool
 
 
 def _decide(
-    use: ChartUse,
-    available: list[tuple[Version, ChartRelease]],
-    settings: Settings,
-    now: datetime,
-    branch_key: str,
-) -> list[Proposal] | Skip | None:
-    assert use.site is not None and use.source is not None
+    use: ChartUse, available: list[tuple[Version, ChartRelease]], settings: Settings, now: datetime
+) -> _Decision:
+    """What every use like `use` (same source, chart, written version and settings) gets; it names no use."""
+    assert use.site is not None
     if not settings.enabled:
-        return Skip(use, "disabled by policy")
+        return "disabled by policy"
     text = use.site.version_text
     constraint = parse_constraint(text) if use.is_range else None
     if constraint is not None:
         matching = [v for v, _ in available if constraint.matches(v)]
         if not matching:
-            return Skip(use, f"no published version satisfies {text}")
+            return f"no published version satisfies {text}"
         current = matching[-1]
     else:
         parsed = parse_version(text)
@@ -159,53 +172,38 @@ def _decide(
         elif version > current and not (version.is_prerelease and not current.is_prerelease):
             held = (version, verdict.reason)
     if not candidates:
-        return Skip(use, f"newest {held[0].text} not proposed: {held[1]}") if held else None
+        return f"newest {held[0].text} not proposed: {held[1]}" if held else ()
     if constraint is not None:
         target, release = candidates[-1]
         if constraint.matches(target):
-            return None  # Flux already resolves the range to it
+            return ()  # Flux already resolves the range to it
         new_text = rewrite_range(constraint, target, settings.range_strategy)
         if new_text is None:
-            return Skip(use, f"range {text} cannot be rewritten to admit {target.text}; edit it by hand")
-        return [_proposal(use, current, target, release, new_text, branch_key)]
+            return f"range {text} cannot be rewritten to admit {target.text}; edit it by hand"
+        return ((current, target, release, new_text, update_type(current, target)),)
     picks = [pair for pair in candidates if pair[0].major == current.major][-1:]
     if candidates[-1][0].major != current.major:
         picks.append(candidates[-1])
-    return [_proposal(use, current, target, release, target.text, branch_key) for target, release in picks]
-
-
-def _proposal(
-    use: ChartUse, current: Version, target: Version, release: ChartRelease, version_text: str, branch_key: str
-) -> Proposal:
-    assert use.site is not None and use.source is not None
-    return Proposal(
-        use=use,
-        current=current,
-        target=target,
-        new_value=use.site.value_with(version_text),
-        update=update_type(current, target),
-        release=release,
-        branch_key=branch_key,
-        source_url=use.source.url,
-        written=version_text,
-    )
+    return tuple((current, target, release, target.text, update_type(current, target)) for target, release in picks)
 
 
 def _shared_versions(
     uses: Iterable[ChartUse], indexes: Mapping[str, ChartIndex]
 ) -> dict[tuple[str, int], frozenset[str]]:
     """For files applied with different sources in different clusters: the versions all those sources offer."""
-    first: dict[tuple[str, int], tuple[str, str]] = {}
+    first: dict[tuple[str, int], ChartUse] = {}
     sources: dict[tuple[str, int], set[tuple[str, str]]] = {}
     for use in uses:
-        if use.site is not None and use.source is not None and not use.skip:
-            site, pair = (use.site.path, use.site.scalar.start), (use.source.url, use.chart)
-            # nearly every site has one source: only a second, different one starts a set
-            seen = first.setdefault(site, pair)
-            if seen != pair:
-                sources.setdefault(site, {seen}).add(pair)
+        site, source = use.site, use.source
+        if site is None or source is None or use.skip:
+            continue
+        # nearly every site has one use: only a second one with a different source or chart starts a set
+        seen = first.setdefault((site.path, site.scalar.start), use)
+        if seen is not use and seen.source is not None and (seen.source.url, seen.chart) != (source.url, use.chart):
+            pairs = sources.setdefault((site.path, site.scalar.start), {(seen.source.url, seen.chart)})
+            pairs.add((source.url, use.chart))
     shared: dict[tuple[str, int], frozenset[str]] = {}
-    for site, pairs in sources.items():
+    for site_key, pairs in sources.items():
         sets = [{r.version for r in indexes[url].releases(chart)} if url in indexes else set() for url, chart in pairs]
-        shared[site] = frozenset(set.intersection(*sets))
+        shared[site_key] = frozenset(set.intersection(*sets))
     return shared

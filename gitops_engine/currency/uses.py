@@ -35,6 +35,8 @@ class Site:
     def value_with(self, version: str) -> str:
         """The scalar's new value when its version part becomes `version` (`${v:=1.2.3}` keeps its variable)."""
         value = self.scalar.value
+        if value == self.version_text:
+            return version
         index = value.rfind(self.version_text)
         return value[:index] + version + value[index + len(self.version_text) :]
 
