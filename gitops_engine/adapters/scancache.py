@@ -19,7 +19,7 @@ from gitops_engine.currency.uses import CatalogFolder, ChartSource, ChartUse, Sc
 log = logging.getLogger(__name__)
 
 # Bump when ChartUse or the scanner's meaning changes; the engine version is part of the key as well.
-_FORMAT = "scan-v1"
+_FORMAT = "scan-v2"
 
 
 def cache_file(cache_dir: Path, tree_id: str) -> Path:
@@ -32,7 +32,8 @@ def load_scan(cache_dir: Path, tree_id: str) -> ScanResult | None:
     try:
         payload = json.loads(cache_file(cache_dir, tree_id).read_bytes())
         sources = [ChartSource(url, kind, tuple(charts), insecure) for url, kind, charts, insecure in payload["s"]]
-        uses = tuple(_use(row, sources) for row in payload["u"])
+        shared = _Shared(sources, payload["t"])
+        uses = tuple(map(shared.use, payload["u"]))
         return ScanResult(uses, tuple(payload["p"]))
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         if not isinstance(exc, FileNotFoundError):
@@ -42,18 +43,29 @@ def load_scan(cache_dir: Path, tree_id: str) -> ScanResult | None:
 
 def store_scan(cache_dir: Path, tree_id: str, result: ScanResult) -> None:
     """Keep `result` as the scan of `tree_id`; a cache that cannot be written only costs time later."""
-    table: dict[ChartSource, int] = {}
-    rows = [_row(use, table) for use in result.uses]
-    sources = [[s.url, s.kind, list(s.charts), s.insecure] for s in table]
-    payload = {"s": sources, "u": rows, "p": list(result.problems)}
+    sources: dict[ChartSource, int] = {}
+    shared: dict[object, int] = {}
+    rows = [_row(use, sources, shared) for use in result.uses]
+    table = [list(value) if isinstance(value, tuple) else value for value in shared]
+    payload = {
+        "s": [[s.url, s.kind, list(s.charts), s.insecure] for s in sources],
+        "t": table,
+        "u": rows,
+        "p": list(result.problems),
+    }
     try:
         write_atomically(cache_file(cache_dir, tree_id), json.dumps(payload, separators=(",", ":")).encode())
     except OSError as exc:
         log.warning("could not write the scan cache in %s: %s", cache_dir, exc)
 
 
-def _row(use: ChartUse, table: dict[ChartSource, int]) -> list[Any]:
-    source = None if use.source is None else table.setdefault(use.source, len(table))
+def _row(use: ChartUse, sources: dict[ChartSource, int], shared: dict[object, int]) -> list[Any]:
+    """One use as a flat row; values that thousands of uses repeat (key paths, cluster lists, references,
+    catalog folders) are stored once in the shared table and named by their index."""
+
+    def ref(value: object) -> int:
+        return shared.setdefault(value, len(shared))
+
     site = use.site
     catalog = use.catalog
     return [
@@ -62,29 +74,54 @@ def _row(use: ChartUse, table: dict[ChartSource, int]) -> list[Any]:
         use.holder,
         use.path,
         use.line,
-        list(use.clusters),
-        None if site is None else [site.doc, list(site.keys), list(site.scalar), site.version_text],
-        source,
-        use.source_ref,
+        ref(use.clusters),
+        None if site is None else [site.doc, ref(site.keys), *site.scalar, site.version_text],
+        None if use.source is None else sources.setdefault(use.source, len(sources)),
+        ref(use.source_ref),
         use.is_range,
-        None if catalog is None else [catalog.root, catalog.app, catalog.version],
+        None if catalog is None else ref((catalog.root, catalog.app, catalog.version)),
         use.skip,
     ]
 
 
-def _use(row: list[Any], sources: list[ChartSource]) -> ChartUse:
-    app, chart, holder, path, line, clusters, site, source, source_ref, is_range, catalog, skip = row
-    return ChartUse(
-        app=app,
-        chart=chart,
-        holder=holder,
-        path=path,
-        line=line,
-        clusters=tuple(clusters),
-        site=None if site is None else Site(path, site[0], tuple(site[1]), Scalar(*site[2]), site[3]),
-        source=None if source is None else sources[source],
-        source_ref=source_ref,
-        is_range=is_range,
-        catalog=None if catalog is None else CatalogFolder(*catalog),
-        skip=skip,
-    )
+class _Shared:
+    """Rebuilds uses from rows, sharing one object per distinct repeated value (fewer objects, less to decode)."""
+
+    def __init__(self, sources: list[ChartSource], table: list[Any]) -> None:
+        self.sources = sources
+        self.table = table
+        self.tuples: dict[int, tuple[str, ...]] = {}
+        self.folders: dict[int, CatalogFolder] = {}
+
+    def _tuple(self, index: int) -> tuple[str, ...]:
+        found = self.tuples.get(index)
+        if found is None:
+            found = self.tuples[index] = tuple(self.table[index])
+        return found
+
+    def _folder(self, index: int) -> CatalogFolder:
+        found = self.folders.get(index)
+        if found is None:
+            found = self.folders[index] = CatalogFolder(*self.table[index])
+        return found
+
+    def use(self, row: list[Any]) -> ChartUse:
+        app, chart, holder, path, line, clusters, site, source, source_ref, is_range, catalog, skip = row
+        if site is not None:
+            doc, keys, value, start, end, site_line, style, version_text = site
+            scalar = Scalar(value, start, end, site_line, style)
+            site = Site(path, doc, self._tuple(keys), scalar, version_text)
+        return ChartUse(
+            app,
+            chart,
+            holder,
+            path,
+            line,
+            self._tuple(clusters),
+            site,
+            None if source is None else self.sources[source],
+            self.table[source_ref],
+            is_range,
+            None if catalog is None else self._folder(catalog),
+            skip,
+        )

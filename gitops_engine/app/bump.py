@@ -13,7 +13,9 @@ client, publish and the secrets guard when writing to a remote.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import gc
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -94,6 +96,22 @@ class AdapterLookup:
             else:
                 self.failures[url] = result.message
         return found
+
+
+@contextmanager
+def without_cycle_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one bot pass.
+
+    A fleet pass builds tens of thousands of small acyclic values (uses, proposals, output rows) that reference
+    counting frees; the collector's passes over them cost about a quarter of a 10,000-release run and find nothing.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def load_policy(in_repo: bytes | None, policy_file: Path | None) -> Policy:

@@ -10,7 +10,7 @@ import click
 from gitops_engine.adapters import fs
 from gitops_engine.adapters.helmrepo import default_cache_dir
 from gitops_engine.adapters.targets import parse_target
-from gitops_engine.app.bump import AdapterLookup, BumpResult, bump_target
+from gitops_engine.app.bump import AdapterLookup, BumpResult, bump_target, without_cycle_collection
 from gitops_engine.app.report import run_report
 
 _REPO = click.option(
@@ -39,12 +39,19 @@ _POLICY = click.option(
 def bump_command(repo: str, branch: str, dry_run: bool, as_json: bool, policy_file: Path | None) -> int:
     """Propose chart updates: one branch per (app or group, target major)."""
     target = parse_target(repo, "--repo")
-    result = bump_target(
-        target, AdapterLookup(), branch=branch, policy_file=policy_file, dry_run=dry_run, cache_dir=default_cache_dir()
-    )
-    if as_json:
-        click.echo(json.dumps(bump_json(result), separators=(",", ":")))
-        return 0
+    with without_cycle_collection():
+        result = bump_target(
+            target,
+            AdapterLookup(),
+            branch=branch,
+            policy_file=policy_file,
+            dry_run=dry_run,
+            cache_dir=default_cache_dir(),
+        )
+        if as_json:
+            # freshly built rows cannot be cyclic: skip the encoder's per-container cycle bookkeeping
+            click.echo(json.dumps(bump_json(result), separators=(",", ":"), check_circular=False))
+            return 0
     for p in result.plan.proposals:
         click.echo(
             f"{p.use.path}:{p.use.line}: {p.use.chart} {p.current.text} -> {p.target.text} "
