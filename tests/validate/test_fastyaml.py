@@ -13,7 +13,10 @@ from gitops_engine.validate.fastyaml import load_documents
 from tests.conftest import SHARED
 
 CORPORA = SHARED / "corpora"
-YAML_FILES = sorted(p for p in CORPORA.rglob("*") if p.suffix in (".yaml", ".yml") and "/templates/" not in str(p))
+# the repositories validate reads (Helm indexes are read by adapters/chartindex, not by this reader)
+YAML_FILES = sorted(
+    p for p in (CORPORA / "flux-local").rglob("*") if p.suffix in (".yaml", ".yml") and "/templates/" not in str(p)
+)
 
 
 def _same(text: bytes) -> None:
