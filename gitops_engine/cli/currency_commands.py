@@ -11,7 +11,6 @@ from gitops_engine.adapters import fs
 from gitops_engine.adapters.helmrepo import default_cache_dir
 from gitops_engine.adapters.targets import parse_target
 from gitops_engine.app.bump import AdapterLookup, BumpResult, bump_target, without_cycle_collection
-from gitops_engine.app.report import run_report
 
 _REPO = click.option(
     "--repo", default="fleet.git", show_default=True, type=click.Path(path_type=Path), help="Local git repository."
@@ -103,6 +102,9 @@ def bump_json(result: BumpResult) -> dict[str, object]:
 @_POLICY
 def report_command(repo: Path, branch: str, as_json: bool, html_file: Path | None, policy_file: Path | None) -> int:
     """How current each chart is: newest patch/minor/major, days behind, window status."""
+    # imported here: the scheduled `bump` (the common command of this module) never renders a report
+    from gitops_engine.app.report import run_report
+
     report = run_report(repo, AdapterLookup(), branch=branch, policy_file=policy_file, cache_dir=default_cache_dir())
     if html_file is not None:
         fs.write_atomic(html_file, report.html().encode())

@@ -376,8 +376,13 @@ def _source(url: str, kind: str, chart: str, insecure: bool) -> ChartSource:
     return ChartSource(url, kind, (chart,), insecure)
 
 
-@functools.lru_cache(maxsize=4096)
 def _catalog(path: str) -> CatalogFolder | None:
+    # a fleet has more distinct paths than the cache holds; most are not catalog folders, which a substring says
+    return _catalog_folder(path) if "applications/" in path else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _catalog_folder(path: str) -> CatalogFolder | None:
     match = _CATALOG_DIR.search(path)
     if match is None or parse_version(match.group(2)) is None:
         return None
