@@ -22,8 +22,9 @@ _MARKER = re.compile(rb"^(?:---|\.\.\.)(?=[ \n]|$)", re.MULTILINE)
 _CONTENT = re.compile(rb"^ *[^ #\n]", re.MULTILINE)
 _KEY_LINE = re.compile(rb"^( *)([A-Za-z0-9_][A-Za-z0-9_./-]*): *(?:#.*)?$")
 
-# A wanted-key tree: each key maps to (read as a scalar leaf, read every scalar child, wanted children)
-Wanted = Mapping[str, tuple[bool, bool, Any]]
+# A wanted-key tree: each key maps to (read as a scalar leaf, read every scalar child, wanted children, its dotted
+# path); the path is spelled once here rather than joined again for every key of every document read
+Wanted = Mapping[str, tuple[bool, bool, Any, str]]
 
 
 class Scalar(NamedTuple):
@@ -57,12 +58,17 @@ def wanted_tree(paths: tuple[str, ...], map_leaves: tuple[str, ...] = ()) -> Wan
         for part in parents:
             node = node.setdefault(part, {}).setdefault("", {})
         node.setdefault(last, {})["every" if every else "leaf"] = True
-    return _freeze(root)
+    return _freeze(root, "")
 
 
-def _freeze(node: dict[str, Any]) -> Wanted:
+def _freeze(node: dict[str, Any], prefix: str) -> Wanted:
     return {
-        name: (bool(spec.get("leaf")), bool(spec.get("every")), _freeze(spec.get("", {})))
+        name: (
+            bool(spec.get("leaf")),
+            bool(spec.get("every")),
+            _freeze(spec.get("", {}), f"{prefix}{name}."),
+            f"{prefix}{name}",
+        )
         for name, spec in node.items()
     }
 
@@ -85,7 +91,7 @@ def read_documents(data: bytes, wanted: Wanted, editable: Mapping[str, frozenset
     documents: list[Document] = []
     for (start, end), doc in zip(regions, parsed, strict=True):
         values: dict[str, str] = {}
-        if isinstance(doc, dict) and not _collect(doc, wanted, "", values):
+        if isinstance(doc, dict) and not _collect(doc, wanted, values):
             return None
         scalars: dict[str, Scalar] = {}
         for key in editable.get(values.get("kind", ""), frozenset()).intersection(values):
@@ -124,14 +130,13 @@ def _first_key_line(data: bytes, start: int, end: int) -> int:
     return data.count(b"\n", 0, at) + 1
 
 
-def _collect(node: Mapping[str, Any], wanted: Wanted, prefix: str, out: dict[str, str]) -> bool:
+def _collect(node: Mapping[str, Any], wanted: Wanted, out: dict[str, str]) -> bool:
     """Copy the wanted string values; False when a wanted scalar is not a string (the composer keeps its text)."""
     for name, value in node.items():
         entry = wanted.get(name)
         if entry is None:
             continue
-        leaf, every, children = entry
-        dotted = f"{prefix}{name}"
+        leaf, every, children, dotted = entry
         if isinstance(value, str):
             if leaf:
                 out[dotted] = value
@@ -142,7 +147,7 @@ def _collect(node: Mapping[str, Any], wanted: Wanted, prefix: str, out: dict[str
                         out[f"{dotted}.{key}"] = item
                     elif not isinstance(item, dict | list):
                         return False
-            elif children and not _collect(value, children, f"{dotted}.", out):
+            elif children and not _collect(value, children, out):
                 return False
         elif leaf and not isinstance(value, list):
             # null, number or boolean: only the composer keeps the text as written

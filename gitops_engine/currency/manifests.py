@@ -144,7 +144,7 @@ def _composed_objects(path: str, data: bytes) -> list[FluxObject]:
         if not isinstance(root, yaml.MappingNode):
             continue
         scalars: dict[str, Scalar] = {}
-        _collect(root, _ALL_WANTED, "", offsets, scalars)
+        _collect(root, _ALL_WANTED, offsets, scalars)
         values = {k: v.value for k, v in scalars.items()}
         editable = {k: v for k, v in scalars.items() if k in _EDITABLE}
         obj = _object(path, doc_index, root.start_mark.line + 1, values, editable)
@@ -153,21 +153,18 @@ def _composed_objects(path: str, data: bytes) -> list[FluxObject]:
     return found
 
 
-def _collect(
-    node: yaml.MappingNode, wanted: Wanted, prefix: str, offsets: _ByteOffsets, out: dict[str, Scalar]
-) -> None:
+def _collect(node: yaml.MappingNode, wanted: Wanted, offsets: _ByteOffsets, out: dict[str, Scalar]) -> None:
     for key_node, value in node.value:
         entry = wanted.get(key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
         if entry is None:
             continue
-        leaf, every, children = entry
-        dotted = f"{prefix}{key_node.value}"
+        leaf, every, children, dotted = entry
         if isinstance(value, yaml.ScalarNode):
             if leaf:
                 out[dotted] = _scalar(value, offsets)
         elif isinstance(value, yaml.MappingNode):
             if children:
-                _collect(value, children, f"{dotted}.", offsets, out)
+                _collect(value, children, offsets, out)
             elif every:
                 # a wanted mapping leaf (postBuild.substitute): every scalar entry of it
                 for k, v in value.value:
