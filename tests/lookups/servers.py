@@ -30,6 +30,7 @@ class Route:
     authorization: str | None = None  # the `Authorization` header required, answered 401 + `challenge` otherwise
     challenge: str = 'Basic realm="charts"'
     headers: dict[str, str] = field(default_factory=dict)
+    redirect: str | None = None  # answer 302 to this URL (before any auth check), as a moved repository does
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(path, headers, 404, b"not found")
             return
         if self._fault(path, headers, self.repo.next_fault(route)):
+            return
+        if route.redirect is not None:
+            self._answer(path, headers, 302, b"", {"Location": route.redirect})
             return
         if route.authorization is not None and headers.get("authorization") != route.authorization:
             self._answer(path, headers, 401, b"auth", {"WWW-Authenticate": route.challenge})

@@ -252,6 +252,27 @@ def test_basic_auth_is_sent_and_never_stored_or_shown(server: RepoServer, option
             assert b"wrong-pass" not in path.read_bytes()
 
 
+def test_redirects_are_followed_and_credentials_stay_with_their_origin(
+    server: RepoServer, options: LookupOptions
+) -> None:
+    expected = "Basic " + base64.b64encode(b"bot:s3cret-pass").decode()
+    server.routes["/old/index.yaml"] = Route(body=b"", redirect="/new/index.yaml")
+    server.routes["/new/index.yaml"] = Route(body=generated_index("kept", ["1.0.0"]), authorization=expected)
+    with serving() as mirror:
+        mirror.routes["/charts/index.yaml"] = Route(body=generated_index("moved", ["1.2.0"]))
+        server.routes["/moved/index.yaml"] = Route(body=b"", redirect=f"{mirror.url}/charts/index.yaml")
+        auth = BasicAuth("bot", "s3cret-pass")
+        same, other = ChartSource(f"{server.url}/old", auth=auth), ChartSource(f"{server.url}/moved", auth=auth)
+
+        results = fetch_indexes([same, other], options)
+
+        assert ok(results[same.url]).releases("kept")[0].version == "1.0.0", "same origin: credentials follow"
+        assert ok(results[other.url]).releases("moved")[0].version == "1.2.0"
+        assert server.requests_for("/moved/index.yaml")[0].headers["authorization"] == expected
+        assert "authorization" not in mirror.requests_for("/charts/index.yaml")[0].headers, "another origin: none"
+        assert mirror.requests_for("/charts/index.yaml")[0].gzipped, "the redirected request still asks for gzip"
+
+
 def test_https_with_a_ca_bundle(tmp_path: Path, options: LookupOptions) -> None:
     cert, key = self_signed(tmp_path)
     with serving(tls=(cert, key)) as repo:
