@@ -85,8 +85,9 @@ def read_tree(repo: pygit2.Repository, tree_id: str | None) -> Tree:
     files: dict[str, bytes] = {}
     root = repo[tree_id]
     assert isinstance(root, pygit2.Tree)
+    odb = repo.odb
     for path, blob_id in _walk(repo, root, ""):
-        files[path] = repo[blob_id].read_raw()
+        files[path] = odb.read(blob_id)[1]  # straight from the database: no Blob object per file
     return Tree(files)
 
 
@@ -346,4 +347,5 @@ def read_file(repo: pygit2.Repository, tree_id: str | None, path: str) -> bytes 
 
 def read_blobs(repo: pygit2.Repository, blob_ids: Mapping[str, str]) -> dict[str, bytes]:
     """Contents of the given blobs, keyed like the input."""
-    return {key: repo[blob_id].read_raw() for key, blob_id in blob_ids.items()}
+    odb = repo.odb
+    return {key: odb.read(blob_id)[1] for key, blob_id in blob_ids.items()}
