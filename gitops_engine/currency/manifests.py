@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import yaml
 
-from gitops_engine.core.yamlio import load_fast
+from gitops_engine.core.yamlio import RawComposer, load_fast
 from gitops_engine.currency.fastread import Scalar, Wanted, read_documents, wanted_tree
 
 __all__ = ["KUSTOMIZE_FILES", "FluxObject", "Scalar", "kustomize_config", "locate", "might_hold_flux", "read_objects"]
@@ -86,13 +85,6 @@ _EDITABLE_OF = {kind: keep & _EDITABLE for kind, keep in _KEEP.items()}
 _API_SUFFIXES = tuple(f".fluxcd.io/{v}" for v in ("v1", "v1beta1", "v1beta2", "v2", "v2beta1", "v2beta2"))
 
 
-class _RawLoader(yaml.CSafeLoader):
-    """The C composer without implicit tag resolution: the bot reads every scalar as the text written."""
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        return "tag:yaml.org,2002:str" if kind is yaml.ScalarNode else "tag:yaml.org,2002:map"
-
-
 def might_hold_flux(data: bytes) -> bool:
     """Cheap pre-filter: only files naming a Flux kind are worth parsing."""
     return _KIND_HINT.search(data) is not None
@@ -140,7 +132,7 @@ def _composed_objects(path: str, data: bytes) -> list[FluxObject]:
     """The full parser's reading of a file fastread left to it (same result, just slower)."""
     offsets = _ByteOffsets(data)
     found: list[FluxObject] = []
-    for doc_index, root in enumerate(yaml.compose_all(data, Loader=_RawLoader)):
+    for doc_index, root in enumerate(yaml.compose_all(data, Loader=RawComposer)):
         if not isinstance(root, yaml.MappingNode):
             continue
         scalars: dict[str, Scalar] = {}
@@ -213,7 +205,7 @@ class _ByteOffsets:
 def locate(data: bytes, doc: int, keys: tuple[str, ...]) -> Scalar | None:
     """The scalar at `keys` in document `doc` (used to confirm an edit by parsing the result again)."""
     offsets = _ByteOffsets(data)
-    for index, root in enumerate(yaml.compose_all(data, Loader=_RawLoader)):
+    for index, root in enumerate(yaml.compose_all(data, Loader=RawComposer)):
         if index == doc:
             node = _dig(root, list(keys))
             return _scalar(node, offsets) if isinstance(node, yaml.ScalarNode) else None
