@@ -123,6 +123,19 @@ def load_policy(in_repo: bytes | None, policy_file: Path | None) -> Policy:
     return Policy()
 
 
+def scan_branch(
+    repo_path: Path, branch: str, policy_file: Path | None, cache_dir: Path | None
+) -> tuple[Repository, tuple[str, str], ScanResult, Policy]:
+    """Open the local repository, check `branch` has commits, scan its head (see scan_head); the head as
+    (commit, tree)."""
+    repo = git.open_repository(repo_path, create=False)
+    head = git.head_of(repo, branch)
+    if head.commit is None or head.tree is None:
+        raise InputError(f"{repo_path}: branch {branch!r} has no commits (pass --branch with the base branch)")
+    scan, policy = scan_head(repo, head.tree, policy_file, cache_dir)
+    return repo, (head.commit, head.tree), scan, policy
+
+
 def scan_head(
     repo: Repository, tree_id: str, policy_file: Path | None, cache_dir: Path | None
 ) -> tuple[ScanResult, Policy]:
@@ -150,11 +163,7 @@ def run_bump(
     cache_dir: Path | None = None,
 ) -> BumpResult:
     """One bot pass over the local repository at `repo_path` against its `branch`; `cache_dir` keeps scans."""
-    repo = git.open_repository(repo_path, create=False)
-    head = git.head_of(repo, branch)
-    if head.commit is None or head.tree is None:
-        raise InputError(f"{repo_path}: branch {branch!r} has no commits (pass --branch with the base branch)")
-    scan, policy = scan_head(repo, head.tree, policy_file, cache_dir)
+    repo, (head_commit, head_tree), scan, policy = scan_branch(repo_path, branch, policy_file, cache_dir)
     moment = now or datetime.now(UTC)
     indexes = lookup(scan.sources())
     plan = propose(scan, indexes, policy, moment)
@@ -163,8 +172,8 @@ def run_bump(
     if dry_run:
         outcomes = tuple(BranchOutcome(b.name, Action.PLANNED) for b in branches)
         return BumpResult(branch, scan, plan, branches, outcomes, failures)
-    base = _Base(git.read_tree(repo, head.tree), git.list_blobs(repo, head.tree), head.commit)
-    author = git.Signature(*BOT, git.commit_time(repo, head.commit))
+    base = _Base(git.read_tree(repo, head_tree), git.list_blobs(repo, head_tree), head_commit)
+    author = git.Signature(*BOT, git.commit_time(repo, head_commit))
     results = [_write_branch(repo, base, plan_, author, branch, forge) for plan_ in branches]
     keep = {b.name for b in branches} | {f"{BRANCH_PREFIX}{key}" for key in plan.deferred}
     results += _supersede(repo, keep, branch, forge)

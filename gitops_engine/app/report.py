@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gitops_engine.adapters import git
-from gitops_engine.app.bump import Lookup, scan_head
-from gitops_engine.core.errors import InputError
+from gitops_engine.app.bump import Lookup, scan_branch
 from gitops_engine.currency.policy import Policy
 from gitops_engine.currency.report import Row, build_report, render_html
 
@@ -36,10 +34,6 @@ def run_report(
     cache_dir: Path | None = None,
 ) -> Report:
     """Report on `branch` of the local repository at `repo_path`; `cache_dir` keeps scans by tree id."""
-    repo = git.open_repository(repo_path, create=False)
-    head = git.head_of(repo, branch)
-    if head.commit is None or head.tree is None:
-        raise InputError(f"{repo_path}: branch {branch!r} has no commits (pass --branch with the base branch)")
-    scan, policy = scan_head(repo, head.tree, policy_file, cache_dir)
+    _repo, _head, scan, policy = scan_branch(repo_path, branch, policy_file, cache_dir)
     moment = now or datetime.now(UTC)
     return Report(build_report(scan, lookup(scan.sources()), policy, moment), policy, moment)
