@@ -65,10 +65,8 @@ def test_repository_path_that_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "fleet.git").write_text("not a repository")
     result = run_cli("seed", "-c", str(spec))
     assert result.code == 2
-    assert (
-        result.err
-        == f"error: {tmp_path / 'fleet.git'}: is a file, not a git repository (give a repository directory or a new path)\n"
-    )
+    hint = "give a repository directory or a new path"
+    assert result.err == f"error: {tmp_path / 'fleet.git'}: is a file, not a git repository ({hint})\n"
     assert (tmp_path / "fleet.git").read_text() == "not a repository"
 
 
