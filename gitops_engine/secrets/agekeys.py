@@ -54,7 +54,7 @@ def parse_recipient(text: str) -> pyrage.x25519.Recipient | pyrage.ssh.Recipient
 
 
 def recipient_of(identity: str) -> str:
-    """The public recipient of an `AGE-SECRET-KEY-1…` identity."""
+    """The public recipient of an age X25519 identity (`AGE-SECRET-KEY-…`)."""
     return str(pyrage.x25519.Identity.from_str(identity.strip()).to_public())
 
 
@@ -77,10 +77,14 @@ def parse_identities(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
+# the Bech32 prefix of X25519 identities; other kinds (post-quantum, plugins) are not loaded
+_X25519_IDENTITY = "AGE-SECRET-KEY-"
+
+
 def _load_identities(identities: Iterable[str]) -> list[pyrage.x25519.Identity]:
     loaded = []
     for text in identities:
-        if text.startswith("AGE-SECRET-KEY-1"):
+        if text.startswith(_X25519_IDENTITY):
             try:
                 loaded.append(pyrage.x25519.Identity.from_str(text))
             except pyrage.IdentityError:
