@@ -27,16 +27,17 @@ import urllib.request
 import zlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from gitops_engine.adapters.chartindex import cached_index, index_from_bytes, write_atomically
-from gitops_engine.adapters.oci import Credentials, Response, fetch_oci_index
+from gitops_engine.adapters.oci import BasicPair, Response, fetch_oci_index
 from gitops_engine.core.errors import GitopsError, PermanentRemoteError, RemoteError, TransientRemoteError
 from gitops_engine.core.hashing import sha256_hex
 from gitops_engine.model.charts import ChartIndex
+from gitops_engine.model.credentials import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -46,19 +47,11 @@ _MAX_REDIRECTS = 10
 
 
 @dataclass(frozen=True)
-class BasicAuth:
-    """Username and password for a repository (from a Flux `secretRef`); the password is never printed."""
-
-    username: str
-    password: str = field(repr=False)
-
-
-@dataclass(frozen=True)
 class ChartSource:
     """One place charts come from: `https://…` (Helm index) or `oci://registry/path/chart` (one OCI repository)."""
 
     url: str
-    auth: BasicAuth | None = None
+    auth: Credentials | None = None
     ca_bundle: Path | None = None
     insecure: bool = False  # OCI only: plain HTTP, as Flux's `spec.insecure`
 
@@ -138,7 +131,7 @@ def _lookup(
 
 
 def _fetch_helm_index(
-    transport: _RetryingTransport, url: str, auth: Credentials | None, cache_dir: Path | None
+    transport: _RetryingTransport, url: str, auth: BasicPair | None, cache_dir: Path | None
 ) -> ChartIndex:
     index_url = f"{_normalise(url)}/index.yaml"
     shown = _redact(index_url)
@@ -242,7 +235,7 @@ class _RetryingTransport:
         self._ca_bundle = ca_bundle
         self._opts = opts
 
-    def get(self, url: str, *, headers: Mapping[str, str] | None = None, auth: Credentials | None = None) -> Response:
+    def get(self, url: str, *, headers: Mapping[str, str] | None = None, auth: BasicPair | None = None) -> Response:
         shown = _redact(url)
         attempts = max(1, self._opts.attempts)
         for attempt in range(1, attempts + 1):
@@ -264,7 +257,7 @@ class _RetryingTransport:
                 time.sleep(min(delay, self._opts.max_delay))
         raise TransientRemoteError(f"GET {shown}: {problem} (gave up after {attempts} attempts)")
 
-    def _send(self, url: str, headers: Mapping[str, str], auth: Credentials | None) -> Response:
+    def _send(self, url: str, headers: Mapping[str, str], auth: BasicPair | None) -> Response:
         """One GET, following redirects; credentials (given or in the URL) go to the first origin only."""
         parts = urlsplit(url)
         if auth is None and parts.username is not None:

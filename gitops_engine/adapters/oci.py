@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 from gitops_engine.core.errors import PermanentRemoteError
 from gitops_engine.model.charts import ChartIndex, ChartRelease
 
-Credentials = tuple[str, str]
+BasicPair = tuple[str, str]  # (username, password) as sent in a Basic header
 
 # A registry that keeps answering "next" must not keep a run busy for ever.
 _MAX_PAGES = 200
@@ -43,7 +43,7 @@ class Response:
 class Transport(Protocol):
     """GET with the caller's retry policy; raises a RemoteError when retries are exhausted."""
 
-    def get(self, url: str, *, headers: Mapping[str, str] | None = None, auth: Credentials | None = None) -> Response:
+    def get(self, url: str, *, headers: Mapping[str, str] | None = None, auth: BasicPair | None = None) -> Response:
         """Send one GET (retried on 429/5xx/connection errors) and return the final response."""
         ...
 
@@ -77,7 +77,7 @@ def fetch_oci_index(
     url: str,
     *,
     insecure: bool = False,
-    auth: Credentials | None = None,
+    auth: BasicPair | None = None,
     page_size: int = 1000,
 ) -> ChartIndex:
     """Every tag of the repository at `url` as a release of its chart (`created` is not known here)."""
@@ -102,12 +102,12 @@ def fetch_oci_index(
 class _Session:
     """Requests against one repository, answering the registry's auth challenge once and reusing the result."""
 
-    def __init__(self, transport: Transport, repo: OciRepository, auth: Credentials | None) -> None:
+    def __init__(self, transport: Transport, repo: OciRepository, auth: BasicPair | None) -> None:
         self._transport = transport
         self._repo = repo
         self._auth = auth
         self._headers: dict[str, str] = {}
-        self._basic: Credentials | None = None
+        self._basic: BasicPair | None = None
 
     def get(self, url: str) -> Response:
         response = self._transport.get(url, headers=self._headers, auth=self._basic)

@@ -12,12 +12,13 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from gitops_engine.adapters.command import Command, Completed, run
 from gitops_engine.core.errors import ConflictError, ToolError
+from gitops_engine.model.credentials import Credentials
 
 _USER_ENV = "GITOPS_ENGINE_GIT_USERNAME"
 _PASSWORD_ENV = "GITOPS_ENGINE_GIT_PASSWORD"
@@ -29,14 +30,6 @@ _FETCHED = "refs/gitops-engine/remote/"
 _ALL_EXIT_CODES = tuple(range(256))
 # porcelain reasons that mean "someone else moved the branch", as opposed to a hook or permission refusal
 _MOVED = ("fetch first", "non-fast-forward", "stale info")
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """A username and password (or token) the engine supplies itself; the password never prints."""
-
-    username: str
-    password: str = field(repr=False)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from gitops_engine.currency.policy import POLICY_PATH, Policy, parse_policy
 from gitops_engine.currency.proposals import Plan, propose
 from gitops_engine.currency.uses import ChartSource, ScanResult
 from gitops_engine.model.charts import ChartIndex
+from gitops_engine.model.credentials import Credentials
 from gitops_engine.model.tree import Tree
 
 if TYPE_CHECKING:
@@ -271,7 +272,7 @@ def bump_target(
 
         token = target.token.read()
         with GiteaClient(target.server, token) as client:
-            remote = transport.Remote(target.clone_url, transport.Credentials(client.current_user(), token))
+            remote = transport.Remote(target.clone_url, Credentials(client.current_user(), token))
             return _bump_remote(job, remote, lookup, client.forge(target.owner, target.repository))
     return _bump_remote(job, transport.Remote(target.url), lookup, None)
 

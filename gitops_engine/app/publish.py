@@ -18,6 +18,7 @@ from gitops_engine.adapters.forge.base import Forge, PullRequest
 from gitops_engine.adapters.forge.gitea import GiteaClient, RetryPolicy
 from gitops_engine.adapters.targets import GiteaTarget, RemoteTarget, Target
 from gitops_engine.core.errors import ConflictError, InputError
+from gitops_engine.model.credentials import Credentials
 from gitops_engine.model.tree import Tree
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def publish(
         token = target.token.read()
         with GiteaClient(target.server, token, retry=retry) as client:
             login = _ensure_gitea_repository(client, target, retry)
-            remote = transport.Remote(target.clone_url, transport.Credentials(login, token))
+            remote = transport.Remote(target.clone_url, Credentials(login, token))
             return _publish(_remote_endpoint(remote, cache_root), client.forge(target.owner, target.repository), job)
     if isinstance(target, RemoteTarget):
         return _publish(_remote_endpoint(transport.Remote(target.url), cache_root), None, job)

@@ -13,6 +13,7 @@ from gitops_engine.adapters import git, transport
 from gitops_engine.adapters.targets import GiteaTarget, GiteaUser, LocalTarget, RemoteTarget, SecretSource, Target
 from gitops_engine.app.publish import PublishMode, Review, publish
 from gitops_engine.core.errors import ConflictError, ToolError
+from gitops_engine.model.credentials import Credentials
 from gitops_engine.model.tree import Tree
 from tests.forge.gitea_server import GiteaServer
 
@@ -252,7 +253,7 @@ def test_agit_push_opens_and_updates_a_pull_request(
 def test_refused_credentials_give_a_clear_error_without_the_secret(gitea: GiteaServer, tmp_path: Path) -> None:
     gitea.add_plain_repo("plain", "fleet")
     secret = "not-a-valid-token-5f1e2d"
-    remote = transport.Remote(f"{gitea.url}/plain/fleet.git", transport.Credentials("alice", secret))
+    remote = transport.Remote(f"{gitea.url}/plain/fleet.git", Credentials("alice", secret))
     store = transport.store_for(remote.url)
     with pytest.raises(ToolError) as caught:
         transport.fetch_branch(remote, "main", store)

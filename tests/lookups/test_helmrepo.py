@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from gitops_engine.adapters.helmrepo import (
-    BasicAuth,
     ChartSource,
     LookupFailure,
     LookupOptions,
@@ -22,6 +21,7 @@ from gitops_engine.adapters.helmrepo import (
     fetch_indexes,
 )
 from gitops_engine.model.charts import ChartIndex
+from gitops_engine.model.credentials import Credentials
 from tests.conftest import SHARED
 from tests.lookups.servers import RepoServer, Route, self_signed, serving
 
@@ -240,7 +240,7 @@ def test_basic_auth_is_sent_and_never_stored_or_shown(server: RepoServer, option
     wrong = ChartSource(f"http://bot:wrong-pass@{server.url.removeprefix('http://')}/private")
 
     denied = fetch_indexes([anonymous, wrong], options)
-    granted = fetch_indexes([ChartSource(anonymous.url, auth=BasicAuth("bot", "s3cret-pass"))], options)
+    granted = fetch_indexes([ChartSource(anonymous.url, auth=Credentials("bot", "s3cret-pass"))], options)
 
     assert failed(denied[anonymous.url]).message.endswith("HTTP 401 (the repository needs credentials)")
     assert "wrong-pass" not in failed(denied[wrong.url]).message
@@ -261,7 +261,7 @@ def test_redirects_are_followed_and_credentials_stay_with_their_origin(
     with serving() as mirror:
         mirror.routes["/charts/index.yaml"] = Route(body=generated_index("moved", ["1.2.0"]))
         server.routes["/moved/index.yaml"] = Route(body=b"", redirect=f"{mirror.url}/charts/index.yaml")
-        auth = BasicAuth("bot", "s3cret-pass")
+        auth = Credentials("bot", "s3cret-pass")
         same, other = ChartSource(f"{server.url}/old", auth=auth), ChartSource(f"{server.url}/moved", auth=auth)
 
         results = fetch_indexes([same, other], options)

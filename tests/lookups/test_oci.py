@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from gitops_engine.adapters.helmrepo import BasicAuth, ChartSource, LookupOptions, fetch_indexes
+from gitops_engine.adapters.helmrepo import ChartSource, LookupOptions, fetch_indexes
 from gitops_engine.adapters.oci import parse_oci_url
 from gitops_engine.core.errors import PermanentRemoteError
+from gitops_engine.model.credentials import Credentials
 from tests.lookups.registry import TokenIssuer, push_chart, registry, token_issuer
 from tests.lookups.servers import Route, self_signed, serving
 from tests.lookups.test_helmrepo import failed, ok
@@ -135,7 +136,7 @@ def test_basic_challenge_uses_the_source_credentials(tmp_path: Path) -> None:
         server.routes["/v2/charts/private/tags/list"] = Route(body=tags, authorization=expected)
         url = f"oci://{server.url.removeprefix('http://')}/charts/private"
         anonymous = ChartSource(url, insecure=True)
-        with_auth = ChartSource(url + "/", insecure=True, auth=BasicAuth("robot", "pa55"))
+        with_auth = ChartSource(url + "/", insecure=True, auth=Credentials("robot", "pa55"))
 
         results = fetch_indexes([anonymous], LookupOptions(cache_dir=tmp_path)) | fetch_indexes(
             [with_auth], LookupOptions(cache_dir=tmp_path)
