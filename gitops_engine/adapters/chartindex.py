@@ -11,8 +11,6 @@ through YAML again and costs a file read.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 import yaml_rs
 
+from gitops_engine.adapters.fs import write_atomic
 from gitops_engine.core.errors import PermanentRemoteError
 from gitops_engine.core.hashing import sha256_hex
 from gitops_engine.model.charts import ChartIndex, ChartRelease
@@ -110,7 +109,7 @@ def store_index(cache_dir: Path, content_sha256: str, index: ChartIndex) -> None
         for name, releases in index.charts.items()
     }
     payload = json.dumps({"charts": encoded}, separators=(",", ":"), ensure_ascii=False).encode()
-    write_atomically(_cache_file(cache_dir, content_sha256), payload)
+    write_atomic(_cache_file(cache_dir, content_sha256), payload, mode=0o600)
 
 
 class _LazyCharts(Mapping[str, tuple[ChartRelease, ...]]):
@@ -150,19 +149,6 @@ def index_from_bytes(data: bytes, source_url: str, cache_dir: Path | None) -> tu
     index = parse_index(data, source_url)
     store_index(cache_dir, digest, index)
     return index, True
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` via a temporary file in the same directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _cache_file(cache_dir: Path, content_sha256: str) -> Path:

@@ -32,7 +32,8 @@ from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-from gitops_engine.adapters.chartindex import cached_index, index_from_bytes, write_atomically
+from gitops_engine.adapters.chartindex import cached_index, index_from_bytes
+from gitops_engine.adapters.fs import write_atomic
 from gitops_engine.adapters.oci import BasicPair, Response, fetch_oci_index
 from gitops_engine.core.errors import GitopsError, PermanentRemoteError, RemoteError, TransientRemoteError
 from gitops_engine.core.hashing import sha256_hex
@@ -194,7 +195,7 @@ def _write_validators(cache_dir: Path, index_url: str, response: Response, conte
         "last_modified": response.headers.get("last-modified"),
     }
     try:
-        write_atomically(_validators_file(cache_dir, index_url), json.dumps(record).encode())
+        write_atomic(_validators_file(cache_dir, index_url), json.dumps(record).encode(), mode=0o600)
     except OSError as exc:
         # The cache only saves time; a read-only or full disk must not fail the lookup.
         log.warning("could not write the lookup cache in %s: %s", cache_dir, exc)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_engine import __version__
-from gitops_engine.adapters.chartindex import write_atomically
+from gitops_engine.adapters.fs import write_atomic
 from gitops_engine.currency.fastread import Scalar
 from gitops_engine.currency.uses import CatalogFolder, ChartSource, ChartUse, ScanResult, Site
 
@@ -54,7 +54,7 @@ def store_scan(cache_dir: Path, tree_id: str, result: ScanResult) -> None:
         "p": list(result.problems),
     }
     try:
-        write_atomically(cache_file(cache_dir, tree_id), json.dumps(payload, separators=(",", ":")).encode())
+        write_atomic(cache_file(cache_dir, tree_id), json.dumps(payload, separators=(",", ":")).encode(), mode=0o600)
     except OSError as exc:
         log.warning("could not write the scan cache in %s: %s", cache_dir, exc)
 
