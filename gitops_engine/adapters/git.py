@@ -20,12 +20,10 @@ from gitops_engine.model.tree import Tree
 
 Repository = pygit2.Repository
 
-_BLOB_MODE = 0o100644
 _OBJ_TREE = 2
 _OBJ_BLOB = 3
 _PACK_THRESHOLD = 64
 _LIST_THRESHOLD = 256
-_TREE_MODE = 0o040000
 _NO_COMMIT = "0" * 40
 
 PlaintextGuard = Callable[[Mapping[str, bytes]], list[str]]
@@ -137,11 +135,15 @@ def write_tree(
     has = _existence_check(repo.odb, len(files))
     missing: dict[bytes, tuple[int, bytes]] = {}
     blob_ids: dict[str, bytes] = {}
+    # renders share one bytes object between every path with the same contents: hash each object once
+    hashed: dict[int, bytes] = {}
     for path, data in files.items():
-        oid = pygit2.hash(data)
-        if oid.raw not in missing and not has(oid.raw):
-            missing[oid.raw] = (_OBJ_BLOB, data)
-        blob_ids[path] = oid.raw
+        raw = hashed.get(id(data))
+        if raw is None:
+            raw = hashed[id(data)] = pygit2.hash(data).raw
+            if raw not in missing and not has(raw):
+                missing[raw] = (_OBJ_BLOB, data)
+        blob_ids[path] = raw
     for path, blob_id in (existing or {}).items():
         blob_ids.setdefault(path, bytes.fromhex(blob_id))
     root = _tree_objects(has, _nest(blob_ids), missing)
@@ -162,17 +164,17 @@ def _tree_objects(
     has: Callable[[bytes], bool], node: Mapping[str, object], missing: dict[bytes, tuple[int, bytes]]
 ) -> bytes:
     """Id of the tree for `node`, adding every tree object the database lacks to `missing`."""
-    entries: list[tuple[str, int, bytes]] = []
+    entries: list[tuple[str, bytes]] = []
     for name, value in node.items():
         if isinstance(value, dict):
-            entries.append((name, _TREE_MODE, _tree_objects(has, value, missing)))
+            # git sorts tree entries as if directory names ended in '/' (UTF-8 keeps code point order)
+            entries.append((name + "/", b"40000 " + name.encode() + b"\0" + _tree_objects(has, value, missing)))
         else:
             assert isinstance(value, bytes)
-            entries.append((name, _BLOB_MODE, value))
-    # git sorts tree entries as if directory names ended in '/'
-    entries.sort(key=lambda e: e[0].encode() + (b"/" if e[1] == _TREE_MODE else b""))
-    body = b"".join(f"{mode:o} {name}".encode() + b"\0" + raw for name, mode, raw in entries)
-    raw_id = hashlib.sha1(f"tree {len(body)}".encode() + b"\0" + body, usedforsecurity=False).digest()
+            entries.append((name, b"100644 " + name.encode() + b"\0" + value))
+    entries.sort()
+    body = b"".join(entry for _, entry in entries)
+    raw_id = hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).digest()
     if raw_id not in missing and not has(raw_id):
         missing[raw_id] = (_OBJ_TREE, body)
     return raw_id
@@ -239,17 +241,20 @@ def _pack_bytes(objects: Mapping[bytes, tuple[int, bytes]]) -> tuple[bytes, byte
 
 def _nest(blob_ids: Mapping[str, bytes]) -> dict[str, object]:
     root: dict[str, object] = {}
+    # paths arrive grouped by directory (trees are sorted), so the last directory node is usually reused
+    last_dir, last_node = "", root
     for path, raw in blob_ids.items():
-        *dirs, name = path.split("/")
-        node = root
-        for part in dirs:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise InputError(f"{path}: a file and a directory share the name {part!r}")
-            node = child
-        if name in node:
+        directory, _, name = path.rpartition("/")
+        if directory != last_dir or not directory:
+            last_dir, last_node = directory, root
+            for part in directory.split("/") if directory else ():
+                child = last_node.setdefault(part, {})
+                if not isinstance(child, dict):
+                    raise InputError(f"{path}: a file and a directory share the name {part!r}")
+                last_node = child
+        if name in last_node:
             raise InputError(f"{path}: a file and a directory share the name {name!r}")
-        node[name] = raw
+        last_node[name] = raw
     return root
 
 

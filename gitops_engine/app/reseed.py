@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gitops_engine.adapters import agekeys, git, merge
 from gitops_engine.core.errors import GitopsError
-from gitops_engine.core.hashing import git_blob_id
+from gitops_engine.core.hashing import git_blob_ids
 from gitops_engine.model.tree import Tree
 from gitops_engine.reseed.assemble import assemble
 from gitops_engine.reseed.decide import (
@@ -68,7 +68,8 @@ def reseed_tree(
 ) -> ReseedTree:
     """Decide every file against the last seed's provenance `state`, run the merges, and assemble the next tree."""
     ours = {p: b for p, b in current.items() if p != state_path}
-    theirs = {p: git_blob_id(data) for p, data in rendered.items() if p != state_path}
+    theirs = git_blob_ids(rendered)
+    theirs.pop(state_path, None)
     classification = classify(read_recorded(state, state_path), ours, theirs, restore=restore)
     decisions = settle(classification, _outcomes(repo_path, classification.jobs, rendered))
     assembly = assemble(decisions, ours, rendered)

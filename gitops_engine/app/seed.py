@@ -14,7 +14,7 @@ from gitops_engine.app.reseed import CONFLICT_BRANCH, MergeConflictError, reseed
 from gitops_engine.app.seed_secrets import AgeKey, PendingSecret, encrypt_secrets, resolve_age_key, secret_inputs
 from gitops_engine.catalog.loader import CatalogSource, load_catalog
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.hashing import git_blob_id, sha256_hex
+from gitops_engine.core.hashing import git_blob_ids, sha256_hex
 from gitops_engine.model.catalog import Catalog
 from gitops_engine.model.tree import compare_trees
 from gitops_engine.render.checks import check_spec_against_catalog
@@ -186,7 +186,7 @@ def plan_seed(request: SeedRequest, progress: Progress = _quiet, *, create_key: 
     full_render = finish(render_inputs, rendered_files)
     progress("merging with the branch")
     next_tree = reseed_tree(repo_path, current, state, full_render, state_path=STATE_PATH, restore=request.restore)
-    final = {**next_tree.existing, **{p: git_blob_id(d) for p, d in next_tree.files.items()}}
+    final = {**next_tree.existing, **git_blob_ids(next_tree.files)}
     change = compare_trees(current, final)
     state_status = Status.UNCHANGED if current.get(STATE_PATH) == final[STATE_PATH] else Status.REPLACED
     state_status = Status.ADDED if STATE_PATH not in current else state_status

@@ -151,15 +151,27 @@ class Template:
     """A document emitted once with markers in its value slots, then refilled: thousands of same-shaped files
     (one Flux Kustomization per app and cluster) cost one string join each instead of a full emit."""
 
-    _MARKER = re.compile(r"TEMPLATESLOT(\d+)X")
+    _MARKERS = (re.compile(r"TEMPLATESLOT(\d+)X"), re.compile(r"SLOTMARKER(\d+)Z"))
 
     def __init__(self, build: Callable[..., str], names: Sequence[str]) -> None:
-        text = build(**{name: f"TEMPLATESLOT{i}X" for i, name in enumerate(names)})
-        parts = self._MARKER.split(text)
-        self._pieces = parts[0::2]
-        self._slots = [names[int(i)] for i in parts[1::2]]
-        if sorted(set(self._slots)) != sorted(names):
-            raise ValueError("every slot must be used, and only in value positions")
+        # Built with two marker spellings: fixed text that happens to look like a marker, or a slot the
+        # document does not use as a whole scalar, makes the two splits disagree instead of filling wrongly.
+        splits = []
+        for marker in self._MARKERS:
+            prefix = marker.pattern.split("(")[0]
+            suffix = marker.pattern[-1]
+            text = build(**{name: f"{prefix}{i}{suffix}" for i, name in enumerate(names)})
+            parts = marker.split(text)
+            splits.append((parts[0::2], [names[int(i)] for i in parts[1::2]]))
+        (self._pieces, self._slots), other = splits
+        whole = all(
+            before.endswith((": ", "- ")) and after.startswith("\n")
+            for before, after in zip(self._pieces, self._pieces[1:], strict=False)
+        )
+        if other != (self._pieces, self._slots) or sorted(set(self._slots)) != sorted(names) or not whole:
+            raise ValueError(
+                "every slot must be used, whole, in value positions, and fixed text must not look like a slot"
+            )
 
     def fill(self, **values: str) -> str:
         """The document with each slot's value written as `emit` would write that scalar."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+# an empty, "." or ".." component anywhere (which also catches "", a leading or trailing "/" and "//")
+_UNCLEAN = re.compile(r"(?:^|/)\.{0,2}(?:/|\Z)")
+
 
 def _check_path(path: str) -> None:
-    parts = path.split("/")
-    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+    if _UNCLEAN.search(path):
         raise ValueError(f"not a clean relative POSIX path: {path!r}")
 
 
@@ -20,9 +23,10 @@ class Tree(Mapping[str, bytes]):
     files: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
-        for path in self.files:
+        files = self.files
+        for path in files:
             _check_path(path)
-        object.__setattr__(self, "files", MappingProxyType(dict(sorted(self.files.items()))))
+        object.__setattr__(self, "files", MappingProxyType({path: files[path] for path in sorted(files)}))
 
     @classmethod
     def of(cls, files: Mapping[str, bytes]) -> Tree:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
-from gitops_engine.core.hashing import git_blob_id, sha256_hex
+from gitops_engine.core.hashing import git_blob_ids, sha256_hex
 from gitops_engine.core.yamlemit import Template
 from gitops_engine.core.yamlio import dump, dump_documents
 from gitops_engine.model.catalog import AppVersion, Catalog, helm_repository_name
@@ -54,7 +54,7 @@ def render(inputs: RenderInputs, placements: Mapping[str, list[Placement]] | Non
     """
     platform = inputs.platform
     placements = placements if placements is not None else place_apps(platform, inputs.catalog)
-    templates: dict[int, Template] = {}
+    stamps = _Stamps()
     files: dict[str, bytes] = {}
     files.update(_base())
     files.update(_helm_repositories(placements))
@@ -64,7 +64,7 @@ def render(inputs: RenderInputs, placements: Mapping[str, list[Placement]] | Non
     files.update(_catalog_repositories(platform))
     for cluster in platform.clusters:
         secrets = sorted(p for p in inputs.secrets if p.startswith(f"clusters/{cluster.name}/secrets/"))
-        files.update(_cluster(platform, cluster, placements[cluster.name], secrets, templates))
+        files.update(_cluster(platform, cluster, placements[cluster.name], secrets, stamps))
     return Rendered(Tree(files), dict(inputs.secrets))
 
 
@@ -78,7 +78,13 @@ def _yaml(*docs: Any) -> bytes:
 
 
 def _kustomization(resources: Iterable[str]) -> bytes:
-    return _yaml(o.kustomization_file(sorted(resources)))
+    return _kustomization_of(tuple(sorted(resources)))
+
+
+@lru_cache(maxsize=4096)
+def _kustomization_of(resources: tuple[str, ...]) -> bytes:
+    """Shared between renders and clusters: most clusters list the same resources."""
+    return _yaml(o.kustomization_file(list(resources)))
 
 
 def _base() -> dict[str, bytes]:
@@ -228,7 +234,7 @@ def _cluster(
     cluster: Cluster,
     placements: Sequence[Placement],
     secrets: list[str],
-    templates: dict[int, Template],
+    stamps: _Stamps,
 ) -> dict[str, bytes]:
     base = f"clusters/{cluster.name}"
     files: dict[str, bytes] = {}
@@ -252,46 +258,58 @@ def _cluster(
         resources.append("secrets")
     cert_manager = next((p for p in placements if p.app.app == "cert-manager"), None)
     if cert_manager is not None:
-        files[f"{base}/pki.yaml"] = _yaml(
-            o.flux_kustomization(
-                "kommander-pki",
-                o.FLUX_NAMESPACE,
-                "./common/pki",
-                depends_on=[("cert-manager", cert_manager.namespace)],
-                substitute={"caNamespace": cert_manager.namespace},
-                substitute_from_vars=False,
-            )
-        )
+        files[f"{base}/pki.yaml"] = stamps.fill("pki", _pki_kustomization, namespace=cert_manager.namespace)
         resources.append("pki.yaml")
     files[f"{base}/kustomization.yaml"] = _kustomization(resources)
-    files.update(_flux_system(platform, cluster, decrypt=bool(secrets)))
-    files[f"{base}/kommander-vars.yaml"] = _kommander_vars(platform, cluster, placements)
-    files[f"{base}/apps.yaml"] = _yaml(
-        o.flux_kustomization("apps-kommander", o.FLUX_NAMESPACE, f"./{base}/apps", interval="10m", wait=False)
-    )
-    files.update(_app_kustomizations(platform, cluster, placements, templates))
+    files.update(_flux_system(platform, cluster, stamps, decrypt=bool(secrets)))
+    files[f"{base}/kommander-vars.yaml"] = _kommander_vars(platform, cluster, placements, stamps)
+    files[f"{base}/apps.yaml"] = stamps.fill("apps", _apps_kustomization, path=f"./{base}/apps")
+    files.update(_app_kustomizations(platform, cluster, placements, stamps))
     return files
 
 
-def _flux_system(platform: Platform, cluster: Cluster, decrypt: bool) -> dict[str, bytes]:
+def _pki_kustomization(namespace: str) -> list[Any]:
+    return [
+        o.flux_kustomization(
+            "kommander-pki",
+            o.FLUX_NAMESPACE,
+            "./common/pki",
+            depends_on=[("cert-manager", namespace)],
+            substitute={"caNamespace": namespace},
+            substitute_from_vars=False,
+        )
+    ]
+
+
+def _apps_kustomization(path: str) -> list[Any]:
+    return [o.flux_kustomization("apps-kommander", o.FLUX_NAMESPACE, path, interval="10m", wait=False)]
+
+
+def _flux_system(platform: Platform, cluster: Cluster, stamps: _Stamps, decrypt: bool) -> dict[str, bytes]:
     base = f"clusters/{cluster.name}/flux-system"
     git = platform.git
-    extra: dict[str, Any] = {"secretRef": {"name": git.secret_name}} if git.secret_name else {}
-    source = o.git_repository(
-        o.SYNC_SOURCE, o.FLUX_NAMESPACE, git.clone_url, {"branch": git.branch}, git.interval, **extra
-    )
-    sync = o.flux_kustomization(
-        o.SYNC_SOURCE,
-        o.FLUX_NAMESPACE,
-        f"./clusters/{cluster.name}",
-        interval="10m",
-        substitute={"clusterName": cluster.name},
-        decrypt=decrypt,
-        wait=False,
-    )
+
+    def build(path: str, cluster: str) -> list[Any]:
+        extra: dict[str, Any] = {"secretRef": {"name": git.secret_name}} if git.secret_name else {}
+        source = o.git_repository(
+            o.SYNC_SOURCE, o.FLUX_NAMESPACE, git.clone_url, {"branch": git.branch}, git.interval, **extra
+        )
+        sync = o.flux_kustomization(
+            o.SYNC_SOURCE,
+            o.FLUX_NAMESPACE,
+            path,
+            interval="10m",
+            substitute={"clusterName": cluster},
+            decrypt=decrypt,
+            wait=False,
+        )
+        return [source, sync]
+
     return {
         f"{base}/kustomization.yaml": _kustomization(["gotk-sync.yaml", "flux.yaml"]),
-        f"{base}/gotk-sync.yaml": _yaml(source, sync),
+        f"{base}/gotk-sync.yaml": stamps.fill(
+            ("gotk-sync", decrypt), build, path=f"./clusters/{cluster.name}", cluster=cluster.name
+        ),
         f"{base}/flux.yaml": _flux_release(),
     }
 
@@ -332,40 +350,73 @@ def _flux_release() -> bytes:
     return _yaml(flux)
 
 
-def _kommander_vars(platform: Platform, cluster: Cluster, placements: Sequence[Placement]) -> bytes:
-    data = {
-        "clusterName": cluster.name,
-        "clusterRole": cluster.role,
-        "kommanderFluxNamespace": o.FLUX_NAMESPACE,
-        "ageEncryptionSecretName": o.SOPS_SECRET,
-        "ageEncryptionSecretKey": o.SOPS_SECRET_KEY,
-        "caSecretName": "kommander-ca",
-        "certificatesIssuerName": "kommander-acme" if platform.ingress.issuer == "acme" else "kommander-ca",
-        "airgappedEnabled": "true" if platform.airgapped else "false",
-    }
-    if platform.git.secret_name:
-        data["kommanderGitCredentialsSecretName"] = platform.git.secret_name
-    if platform.ingress.domain:
-        data["ingressDomain"] = platform.ingress.domain
-    data.update(platform.variables)
-    namespaces = sorted({o.FLUX_NAMESPACE} | {p.namespace for p in placements})
-    return _yaml(*(o.config_map(o.VARS_CONFIGMAP, ns, data, {o.MANAGED_LABEL: o.MANAGER}) for ns in namespaces))
+def _kommander_vars(platform: Platform, cluster: Cluster, placements: Sequence[Placement], stamps: _Stamps) -> bytes:
+    namespaces = tuple(sorted({o.FLUX_NAMESPACE} | {p.namespace for p in placements}))
+
+    def build(cluster: str, role: str) -> list[Any]:
+        data = {
+            "clusterName": cluster,
+            "clusterRole": role,
+            "kommanderFluxNamespace": o.FLUX_NAMESPACE,
+            "ageEncryptionSecretName": o.SOPS_SECRET,
+            "ageEncryptionSecretKey": o.SOPS_SECRET_KEY,
+            "caSecretName": "kommander-ca",
+            "certificatesIssuerName": "kommander-acme" if platform.ingress.issuer == "acme" else "kommander-ca",
+            "airgappedEnabled": "true" if platform.airgapped else "false",
+        }
+        if platform.git.secret_name:
+            data["kommanderGitCredentialsSecretName"] = platform.git.secret_name
+        if platform.ingress.domain:
+            data["ingressDomain"] = platform.ingress.domain
+        data.update(platform.variables)
+        return [o.config_map(o.VARS_CONFIGMAP, ns, data, {o.MANAGED_LABEL: o.MANAGER}) for ns in namespaces]
+
+    return stamps.fill(("kommander-vars", namespaces), build, cluster=cluster.name, role=cluster.role)
 
 
-_APP_SLOTS = ["app", "version", "namespace", "workspace_namespace", "path"]
+class _Stamps:
+    """Files that differ between clusters only in a few scalars (names, namespaces, paths).
+
+    Each shape is emitted once as a Template and refilled for the next cluster; equal fills return the same
+    bytes object, so every cluster of a workspace shares its app files (and blob ids are hashed once per file).
+    A shape that cannot be a template (a user variable overriding a slot) is emitted directly each time.
+    """
+
+    def __init__(self) -> None:
+        self._templates: dict[Hashable, Template | None] = {}
+        self._made: dict[tuple[Hashable, tuple[str, ...]], bytes] = {}
+
+    def fill(self, shape: Hashable, build: Callable[..., list[Any]], **values: str) -> bytes:
+        """The file of `shape` with `values` in its slots; `build(**slots)` makes the documents of one shape."""
+        key = (shape, tuple(values.values()))
+        made = self._made.get(key)
+        if made is None:
+            if shape not in self._templates:
+                self._templates[shape] = _template(build, list(values))
+            template = self._templates[shape]
+            made = template.fill(**values).encode() if template is not None else _yaml(*build(**values))
+            self._made[key] = made
+        return made
 
 
-def _app_kustomization_template(dependencies: int) -> Template:
-    """The per-app Flux Kustomization file as a template, one per number of dependencies."""
-    dep_slots = [f"dep{i}" for i in range(dependencies)] + [f"dep{i}ns" for i in range(dependencies)]
+def _template(build: Callable[..., list[Any]], names: list[str]) -> Template | None:
+    try:
+        return Template(lambda **slot: _yaml(*build(**slot)).decode(), names)
+    except ValueError:
+        return None
 
-    def build(**slot: str) -> str:
-        return _yaml(
+
+def _app_kustomization(p: Placement, stamps: _Stamps) -> bytes:
+    """The Flux Kustomization deploying one placement."""
+    count = len(p.depends_on)
+
+    def build(**slot: str) -> list[Any]:
+        return [
             o.flux_kustomization(
                 slot["app"],
                 slot["namespace"],
                 slot["path"],
-                depends_on=[(slot[f"dep{i}"], slot[f"dep{i}ns"]) for i in range(dependencies)],
+                depends_on=[(slot[f"dep{i}"], slot[f"dep{i}ns"]) for i in range(count)],
                 substitute={
                     "appVersion": slot["version"],
                     "releaseName": slot["app"],
@@ -374,9 +425,20 @@ def _app_kustomization_template(dependencies: int) -> Template:
                 },
                 labels=_app_labels(slot["app"], slot["version"]),
             )
-        ).decode()
+        ]
 
-    return Template(build, _APP_SLOTS + dep_slots)
+    deps = {f"dep{i}": name for i, (name, _) in enumerate(p.depends_on)}
+    deps.update({f"dep{i}ns": ns for i, (_, ns) in enumerate(p.depends_on)})
+    return stamps.fill(
+        ("app-kustomization", count),
+        build,
+        app=p.app.app,
+        version=p.app.version,
+        namespace=p.namespace,
+        workspace_namespace=p.workspace_namespace,
+        path=f"./{p.folder}",
+        **deps,
+    )
 
 
 def _app_labels(app: str, version: str) -> dict[str, str]:
@@ -384,7 +446,7 @@ def _app_labels(app: str, version: str) -> dict[str, str]:
 
 
 def _app_kustomizations(
-    platform: Platform, cluster: Cluster, placements: Sequence[Placement], templates: dict[int, Template]
+    platform: Platform, cluster: Cluster, placements: Sequence[Placement], stamps: _Stamps
 ) -> dict[str, bytes]:
     base = f"clusters/{cluster.name}/apps"
     files: dict[str, bytes] = {}
@@ -394,19 +456,7 @@ def _app_kustomizations(
         folder = deployment.workspace
         if deployment.project:
             folder = f"{platform.project(deployment.project).workspace}/{deployment.project}"
-        count = len(p.depends_on)
-        template = templates.get(count) or templates.setdefault(count, _app_kustomization_template(count))
-        deps = {f"dep{i}": name for i, (name, _) in enumerate(p.depends_on)}
-        deps.update({f"dep{i}ns": ns for i, (_, ns) in enumerate(p.depends_on)})
-        text = template.fill(
-            app=p.app.app,
-            version=p.app.version,
-            namespace=p.namespace,
-            workspace_namespace=p.workspace_namespace,
-            path=f"./{p.folder}",
-            **deps,
-        )
-        files[f"{base}/{folder}/{p.app.app}.yaml"] = text.encode()
+        files[f"{base}/{folder}/{p.app.app}.yaml"] = _app_kustomization(p, stamps)
         entries = folders.setdefault(folder, [])
         entries.append(f"{p.app.app}.yaml")
         if p.values:
@@ -442,6 +492,6 @@ def _state(inputs: RenderInputs, files: Mapping[str, bytes]) -> bytes:
         "specDigest": inputs.spec_digest,
         "catalogDigest": inputs.catalog_digest,
         # git blob ids: comparable with a tree listing without reading files, and the base of a 3-way merge
-        "files": {path: git_blob_id(data) for path, data in sorted(files.items())},
+        "files": dict(sorted(git_blob_ids(files).items())),
     }
     return _yaml(state)

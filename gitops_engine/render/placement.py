@@ -58,13 +58,14 @@ def place_apps(platform: Platform, catalog: Catalog) -> dict[str, list[Placement
     by_workspace: dict[str, list[Cluster]] = {}
     for cluster in platform.clusters:
         by_workspace.setdefault(cluster.workspace, []).append(cluster)
+    labels_of = {cluster.name: cluster.selector_labels() for cluster in platform.clusters}
     for deployment in platform.apps:
         app = catalog.get(deployment.app, deployment.version)
         if app is None:
             continue
         ns, ws_ns = deployment_namespace(platform, deployment)
         for cluster in scope_clusters(platform, deployment, by_workspace):
-            labels = cluster.selector_labels()
+            labels = labels_of[cluster.name]
             if not deployment.cluster_selector.matches(labels):
                 continue
             values: dict[str, Any] = dict(deployment.values)

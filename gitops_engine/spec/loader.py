@@ -402,6 +402,9 @@ def _check_apps(r: SpecReader, platform: Platform) -> None:
     workspaces = {w.name: w for w in platform.workspaces}
     projects = {p.name: p for p in platform.projects}
     seen: dict[tuple[str, str], int] = {}
+    by_workspace: dict[str, list[Cluster]] = {}
+    for cluster in platform.clusters:
+        by_workspace.setdefault(cluster.workspace, []).append(cluster)
     for index, app in enumerate(platform.apps):
         path = ("apps", index)
         if app.project is not None:
@@ -416,7 +419,7 @@ def _check_apps(r: SpecReader, platform: Platform) -> None:
                 r.error((*path, "workspace"), _unknown("workspace", app.workspace, workspaces))
                 continue
             scope_name = f"workspace {app.workspace!r}"
-            clusters = [c for c in platform.clusters if c.workspace == app.workspace]
+            clusters = by_workspace.get(app.workspace, [])
             key = ("workspace", app.workspace)
         dup_key = (app.app, f"{key[0]}:{key[1]}")
         if dup_key in seen:
@@ -424,10 +427,10 @@ def _check_apps(r: SpecReader, platform: Platform) -> None:
         seen.setdefault(dup_key, index)
         if not clusters:
             continue  # a scope without clusters deploys nothing; the cluster list's own errors say why
-        if not [c for c in clusters if app.cluster_selector.matches(c.selector_labels())]:
+        if not any(app.cluster_selector.matches(c.selector_labels()) for c in clusters):
             r.error((*path, "clusterSelector"), f"selects no cluster of {scope_name}")
         for o_index, override in enumerate(app.cluster_overrides):
-            if not [c for c in clusters if override.cluster_selector.matches(c.selector_labels())]:
+            if not any(override.cluster_selector.matches(c.selector_labels()) for c in clusters):
                 r.error((*path, "clusterOverrides", o_index, "clusterSelector"), f"selects no cluster of {scope_name}")
 
 

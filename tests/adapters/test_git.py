@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gitops_engine.adapters import git
-from gitops_engine.core.errors import ConflictError, SecretLeakError
+from gitops_engine.core.errors import ConflictError, InputError, SecretLeakError
 
 FILES = {
     "a.yaml": b"kind: A\n",
@@ -38,6 +38,29 @@ def test_tree_id_matches_git_write_tree(tmp_path: Path) -> None:
     assert ours == _git_write_tree(tmp_path, FILES)
     fsck = subprocess.run(["git", "-C", str(tmp_path / "r.git"), "fsck", "--strict"], capture_output=True, text=True)
     assert fsck.returncode == 0, fsck.stderr
+
+
+def test_tree_id_matches_git_for_unsorted_shared_and_non_ascii_entries(tmp_path: Path) -> None:
+    shared = b"same bytes object under many paths\n"
+    files = {
+        "b/x.yaml": shared,
+        "é.yaml": b"accent\n",
+        "a/z.yaml": shared,
+        "ü/ß/deep.yaml": b"deep\n",
+        "b/a.yaml": b"other\n",
+        "a0": shared,
+        "a.b/c": b"dot\n",
+        "ẞ": b"capital sharp s\n",
+    }
+    repo = git.open_repository(tmp_path / "r.git")
+    assert git.write_tree(repo, files) == _git_write_tree(tmp_path, files)
+
+
+@pytest.mark.parametrize("files", [{"a": b"file", "a/b": b"below"}, {"a/b": b"below", "a": b"file"}])
+def test_a_file_and_a_directory_of_the_same_name_are_refused(tmp_path: Path, files: dict[str, bytes]) -> None:
+    repo = git.open_repository(tmp_path / "r.git")
+    with pytest.raises(InputError, match="share the name 'a'"):
+        git.write_tree(repo, files, guard=None)
 
 
 def test_round_trip_and_branch_move(tmp_path: Path) -> None:

@@ -121,3 +121,12 @@ def test_template_fill_equals_a_direct_emit() -> None:
         assert template.fill(**values) == build(**values)
     with pytest.raises(ValueError, match="multi-line"):
         template.fill(name="a\nb", ns="x", dep="y")
+
+
+def test_template_refuses_a_slot_that_is_not_a_whole_value_or_text_that_looks_like_one() -> None:
+    with pytest.raises(ValueError, match="whole"):
+        Template(lambda name: emit({"path": f"./clusters/{name}"}), ["name"])
+    with pytest.raises(ValueError, match="look like a slot"):
+        Template(lambda name: emit({"name": name, "note": "TEMPLATESLOT0X"}), ["name"])
+    with pytest.raises(ValueError, match="every slot"):
+        Template(lambda name, ns: emit({"name": name}), ["name", "ns"])

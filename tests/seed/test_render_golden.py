@@ -57,3 +57,16 @@ def test_every_flux_kustomization_builds_and_validates(seeded_example: Path, tmp
     kinds = {(o.id.kind, o.id.name) for o in prod.objects}
     assert ("HelmRelease", "kafka") in kinds and ("OCIRepository", "kafka-0.44.0-chart") in kinds
     assert stats.built > 0
+
+
+def test_a_spec_variable_overrides_an_engine_variable_on_every_cluster(tmp_path: Path) -> None:
+    # the engine writes clusterName itself; a spec variable of the same name wins (as it always did), which
+    # also checks that per-cluster files stamped from one template fall back to a plain emit when they must
+    text = example_spec_text().replace("  clusterDomain: cluster.local\n", "  clusterName: fleet-wide\n")
+    files = dict(plan_seed(SeedRequest(write_example(tmp_path, text))).new_files)
+    vars_files = {p: d for p, d in files.items() if p.endswith("/kommander-vars.yaml")}
+    assert len(vars_files) == 3
+    for path, data in vars_files.items():
+        cluster = path.split("/")[1]
+        assert b"clusterName: fleet-wide\n" in data and f"clusterName: {cluster}\n".encode() not in data
+        assert data.count(b"clusterName:") == data.count(b"kind: ConfigMap") >= 2
