@@ -32,7 +32,9 @@ def scalar_text(value: str) -> str:
         and not value.endswith((" ", ":"))
         and ": " not in value
         and " #" not in value
-        and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"  # type: ignore[no-untyped-call]
+        # no YAML 1.1 implicit type (bool, null, int, float, timestamp, merge, value) contains a "/", so paths
+        # and URLs skip the resolver, the slowest part of this function
+        and ("/" in value or _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str")  # type: ignore[no-untyped-call]
     ):
         return value
     return _NEEDS_ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))

@@ -384,19 +384,24 @@ class _Stamps:
 
     def __init__(self) -> None:
         self._templates: dict[Hashable, Template | None] = {}
-        self._made: dict[tuple[Hashable, tuple[str, ...]], bytes] = {}
+        self._made: dict[Hashable, bytes] = {}
 
     def fill(self, shape: Hashable, build: Callable[..., list[Any]], **values: str) -> bytes:
         """The file of `shape` with `values` in its slots; `build(**slots)` makes the documents of one shape."""
-        key = (shape, tuple(values.values()))
+        return self.once((shape, *values.values()), lambda: self._fill(shape, build, values))
+
+    def once(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
+        """`make()` the first time `key` is asked for; the same bytes object after that."""
         made = self._made.get(key)
         if made is None:
-            if shape not in self._templates:
-                self._templates[shape] = _template(build, list(values))
-            template = self._templates[shape]
-            made = template.fill(**values).encode() if template is not None else _yaml(*build(**values))
-            self._made[key] = made
+            made = self._made[key] = make()
         return made
+
+    def _fill(self, shape: Hashable, build: Callable[..., list[Any]], values: dict[str, str]) -> bytes:
+        if shape not in self._templates:
+            self._templates[shape] = _template(build, list(values))
+        template = self._templates[shape]
+        return template.fill(**values).encode() if template is not None else _yaml(*build(**values))
 
 
 def _template(build: Callable[..., list[Any]], names: list[str]) -> Template | None:
@@ -427,18 +432,22 @@ def _app_kustomization(p: Placement, stamps: _Stamps) -> bytes:
             )
         ]
 
-    deps = {f"dep{i}": name for i, (name, _) in enumerate(p.depends_on)}
-    deps.update({f"dep{i}ns": ns for i, (_, ns) in enumerate(p.depends_on)})
-    return stamps.fill(
-        ("app-kustomization", count),
-        build,
-        app=p.app.app,
-        version=p.app.version,
-        namespace=p.namespace,
-        workspace_namespace=p.workspace_namespace,
-        path=f"./{p.folder}",
-        **deps,
-    )
+    def fill() -> bytes:
+        deps = {f"dep{i}": name for i, (name, _) in enumerate(p.depends_on)}
+        deps.update({f"dep{i}ns": ns for i, (_, ns) in enumerate(p.depends_on)})
+        return stamps.fill(
+            ("app-kustomization", count),
+            build,
+            app=p.app.app,
+            version=p.app.version,
+            namespace=p.namespace,
+            workspace_namespace=p.workspace_namespace,
+            path=f"./{p.folder}",
+            **deps,
+        )
+
+    # every cluster of a workspace asks for the same file: look it up before building any slot values
+    return stamps.once(("app", p.app.app, p.app.version, p.namespace, p.workspace_namespace, p.depends_on), fill)
 
 
 def _app_labels(app: str, version: str) -> dict[str, str]:

@@ -130,3 +130,17 @@ def test_template_refuses_a_slot_that_is_not_a_whole_value_or_text_that_looks_li
         Template(lambda name: emit({"name": name, "note": "TEMPLATESLOT0X"}), ["name"])
     with pytest.raises(ValueError, match="every slot"):
         Template(lambda name, ns: emit({"name": name}), ["name", "ns"])
+
+
+def test_no_implicit_yaml_type_contains_a_slash() -> None:
+    # scalar_text skips the resolver for strings with "/"; this holds only while no implicit type can match one
+    resolver = yaml.resolver.Resolver()
+    rng = random.Random(11)
+    alphabet = "0123456789.:-+_eExXbBoOtTrRuUfFaAlLsSyYnN~=<!&*/ "
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+        if "/" in text:
+            assert resolver.resolve(yaml.ScalarNode, text, (True, False)) == "tag:yaml.org,2002:str", text
+    for text in ("1/2", "2024-01-01/x", "0x1/", "/", "y/n", "true/false", "null/", ".inf/", "<</"):
+        assert resolver.resolve(yaml.ScalarNode, text, (True, False)) == "tag:yaml.org,2002:str"
+        assert yaml.safe_load(emit({"k": text})) == {"k": text}
