@@ -191,15 +191,19 @@ def plan_seed(request: SeedRequest, progress: Progress = _quiet, *, create_key: 
     state_status = Status.UNCHANGED if current.get(STATE_PATH) == final[STATE_PATH] else Status.REPLACED
     state_status = Status.ADDED if STATE_PATH not in current else state_status
     decisions = (*next_tree.decisions, Decision(STATE_PATH, state_status, final[STATE_PATH]))
-    by_phase: dict[Phase, tuple[list[str], list[str], list[str]]] = {p: ([], [], []) for p in PHASES}
+    # keyed by phase number: hashing the Phase dataclass for every path of a big tree showed in profiles
+    by_phase: dict[int, tuple[list[str], list[str], list[str]]] = {p.number: ([], [], []) for p in PHASES}
     for index, paths in enumerate((change.added, change.changed, change.removed)):
         for path in paths:
-            by_phase[phase_of(path)][index].append(path)
-    statuses: dict[Phase, list[Decision]] = {p: [] for p in PHASES}
+            by_phase[phase_of(path).number][index].append(path)
+    statuses: dict[int, list[Decision]] = {p.number: [] for p in PHASES}
     for decision in sorted(decisions, key=lambda d: d.path):
         if decision.status is not Status.UNCHANGED:
-            statuses[phase_of(decision.path)].append(decision)
-    phases = tuple(PhasePlan(p, tuple(a), tuple(c), tuple(r), tuple(statuses[p])) for p, (a, c, r) in by_phase.items())
+            statuses[phase_of(decision.path).number].append(decision)
+    phases = tuple(
+        PhasePlan(p, tuple(a), tuple(c), tuple(r), tuple(statuses[p.number]))
+        for p, (a, c, r) in ((p, by_phase[p.number]) for p in PHASES)
+    )
     render_files = full_render if next_tree.bases_outside_tree else None
     files, existing = next_tree.files, next_tree.existing
     return SeedPlan(str(repo_path), branch, head, phases, tuple(pending), files, existing, render_files, age_key=key)

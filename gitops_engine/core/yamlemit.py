@@ -21,12 +21,15 @@ _RESOLVER = yaml.resolver.Resolver()
 _PLAIN = re.compile(r"^[^\s\-?:,\[\]{}#&*!|>'\"%@`][^\t\n\r\x85\u2028\u2029]*\Z")
 # Characters YAML may not carry raw (PyYAML's reader refuses them) or would read as line breaks.
 _NEEDS_ESCAPE = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_PATH_LIKE = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_./-]*\Z")
 _BLOCK_SAFE = re.compile(r"^[^\t\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u0085\u2028\u2029]*\Z")
 
 
 @lru_cache(maxsize=65536)
 def scalar_text(value: str) -> str:
     """How `value` is written as a single-line scalar (plain when unambiguous, else double-quoted)."""
+    if "/" in value and _PATH_LIKE.match(value):
+        return value  # most strings in a fleet are paths and URLs; see the resolver note below
     if (
         _PLAIN.match(value)
         and not value.endswith((" ", ":"))

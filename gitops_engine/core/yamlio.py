@@ -19,6 +19,7 @@ from gitops_engine.core.yamlemit import emit
 _Loader = yaml.CSafeLoader
 
 PathKey = tuple[str | int, ...]
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def dump(doc: Any) -> str:
@@ -131,6 +132,8 @@ class _Builder:
                 self.lines[(*path, index)] = item.start_mark.line + 1
                 items.append(self.build(item, (*path, index)))
             return items
+        if node.tag == _STR_TAG:
+            return node.value  # most scalars; the constructor's generic dispatch is the slow part of a load
         return self._scalars.construct_object(node, deep=True)
 
 

@@ -492,6 +492,7 @@ def input_digest(inputs: RenderInputs) -> str:
 
 
 def _state(inputs: RenderInputs, files: Mapping[str, bytes]) -> bytes:
+    ids = git_blob_ids(files)
     state = {
         "apiVersion": "gitops-engine.io/v1alpha1",
         "kind": "State",
@@ -501,6 +502,6 @@ def _state(inputs: RenderInputs, files: Mapping[str, bytes]) -> bytes:
         "specDigest": inputs.spec_digest,
         "catalogDigest": inputs.catalog_digest,
         # git blob ids: comparable with a tree listing without reading files, and the base of a 3-way merge
-        "files": dict(sorted(git_blob_ids(files).items())),
+        "files": {path: ids[path] for path in sorted(ids)},
     }
     return _yaml(state)
