@@ -24,6 +24,7 @@ _OBJ_TREE = 2
 _OBJ_BLOB = 3
 _PACK_THRESHOLD = 64
 _LIST_THRESHOLD = 256
+_SMALL_OBJECT = 4096
 _NO_COMMIT = "0" * 40
 
 PlaintextGuard = Callable[[Mapping[str, bytes]], list[str]]
@@ -211,7 +212,7 @@ def _pack_bytes(objects: Mapping[bytes, tuple[int, bytes]]) -> tuple[bytes, byte
             header[-1] |= 0x80
             header.append(size & 0x7F)
             size >>= 7
-        entry = bytes(header) + zlib.compress(data, 1)
+        entry = bytes(header) + _deflate(data)
         located.append((raw_id, zlib.crc32(entry), offset))
         parts.append(entry)
         offset += len(entry)
@@ -237,6 +238,16 @@ def _pack_bytes(objects: Mapping[bytes, tuple[int, bytes]]) -> tuple[bytes, byte
         ]
     )
     return pack, index + hashlib.sha1(index, usedforsecurity=False).digest()
+
+
+def _deflate(data: bytes) -> bytes:
+    """zlib at git's loose-object level (1). zlib.compress sets up a 256 KiB state per call, which cost more than
+    compressing the typical 1 KiB manifest; a 4 KiB window (any zlib reader accepts it) loses nothing on files
+    that small and is several times faster over a fleet's thousands of objects."""
+    if len(data) > _SMALL_OBJECT:
+        return zlib.compress(data, 1)
+    deflate = zlib.compressobj(1, zlib.DEFLATED, 12, 5)
+    return deflate.compress(data) + deflate.flush()
 
 
 def _nest(blob_ids: Mapping[str, bytes]) -> dict[str, object]:
