@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from gitops_engine.adapters import fs
 from gitops_engine.adapters.helmrepo import default_cache_dir
-from gitops_engine.adapters.targets import parse_target
-from gitops_engine.app.bump import AdapterLookup, BumpResult, bump_target, without_cycle_collection
+from gitops_engine.adapters.targets import LocalTarget, parse_target
+from gitops_engine.app import bump_memo
+
+if TYPE_CHECKING:
+    from gitops_engine.app.bump import BumpResult
 
 _REPO = click.option(
     "--repo", default="fleet.git", show_default=True, type=click.Path(path_type=Path), help="Local git repository."
@@ -38,31 +42,48 @@ _POLICY = click.option(
 def bump_command(repo: str, branch: str, dry_run: bool, as_json: bool, policy_file: Path | None) -> int:
     """Propose chart updates: one branch per (app or group, target major)."""
     target = parse_target(repo, "--repo")
+    cache_dir = default_cache_dir()
+    asked = None
+    if dry_run and isinstance(target, LocalTarget):
+        # a scheduled dry run with nothing new anywhere answers from disk (see app.bump_memo)
+        asked = bump_memo.question(target.path, branch, policy_file, "json" if as_json else "text")
+        answer = bump_memo.recall(asked, cache_dir) if asked is not None else None
+        if answer is not None:
+            click.echo(answer.decode(), nl=False)
+            return 0
+    # imported here: a memoised rerun needs none of the scanner, the decisions or the branch writer
+    from gitops_engine.app.bump import AdapterLookup, bump_target, without_cycle_collection
+
+    lookup = AdapterLookup()
     with without_cycle_collection():
         result = bump_target(
-            target,
-            AdapterLookup(),
-            branch=branch,
-            policy_file=policy_file,
-            dry_run=dry_run,
-            cache_dir=default_cache_dir(),
+            target, lookup, branch=branch, policy_file=policy_file, dry_run=dry_run, cache_dir=cache_dir
         )
         if as_json:
             # freshly built rows cannot be cyclic: skip the encoder's per-container cycle bookkeeping
-            click.echo(json.dumps(bump_json(result), separators=(",", ":"), check_circular=False))
-            return 0
-    for p in result.plan.proposals:
-        click.echo(
-            f"{p.use.path}:{p.use.line}: {p.use.chart} {p.current.text} -> {p.target.text} "
-            f"({p.update.value}) from {p.source_url} [{', '.join(p.use.clusters)}]"
-        )
-    for s in result.plan.skips:
-        click.echo(f"{s.use.path}:{s.use.line}: {s.use.chart or s.use.holder} skipped: {s.reason}")
+            output = json.dumps(bump_json(result), separators=(",", ":"), check_circular=False) + "\n"
+        else:
+            output = "".join(f"{line}\n" for line in bump_lines(result))
+    click.echo(output, nl=False)
     for url, message in sorted(result.lookup_failures.items()):
         click.echo(f"lookup failed: {url}: {message}", err=True)
-    for outcome in result.outcomes:
-        click.echo(str(outcome))
+    if asked is not None and not result.lookup_failures:
+        bump_memo.remember(asked, cache_dir, result.scan.sources(), lookup.found, output.encode())
     return 0
+
+
+def bump_lines(result: BumpResult) -> list[str]:
+    """The human-readable form of a bump run (lookup failures go to stderr separately)."""
+    lines = [
+        f"{p.use.path}:{p.use.line}: {p.use.chart} {p.current.text} -> {p.target.text} "
+        f"({p.update.value}) from {p.source_url} [{', '.join(p.use.clusters)}]"
+        for p in result.plan.proposals
+    ]
+    lines += [
+        f"{s.use.path}:{s.use.line}: {s.use.chart or s.use.holder} skipped: {s.reason}" for s in result.plan.skips
+    ]
+    lines += [str(outcome) for outcome in result.outcomes]
+    return lines
 
 
 def bump_json(result: BumpResult) -> dict[str, object]:
@@ -103,6 +124,7 @@ def bump_json(result: BumpResult) -> dict[str, object]:
 def report_command(repo: Path, branch: str, as_json: bool, html_file: Path | None, policy_file: Path | None) -> int:
     """How current each chart is: newest patch/minor/major, days behind, window status."""
     # imported here: the scheduled `bump` (the common command of this module) never renders a report
+    from gitops_engine.app.bump import AdapterLookup
     from gitops_engine.app.report import run_report
 
     report = run_report(repo, AdapterLookup(), branch=branch, policy_file=policy_file, cache_dir=default_cache_dir())
