@@ -1,0 +1,132 @@
+"""A dry run's answer is reused only when the tree, the policy and every chart repository are unchanged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gitops_engine.cli.main import main
+from tests.currency.support import commit_tree
+from tests.lookups.servers import RepoServer, Route, serving
+
+
+def index(*versions: str) -> bytes:
+    rows = "".join(
+        f"  - name: traefik\n    version: {v}\n    created: '2026-0{i + 1}-01T00:00:00Z'\n    urls: [traefik-{v}.tgz]\n"
+        for i, v in enumerate(versions)
+    )
+    return f"apiVersion: v1\nentries:\n  traefik:\n{rows}".encode()
+
+
+def fleet(url: str, version: str = "25.0.0", extra: dict[str, bytes] | None = None) -> dict[str, bytes]:
+    return {
+        "clusters/a/flux-system/repos.yaml": (
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata:\n  name: charts\n"
+            f"  namespace: flux-system\nspec:\n  interval: 1h\n  url: {url}\n"
+        ).encode(),
+        "clusters/a/apps/traefik.yaml": (
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: traefik\n"
+            "  namespace: traefik\nspec:\n  interval: 30m\n  chart:\n    spec:\n      chart: traefik\n"
+            f"      version: {version}\n      sourceRef:\n        kind: HelmRepository\n        name: charts\n"
+            "        namespace: flux-system\n"
+        ).encode(),
+        **(extra or {}),
+    }
+
+
+@pytest.fixture
+def server() -> Iterator[RepoServer]:
+    with serving() as running:
+        running.routes["/index.yaml"] = Route(body=index("25.0.0", "25.0.1", "26.0.0"), etag='"one"')
+        yield running
+
+
+def dry_run(repo: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, object]:
+    assert main(["bump", "--repo", str(repo), "--dry-run", "--json", *extra]) == 0
+    answer: dict[str, object] = json.loads(capsys.readouterr().out)
+    return answer
+
+
+def proposed(answer: dict[str, object]) -> list[str]:
+    rows = answer["proposals"]
+    assert isinstance(rows, list)
+    return sorted(row["proposed"] for row in rows)
+
+
+def stored(cache: Path) -> list[Path]:
+    return sorted(p for p in cache.glob("gitops-engine/output-v1-*/*/*") if p.is_file())
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg"
+
+
+def test_an_unchanged_rerun_is_answered_from_the_memo(
+    tmp_path: Path, server: RepoServer, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "fleet.git"
+    commit_tree(repo, fleet(server.url))
+    first = dry_run(repo, capsys)
+    assert proposed(first) == ["25.0.1", "26.0.0"]  # the newest patch and the newest major
+    (entry,) = stored(cache)
+    assert json.loads(entry.read_bytes()) == first
+    assert dry_run(repo, capsys) == first
+    # the rerun asked the repository whether its index changed, and nothing else
+    last = server.requests_for("/index.yaml")[-1]
+    assert last.status == 304 and last.headers["if-none-match"] == '"one"'
+    # and its answer is the stored one: altered on disk, the alteration is what the next rerun prints
+    entry.write_bytes(b'{"from": "the memo"}\n')
+    assert dry_run(repo, capsys) == {"from": "the memo"}
+
+
+def test_a_new_upstream_release_is_proposed_not_recalled(
+    tmp_path: Path, server: RepoServer, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "fleet.git"
+    commit_tree(repo, fleet(server.url))
+    assert proposed(dry_run(repo, capsys)) == ["25.0.1", "26.0.0"]
+    server.routes["/index.yaml"] = Route(body=index("25.0.0", "25.0.1", "26.0.0", "27.1.0"), etag='"two"')
+    assert proposed(dry_run(repo, capsys)) == ["25.0.1", "27.1.0"]
+    # an index served again without validators but with the same bytes still counts as unchanged
+    server.routes["/index.yaml"] = Route(body=index("25.0.0", "25.0.1", "26.0.0", "27.1.0"))
+    assert proposed(dry_run(repo, capsys)) == ["25.0.1", "27.1.0"]
+    assert len(stored(cache)) == 2
+
+
+def test_a_new_commit_or_another_policy_file_is_a_new_question(
+    tmp_path: Path, server: RepoServer, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "fleet.git"
+    commit_tree(repo, fleet(server.url))
+    assert proposed(dry_run(repo, capsys)) == ["25.0.1", "26.0.0"]
+    commit_tree(repo, fleet(server.url, version="26.0.0"), time=1_700_000_100)
+    assert proposed(dry_run(repo, capsys)) == []
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("defaults: {update_types: [patch]}\n")
+    commit_tree(repo, fleet(server.url), time=1_700_000_200)
+    assert proposed(dry_run(repo, capsys, "--policy", str(policy))) == ["25.0.1"]
+    policy.write_text("defaults: {update_types: [patch, minor, major]}\n")
+    assert proposed(dry_run(repo, capsys, "--policy", str(policy))) == ["25.0.1", "26.0.0"]
+
+
+def test_clock_dependent_policies_and_failed_lookups_are_never_memoised(
+    tmp_path: Path, server: RepoServer, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "fleet.git"
+    waits = {".gitops-engine/currency.yaml": b"defaults: {minimum_release_age: 3d}\n"}
+    commit_tree(repo, fleet(server.url, extra=waits))
+    assert proposed(dry_run(repo, capsys)) == ["25.0.1", "26.0.0"]
+    assert stored(cache) == []
+    windows = {".gitops-engine/currency.yaml": b"defaults: {schedule: ['sat,sun']}\n"}
+    commit_tree(repo, fleet(server.url, extra=windows), time=1_700_000_100)
+    dry_run(repo, capsys)
+    assert stored(cache) == []
+    missing = fleet(f"{server.url}/gone", extra={})
+    commit_tree(repo, missing, time=1_700_000_200)
+    answer = dry_run(repo, capsys)
+    assert answer["lookupFailures"] and stored(cache) == []
