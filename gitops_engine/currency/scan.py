@@ -30,7 +30,19 @@ from gitops_engine.currency.manifests import (
 from gitops_engine.currency.uses import CatalogFolder, ChartSource, ChartUse, ScanResult, Site
 from gitops_engine.currency.versions import is_constraint, parse_version
 
-__all__ = ["UNSCOPED", "CatalogFolder", "ChartSource", "ChartUse", "ScanResult", "Site", "scan_tree", "substitute"]
+__all__ = [
+    "UNSCOPED",
+    "CatalogFolder",
+    "ChartSource",
+    "ChartUse",
+    "Readings",
+    "ScanResult",
+    "Site",
+    "read_manifests",
+    "resolve_readings",
+    "scan_tree",
+    "substitute",
+]
 
 UNSCOPED = "(repository)"
 _CLUSTER_DIR = re.compile(r"(?:^|/)clusters/([^/]+)/")
@@ -59,15 +71,30 @@ def substitute(text: str, variables: Mapping[str, str]) -> str:
     return _VAR.sub(one, text) if "${" in text else text
 
 
+@dataclass(frozen=True)
+class Readings:
+    """What reading some of a tree's files found: Flux objects, kustomize configs and unreadable files."""
+
+    objects: tuple[FluxObject, ...]
+    kustomize: Mapping[str, tuple[tuple[str, ...], str | None]]
+    problems: tuple[str, ...]
+
+
 def scan_tree(files: Mapping[str, bytes]) -> ScanResult:
     """Find and resolve every chart version in `files` (a repository tree at one ref)."""
+    return resolve_readings(files, [read_manifests(files, files)])
+
+
+def read_manifests(files: Mapping[str, bytes], paths: Iterable[str]) -> Readings:
+    """Read the files at `paths` (the per-file half of a scan, which callers may split across processes)."""
     objects: list[FluxObject] = []
     kustomize: dict[str, tuple[tuple[str, ...], str | None]] = {}
     problems: list[str] = []
-    for path, data in files.items():
+    for path in paths:
         name = posixpath.basename(path)
         if not path.endswith((".yaml", ".yml")) and name not in KUSTOMIZE_FILES:
             continue
+        data = files[path]
         try:
             if name in KUSTOMIZE_FILES:
                 kustomize[path] = kustomize_config(data)
@@ -77,6 +104,18 @@ def scan_tree(files: Mapping[str, bytes]) -> ScanResult:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else 1
             problems.append(f"{path}:{line}: not valid YAML, skipped ({getattr(exc, 'problem', None) or exc})")
+    return Readings(tuple(objects), kustomize, tuple(problems))
+
+
+def resolve_readings(files: Mapping[str, bytes], readings: Iterable[Readings]) -> ScanResult:
+    """The scan of `files` from readings of all of them (given in path order, as read_manifests was called)."""
+    objects: list[FluxObject] = []
+    kustomize: dict[str, tuple[tuple[str, ...], str | None]] = {}
+    problems: list[str] = []
+    for part in readings:
+        objects.extend(part.objects)
+        kustomize.update(part.kustomize)
+        problems.extend(part.problems)
     layout = _Layout(files, kustomize)
     membership = _clusters(objects, layout)
     return ScanResult(tuple(_resolve(objects, membership)), tuple(problems))
