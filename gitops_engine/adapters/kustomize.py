@@ -57,6 +57,19 @@ def kustomize_command() -> tuple[str, ...]:
     raise ToolError("neither `kustomize` nor `kubectl` is on PATH; install one of them to validate builds")
 
 
+# A build lives for a fraction of a second and allocates a few megabytes: Go's collector mostly runs for nothing.
+# Off, with a soft memory limit at which it runs after all, builds take about a sixth less CPU (measured with
+# scripts/bench_validate.py); a GOGC or GOMEMLIMIT the user set is left alone.
+_GO_RUNTIME = {"GOGC": "off", "GOMEMLIMIT": "256MiB"}
+
+
+def go_runtime_env() -> dict[str, str]:
+    """Environment for kustomize: the collector settings above unless the user chose their own."""
+    if "GOGC" in os.environ or "GOMEMLIMIT" in os.environ:
+        return {}
+    return dict(_GO_RUNTIME)
+
+
 def default_cache_dir() -> Path:
     """$XDG_CACHE_HOME/gitops-engine/kustomize (or ~/.cache/...)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -206,7 +219,7 @@ class KustomizeBuilder:
         (self.workdir / path).mkdir(parents=True, exist_ok=True)
         argv = (*self.command, "--load-restrictor", "LoadRestrictionsNone", str(self.workdir / path))
         try:
-            done = run(Command(argv, cwd=self.workdir, timeout=120.0, ok_codes=(0, 1)))
+            done = run(Command(argv, cwd=self.workdir, env=go_runtime_env(), timeout=120.0, ok_codes=(0, 1)))
         except ToolError as exc:
             return BuildOutput(path, error=str(exc), files=closure), b""
         if done.returncode != 0:
