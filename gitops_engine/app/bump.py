@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -89,12 +90,28 @@ class AdapterLookup:
         self.options = options
         self.failures: dict[str, str] = {}
         self.found: dict[str, ChartIndex] = {}
+        self._early: Future[dict[str, ChartIndex | lookups.LookupFailure]] | None = None
+
+    def prefetch(self, urls: Sequence[str]) -> None:
+        """Start fetching the Helm repositories a tree declares while the rest of its scan runs."""
+        wanted = [lookups.ChartSource(url) for url in dict.fromkeys(urls)]
+        if wanted and self._early is None:
+            pool = ThreadPoolExecutor(max_workers=1)
+            self._early = pool.submit(lookups.fetch_indexes, wanted, self.options)
+            pool.shutdown(wait=False)  # the worker ends with its one task
 
     def __call__(self, sources: Sequence[ChartSource]) -> Mapping[str, ChartIndex]:
-        """Fetch every source once (in parallel across sources)."""
-        wanted = [lookups.ChartSource(s.url, insecure=s.insecure) for s in sources]
+        """Fetch every source once (in parallel across sources); what prefetch fetched is not fetched again."""
+        early: dict[str, ChartIndex | lookups.LookupFailure] = {}
+        if self._early is not None:
+            early = {url.rstrip("/"): result for url, result in self._early.result().items()}
+            self._early = None
+        plain = [s for s in sources if s.insecure or s.url.rstrip("/") not in early]
+        wanted = [lookups.ChartSource(s.url, insecure=s.insecure) for s in plain]
+        results = {s.url: early[s.url.rstrip("/")] for s in sources if s not in plain}
+        results.update(lookups.fetch_indexes(wanted, self.options))
         found: dict[str, ChartIndex] = {}
-        for url, result in lookups.fetch_indexes(wanted, self.options).items():
+        for url, result in results.items():
             if isinstance(result, ChartIndex):
                 found[url] = result
             else:
@@ -129,7 +146,11 @@ def load_policy(in_repo: bytes | None, policy_file: Path | None) -> Policy:
 
 
 def scan_branch(
-    repo_path: Path, branch: str, policy_file: Path | None, cache_dir: Path | None
+    repo_path: Path,
+    branch: str,
+    policy_file: Path | None,
+    cache_dir: Path | None,
+    declared: Callable[[Sequence[str]], None] | None = None,
 ) -> tuple[Repository, tuple[str, str], ScanResult, Policy]:
     """Open the local repository, check `branch` has commits, scan its head (see scan_head); the head as
     (commit, tree)."""
@@ -137,35 +158,47 @@ def scan_branch(
     head = git.head_of(repo, branch)
     if head.commit is None or head.tree is None:
         raise InputError(f"{repo_path}: branch {branch!r} has no commits (pass --branch with the base branch)")
-    scan, policy = scan_head(repo, head.tree, policy_file, cache_dir)
+    scan, policy = scan_head(repo, head.tree, policy_file, cache_dir, declared)
     return repo, (head.commit, head.tree), scan, policy
 
 
 def scan_head(
-    repo: Repository, tree_id: str, policy_file: Path | None, cache_dir: Path | None
+    repo: Repository,
+    tree_id: str,
+    policy_file: Path | None,
+    cache_dir: Path | None,
+    declared: Callable[[Sequence[str]], None] | None = None,
 ) -> tuple[ScanResult, Policy]:
-    """The scan of `tree_id` (from the cache when it was scanned before) and the policy that applies."""
+    """The scan of `tree_id` (from the cache when it was scanned before) and the policy that applies.
+
+    `declared`, when given, hears the Helm repository URLs the tree declares as soon as its files are read, before
+    releases are resolved to them: a lookup can start fetching meanwhile.
+    """
     policy = load_policy(git.read_file(repo, tree_id, POLICY_PATH), policy_file)
     scan = scancache.load_scan(cache_dir, tree_id) if cache_dir is not None else None
     if scan is None:
-        scan = _scan(git.read_tree(repo, tree_id))
+        scan = _scan(git.read_tree(repo, tree_id), declared)
         if cache_dir is not None:
             scancache.store_scan(cache_dir, tree_id, scan)
     return scan, policy
 
 
-def _scan(files: Tree) -> ScanResult:
+def _scan(files: Tree, declared: Callable[[Sequence[str]], None] | None = None) -> ScanResult:
     """scan_tree, with the reading of the files split with a forked worker when the tree is big enough to pay."""
-    from gitops_engine.currency.scan import read_manifests, resolve_readings
+    from gitops_engine.currency.scan import declared_helm_urls, read_manifests, resolve_readings
 
     paths = list(files)
     if len(paths) < _PARALLEL_SCAN_FILES:
-        return resolve_readings(files, [read_manifests(files, paths)])
-    # the child also pickles what it read, so it takes a little less than half
-    split = len(paths) * 9 // 20
-    with forked.in_child(lambda: read_manifests(files, paths[:split])) as first:
-        second = read_manifests(files, paths[split:])
-        return resolve_readings(files, [first.result(), second])
+        readings = [read_manifests(files, paths)]
+    else:
+        # the child also pickles what it read, so it takes a little less than half
+        split = len(paths) * 9 // 20
+        with forked.in_child(lambda: read_manifests(files, paths[:split])) as first:
+            second = read_manifests(files, paths[split:])
+            readings = [first.result(), second]
+    if declared is not None:
+        declared(declared_helm_urls(readings))
+    return resolve_readings(files, readings)
 
 
 def run_bump(
@@ -180,7 +213,8 @@ def run_bump(
     cache_dir: Path | None = None,
 ) -> BumpResult:
     """One bot pass over the local repository at `repo_path` against its `branch`; `cache_dir` keeps scans."""
-    repo, (head_commit, head_tree), scan, policy = scan_branch(repo_path, branch, policy_file, cache_dir)
+    prefetch = getattr(lookup, "prefetch", None)
+    repo, (head_commit, head_tree), scan, policy = scan_branch(repo_path, branch, policy_file, cache_dir, prefetch)
     moment = now or datetime.now(UTC)
     indexes = lookup(scan.sources())
     plan = propose(scan, indexes, policy, moment)
@@ -311,7 +345,7 @@ def _bump_remote(job: _RemoteJob, remote: transport.Remote, lookup: Lookup, forg
         raise InputError(f"{remote.display}: branch {job.branch!r} does not exist (pass --branch with the base branch)")
     head = git.head_of(repo, transport.fetched_ref(job.branch))
     assert head.commit is not None and head.tree is not None  # just fetched
-    scan, policy = scan_head(repo, head.tree, job.policy_file, job.cache_dir)
+    scan, policy = scan_head(repo, head.tree, job.policy_file, job.cache_dir, getattr(lookup, "prefetch", None))
     moment = job.now or datetime.now(UTC)
     plan = propose(scan, lookup(scan.sources()), policy, moment)
     branches = plan_branches(plan.proposals, moment)

@@ -38,6 +38,7 @@ __all__ = [
     "Readings",
     "ScanResult",
     "Site",
+    "declared_helm_urls",
     "read_manifests",
     "resolve_readings",
     "scan_tree",
@@ -105,6 +106,17 @@ def read_manifests(files: Mapping[str, bytes], paths: Iterable[str]) -> Readings
             line = mark.line + 1 if mark is not None else 1
             problems.append(f"{path}:{line}: not valid YAML, skipped ({getattr(exc, 'problem', None) or exc})")
     return Readings(tuple(objects), kustomize, tuple(problems))
+
+
+def declared_helm_urls(readings: Iterable[Readings]) -> list[str]:
+    """The URLs of the HTTP Helm repositories the read files declare, in order, those needing no substitution."""
+    urls: list[str] = []
+    for part in readings:
+        for obj in part.objects:
+            url = obj.text("spec.url") if obj.kind == "HelmRepository" else None
+            if url and obj.text("spec.type") != "oci" and url.startswith(("http://", "https://")) and "${" not in url:
+                urls.append(url)
+    return urls
 
 
 def resolve_readings(files: Mapping[str, bytes], readings: Iterable[Readings]) -> ScanResult:
