@@ -71,6 +71,13 @@ _RULE_KEYS = {f"rule{i}": key for i, (_, key) in enumerate(_RULES)}
 @lru_cache(maxsize=1 << 16)
 def phase_of(path: str) -> Phase:
     """The installer phase that writes `path` (memoised: plans ask for every path of big trees repeatedly)."""
+    parts = path.split("/")
+    if len(parts) >= 5 and parts[0] == "clusters" and parts[2] == "apps" and parts[-1].endswith(".yaml"):
+        # most files of a fleet: clusters/<c>/apps/<folder>/…/<file>.yaml, decided without the regexes below
+        if parts[-1] == "kustomization.yaml":
+            return _BY_KEY["bootstrap-structure"]
+        stem = parts[-1][: -len(".yaml")]
+        return _deployment_phase(stem.removesuffix("-overrides") or stem)
     rule = _ANY_RULE.match(path)
     if rule is not None and rule.lastgroup is not None:
         return _BY_KEY[_RULE_KEYS[rule.lastgroup]]
@@ -81,5 +88,9 @@ def phase_of(path: str) -> Phase:
             return _BY_KEY[_APP_PHASE[app]]
         if match.group("def"):
             return _BY_KEY["application-definitions"]
-        return _BY_KEY["core-apps" if app in CORE_APPS else "optional-apps"]
+        return _deployment_phase(app)
     return _BY_KEY["bootstrap-structure"]
+
+
+def _deployment_phase(app: str) -> Phase:
+    return _BY_KEY[_APP_PHASE.get(app) or ("core-apps" if app in CORE_APPS else "optional-apps")]

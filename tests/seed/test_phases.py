@@ -35,6 +35,10 @@ from gitops_engine.render.phases import phase_of
         ("clusters/c1/apps/ws/proj/kafka.yaml", "optional-apps"),
         ("clusters/c1/apps/ws/chartmuseum.yaml", "chartmuseum"),
         ("clusters/c1/apps/ws/gatekeeper.yaml", "gatekeeper"),
+        ("clusters/c1/apps/ws/proj/gitea-overrides.yaml", "gitea"),
+        ("clusters/c1/apps/ws/-overrides.yaml", "optional-apps"),
+        ("clusters/c1/apps/stray.yaml", "bootstrap-structure"),
+        ("clusters/c1/apps/ws/notes.txt", "bootstrap-structure"),
         ("somewhere/else.yaml", "bootstrap-structure"),
     ],
 )
