@@ -10,6 +10,7 @@ import hashlib
 import struct
 import zlib
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ _OBJ_BLOB = 3
 _PACK_THRESHOLD = 64
 _LIST_THRESHOLD = 256
 _SMALL_OBJECT = 4096
+_PARALLEL_DEFLATE = 512
 _NO_COMMIT = "0" * 40
 
 PlaintextGuard = Callable[[Mapping[str, bytes]], list[str]]
@@ -162,23 +164,35 @@ def _existence_check(odb: pygit2.Odb, candidates: int) -> Callable[[bytes], bool
 
 
 def _tree_objects(
-    has: Callable[[bytes], bool], node: Mapping[str, object], missing: dict[bytes, tuple[int, bytes]]
+    has: Callable[[bytes], bool], root: Mapping[str, object], missing: dict[bytes, tuple[int, bytes]]
 ) -> bytes:
-    """Id of the tree for `node`, adding every tree object the database lacks to `missing`."""
-    entries: list[tuple[str, bytes]] = []
-    for name, value in node.items():
-        if isinstance(value, dict):
-            # git sorts tree entries as if directory names ended in '/' (UTF-8 keeps code point order)
-            entries.append((name + "/", b"40000 " + name.encode() + b"\0" + _tree_objects(has, value, missing)))
-        else:
-            assert isinstance(value, bytes)
-            entries.append((name, b"100644 " + name.encode() + b"\0" + value))
-    entries.sort()
-    body = b"".join(entry for _, entry in entries)
-    raw_id = hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).digest()
-    if raw_id not in missing and not has(raw_id):
-        missing[raw_id] = (_OBJ_TREE, body)
-    return raw_id
+    """Id of the tree for `root`, adding every tree object the database lacks to `missing`."""
+    # a fleet repeats a few dozen names thousands of times: each entry's "<mode> <name>\0" is encoded once
+    heads: dict[tuple[str, bool], bytes] = {}
+
+    def head(name: str, is_tree: bool) -> bytes:
+        found = heads.get((name, is_tree))
+        if found is None:
+            found = heads[(name, is_tree)] = (b"40000 " if is_tree else b"100644 ") + name.encode() + b"\0"
+        return found
+
+    def tree_id(node: Mapping[str, object]) -> bytes:
+        entries: list[tuple[str, bytes]] = []
+        for name, value in node.items():
+            if isinstance(value, dict):
+                # git sorts tree entries as if directory names ended in '/' (UTF-8 keeps code point order)
+                entries.append((name + "/", head(name, True) + tree_id(value)))
+            else:
+                assert isinstance(value, bytes)
+                entries.append((name, head(name, False) + value))
+        entries.sort()
+        body = b"".join(entry for _, entry in entries)
+        raw_id = hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).digest()
+        if raw_id not in missing and not has(raw_id):
+            missing[raw_id] = (_OBJ_TREE, body)
+        return raw_id
+
+    return tree_id(root)
 
 
 def _store(repo: pygit2.Repository, objects: Mapping[bytes, tuple[int, bytes]]) -> None:
@@ -204,7 +218,8 @@ def _pack_bytes(objects: Mapping[bytes, tuple[int, bytes]]) -> tuple[bytes, byte
     parts = [b"PACK", struct.pack(">II", 2, len(objects))]
     offset = 12
     located: list[tuple[bytes, int, int]] = []
-    for raw_id, (kind, data) in objects.items():
+    deflated = _deflate_all([data for _, data in objects.values()])
+    for (raw_id, (kind, data)), packed in zip(objects.items(), deflated, strict=True):
         size = len(data)
         header = bytearray([(kind << 4) | (size & 0x0F)])
         size >>= 4
@@ -212,7 +227,7 @@ def _pack_bytes(objects: Mapping[bytes, tuple[int, bytes]]) -> tuple[bytes, byte
             header[-1] |= 0x80
             header.append(size & 0x7F)
             size >>= 7
-        entry = bytes(header) + _deflate(data)
+        entry = bytes(header) + packed
         located.append((raw_id, zlib.crc32(entry), offset))
         parts.append(entry)
         offset += len(entry)
@@ -238,6 +253,17 @@ def _pack_bytes(objects: Mapping[bytes, tuple[int, bytes]]) -> tuple[bytes, byte
         ]
     )
     return pack, index + hashlib.sha1(index, usedforsecurity=False).digest()
+
+
+def _deflate_all(datas: list[bytes]) -> list[bytes]:
+    """Each object deflated; a big batch in two threads (zlib lets go of the GIL while it compresses)."""
+    if len(datas) < _PARALLEL_DEFLATE:
+        return [_deflate(data) for data in datas]
+    half = len(datas) // 2
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(lambda: [_deflate(data) for data in datas[:half]])
+        second = [_deflate(data) for data in datas[half:]]
+        return first.result() + second
 
 
 def _deflate(data: bytes) -> bytes:

@@ -105,9 +105,9 @@ def test_no_change_writes_nothing(tmp_path: Path) -> None:
 
 def test_bulk_write_goes_into_one_pack_that_git_reads(tmp_path: Path) -> None:
     files = {
-        f"dir{i % 7}/sub{i % 3}/file{i}.yaml": f"kind: Thing\nindex: {i}\n".encode() * (i % 5 + 1) for i in range(300)
+        f"dir{i % 7}/sub{i % 3}/file{i}.yaml": f"kind: Thing\nindex: {i}\n".encode() * (i % 5 + 1) for i in range(700)
     }
-    # small objects are deflated with a small window, big ones with zlib's default: both must read back
+    # 700+ objects are deflated in two threads; small ones with a small window, big ones with zlib's default
     files["big/values.yaml"] = b"".join(f"key{i}: value-{i * 7919 % 10007}\n".encode() for i in range(20000))
     repo = git.open_repository(tmp_path / "r.git")
     tree = git.write_tree(repo, files)
