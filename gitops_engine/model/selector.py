@@ -37,6 +37,8 @@ class LabelSelector:
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         """True when `labels` are selected."""
+        if not self.match_labels and not self.match_expressions:
+            return True  # the usual selector; asked once per app and cluster, so answered without generators
         if any(labels.get(k) != v for k, v in self.match_labels.items()):
             return False
         return all(r.matches(labels) for r in self.match_expressions)
