@@ -14,20 +14,24 @@ client, publish and the secrets guard when writing to a remote.
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gitops_engine.adapters import forked, fs, git, scancache, transport
+from gitops_engine import __version__
+from gitops_engine.adapters import forked, fs, git, runcache, scancache, transport
 from gitops_engine.adapters import helmrepo as lookups
 from gitops_engine.adapters.forge.base import Forge, PullRequest
 from gitops_engine.adapters.targets import GiteaTarget, LocalTarget, RemoteTarget, Target
 from gitops_engine.core.errors import InputError
+from gitops_engine.core.hashing import sha256_hex
 from gitops_engine.currency.branches import BRANCH_PREFIX, BranchPlan, plan_branches
 from gitops_engine.currency.policy import POLICY_PATH, Policy, parse_policy
 from gitops_engine.currency.proposals import Plan, propose
@@ -223,28 +227,39 @@ def run_bump(
     if dry_run:
         outcomes = tuple(BranchOutcome(b.name, Action.PLANNED) for b in branches)
         return BumpResult(branch, scan, plan, branches, outcomes, failures)
-    base = _Base(git.read_tree(repo, head_tree), git.list_blobs(repo, head_tree), head_commit)
+    base = _Base(repo, head_tree, head_commit)
     author = git.Signature(*BOT, git.commit_time(repo, head_commit))
-    results = [_write_branch(repo, base, plan_, author, branch, forge) for plan_ in branches]
+    results = [_write_branch(repo, base, plan_, author, branch, forge, cache_dir) for plan_ in branches]
     keep = {b.name for b in branches} | {f"{BRANCH_PREFIX}{key}" for key in plan.deferred}
     results += _supersede(repo, keep, branch, forge)
     return BumpResult(branch, scan, plan, branches, tuple(results), failures)
 
 
-@dataclass(frozen=True)
 class _Base:
-    """The base commit's files, their blob ids, and the commit itself."""
+    """The base commit, and its files when a branch needs all of them (read at most once)."""
 
-    files: Mapping[str, bytes]
-    blobs: Mapping[str, str]
-    commit: str
+    def __init__(self, repo: Repository, tree: str, commit: str) -> None:
+        self.repo, self.tree, self.commit = repo, tree, commit
+
+    @cached_property
+    def files(self) -> Mapping[str, bytes]:
+        return git.read_tree(self.repo, self.tree)
+
+    @cached_property
+    def blobs(self) -> Mapping[str, str]:
+        return git.list_blobs(self.repo, self.tree)
 
 
 def _write_branch(
-    repo: Repository, base: _Base, plan: BranchPlan, author: git.Signature, base_branch: str, forge: Forge | None
+    repo: Repository,
+    base: _Base,
+    plan: BranchPlan,
+    author: git.Signature,
+    base_branch: str,
+    forge: Forge | None,
+    cache_dir: Path | None,
 ) -> BranchOutcome:
-    changed, kept = _edited(base, plan)
-    tree_id = git.write_tree(repo, changed, existing=kept)
+    tree_id = _remembered_branch_tree(base, plan, cache_dir)
     commit = git.create_commit(repo, tree_id, [base.commit], plan.message, author)
     existing = git.head_of(repo, plan.name).commit
     if existing == commit:
@@ -256,17 +271,42 @@ def _write_branch(
     return BranchOutcome(plan.name, action, commit, pull_request)
 
 
-def _edited(base: _Base, plan: BranchPlan) -> tuple[dict[str, bytes], dict[str, str]]:
-    """write_tree's arguments for the branch tree: the files the edits touch, the rest by their blob ids.
+def _branch_tree(base: _Base, plan: BranchPlan) -> str:
+    """The branch's tree: the base with the plan's edits.
 
-    Only the edited files are hashed and checked for plaintext Secrets; the rest are the base's own objects.
+    Scalar edits touch a few files, so only those are read and only the trees on their paths rebuilt. A catalog
+    folder move rewrites references anywhere in the tree: then every file is read, and the files it changed are
+    written beside the base's own blobs (only those are hashed and checked for plaintext Secrets).
     """
     from gitops_engine.currency.edits import apply_to_tree
 
-    new = apply_to_tree(base.files, plan.edits())
-    changed = {path: data for path, data in new.items() if base.files.get(path) is not data}
-    kept = {path: base.blobs[path] for path in new if path not in changed}
-    return changed, kept
+    edits = plan.edits()
+    if any(e.folder is not None and e.folder_version not in (None, e.folder.version) for e in edits):
+        new = apply_to_tree(base.files, edits)
+        changed = {path: data for path, data in new.items() if base.files.get(path) is not data}
+        kept = {path: base.blobs[path] for path in new if path not in changed}
+        return git.write_tree(base.repo, changed, existing=kept)
+    paths = {edit.site.path for edit in edits}
+    touched = git.read_blobs(base.repo, {path: base.blobs[path] for path in paths})
+    return git.write_tree_changes(base.repo, base.tree, apply_to_tree(touched, edits))
+
+
+def _remembered_branch_tree(base: _Base, plan: BranchPlan, cache_dir: Path | None) -> str:
+    """_branch_tree, remembered by (engine, base tree, edits): the same edits on the same base give the same tree,
+    so a scheduled rerun with nothing new skips re-applying and re-checking thousands of edits."""
+    if cache_dir is None:
+        return _branch_tree(base, plan)
+    edits = sorted(
+        (e.site.path, e.site.scalar.start, e.site.scalar.end, e.value, repr(e.folder), e.folder_version or "")
+        for e in plan.edits()
+    )
+    key = sha256_hex(json.dumps([__version__, "branch-tree", base.tree, edits]).encode())
+    known = runcache.load_output(cache_dir, key)
+    if known is not None and git.has_tree(base.repo, known.decode()):
+        return known.decode()
+    tree_id = _branch_tree(base, plan)
+    runcache.store_output(cache_dir, key, tree_id.encode())
+    return tree_id
 
 
 def _sync_pull_request(forge: Forge, plan: BranchPlan, base: str) -> PullRequest:

@@ -127,3 +127,38 @@ def test_bulk_write_goes_into_one_pack_that_git_reads(tmp_path: Path) -> None:
     )
     assert shown.stdout == files["dir3/sub0/file3.yaml"]
     assert dict(git.read_tree(repo, tree)) == files
+
+
+def test_changes_rebuild_only_their_trees_and_agree_with_git(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    for path, data in FILES.items():
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
+        (work / path).write_bytes(data)
+    (work / "bin").mkdir()
+    (work / "bin" / "run.sh").write_bytes(b"#!/bin/sh\necho hi\n")
+    (work / "bin" / "run.sh").chmod(0o755)
+    subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
+    base = subprocess.run(
+        ["git", "-C", str(work), "write-tree"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    changes = {
+        "a/deep/er/file.txt": b"edited\n",
+        "bin/run.sh": b"#!/bin/sh\necho edited\n",  # keeps its executable mode
+        "new/dir/x.yaml": b"kind: New\n",
+        "z": b"changed\n",
+    }
+    repo = git.open_repository(work / ".git", create=False)
+    ours = git.write_tree_changes(repo, base, changes)
+    for path, data in changes.items():
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
+        (work / path).write_bytes(data)
+    subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
+    theirs = subprocess.run(["git", "-C", str(work), "write-tree"], check=True, capture_output=True, text=True)
+    assert ours == theirs.stdout.strip()
+    with pytest.raises(InputError, match="share the name 'z'"):
+        git.write_tree_changes(repo, base, {"z/below": b"x"})
+    with pytest.raises(InputError, match="share the name 'a'"):
+        git.write_tree_changes(repo, base, {"a": b"x"})
+    with pytest.raises(SecretLeakError):
+        git.write_tree_changes(repo, base, {"s.yaml": b"x"}, guard=lambda files: [f"{p}: plaintext" for p in files])

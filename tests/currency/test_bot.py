@@ -123,6 +123,36 @@ def test_renovate_wrong_same_named_repository_in_two_clusters(tmp_path: Path, he
     assert "clusters/staging/apps/cert-manager/helmrelease.yaml" not in best
 
 
+def test_a_rerun_reuses_the_branch_trees_it_remembers(
+    tmp_path: Path, helm_server: RepoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitops_engine.app import bump
+
+    repo_path = small_repo(tmp_path, helm_server)
+    lookup = Lookup(tmp_path / "cache")
+    first = run_bump(repo_path, lookup, now=NOW, cache_dir=tmp_path / "memo")
+    built: list[str] = []
+    real = bump._branch_tree
+
+    def counting(base: bump._Base, plan: bump.BranchPlan) -> str:
+        built.append(plan.name)
+        return real(base, plan)
+
+    monkeypatch.setattr(bump, "_branch_tree", counting)
+    second = run_bump(repo_path, lookup, now=NOW, cache_dir=tmp_path / "memo")
+    assert built == []
+    assert [(o.name, o.action, o.commit) for o in second.outcomes] == [
+        (o.name, Action.UNCHANGED, o.commit) for o in first.outcomes
+    ]
+    # another repository with the same base but without those trees (say, a fresh clone) builds them again
+    other = tmp_path / "clone.git"
+    head = git.open_repository(repo_path, create=False)
+    commit_tree(other, dict(git.read_tree(head, git.head_of(head, "main").tree)))
+    third = run_bump(other, lookup, now=NOW, cache_dir=tmp_path / "memo")
+    assert sorted(built) == sorted(o.name for o in first.outcomes)
+    assert [o.commit for o in third.outcomes] == [o.commit for o in first.outcomes]
+
+
 def test_branches_are_idempotent_and_follow_upstream(tmp_path: Path, helm_server: RepoServer) -> None:
     repo_path = small_repo(tmp_path, helm_server)
     lookup = Lookup(tmp_path / "cache")
