@@ -19,6 +19,7 @@ from gitops_engine.adapters.helmrepo import LookupOptions
 from gitops_engine.app.bump import Action, AdapterLookup, BumpResult, run_bump
 from gitops_engine.cli.main import main
 from gitops_engine.core.errors import ConflictError
+from gitops_engine.currency.branches import BranchPlan
 from gitops_engine.currency.scan import ChartSource
 from gitops_engine.currency.versions import Version, parse_version
 from gitops_engine.model.charts import ChartIndex
@@ -134,7 +135,7 @@ def test_a_rerun_reuses_the_branch_trees_it_remembers(
     built: list[str] = []
     real = bump._branch_tree
 
-    def counting(base: bump._Base, plan: bump.BranchPlan) -> str:
+    def counting(base: bump._Base, plan: BranchPlan) -> str:
         built.append(plan.name)
         return real(base, plan)
 
