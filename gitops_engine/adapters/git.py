@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import pygit2
@@ -133,22 +134,10 @@ def write_tree(
     `guard` runs before any object is written; if it names files, nothing is written. It is on by default so no
     commit path can store a plaintext Secret; only fixtures that need one on purpose pass `guard=None`.
     """
-    if guard is not None:
-        problems = guard(files)
-        if problems:
-            raise SecretLeakError("refusing to commit plaintext secrets:\n" + "\n".join(problems))
+    _refuse_plaintext(guard, files)
     has = _existence_check(repo.odb, len(files))
     missing: dict[bytes, tuple[int, bytes]] = {}
-    blob_ids: dict[str, bytes] = {}
-    # renders share one bytes object between every path with the same contents: hash each object once
-    hashed: dict[int, bytes] = {}
-    for path, data in files.items():
-        raw = hashed.get(id(data))
-        if raw is None:
-            raw = hashed[id(data)] = pygit2.hash(data).raw
-            if raw not in missing and not has(raw):
-                missing[raw] = (_OBJ_BLOB, data)
-        blob_ids[path] = raw
+    blob_ids = _blob_ids(files, has, missing)
     for path, blob_id in (existing or {}).items():
         blob_ids.setdefault(path, bytes.fromhex(blob_id))
     root = _tree_objects(has, _nest(blob_ids), missing)
@@ -166,23 +155,39 @@ def write_tree_changes(
     rebuilt, so a few edits to a tree of ten thousand files cost a few tree objects. Untouched entries keep their
     modes; a replaced file keeps its mode too. `guard` runs first, as in write_tree; objects the database already
     has are not written again (a rerun with the same edits writes nothing)."""
-    if guard is not None:
-        problems = guard(changes)
-        if problems:
-            raise SecretLeakError("refusing to commit plaintext secrets:\n" + "\n".join(problems))
+    _refuse_plaintext(guard, changes)
     has = _existence_check(repo.odb, len(changes) * 4)
     missing: dict[bytes, tuple[int, bytes]] = {}
-    blobs: dict[str, bytes] = {}
-    for path, data in changes.items():
-        raw = pygit2.hash(data).raw
-        if raw not in missing and not has(raw):
-            missing[raw] = (_OBJ_BLOB, data)
-        blobs[path] = raw
     root = repo[base_tree]
     assert isinstance(root, pygit2.Tree)
-    tree_id = _rebuilt(repo, root, _nest(blobs), "", has, missing)
+    tree_id = _rebuilt(repo, root, _nest(_blob_ids(changes, has, missing)), "", has, missing)
     _store(repo, missing)
     return tree_id.hex()
+
+
+def _refuse_plaintext(guard: PlaintextGuard | None, files: Mapping[str, bytes]) -> None:
+    problems = guard(files) if guard is not None else []
+    if problems:
+        raise SecretLeakError("refusing to commit plaintext secrets:\n" + "\n".join(problems))
+
+
+def _blob_ids(
+    files: Mapping[str, bytes], has: Callable[[bytes], bool], missing: dict[bytes, tuple[int, bytes]]
+) -> dict[str, bytes]:
+    """Path → raw blob id, adding the blobs the database lacks to `missing`.
+
+    Renders share one bytes object between every path with the same contents, so each object is hashed once.
+    """
+    hashed: dict[int, bytes] = {}
+    blob_ids: dict[str, bytes] = {}
+    for path, data in files.items():
+        raw = hashed.get(id(data))
+        if raw is None:
+            raw = hashed[id(data)] = pygit2.hash(data).raw
+            if raw not in missing and not has(raw):
+                missing[raw] = (_OBJ_BLOB, data)
+        blob_ids[path] = raw
+    return blob_ids
 
 
 def _rebuilt(
@@ -193,6 +198,7 @@ def _rebuilt(
     has: Callable[[bytes], bool],
     missing: dict[bytes, tuple[int, bytes]],
 ) -> bytes:
+    """Id of `tree` (None: a new directory) with `node`'s files and directories put in, rebuilding below."""
     entries: dict[str, tuple[int, bytes]] = {}
     if tree is not None:
         entries = {str(e.name): (int(e.filemode), e.id.raw) for e in tree}
@@ -209,12 +215,7 @@ def _rebuilt(
                 raise InputError(f"{prefix}{name}: a file and a directory share the name {name!r}")
             assert isinstance(value, bytes)
             entries[name] = (mode or _FILE_FILEMODE, value)
-    ordered = sorted(entries.items(), key=lambda item: item[0] + "/" if item[1][0] == _TREE_FILEMODE else item[0])
-    body = b"".join(f"{mode:o} {name}".encode() + b"\0" + raw for name, (mode, raw) in ordered)
-    raw_id = hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).digest()
-    if raw_id not in missing and not has(raw_id):
-        missing[raw_id] = (_OBJ_TREE, body)
-    return raw_id
+    return _tree_object(entries, has, missing)
 
 
 def _existence_check(odb: pygit2.Odb, candidates: int) -> Callable[[bytes], bool]:
@@ -227,35 +228,36 @@ def _existence_check(odb: pygit2.Odb, candidates: int) -> Callable[[bytes], bool
 
 
 def _tree_objects(
-    has: Callable[[bytes], bool], root: Mapping[str, object], missing: dict[bytes, tuple[int, bytes]]
+    has: Callable[[bytes], bool], node: Mapping[str, object], missing: dict[bytes, tuple[int, bytes]]
 ) -> bytes:
-    """Id of the tree for `root`, adding every tree object the database lacks to `missing`."""
-    # a fleet repeats a few dozen names thousands of times: each entry's "<mode> <name>\0" is encoded once
-    heads: dict[tuple[str, bool], bytes] = {}
+    """Id of the tree for `node`, adding every tree object the database lacks to `missing`."""
+    entries: dict[str, tuple[int, bytes]] = {}
+    for name, value in node.items():
+        if isinstance(value, dict):
+            entries[name] = (_TREE_FILEMODE, _tree_objects(has, value, missing))
+        else:
+            assert isinstance(value, bytes)
+            entries[name] = (_FILE_FILEMODE, value)
+    return _tree_object(entries, has, missing)
 
-    def head(name: str, is_tree: bool) -> bytes:
-        found = heads.get((name, is_tree))
-        if found is None:
-            found = heads[(name, is_tree)] = (b"40000 " if is_tree else b"100644 ") + name.encode() + b"\0"
-        return found
 
-    def tree_id(node: Mapping[str, object]) -> bytes:
-        entries: list[tuple[str, bytes]] = []
-        for name, value in node.items():
-            if isinstance(value, dict):
-                # git sorts tree entries as if directory names ended in '/' (UTF-8 keeps code point order)
-                entries.append((name + "/", head(name, True) + tree_id(value)))
-            else:
-                assert isinstance(value, bytes)
-                entries.append((name, head(name, False) + value))
-        entries.sort()
-        body = b"".join(entry for _, entry in entries)
-        raw_id = hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).digest()
-        if raw_id not in missing and not has(raw_id):
-            missing[raw_id] = (_OBJ_TREE, body)
-        return raw_id
+def _tree_object(
+    entries: Mapping[str, tuple[int, bytes]], has: Callable[[bytes], bool], missing: dict[bytes, tuple[int, bytes]]
+) -> bytes:
+    """Id of the tree holding `entries` (name → (mode, raw id)), added to `missing` when the database lacks it."""
+    # git sorts tree entries as if directory names ended in '/' (UTF-8 keeps code point order)
+    ordered = sorted(entries, key=lambda name: name + "/" if entries[name][0] == _TREE_FILEMODE else name)
+    body = b"".join(_entry_head(name, entries[name][0]) + entries[name][1] for name in ordered)
+    raw_id = hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).digest()
+    if raw_id not in missing and not has(raw_id):
+        missing[raw_id] = (_OBJ_TREE, body)
+    return raw_id
 
-    return tree_id(root)
+
+@lru_cache(maxsize=4096)
+def _entry_head(name: str, mode: int) -> bytes:
+    """`<mode> <name>` and a NUL: a fleet repeats a few dozen names thousands of times, so each is encoded once."""
+    return f"{mode:o} {name}".encode() + b"\0"
 
 
 def _store(repo: pygit2.Repository, objects: Mapping[bytes, tuple[int, bytes]]) -> None:
