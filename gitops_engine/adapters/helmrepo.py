@@ -91,7 +91,7 @@ def fetch_indexes(
 ) -> dict[str, ChartIndex | LookupFailure]:
     """What every source offers, keyed by each source's URL as given; one fetch per distinct URL."""
     opts = options or LookupOptions()
-    cache_dir = (opts.cache_dir or default_cache_dir()) if opts.use_cache else None
+    cache_dir = _cache_root(opts)
     distinct: dict[str, ChartSource] = {}
     for source in sources:
         distinct.setdefault(_normalise(source.url), source)
@@ -112,9 +112,9 @@ def revalidate(sources: Sequence[ChartSource], options: LookupOptions | None = N
     the digest of the body, which must equal the recorded one); an OCI repository is listed again.
     """
     opts = options or LookupOptions()
-    if not opts.use_cache:
+    cache_dir = _cache_root(opts)
+    if cache_dir is None:
         return None
-    cache_dir = opts.cache_dir or default_cache_dir()
     distinct = {_normalise(s.url): s for s in sources}
     if not distinct:
         return {}
@@ -131,23 +131,17 @@ def used_digest(source: ChartSource, index: ChartIndex, options: LookupOptions |
     """The digest (as `revalidate` computes it) of the index a lookup of `source` just returned, or None."""
     if urlsplit(source.url).scheme == "oci":
         return index.digest()
-    opts = options or LookupOptions()
-    if not opts.use_cache:
-        return None
-    validators = _read_validators(opts.cache_dir or default_cache_dir(), f"{_normalise(source.url)}/index.yaml")
+    cache_dir = _cache_root(options or LookupOptions())
+    validators = _read_validators(cache_dir, _index_url(source.url)) if cache_dir is not None else None
     return validators.content_sha256 if validators is not None else None
 
 
 def _current_digest(clients: _Clients, source: ChartSource, opts: LookupOptions, cache_dir: Path) -> str | None:
-    auth = (source.auth.username, source.auth.password) if source.auth else None
-    transport = _RetryingTransport(clients, source.ca_bundle, opts)
+    transport, auth = _transport(clients, source, opts)
     try:
         if urlsplit(source.url).scheme == "oci":
-            listed = fetch_oci_index(
-                transport, source.url, insecure=source.insecure, auth=auth, page_size=opts.oci_page_size
-            )
-            return listed.digest()
-        index_url = f"{_normalise(source.url)}/index.yaml"
+            return _list_oci(transport, source, auth, opts).digest()
+        index_url = _index_url(source.url)
         validators = _read_validators(cache_dir, index_url)
         if validators is None:
             return None
@@ -166,18 +160,37 @@ def _normalise(url: str) -> str:
     return url.strip().rstrip("/")
 
 
+def _index_url(url: str) -> str:
+    return f"{_normalise(url)}/index.yaml"
+
+
+def _cache_root(opts: LookupOptions) -> Path | None:
+    return (opts.cache_dir or default_cache_dir()) if opts.use_cache else None
+
+
+def _transport(
+    clients: _Clients, source: ChartSource, opts: LookupOptions
+) -> tuple[_RetryingTransport, BasicPair | None]:
+    """The retrying GET for `source`, and the credentials it was given."""
+    auth = (source.auth.username, source.auth.password) if source.auth else None
+    return _RetryingTransport(clients, source.ca_bundle, opts), auth
+
+
+def _list_oci(
+    transport: _RetryingTransport, source: ChartSource, auth: BasicPair | None, opts: LookupOptions
+) -> ChartIndex:
+    return fetch_oci_index(transport, source.url, insecure=source.insecure, auth=auth, page_size=opts.oci_page_size)
+
+
 def _lookup(
     clients: _Clients, source: ChartSource, opts: LookupOptions, cache_dir: Path | None
 ) -> ChartIndex | LookupFailure:
     shown = _redact(source.url)
     scheme = urlsplit(source.url).scheme
-    auth = (source.auth.username, source.auth.password) if source.auth else None
     try:
-        transport = _RetryingTransport(clients, source.ca_bundle, opts)
+        transport, auth = _transport(clients, source, opts)
         if scheme == "oci":
-            return fetch_oci_index(
-                transport, source.url, insecure=source.insecure, auth=auth, page_size=opts.oci_page_size
-            )
+            return _list_oci(transport, source, auth, opts)
         if scheme in ("http", "https"):
             return _fetch_helm_index(transport, source.url, auth, cache_dir)
         raise PermanentRemoteError(f"{shown}: unsupported URL scheme (use https://, http:// or oci://)")
@@ -192,7 +205,7 @@ def _lookup(
 def _fetch_helm_index(
     transport: _RetryingTransport, url: str, auth: BasicPair | None, cache_dir: Path | None
 ) -> ChartIndex:
-    index_url = f"{_normalise(url)}/index.yaml"
+    index_url = _index_url(url)
     shown = _redact(index_url)
     validators = _read_validators(cache_dir, index_url) if cache_dir else None
     cached = cached_index(cache_dir, validators.content_sha256, url) if cache_dir and validators else None

@@ -110,9 +110,14 @@ class AdapterLookup:
         if self._early is not None:
             early = {url.rstrip("/"): result for url, result in self._early.result().items()}
             self._early = None
-        plain = [s for s in sources if s.insecure or s.url.rstrip("/") not in early]
-        wanted = [lookups.ChartSource(s.url, insecure=s.insecure) for s in plain]
-        results = {s.url: early[s.url.rstrip("/")] for s in sources if s not in plain}
+        results: dict[str, ChartIndex | lookups.LookupFailure] = {}
+        wanted: list[lookups.ChartSource] = []
+        for source in sources:
+            prefetched = None if source.insecure else early.get(source.url.rstrip("/"))
+            if prefetched is not None:
+                results[source.url] = prefetched
+            else:
+                wanted.append(lookups.ChartSource(source.url, insecure=source.insecure))
         results.update(lookups.fetch_indexes(wanted, self.options))
         found: dict[str, ChartIndex] = {}
         for url, result in results.items():
@@ -235,11 +240,13 @@ def run_bump(
     return BumpResult(branch, scan, plan, branches, tuple(results), failures)
 
 
+@dataclass(frozen=True)
 class _Base:
     """The base commit, and its files when a branch needs all of them (read at most once)."""
 
-    def __init__(self, repo: Repository, tree: str, commit: str) -> None:
-        self.repo, self.tree, self.commit = repo, tree, commit
+    repo: Repository
+    tree: str
+    commit: str
 
     @cached_property
     def files(self) -> Mapping[str, bytes]:

@@ -200,13 +200,15 @@ def plan_seed(request: SeedRequest, progress: Progress = _quiet, *, create_key: 
     for decision in sorted(decisions, key=lambda d: d.path):
         if decision.status is not Status.UNCHANGED:
             statuses[phase_of(decision.path).number].append(decision)
-    phases = tuple(
-        PhasePlan(p, tuple(a), tuple(c), tuple(r), tuple(statuses[p.number]))
-        for p, (a, c, r) in ((p, by_phase[p.number]) for p in PHASES)
-    )
+    phases: list[PhasePlan] = []
+    for p in PHASES:
+        added, changed, removed = by_phase[p.number]
+        phases.append(PhasePlan(p, tuple(added), tuple(changed), tuple(removed), tuple(statuses[p.number])))
     render_files = full_render if next_tree.bases_outside_tree else None
     files, existing = next_tree.files, next_tree.existing
-    return SeedPlan(str(repo_path), branch, head, phases, tuple(pending), files, existing, render_files, age_key=key)
+    return SeedPlan(
+        str(repo_path), branch, head, tuple(phases), tuple(pending), files, existing, render_files, age_key=key
+    )
 
 
 def seed(request: SeedRequest, progress: Progress = _quiet) -> SeedResult:

@@ -156,17 +156,15 @@ class Template:
     """A document emitted once with markers in its value slots, then refilled: thousands of same-shaped files
     (one Flux Kustomization per app and cluster) cost one string join each instead of a full emit."""
 
-    _MARKERS = (re.compile(r"TEMPLATESLOT(\d+)X"), re.compile(r"SLOTMARKER(\d+)Z"))
+    _MARKERS = (("TEMPLATESLOT", "X"), ("SLOTMARKER", "Z"))
 
     def __init__(self, build: Callable[..., str], names: Sequence[str]) -> None:
         # Built with two marker spellings: fixed text that happens to look like a marker, or a slot the
         # document does not use as a whole scalar, makes the two splits disagree instead of filling wrongly.
         splits = []
-        for marker in self._MARKERS:
-            prefix = marker.pattern.split("(")[0]
-            suffix = marker.pattern[-1]
+        for prefix, suffix in self._MARKERS:
             text = build(**{name: f"{prefix}{i}{suffix}" for i, name in enumerate(names)})
-            parts = marker.split(text)
+            parts = re.split(f"{prefix}(\\d+){suffix}", text)
             splits.append((parts[0::2], [names[int(i)] for i in parts[1::2]]))
         (self._pieces, self._slots), other = splits
         whole = all(
