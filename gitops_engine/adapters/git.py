@@ -82,15 +82,16 @@ def head_of(repo: pygit2.Repository, branch: str) -> BranchHead:
     return BranchHead(str(commit.id), str(commit.tree_id))
 
 
-def read_tree(repo: pygit2.Repository, tree_id: str | None) -> Tree:
-    """Every blob below `tree_id` as a Tree (an empty Tree for None)."""
+def read_tree(repo: pygit2.Repository, tree_id: str | None, *, links: bool = True) -> Tree:
+    """Every blob below `tree_id` as a Tree (an empty Tree for None); symbolic links (their target path as the
+    content) are left out when not `links`, so a check reading the tree can never be led through one."""
     if tree_id is None:
         return Tree()
     files: dict[str, bytes] = {}
     root = repo[tree_id]
     assert isinstance(root, pygit2.Tree)
     odb = repo.odb
-    for path, blob_id in _walk(repo, root, ""):
+    for path, blob_id in _walk(repo, root, "", links):
         files[path] = odb.read(blob_id)[1]  # straight from the database: no Blob object per file
     return Tree(files)
 
@@ -104,14 +105,16 @@ def list_blobs(repo: pygit2.Repository, tree_id: str | None) -> dict[str, str]:
     return {path: str(oid) for path, oid in _walk(repo, root, "")}
 
 
-def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str) -> Iterator[tuple[str, pygit2.Oid]]:
+def _walk(
+    repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, links: bool = True
+) -> Iterator[tuple[str, pygit2.Oid]]:
     for entry in tree:
         path = f"{prefix}{entry.name}"
         if entry.type_str == "tree":
             sub = repo[entry.id]
             assert isinstance(sub, pygit2.Tree)
-            yield from _walk(repo, sub, path + "/")
-        elif entry.type_str == "blob":
+            yield from _walk(repo, sub, path + "/", links)
+        elif entry.type_str == "blob" and (links or entry.filemode != pygit2.enums.FileMode.LINK):
             yield path, entry.id
 
 

@@ -1,5 +1,10 @@
 """`kustomize build` of repository folders: in parallel, and cached by the content of what a build reads.
 
+A build reads only the tree under check: before kustomize runs, every path the kustomizations of its closure
+name is checked to stay inside the tree (validate.kustomize_refs); a build that would read anything else (an
+absolute path, `../` beyond the root, a remote address) is refused and never run, so nothing outside the tree
+reaches its output or the cache. Within the tree any file may be read, as Flux allows.
+
 Files are written into a private temp dir as builds need them (a build's closure, just before it runs, in
 its worker thread), so a fully cached run writes nothing and a cold one writes while kustomize runs. Every
 kustomization there gets `buildMetadata: [originAnnotations]` so each built object names the file it came
@@ -33,8 +38,16 @@ from gitops_engine.core.yamlio import dump, dump_documents
 from gitops_engine.model.tree import Tree
 from gitops_engine.validate.build import BuildOutput, BuiltObject
 from gitops_engine.validate.fastyaml import load_documents
+from gitops_engine.validate.kustomize_refs import (
+    KUSTOMIZATION_FILES,
+    Refusal,
+    TreeView,
+    check_kustomization,
+    is_kustomization_file,
+    references,
+    resolve_reference,
+)
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _ORIGIN = "config.kubernetes.io/origin"
 
 
@@ -104,6 +117,8 @@ class KustomizeBuilder:
                 parent = posixpath.dirname(directory)
                 self._subdirs[parent].add(directory)
                 directory = parent
+        self._view = TreeView(files)
+        self._refusals: dict[str, list[Refusal]] = {}
         self._generated: dict[str, bytes] = {}
         self._memory: dict[str, BuildOutput] = {}
         self._written: set[str] = set()
@@ -117,6 +132,10 @@ class KustomizeBuilder:
             for path in dict.fromkeys(paths):
                 self._ensure_kustomization(path)
                 closure = self.closure(path)
+                refused = [str(r) for file in closure if is_kustomization_file(file) for r in self.refusals(file)]
+                if refused:
+                    yield BuildOutput(path, error="refused to build: " + "; ".join(refused), files=closure)
+                    continue
                 key = self._key(path, closure)
                 cached = self._memory.get(key) or self._read_cache(path, key, closure)
                 if cached is None:
@@ -147,13 +166,30 @@ class KustomizeBuilder:
             seen.add(directory)
             for file in self._files_below(directory):
                 files.add(file)
-                if posixpath.basename(file) in KUSTOMIZATION_FILES:
-                    for ref in _referenced_paths(self.files[file], posixpath.dirname(file)):
+                if is_kustomization_file(file):
+                    for ref in self._references(file):
                         if ref in self.files:
                             files.add(ref)
                         elif ref in self._subdirs or ref in self._by_dir:
                             todo.append(ref)
         return tuple(sorted(files))
+
+    def refusals(self, kustomization: str) -> list[Refusal]:
+        """Why a build reading `kustomization` must not run (see the module doc); remembered per file."""
+        if kustomization not in self._refusals:
+            docs = self._view.documents(kustomization)
+            found = [r for doc in docs for r in check_kustomization(kustomization, doc, self._view)]
+            self._refusals[kustomization] = found
+        return self._refusals[kustomization]
+
+    def _references(self, kustomization: str) -> Iterator[str]:
+        folder = posixpath.dirname(kustomization)
+        for doc in self._view.documents(kustomization):
+            if isinstance(doc, dict):
+                for ref in references(doc):
+                    resolved = resolve_reference(folder, ref)
+                    if resolved is not None:
+                        yield resolved
 
     def _files_below(self, directory: str) -> Iterator[str]:
         yield from self._by_dir.get(directory, ())
@@ -212,11 +248,12 @@ class KustomizeBuilder:
 
     def _disk_bytes(self, file: str) -> bytes:
         data = self.files[file]
-        return _with_origin_annotations(data) if posixpath.basename(file) in KUSTOMIZATION_FILES else data
+        return _with_origin_annotations(data) if is_kustomization_file(file) else data
 
     def _build(self, path: str, closure: tuple[str, ...]) -> tuple[BuildOutput, bytes]:
         self._write_closure(path, closure)
         (self.workdir / path).mkdir(parents=True, exist_ok=True)
+        # Flux's own setting: any file of the tree may be read; `refusals` has already kept the build inside it
         argv = (*self.command, "--load-restrictor", "LoadRestrictionsNone", str(self.workdir / path))
         try:
             done = run(Command(argv, cwd=self.workdir, env=go_runtime_env(), timeout=120.0, ok_codes=(0, 1)))
@@ -287,25 +324,6 @@ def _has_manifest(data: bytes) -> bool:
     except yaml.YAMLError:
         # listed anyway so the build reports the broken file, as Flux would
         return True
-
-
-def _referenced_paths(data: bytes, directory: str) -> Iterator[str]:
-    """Every string in a kustomization that names a local path, resolved against its folder."""
-    try:
-        docs = load_documents(data)
-    except yaml.YAMLError:
-        return
-    stack: list[Any] = list(docs)
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-        elif isinstance(value, str) and "://" not in value and "\n" not in value and len(value) < 512:
-            resolved = posixpath.normpath(posixpath.join(directory, value.split("=", 1)[-1]))
-            if not resolved.startswith(".."):
-                yield "" if resolved == "." else resolved
 
 
 def _parse_output(path: str, stdout: bytes, closure: tuple[str, ...]) -> BuildOutput:

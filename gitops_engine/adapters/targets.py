@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from gitops_engine.core.errors import InputError
+from gitops_engine.core.urls import CREDENTIALS_FIX, has_credentials, redacted
 
 # `user@host:path` (scp-like ssh); a Windows drive letter is not a host, and `host:path` with a `/` before the
 # colon is a local path, the same rule git applies.
@@ -106,11 +107,9 @@ def parse_target(value: str, origin: str = "--repo") -> LocalTarget | RemoteTarg
     if scheme in ("http", "https", "ssh", "git"):
         parts = urlsplit(text)
         if not parts.hostname:
-            raise InputError(f"{origin}: {text!r} has no host; write {scheme}://host/owner/repo.git")
-        if parts.password:
-            raise InputError(
-                f"{origin}: the URL carries a password; remove it and use a git credential helper or a token file"
-            )
+            raise InputError(f"{origin}: {redacted(text)!r} has no host; write {scheme}://host/owner/repo.git")
+        if has_credentials(text):
+            raise InputError(f"{origin}: {CREDENTIALS_FIX}")
         return RemoteTarget(text)
     if "://" in text:
         raise InputError(f"{origin}: unsupported URL scheme {scheme!r}; use a path, file://, https:// or ssh://")

@@ -10,11 +10,13 @@ from pathlib import Path
 
 from gitops_engine import __version__
 from gitops_engine.adapters import fs, git
+from gitops_engine.adapters.targets import LocalTarget, parse_target
 from gitops_engine.app.reseed import CONFLICT_BRANCH, MergeConflictError, reseed_tree
 from gitops_engine.app.seed_secrets import AgeKey, PendingSecret, encrypt_secrets, resolve_age_key, secret_inputs
 from gitops_engine.catalog.loader import CatalogSource, load_catalog
 from gitops_engine.core.errors import InputError
 from gitops_engine.core.hashing import git_blob_ids, sha256_hex
+from gitops_engine.core.urls import redacted
 from gitops_engine.model.catalog import Catalog
 from gitops_engine.model.tree import compare_trees
 from gitops_engine.render.checks import check_spec_against_catalog
@@ -272,12 +274,15 @@ def recorded_input_digest(state: bytes) -> str | None:
 
 
 def _repository_path(request: SeedRequest, loaded: LoadedSpec) -> Path:
-    target = request.repository or loaded.platform.git.repository
-    if target.startswith("file://"):
-        return Path(target.removeprefix("file://"))
-    if "://" in target or ("@" in target and ":" in target):
-        raise InputError(f"{target}: remote targets are pushed through `git`; this build seeds local repositories only")
-    path = Path(target)
+    target = parse_target(
+        request.repository or loaded.platform.git.repository,
+        "--repo" if request.repository else f"{loaded.filename}:{loaded.document.line_of(('git', 'repository'))}",
+    )
+    if not isinstance(target, LocalTarget):
+        raise InputError(
+            f"{redacted(target.url)}: remote targets are pushed through `git`; this build seeds local repositories only"
+        )
+    path = target.path
     return path if path.is_absolute() or request.repository else request.spec_path.parent / path
 
 

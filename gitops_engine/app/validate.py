@@ -37,7 +37,8 @@ def load_tree(repo: str, ref: str | None) -> Tree:
             commit, _ = repository.resolve_refish(revision)
         except (KeyError, pygit2.InvalidSpecError, pygit2.GitError) as exc:
             raise InputError(f"{repo}: no revision {revision!r} (pass an existing branch, tag or commit)") from exc
-        return read_tree(repository, str(commit.tree_id))
+        # symbolic links are never followed: a check of a pull request must not read outside its tree
+        return read_tree(repository, str(commit.tree_id), links=False)
 
 
 def parse_sources(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:

@@ -82,7 +82,7 @@ def _read_app_version(
     chart = ChartSource(
         chart=r.string(("chart", "name"), chart_raw.get("name")),
         version=r.string(("chart", "version"), chart_raw.get("version")),
-        repository=r.string(("chart", "repository"), chart_raw.get("repository")),
+        repository=r.url(("chart", "repository"), chart_raw.get("repository")),
     )
     if chart.version and chart.version.removeprefix("v") != version.removeprefix("v"):
         r.error(

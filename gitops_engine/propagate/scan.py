@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from gitops_engine.core.errors import InputError
+from gitops_engine.core.urls import CREDENTIALS_FIX, has_credentials
 from gitops_engine.core.yamlio import LocatedDocument
 from gitops_engine.model.tree import Tree
 from gitops_engine.propagate import names
@@ -155,6 +156,9 @@ def _source(path: str, doc: LocatedDocument, errors: list[str]) -> CatalogSource
         errors.append(f"{path}:{doc.start_line}: GitRepository has no metadata.name (fix: name it)")
     if not isinstance(spec, dict) or not isinstance(spec.get("url"), str):
         errors.append(f"{path}:{doc.line_of(('spec',))}: GitRepository {name} has no spec.url (fix: add the URL)")
+    elif has_credentials(spec["url"]):
+        # copies would spread the credentials to every workspace and project
+        errors.append(f"{path}:{doc.line_of(('spec', 'url'))}: spec.url: {CREDENTIALS_FIX}")
     labels = _string_map(doc, "labels", path, errors)
     annotations = _string_map(doc, "annotations", path, errors)
     if len(errors) > before or not isinstance(name, str) or not isinstance(spec, dict):

@@ -1,4 +1,5 @@
-"""The plaintext guard of the commit path: no `kind: Secret` and no creation-rule file without valid sops metadata.
+"""The plaintext guard of the commit path: no `kind: Secret` and no creation-rule file without valid sops metadata,
+and no private key (an age identity, a PEM or PGP private key block) in any file at all.
 
 It runs on every commit of trees with ~10k files, so it only parses files a cheap byte search says could be
 Secrets, and files the root `.sops.yaml` names.
@@ -16,6 +17,9 @@ from gitops_engine.core.yamlio import RawComposer
 from gitops_engine.secrets.creation_rules import SopsConfig, parse_config
 from gitops_engine.secrets.stores import Format
 
+# an age X25519 identity is the prefix and 59 bech32 characters; sops-encrypted files never hold one in clear
+_AGE_IDENTITY = re.compile(rb"AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}")
+_PRIVATE_BLOCK = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 _SECRET_KIND = re.compile(rb"^kind:[ \t]*[\"']?Secret[\"']?[ \t]*(#.*)?$", re.MULTILINE)
 _YAML_SUFFIXES = (".yaml", ".yml")
 _MARKERS = {
@@ -33,6 +37,7 @@ def plaintext_violations(files: Mapping[str, bytes]) -> list[str]:
     config = _root_config(files, problems)
     for path in sorted(files):
         data = files[path]
+        problems.extend(_private_keys(path, data))
         # the substring test is a memchr-speed prefilter for the line regex, which most files would fail anyway
         if path.endswith(_YAML_SUFFIXES) and b"Secret" in data and _SECRET_KIND.search(data):
             problems.extend(_secret_documents(path, data))
@@ -44,6 +49,22 @@ def plaintext_violations(files: Mapping[str, bytes]) -> list[str]:
                     f"(fix: gitops-engine secrets encrypt {path})"
                 )
     return problems
+
+
+def _private_keys(path: str, data: bytes) -> list[str]:
+    """A private key in any file, whatever its name or format: it must never reach a git object."""
+    found: list[str] = []
+    # substring tests first: a memchr-speed pass that almost every file fails
+    if b"SECRET-KEY-1" in data:
+        found += [_key_line(path, data, m.start(), "an age private key") for m in _AGE_IDENTITY.finditer(data)]
+    if b"PRIVATE KEY" in data:
+        found += [_key_line(path, data, m.start(), "a private key block") for m in _PRIVATE_BLOCK.finditer(data)]
+    return found
+
+
+def _key_line(path: str, data: bytes, offset: int, what: str) -> str:
+    line = data.count(b"\n", 0, offset) + 1
+    return f"{path}:{line}: holds {what}; private keys never go into the repository (fix: remove it from the file)"
 
 
 def _root_config(files: Mapping[str, bytes], problems: list[str]) -> SopsConfig | None:

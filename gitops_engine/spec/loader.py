@@ -90,9 +90,9 @@ def _read_git(r: SpecReader, raw: Any) -> GitTarget:
     body = r.mapping(("git",), raw, allowed)
     gitea = _read_gitea(r, body.get("gitea"))
     default_repository = f"{gitea.url.rstrip('/')}/{gitea.owner}/{gitea.repository}.git" if gitea else "./fleet.git"
-    repository = r.string(("git", "repository"), body.get("repository"), default=default_repository)
+    repository = r.url(("git", "repository"), body.get("repository"), default=default_repository)
     is_remote = "://" in repository and not repository.startswith("file://")
-    clone_url = r.string(("git", "url"), body.get("url"), default=repository if is_remote else "")
+    clone_url = r.url(("git", "url"), body.get("url"), default=repository if is_remote else "")
     if not clone_url:
         r.error(("git",), "missing required key 'url' (the URL Flux on every cluster clones the repository from)")
     credentials = _read_sources(r, ("git", "credentials"), body.get("credentials"))
@@ -125,7 +125,7 @@ def _read_gitea(r: SpecReader, raw: Any) -> GiteaSpec | None:
     if "token" in body:
         r.error((*path, "token"), "never write a token in platform.yaml; use tokenEnv or tokenFile")
     return GiteaSpec(
-        url=r.string((*path, "url"), body.get("url")),
+        url=r.url((*path, "url"), body.get("url")),
         owner=r.string((*path, "owner"), body.get("owner")),
         repository=r.string((*path, "repository"), body.get("repository")),
         raw=dict(body),
@@ -181,9 +181,10 @@ def _read_secrets(r: SpecReader, raw: Any) -> tuple[SecretSpec, ...]:
 
 def _read_variables(r: SpecReader, raw: Any) -> dict[str, str]:
     variables = r.string_map(("variables",), raw)
-    for name in variables:
+    for name, value in variables.items():
         if not FLUX_VARIABLE.match(name):
             r.error(("variables", name), "not a valid Flux substitution variable name (letters, digits, '_')")
+        r.url(("variables", name), value)  # variables are committed in kommander-vars
     return variables
 
 
@@ -232,7 +233,7 @@ def _read_catalog_repositories(r: SpecReader, raw: Any) -> tuple[CatalogReposito
             k not in ("branch", "tag", "semver", "commit") for k in ref
         ):
             r.error((*path, "ref"), "must name exactly one of branch, tag, semver, commit")
-        url = r.string((*path, "url"), body.get("url"))
+        url = r.url((*path, "url"), body.get("url"))
         if url and not re.match(r"^(https?|ssh)://|^[\w.-]+@[\w.-]+:", url):
             r.error((*path, "url"), f"{url!r} is not a git URL Flux can clone (https://, http://, ssh://)")
         out.append(

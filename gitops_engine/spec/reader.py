@@ -7,6 +7,7 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from gitops_engine.core.urls import CREDENTIALS_FIX, has_credentials, redacted
 from gitops_engine.core.yamlio import LocatedDocument, PathKey
 from gitops_engine.model.selector import OPERATORS, LabelSelector, Requirement
 
@@ -67,6 +68,15 @@ class SpecReader:
         if dns and not DNS_LABEL.match(value):
             self.error(path, f"{value!r} is not a valid name (lowercase letters, digits and '-', at most 63)")
         return value
+
+    def url(self, path: PathKey, value: Any, default: str = "") -> str:
+        """A string naming a URL or path that will be committed or printed: it must not carry credentials
+        (the message never repeats the URL)."""
+        text = self.string(path, value, default=default)
+        if has_credentials(text):
+            self.error(path, CREDENTIALS_FIX)
+            return redacted(text)
+        return text
 
     def boolean(self, path: PathKey, value: Any, default: bool = False) -> bool:
         """A YAML boolean."""

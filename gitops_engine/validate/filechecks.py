@@ -24,7 +24,25 @@ def check_files(index: SourceIndex) -> list[Finding]:
             continue
         for doc in index.documents(path):
             findings.extend(_document_findings(path, doc))
+    for path in index.kustomization_paths:
+        findings.extend(_refusal_findings(index, path))
     return findings
+
+
+def _refusal_findings(index: SourceIndex, path: str) -> Iterator[Finding]:
+    """Reads a kustomization names outside the tree: the builds reading it are refused, never run."""
+    documents = index.documents(path)
+    for refusal in index.refusals(path):
+        # kustomize reads a kustomization as one document
+        line = documents[0].line_of(refusal.key) if documents else 1
+        key = ".".join(str(part) for part in refusal.key)
+        yield Finding(
+            path,
+            line,
+            refusal.rule,
+            f"{key}: {refusal.value!r} {refusal.reason}",
+            "name only files and folders of this repository",
+        )
 
 
 def _document_findings(path: str, doc: LocatedDocument) -> Iterator[Finding]:

@@ -11,6 +11,7 @@ import yaml
 
 from gitops_engine.core.yamlio import LocatedDocument, YamlSyntaxError, load_located
 from gitops_engine.validate.fastyaml import load_documents
+from gitops_engine.validate.kustomize_refs import Refusal, TreeView, check_kustomization, is_kustomization_file
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -32,6 +33,19 @@ class SourceIndex:
         self._errors: dict[str, YamlSyntaxError] = {}
         self._data: dict[str, tuple[Any, ...]] = {}
         self._lock = threading.Lock()
+
+    @cached_property
+    def kustomization_paths(self) -> tuple[str, ...]:
+        """Every file kustomize reads as a folder's kustomization, sorted."""
+        return tuple(sorted(p for p in self._files if is_kustomization_file(p)))
+
+    @cached_property
+    def _view(self) -> TreeView:
+        return TreeView(self._files)
+
+    def refusals(self, path: str) -> list[Refusal]:
+        """The reads the kustomization at `path` names that would leave the tree (see kustomize_refs)."""
+        return [r for doc in self.documents(path) for r in check_kustomization(path, doc.data, self._view)]
 
     @cached_property
     def yaml_paths(self) -> tuple[str, ...]:
@@ -63,7 +77,10 @@ class SourceIndex:
             return self._data[path]
 
     def is_broken(self, path: str) -> bool:
-        """True when `path` is YAML that does not parse or repeats a key (its builds fail for that reason)."""
+        """True when `path` is YAML that does not parse or repeats a key, or a kustomization whose reads leave the
+        tree: builds reading it fail for that reason, which the file checks report where it is written."""
+        if is_kustomization_file(path) and self.refusals(path):
+            return True
         if not is_yaml_path(path):
             return False
         return self.syntax_error(path) is not None or any(doc.duplicate_keys for doc in self.documents(path))

@@ -34,7 +34,7 @@ def test_parse_target(value: str, expected: object) -> None:
     ("value", "words"),
     [
         ("", "is empty"),
-        ("https://alice:hunter2@git.example.com/fleet.git", "carries a password"),
+        ("https://alice:hunter2@git.example.com/fleet.git", "carries credentials"),
         ("ftp://git.example.com/fleet.git", "unsupported URL scheme"),
         ("https:///fleet.git", "has no host"),
     ],

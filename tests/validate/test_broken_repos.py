@@ -202,9 +202,9 @@ CASES = [
     Case(
         "kustomization lists a missing file",
         {"apps/kustomization.yaml": BASE["apps/kustomization.yaml"] + "  - missing.yaml\n"},
-        "build-failed",
+        "kustomize-missing-path",
         "apps/kustomization.yaml",
-        "apiVersion",
+        "missing.yaml",
     ),
     Case(
         "core kind with a wrong type",
