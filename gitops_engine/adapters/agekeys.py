@@ -63,12 +63,13 @@ def _read_key_file(path: Path, origin: str) -> list[str]:
         raise InputError(f"{path}:1: cannot read age key file named by {origin} ({exc.strerror})") from exc
 
 
-def write_identity(path: Path) -> str:
-    """Generate an identity, write it to `path` with mode 0600 (never overwriting), return its recipient."""
+def write_identity(path: Path, pair: tuple[str, str] | None = None) -> str:
+    """Write the (identity, recipient) `pair` (a new one when None) to `path` with mode 0600, never
+    overwriting; return its recipient."""
     if path.exists():
         raise InputError(f"{path}: already exists (choose another path; an existing key is never overwritten)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    identity, recipient = generate_identity()
+    identity, recipient = pair or generate_identity()
     # created 0600 from the start, so the key is never readable by others even for a moment
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -153,17 +153,28 @@ def write_tree_changes(
     base_tree: str,
     changes: Mapping[str, bytes],
     guard: PlaintextGuard | None = _plaintext_violations,
+    *,
+    kept: Mapping[str, str] | None = None,
+    removed: Collection[str] = (),
 ) -> str:
-    """The id of `base_tree` with the files in `changes` added or replaced; only the trees on their paths are
-    rebuilt, so a few edits to a tree of ten thousand files cost a few tree objects. Untouched entries keep their
-    modes; a replaced file keeps its mode too. `guard` runs first, as in write_tree; objects the database already
-    has are not written again (a rerun with the same edits writes nothing)."""
+    """The id of `base_tree` with the files in `changes` added or replaced, the paths in `kept` set to blobs the
+    database has, and `removed` taken out; only the trees on their paths are rebuilt, so a few edits to a tree of
+    ten thousand files cost a few tree objects. Untouched entries keep their modes; a replaced file keeps its
+    mode too, and directories left empty disappear. `guard` runs first, as in write_tree; objects the database
+    already has are not written again (a rerun with the same edits writes nothing)."""
     _refuse_plaintext(guard, changes)
     has = _existence_check(repo.odb, len(changes) * 4)
     missing: dict[bytes, tuple[int, bytes]] = {}
+    blob_ids: dict[str, bytes | None] = dict(_blob_ids(changes, has, missing))
+    for path, blob_id in (kept or {}).items():
+        blob_ids.setdefault(path, bytes.fromhex(blob_id))
+    for path in removed:
+        if path not in changes:
+            blob_ids[path] = None
     root = repo[base_tree]
     assert isinstance(root, pygit2.Tree)
-    tree_id = _rebuilt(repo, root, _nest(_blob_ids(changes, has, missing)), "", has, missing)
+    tree_id = _rebuilt(repo, root, _nest(blob_ids), "", has, missing)
+    assert tree_id is not None  # the root is rebuilt even when empty
     _store(repo, missing)
     return tree_id.hex()
 
@@ -200,8 +211,9 @@ def _rebuilt(
     prefix: str,
     has: Callable[[bytes], bool],
     missing: dict[bytes, tuple[int, bytes]],
-) -> bytes:
-    """Id of `tree` (None: a new directory) with `node`'s files and directories put in, rebuilding below."""
+) -> bytes | None:
+    """Id of `tree` (None: a new directory) with `node`'s files and directories put in (None: removed),
+    rebuilding below; None when nothing is left in it."""
     entries: dict[str, tuple[int, bytes]] = {}
     if tree is not None:
         entries = {str(e.name): (int(e.filemode), e.id.raw) for e in tree}
@@ -212,12 +224,21 @@ def _rebuilt(
                 raise InputError(f"{prefix}{name}: a file and a directory share the name {name!r}")
             sub = repo[pygit2.Oid(raw=raw)] if raw is not None else None
             assert sub is None or isinstance(sub, pygit2.Tree)
-            entries[name] = (_TREE_FILEMODE, _rebuilt(repo, sub, value, f"{prefix}{name}/", has, missing))
+            rebuilt = _rebuilt(repo, sub, value, f"{prefix}{name}/", has, missing)
+            if rebuilt is None:
+                entries.pop(name, None)
+            else:
+                entries[name] = (_TREE_FILEMODE, rebuilt)
+        elif value is None:
+            if mode != _TREE_FILEMODE:
+                entries.pop(name, None)
         else:
             if mode == _TREE_FILEMODE:
                 raise InputError(f"{prefix}{name}: a file and a directory share the name {name!r}")
             assert isinstance(value, bytes)
             entries[name] = (mode or _FILE_FILEMODE, value)
+    if not entries and prefix:
+        return None
     return _tree_object(entries, has, missing)
 
 
@@ -344,7 +365,7 @@ def _deflate(data: bytes) -> bytes:
     return deflate.compress(data) + deflate.flush()
 
 
-def _nest(blob_ids: Mapping[str, bytes]) -> dict[str, object]:
+def _nest(blob_ids: Mapping[str, bytes | None]) -> dict[str, object]:
     root: dict[str, object] = {}
     # paths arrive grouped by directory (trees are sorted), so the last directory node is usually reused
     last_dir, last_node = "", root
@@ -413,6 +434,43 @@ def delete_branch(repo: pygit2.Repository, branch: str, expected: str) -> None:
     except pygit2.GitError as exc:
         current = repo.references.get(_ref_name(branch))
         raise _moved(branch, expected, None if current is None else str(current.target)) from exc
+
+
+def set_ref(repo: pygit2.Repository, ref: str, target: str) -> None:
+    """Point `ref` at `target` whatever it pointed at (refs only the engine writes, such as kept renders)."""
+    repo.references.create(ref, pygit2.Oid(hex=target), force=True)
+
+
+def branch_heads(repo: pygit2.Repository, prefix: str = "") -> dict[str, str]:
+    """Branch → commit for every local branch starting with `prefix`."""
+    heads: dict[str, str] = {}
+    for name in branch_names(repo, prefix):
+        ref = repo.references.get(_ref_name(name))
+        if ref is not None:
+            heads[name] = str(ref.resolve().target)
+    return heads
+
+
+def has_commit(repo: pygit2.Repository, commit: str) -> bool:
+    """True when the database holds this commit."""
+    try:
+        found = repo.get(commit)
+    except ValueError:
+        return False
+    return found is not None and found.type_str == "commit"
+
+
+def has_blob(repo: pygit2.Repository, blob_id: str) -> bool:
+    """True when the database holds an object with this id (blobs are looked up by content)."""
+    try:
+        return pygit2.Oid(hex=blob_id) in repo.odb
+    except ValueError:
+        return False
+
+
+def commit_tree(repo: pygit2.Repository, commit: str) -> str:
+    """The tree id of `commit`."""
+    return str(repo.revparse_single(commit).peel(pygit2.Commit).tree_id)
 
 
 def _moved(branch: str, expected: str | None, found: str | None) -> ConflictError:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,11 +27,14 @@ def exclusive(path: Path, what: str) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
-            raise LockedError(f"{what} is locked by {holder} ({path}); nothing done") from None
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
+            held_for = _held_for(holder)
+            message = f"{what} is locked by {holder or 'another process'} ({path}); nothing done"
+            raise LockedError(message, held_for) from None
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} since {stamp}\n".encode(), 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp} ({int(now)})\n".encode(), 0)
         try:
             yield
         finally:
@@ -37,3 +42,9 @@ def exclusive(path: Path, what: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _held_for(holder: str) -> float | None:
+    """Seconds since the holder took the lock, read from its stamp (None when it has none)."""
+    found = re.search(r"\((\d+)\)\s*$", holder)
+    return time.time() - int(found.group(1)) if found else None

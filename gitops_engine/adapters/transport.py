@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -27,6 +27,8 @@ _HELPER = (
     f'!f() {{ test "$1" = get || exit 0; printf "username=%s\\npassword=%s\\n" "${_USER_ENV}" "${_PASSWORD_ENV}"; }}; f'
 )
 _FETCHED = "refs/gitops-engine/remote/"
+# the kept renders of seeds (see app.publish) come along with every fetch, under the same names in the store
+RENDERS_REFSPEC = "+refs/gitops-engine/render/*:refs/gitops-engine/render/*"
 _ALL_EXIT_CODES = tuple(range(256))
 # porcelain reasons that mean "someone else moved the branch", as opposed to a hook or permission refusal
 _MOVED = ("fetch first", "non-fast-forward", "stale info")
@@ -93,15 +95,29 @@ def remote_head(remote: Remote, branch: str, store: Path) -> str | None:
     return None
 
 
-def fetch_branch(remote: Remote, branch: str, store: Path) -> str | None:
-    """Fetch `branch` of the remote into `store` and return its commit (None when it does not exist)."""
+def remote_heads(remote: Remote, prefix: str, store: Path) -> dict[str, str]:
+    """Branch → commit for every branch of the remote whose name starts with `prefix` (no objects fetched)."""
+    pattern = f"refs/heads/{prefix}*" if prefix.endswith("/") or not prefix else f"refs/heads/{prefix}"
+    done = _git(remote, store, ["ls-remote", "--heads", "--", remote.url, pattern], "list")
+    heads: dict[str, str] = {}
+    for line in done.stdout.decode().splitlines():
+        sha, _, ref = line.partition("\t")
+        name = ref.removeprefix("refs/heads/")
+        if ref.startswith("refs/heads/") and name.startswith(prefix):
+            heads[name] = sha
+    return heads
+
+
+def fetch_branch(remote: Remote, branch: str, store: Path, also: Sequence[str] = ()) -> str | None:
+    """Fetch `branch` of the remote (and the `also` refspecs) into `store` and return the branch's commit (None
+    when it does not exist)."""
     if remote_head(remote, branch, store) is None:
         return None
     local = fetched_ref(branch)
     _git(
         remote,
         store,
-        ["fetch", "--no-tags", "--no-write-fetch-head", "--", remote.url, f"+refs/heads/{branch}:{local}"],
+        ["fetch", "--no-tags", "--no-write-fetch-head", "--", remote.url, f"+refs/heads/{branch}:{local}", *also],
         "fetch",
     )
     # the fetched ref, not the earlier listing, is what we build on: the branch may have moved in between
@@ -109,15 +125,28 @@ def fetch_branch(remote: Remote, branch: str, store: Path) -> str | None:
     return done.stdout.decode().strip()
 
 
-def push_branch(remote: Remote, store: Path, commit: str, branch: str, expected: str | None, *, lease: bool) -> None:
-    """Push `commit` to `branch`: a plain fast-forward, or with `lease` a force-with-lease on `expected`.
+def push_branch(
+    remote: Remote,
+    store: Path,
+    commit: str,
+    branch: str,
+    expected: str | None,
+    *,
+    lease: bool,
+    also: Mapping[str, str] | None = None,
+) -> None:
+    """Push `commit` to `branch`: a plain fast-forward, or with `lease` a force-with-lease on `expected`; `also`
+    (ref → commit, refs only the engine writes) goes in the same atomic push, forced.
 
     Raises ConflictError when the remote rejects it because the branch moved; the commit stays in `store`.
     """
     argv = ["push", "--porcelain"]
+    if also:
+        argv.append("--atomic")
     if lease:
         argv.append(f"--force-with-lease=refs/heads/{branch}:{expected or ''}")
     argv += ["--", remote.url, f"{commit}:refs/heads/{branch}"]
+    argv += [f"+{target}:{ref}" for ref, target in sorted((also or {}).items())]
     done = _git(remote, store, argv, "push", ok_if_rejected=True)
     rejected = _rejections(done.stdout.decode())
     if rejected and any(marker in rejected[0] for marker in _MOVED):
@@ -127,6 +156,18 @@ def push_branch(remote: Remote, store: Path, commit: str, branch: str, expected:
         )
     if rejected:
         raise ToolError(f"{remote.display} refused the push of {commit[:12]} to {branch!r}: {rejected[0]}")
+
+
+def delete_branch(remote: Remote, store: Path, branch: str, expected: str) -> None:
+    """Delete `branch` on the remote if it still points at `expected` (ConflictError when it moved)."""
+    argv = ["push", "--porcelain", f"--force-with-lease=refs/heads/{branch}:{expected}"]
+    argv += ["--", remote.url, f":refs/heads/{branch}"]
+    done = _git(remote, store, argv, "delete", ok_if_rejected=True)
+    rejected = _rejections(done.stdout.decode())
+    if rejected and any(marker in rejected[0] for marker in _MOVED):
+        raise ConflictError(f"{branch!r} on {remote.display} moved since it was listed; it was not deleted")
+    if rejected:
+        raise ToolError(f"{remote.display} refused to delete {branch!r}: {rejected[0]}")
 
 
 def push_for_review(

@@ -6,12 +6,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_engine.adapters import git, transport
+from gitops_engine.adapters import git
 from gitops_engine.adapters.forge.base import PullRequest
-from gitops_engine.adapters.targets import GiteaTarget, LocalTarget, Target
-from gitops_engine.app.publish import PublishMode, Review, publish
+from gitops_engine.adapters.targets import Target
+from gitops_engine.app.publish import Base, Change, PublishMode, Review, fixed, open_target, preview, publish
 from gitops_engine.core.errors import InputError
-from gitops_engine.model.tree import Tree
 from gitops_engine.propagate import PropagationPlan, plan_propagation
 
 MESSAGE = "Propagate catalog GitRepositories to workspaces and projects"
@@ -49,37 +48,25 @@ def propagate(
     cache_root: Path | None = None,
 ) -> PropagateOutcome:
     """Plan propagation on `branch` of `target` and, unless `dry_run`, publish it as one commit (or PR per `mode`)."""
-    if dry_run:
-        return PropagateOutcome(plan_propagation(_read_branch(target, branch, cache_root)), branch, dry_run=True)
-    if isinstance(target, LocalTarget):
-        _read_branch(target, branch, cache_root)  # refuse a missing repository or branch before publish creates one
     plans: list[PropagationPlan] = []
+    with open_target(target, cache_root=cache_root) as session:
 
-    def change(tree: Tree) -> Tree | None:
-        plan = plan_propagation(tree)
-        plans.append(plan)
-        return None if plan.change.empty else plan.after
+        def compute(base: Base) -> Change | None:
+            if base.repo is None or base.commit is None:
+                raise InputError(
+                    f"{session.display}: branch {branch!r} does not exist (fix: seed it first or pass --branch)"
+                )
+            plan = plan_propagation(git.read_tree(base.repo, base.tree))
+            plans.append(plan)
+            if plan.change.empty:
+                return None
+            written = {path: plan.after[path] for path in (*plan.change.added, *plan.change.changed)}
+            return Change(written=written, removed=frozenset(plan.change.removed))
 
-    review = None if mode is PublishMode.PUSH else Review(REVIEW_HEAD, MESSAGE, REVIEW_BODY)
-    result = publish(
-        target, branch, change, MESSAGE, author=bot_signature(), mode=mode, review=review, cache_root=cache_root
-    )
+        if dry_run:
+            preview(session, branch, compute)
+            return PropagateOutcome(plans[-1], branch, dry_run=True)
+        review = None if mode is PublishMode.PUSH else Review(REVIEW_HEAD, MESSAGE, REVIEW_BODY)
+        result = publish(session, branch, compute, MESSAGE, author=fixed(bot_signature()), mode=mode, review=review)
     written = result.commit if result.changed else None
     return PropagateOutcome(plans[-1], branch, False, written, result.ref, result.pull_request)
-
-
-def _read_branch(target: Target, branch: str, cache_root: Path | None) -> Tree:
-    if isinstance(target, LocalTarget):
-        repo = git.open_repository(target.path, create=False)
-        head = git.head_of(repo, branch)
-        if head.commit is None:
-            raise InputError(f"{target.path}: branch {branch!r} does not exist (fix: seed it first or pass --branch)")
-        return git.read_tree(repo, head.tree)
-    if isinstance(target, GiteaTarget):
-        raise InputError(f"{target.token.origin}: dry runs read plain git remotes (fix: pass the clone URL as --repo)")
-    remote = transport.Remote(target.url)
-    store = transport.store_for(remote.url, cache_root)
-    if transport.fetch_branch(remote, branch, store) is None:
-        raise InputError(f"{remote.display}: branch {branch!r} does not exist (fix: seed it first or pass --branch)")
-    repo = git.open_repository(store)
-    return git.read_tree(repo, git.head_of(repo, transport.fetched_ref(branch)).tree)

@@ -1,25 +1,26 @@
-"""Use case: one scheduled pass over a repository — propagate catalogs, then the currency bot when installed.
+"""Use case: one scheduled pass over a repository — propagate catalogs, then the currency bot.
 
 A per-repository lock keeps two passes from interleaving. Each step runs on its own: a failing step is recorded
-and the next one still runs, so the summary always covers every step and every item that was reached.
+and the next one still runs, so the summary always covers every step and every item that was reached. A step
+whose lookups or branches partly failed is failed too: a scheduled bot must never look green while it cannot
+reach what it checks.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from gitops_engine.adapters import git, lock, transport
 from gitops_engine.adapters.targets import GiteaTarget, LocalTarget, RemoteTarget, Target
+from gitops_engine.app.bump import run_pass
 from gitops_engine.app.propagate import PropagateOutcome, propagate
 from gitops_engine.core.errors import GitopsError
 from gitops_engine.propagate import CopyStatus
 
 LOCK_NAME = "gitops-engine.lock"
-BUMP_MODULE = "gitops_engine.app.bump"
 
 ItemSink = Callable[[str, str], None]
 
@@ -40,6 +41,7 @@ class StepReport:
     status: StepStatus
     detail: str
     items: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.name}: {self.status.value} — {self.detail}"
@@ -106,21 +108,14 @@ def summarize(outcome: PropagateOutcome) -> str:
 
 def _bump_step(target: Target, branch: str, cache_root: Path | None, sink: ItemSink) -> StepReport:
     try:
-        bump = importlib.import_module(BUMP_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != BUMP_MODULE:
-            raise
-        return StepReport("bump", StepStatus.SKIPPED, "the currency bot is not installed")
-    try:
-        # the whole coupling to the bot: one pass, returning one printable status per app
-        results: Iterable[object] = bump.run_pass(target, branch, cache_root=cache_root)
-        lines: list[str] = []
-        failed = 0
-        for result in results:
-            lines.append(str(result))
-            failed += bool(getattr(result, "failed", False))
-            sink("bump", lines[-1])
+        result = run_pass(target, branch, cache_root=cache_root)
     except GitopsError as exc:
         return StepReport("bump", StepStatus.FAILED, str(exc))
-    status = StepStatus.FAILED if failed else StepStatus.OK
-    return StepReport("bump", status, f"{len(lines)} items, {failed} failed", tuple(lines))
+    lines = [str(outcome) for outcome in result.outcomes]
+    for line in lines:
+        sink("bump", line)
+    failures = [f"lookup failed: {url}: {message}" for url, message in sorted(result.lookup_failures.items())]
+    failures += [f"branch failed: {outcome}" for outcome in result.outcomes if outcome.failed]
+    status = StepStatus.FAILED if failures else StepStatus.OK
+    detail = f"{len(result.plan.proposals)} proposals, {len(result.outcomes)} branches, {len(failures)} failed"
+    return StepReport("bump", status, detail, tuple(lines), tuple(failures))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gitops_engine.app.bump import Lookup, scan_branch
+from gitops_engine.adapters.targets import Target
+from gitops_engine.app.bump import Lookup, read_base, scan_head
+from gitops_engine.app.publish import open_target
 from gitops_engine.currency.policy import Policy
 from gitops_engine.currency.report import Row, build_report, render_html
 
@@ -18,6 +21,7 @@ class Report:
     rows: tuple[Row, ...]
     policy: Policy
     generated: datetime
+    lookup_failures: Mapping[str, str] = field(default_factory=dict)
 
     def html(self) -> str:
         """The self-contained HTML page."""
@@ -25,15 +29,21 @@ class Report:
 
 
 def run_report(
-    repo_path: Path,
+    target: Target,
     lookup: Lookup,
     *,
     branch: str = "main",
     policy_file: Path | None = None,
     now: datetime | None = None,
     cache_dir: Path | None = None,
+    cache_root: Path | None = None,
 ) -> Report:
-    """Report on `branch` of the local repository at `repo_path`; `cache_dir` keeps scans by tree id."""
-    _repo, _head, scan, policy = scan_branch(repo_path, branch, policy_file, cache_dir)
+    """Report on `branch` of any target; `cache_dir` keeps scans by tree id, `cache_root` remotes' stores."""
+    with open_target(target, cache_root=cache_root) as session:
+        base = read_base(session, branch)
+        assert base.repo is not None and base.tree is not None
+        scan, policy = scan_head(base.repo, base.tree, policy_file, cache_dir)
     moment = now or datetime.now(UTC)
-    return Report(build_report(scan, lookup(scan.sources()), policy, moment), policy, moment)
+    indexes = lookup(scan.sources())
+    failures = dict(getattr(lookup, "failures", {}))
+    return Report(build_report(scan, indexes, policy, moment, failures), policy, moment, failures)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from gitops_engine.adapters import agekeys, git, merge
 from gitops_engine.core.errors import GitopsError
@@ -58,7 +57,7 @@ class ReseedTree:
 
 
 def reseed_tree(
-    repo_path: Path,
+    repo: git.Repository | None,
     current: Mapping[str, str],
     state: bytes | None,
     rendered: Tree,
@@ -71,17 +70,17 @@ def reseed_tree(
     theirs = git_blob_ids(rendered)
     theirs.pop(state_path, None)
     classification = classify(read_recorded(state, state_path), ours, theirs, restore=restore)
-    decisions = settle(classification, _outcomes(repo_path, classification.jobs, rendered))
+    decisions = settle(classification, _outcomes(repo, classification.jobs, rendered))
     assembly = assemble(decisions, ours, rendered)
     files = {**assembly.files, state_path: restate(rendered[state_path], assembly.deleted)}
     return ReseedTree(decisions, files, assembly.existing, assembly.bases_outside_tree)
 
 
-def _outcomes(repo_path: Path, jobs: Sequence[MergeJob], rendered: Tree) -> dict[str, Outcome]:
+def _outcomes(repo: git.Repository | None, jobs: Sequence[MergeJob], rendered: Tree) -> dict[str, Outcome]:
     """Run each job: line merges through `git merge-file`, encrypted files compared on their plaintext."""
     if not jobs:
         return {}
-    repo = git.open_repository(repo_path, create=False)
+    assert repo is not None  # jobs exist only where the branch has files
     line_jobs = [job for job in jobs if job.kind is MergeKind.LINES]
     inputs = [
         merge.MergeInput(

@@ -1,22 +1,38 @@
-"""The seed use case: load spec and catalog, render, compare with the branch, commit atomically."""
+"""The seed use case: load spec and catalog, render, 3-way merge with the branch, publish one commit.
+
+Every target (a local bare repository, a git remote, a Gitea server) takes the same path: `publish` reads the
+branch, the plan is computed on exactly that head (hand edits kept or merged against the last render), and the
+commit lands on the branch or in a pull request. `plan` and `--dry-run` compute the same plan and write nothing.
+The pure render is kept reachable under its own ref (publish.RENDER_REFS), never as a parent in the branch's
+history, so the next re-seed finds its merge base.
+"""
 
 from __future__ import annotations
 
 import os
-import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NoReturn
 
 from gitops_engine import __version__
 from gitops_engine.adapters import fs, git
-from gitops_engine.adapters.targets import LocalTarget, parse_target
+from gitops_engine.adapters.forge.base import PullRequest
+from gitops_engine.adapters.targets import LocalTarget, Target, gitea_target, parse_target
+from gitops_engine.app.publish import Base, Change, PublishMode, Review, Session, fixed, open_target, preview, publish
 from gitops_engine.app.reseed import CONFLICT_BRANCH, MergeConflictError, reseed_tree
-from gitops_engine.app.seed_secrets import AgeKey, PendingSecret, encrypt_secrets, resolve_age_key, secret_inputs
+from gitops_engine.app.seed_secrets import (
+    AgeKey,
+    PendingSecret,
+    encrypt_secrets,
+    keep_new_key,
+    resolve_age_key,
+    secret_inputs,
+)
 from gitops_engine.catalog.loader import CatalogSource, load_catalog
 from gitops_engine.core.errors import InputError
 from gitops_engine.core.hashing import git_blob_ids, sha256_hex
-from gitops_engine.core.urls import redacted
 from gitops_engine.model.catalog import Catalog
 from gitops_engine.model.tree import compare_trees
 from gitops_engine.render.checks import check_spec_against_catalog
@@ -25,16 +41,15 @@ from gitops_engine.render.phases import PHASES, Phase, phase_of
 from gitops_engine.render.placement import Placement, place_apps
 from gitops_engine.render.secrets import needed_secrets
 from gitops_engine.reseed.decide import Decision, Status
+from gitops_engine.reseed.provenance import recorded_input_digest
 from gitops_engine.secrets.creation_rules import render_config
 from gitops_engine.spec.loader import LoadedSpec, load_platform
 
-# A fixed, recognisable time for the first commit when no clock is asked for: commits stay reproducible.
-DETERMINISTIC_EPOCH = 946684800  # 2000-01-01T00:00:00Z
 DEFAULT_AUTHOR = ("gitops-engine", "gitops-engine@localhost")
-_INPUT_DIGEST = re.compile(rb"^inputDigest: ([0-9a-f]{64})$", re.M)
+# the head branch a seed proposes its commit on when the target reviews changes (Gitea's default mode)
+SEED_BRANCH = "gitops-engine/seed"
 
 Progress = Callable[[str], None]
-RENDER_MESSAGE = "gitops-engine render\n\nThe pure render of this seed: the base of the next 3-way merge.\n"
 _HAND_STATUSES = frozenset(
     {Status.KEPT, Status.MERGED, Status.CONFLICT, Status.DELETED_BY_USER, Status.RESTORED, Status.KEPT_UNMANAGED}
 )
@@ -51,11 +66,12 @@ class SeedRequest:
     spec_path: Path
     repository: str | None = None
     branch: str | None = None
-    commit_time: int | None = None
+    commit_time: int | None = None  # default: SOURCE_DATE_EPOCH when set, else now
     author: tuple[str, str] = DEFAULT_AUTHOR
     force: bool = False
     restore: bool = False  # bring back managed files a human deleted
     age_key_file: Path | None = None  # default: outside the repository, see seed_secrets.default_key_file
+    create: bool = False  # a --repo path that does not exist may be created
 
 
 @dataclass(frozen=True)
@@ -80,8 +96,9 @@ class SeedPlan:
     pending_secrets: tuple[PendingSecret, ...]
     new_files: Mapping[str, bytes] = field(repr=False, default_factory=dict)
     kept_blobs: Mapping[str, str] = field(repr=False, default_factory=dict)
-    # the pure render, committed beside the branch when the tree lacks some of it (the next merge's base)
+    # the pure render (the next merge's base) and whether the branch's tree holds all of it
     render_files: Mapping[str, bytes] | None = field(repr=False, default=None)
+    render_in_tree: bool = True
     age_key: AgeKey | None = None
 
     @property
@@ -94,14 +111,21 @@ class SeedPlan:
         """Files changed by hand and by the render on the same lines."""
         return tuple(d.path for p in self.phases for d in p.files if d.status is Status.CONFLICT)
 
+    @property
+    def changed_files(self) -> int:
+        """How many files the plan adds, changes or removes."""
+        return sum(len(p.added) + len(p.changed) + len(p.removed) for p in self.phases)
+
 
 @dataclass(frozen=True)
 class SeedResult:
-    """What seeding did."""
+    """What seeding did: the plan, the commit (None when nothing changed), where it went and the PR."""
 
     plan: SeedPlan
     commit: str | None
-    tree: str
+    tree: str | None = None
+    ref: str | None = None
+    pull_request: PullRequest | None = None
 
 
 def builtin_catalog_dir() -> Path:
@@ -150,22 +174,177 @@ def load_spec_and_catalog(spec_path: Path) -> LoadedInputs:
     return LoadedInputs(loaded, catalog, sha256_hex(text), digest, placements)
 
 
-def plan_seed(request: SeedRequest, progress: Progress = _quiet, *, create_key: bool = False) -> SeedPlan:
-    """Render and compare with the branch; writes nothing (but the age key, when `create_key`)."""
+@dataclass(frozen=True)
+class _Job:
+    """One seed run: its inputs, where it goes and with which key."""
+
+    request: SeedRequest
+    inputs: LoadedInputs
+    target: Target
+    branch: str
+    key: AgeKey
+    progress: Progress
+
+
+def _job(request: SeedRequest, progress: Progress, *, create_key: bool) -> tuple[_Job, bool]:
+    """Load and check every input before anything is read from or written to the target; with it, whether the
+    target's repository may be created."""
     progress("loading platform spec and catalog")
-    loaded = load_spec_and_catalog(request.spec_path)
-    platform = loaded.spec.platform
-    repo_path = _repository_path(request, loaded.spec)
-    branch = request.branch or platform.git.branch
-    progress("reading the branch")
-    head, current, state = _branch_state(repo_path, branch)
+    inputs = load_spec_and_catalog(request.spec_path)
+    platform = inputs.spec.platform
+    target, creatable = _target(request, inputs.spec)
     key = resolve_age_key(platform, request.age_key_file, create=create_key)
+    return _Job(request, inputs, target, request.branch or platform.git.branch, key, progress), creatable
+
+
+def _target(request: SeedRequest, loaded: LoadedSpec) -> tuple[Target, bool]:
+    """Where the seed goes (--repo, else the spec's gitea block, else git.repository) and whether a missing
+    repository there may be created: the spec's own target may, a --repo path only with --create."""
+    platform = loaded.platform
+    if request.repository:
+        return parse_target(request.repository, "--repo"), request.create
+    if platform.git.gitea is not None:
+        return gitea_target(platform.git.gitea.raw, f"{loaded.filename}:{platform.git.gitea.line}"), True
+    origin = f"{loaded.filename}:{loaded.document.line_of(('git', 'repository'))}"
+    target = parse_target(platform.git.repository, origin)
+    if isinstance(target, LocalTarget) and not target.path.is_absolute():
+        target = LocalTarget(request.spec_path.parent / target.path)
+    return target, True
+
+
+def _check_creatable(target: Target, creatable: bool) -> None:
+    if isinstance(target, LocalTarget) and not target.path.exists() and not creatable:
+        raise InputError(
+            f"--repo {target.path}: no repository there (check the path, or pass --create to start a new one)"
+        )
+
+
+def plan_seed(request: SeedRequest, progress: Progress = _quiet) -> SeedPlan:
+    """Render and compare with the branch of any target; writes nothing."""
+    job, creatable = _job(request, progress, create_key=False)
+    _check_creatable(job.target, creatable)
+    with open_target(job.target) as session:
+        progress("reading the branch")
+        base, _ = preview(session, job.branch, lambda _base: None)
+        return _plan(job, session, base)
+
+
+def seed(request: SeedRequest, progress: Progress = _quiet) -> SeedResult:
+    """Commit the render to the branch (one commit; none when nothing changed), or propose it for review.
+
+    Hand edits are kept or merged; when a merge conflicts, the result goes to CONFLICT_BRANCH instead and
+    MergeConflictError names the files (the seeded branch is not touched).
+    """
+    job, creatable = _job(request, progress, create_key=True)
+    _check_creatable(job.target, creatable)
+    platform = job.inputs.spec.platform
+    plans: list[SeedPlan] = []
+
+    with open_target(job.target, create=True) as session:
+
+        def compute(base: Base) -> Change | None:
+            plan = _plan(job, session, base)
+            plans.append(plan)
+            if plan.empty and base.commit is not None:
+                return None
+            if plan.conflicts:
+                raise _ConflictedError(plan)
+            keep_new_key(job.key)  # every input was good: the new key may now be written
+            progress("writing objects")
+            return _change(plan)
+
+        mode = PublishMode(platform.git.mode)
+        review = Review(
+            head=SEED_BRANCH,
+            title=f"gitops-engine seed: {platform.name}",
+            body="Rendered by `gitops-engine seed`; `gitops-engine plan` shows the installer phases it touches.",
+            labels=("gitops-engine",),
+        )
+        try:
+            published = publish(
+                session,
+                job.branch,
+                compute,
+                "gitops-engine seed\n",
+                author=fixed(_author(request)),
+                mode=mode,
+                review=review if mode is not PublishMode.PUSH else None,
+            )
+        except _ConflictedError as conflicted:
+            _propose_conflicts(session, job, conflicted.plan)
+    commit = published.commit if published.changed else None
+    return SeedResult(plans[-1], commit, published.tree, published.ref, published.pull_request)
+
+
+def _author(request: SeedRequest) -> git.Signature:
+    """The seed's author, stamped with --commit-time, else SOURCE_DATE_EPOCH (reproducible builds), else now."""
+    when = request.commit_time
+    if when is None:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+        if epoch and not epoch.isdigit():
+            raise InputError(f"SOURCE_DATE_EPOCH={epoch!r}: must be whole seconds since 1970-01-01 (or unset)")
+        when = int(epoch) if epoch else int(time.time())
+    return git.Signature(request.author[0], request.author[1], when)
+
+
+def _change(plan: SeedPlan) -> Change:
+    return Change(
+        written=plan.new_files,
+        kept=plan.kept_blobs,
+        complete=True,
+        render=plan.render_files,
+        render_in_tree=plan.render_in_tree,
+        message=commit_message(plan),
+    )
+
+
+class _ConflictedError(Exception):
+    """Raised out of a publish attempt: the merge has conflicts, so nothing may reach the seeded branch."""
+
+    def __init__(self, plan: SeedPlan) -> None:
+        super().__init__("merge conflicts")
+        self.plan = plan
+
+
+def _propose_conflicts(session: Session, job: _Job, plan: SeedPlan) -> NoReturn:
+    """Publish the merge with conflict markers on CONFLICT_BRANCH (a PR where the forge has them), then stop."""
+    listing = "\n".join(f"- `{p}`" for p in plan.conflicts)
+    review = Review(
+        head=CONFLICT_BRANCH,
+        title="gitops-engine seed: resolve merge conflicts",
+        body=f"Hand edits and the new render changed the same lines. Resolve the markers in:\n\n{listing}\n",
+        labels=("gitops-engine",),
+    )
+
+    def compute(base: Base) -> Change | None:
+        again = _plan(job, session, base)
+        return _change(again) if again.conflicts else None
+
+    proposed = publish(
+        session,
+        job.branch,
+        compute,
+        "gitops-engine seed: merge with conflicts\n",
+        author=fixed(_author(job.request)),
+        mode=PublishMode.PR,
+        review=review,
+    )
+    raise MergeConflictError(CONFLICT_BRANCH, proposed.commit or "", plan.conflicts, session.display)
+
+
+def _plan(job: _Job, session: Session, base: Base) -> SeedPlan:
+    """The plan on `base`: render, merge with the branch's files against the last render, sort into phases."""
+    request, inputs, key = job.request, job.inputs, job.key
+    platform = inputs.spec.platform
+    repo = base.repo
+    current = git.list_blobs(repo, base.tree) if repo is not None else {}
+    state = git.read_file(repo, base.tree, STATE_PATH) if repo is not None else None
     render_inputs = RenderInputs(
         platform=platform,
-        catalog=loaded.catalog,
+        catalog=inputs.catalog,
         engine_version=__version__,
-        spec_digest=loaded.spec_digest,
-        catalog_digest=loaded.catalog_digest,
+        spec_digest=inputs.spec_digest,
+        catalog_digest=inputs.catalog_digest,
         age_recipients=key.recipients,
     )
     # values read from the environment or files are not part of the input digest (their hashes would leak)
@@ -173,82 +352,57 @@ def plan_seed(request: SeedRequest, progress: Progress = _quiet, *, create_key: 
     unchanged = state is not None and recorded_input_digest(state) == input_digest(render_inputs)
     if unchanged and not (request.force or request.restore or reads_values):
         # render is pure: the same inputs give the same files, so there is nothing to do
-        return SeedPlan(str(repo_path), branch, head, tuple(PhasePlan(p) for p in PHASES), (), age_key=key)
-    placements = loaded.placements
-    needs = needed_secrets(platform, placements)
+        return SeedPlan(session.display, job.branch, base.commit, tuple(PhasePlan(p) for p in PHASES), (), age_key=key)
+    needs = needed_secrets(platform, inputs.placements)
     secrets, pending = secret_inputs(platform, needs, current, request.spec_path, key)
-    progress("rendering")
-    rendered = render(replace(render_inputs, secrets=secrets), placements)
-    progress("encrypting secrets")
-    existing_secrets = _read_existing(repo_path, {p: current[p] for p in secrets if p in current})
+    job.progress("rendering")
+    rendered = render(replace(render_inputs, secrets=secrets), inputs.placements)
+    job.progress("encrypting secrets")
+    existing = {p: current[p] for p in secrets if p in current}
+    existing_secrets = git.read_blobs(repo, existing) if repo is not None and existing else {}
     rendered_files = dict(rendered.tree)
     rendered_files.update(encrypt_secrets(secrets, existing_secrets, key))
     if key.recipients:
         rendered_files[".sops.yaml"] = render_config(key.recipients, secret_paths=(r"\.sops\.ya?ml$",))
     full_render = finish(render_inputs, rendered_files)
-    progress("merging with the branch")
-    next_tree = reseed_tree(repo_path, current, state, full_render, state_path=STATE_PATH, restore=request.restore)
+    job.progress("merging with the branch")
+    next_tree = reseed_tree(repo, current, state, full_render, state_path=STATE_PATH, restore=request.restore)
     final = {**next_tree.existing, **git_blob_ids(next_tree.files)}
+    return SeedPlan(
+        session.display,
+        job.branch,
+        base.commit,
+        _phases(current, final, next_tree.decisions),
+        tuple(pending),
+        next_tree.files,
+        next_tree.existing,
+        full_render,
+        not next_tree.bases_outside_tree,
+        age_key=key,
+    )
+
+
+def _phases(
+    current: Mapping[str, str], final: Mapping[str, str], decisions: tuple[Decision, ...]
+) -> tuple[PhasePlan, ...]:
+    """Files added, changed and removed, and every decision that is not 'unchanged', per installer phase."""
     change = compare_trees(current, final)
     state_status = Status.UNCHANGED if current.get(STATE_PATH) == final[STATE_PATH] else Status.REPLACED
     state_status = Status.ADDED if STATE_PATH not in current else state_status
-    decisions = (*next_tree.decisions, Decision(STATE_PATH, state_status, final[STATE_PATH]))
-    # keyed by phase number: hashing the Phase dataclass for every path of a big tree showed in profiles
+    everything = (*decisions, Decision(STATE_PATH, state_status, final[STATE_PATH]))
     by_phase: dict[int, tuple[list[str], list[str], list[str]]] = {p.number: ([], [], []) for p in PHASES}
     for index, paths in enumerate((change.added, change.changed, change.removed)):
         for path in paths:
             by_phase[phase_of(path).number][index].append(path)
     statuses: dict[int, list[Decision]] = {p.number: [] for p in PHASES}
-    for decision in sorted(decisions, key=lambda d: d.path):
+    for decision in sorted(everything, key=lambda d: d.path):
         if decision.status is not Status.UNCHANGED:
             statuses[phase_of(decision.path).number].append(decision)
     phases: list[PhasePlan] = []
     for p in PHASES:
         added, changed, removed = by_phase[p.number]
         phases.append(PhasePlan(p, tuple(added), tuple(changed), tuple(removed), tuple(statuses[p.number])))
-    render_files = full_render if next_tree.bases_outside_tree else None
-    files, existing = next_tree.files, next_tree.existing
-    return SeedPlan(
-        str(repo_path), branch, head, tuple(phases), tuple(pending), files, existing, render_files, age_key=key
-    )
-
-
-def seed(request: SeedRequest, progress: Progress = _quiet) -> SeedResult:
-    """Commit the render to the branch (one commit, ref moved by compare-and-swap); no change, no commit.
-
-    Hand edits are kept or merged; when a merge conflicts, the result goes to CONFLICT_BRANCH instead and
-    MergeConflictError names the files (the seeded branch is not touched).
-    """
-    plan = plan_seed(request, progress, create_key=True)
-    if plan.empty and plan.base_commit is not None:
-        return SeedResult(plan, None, _head_tree(Path(plan.repository), plan.branch))
-    repo = git.open_repository(Path(plan.repository), create=True)
-    progress("writing objects")
-    tree_id = git.write_tree(repo, plan.new_files, existing=plan.kept_blobs)
-    time = request.commit_time if request.commit_time is not None else _next_deterministic_time(repo, plan.base_commit)
-    author = git.Signature(request.author[0], request.author[1], time)
-    parents = [plan.base_commit] if plan.base_commit else []
-    if plan.render_files is not None:
-        # Kept, merged or deleted files leave part of this render out of the tree; a second parent holding the
-        # whole render keeps those blobs reachable as the base of the next 3-way merge.
-        render_tree = git.write_tree(repo, plan.render_files)
-        parents.append(git.create_commit(repo, render_tree, [], RENDER_MESSAGE, author))
-    commit = git.create_commit(repo, tree_id, parents, commit_message(plan), author)
-    if plan.conflicts:
-        _propose_conflicts(repo, plan, commit, tree_id)
-    progress("moving the branch")
-    git.move_branch(repo, plan.branch, commit, plan.base_commit, "gitops-engine seed")
-    return SeedResult(plan, commit, tree_id)
-
-
-def _propose_conflicts(repo: git.Repository, plan: SeedPlan, commit: str, tree_id: str) -> None:
-    """Point CONFLICT_BRANCH at the merge with markers (unless it already holds that tree) and stop."""
-    current = git.head_of(repo, CONFLICT_BRANCH)
-    if current.tree == tree_id and current.commit is not None:
-        commit = current.commit
-    else:
-        git.move_branch(repo, CONFLICT_BRANCH, commit, current.commit, "gitops-engine seed: merge conflicts")
-    raise MergeConflictError(CONFLICT_BRANCH, commit, plan.conflicts, plan.repository)
+    return tuple(phases)
 
 
 def commit_message(plan: SeedPlan) -> str:
@@ -265,48 +419,3 @@ def commit_message(plan: SeedPlan) -> str:
         lines += ["", "Pending secrets (not committed):"]
         lines += [f"- {s.namespace}/{s.name}: {s.purpose}" for s in plan.pending_secrets]
     return "\n".join(lines) + "\n"
-
-
-def recorded_input_digest(state: bytes) -> str | None:
-    """The input digest the last seed recorded (read without parsing the whole, large, file)."""
-    match = _INPUT_DIGEST.search(state, 0, 4096)
-    return match.group(1).decode() if match else None
-
-
-def _repository_path(request: SeedRequest, loaded: LoadedSpec) -> Path:
-    target = parse_target(
-        request.repository or loaded.platform.git.repository,
-        "--repo" if request.repository else f"{loaded.filename}:{loaded.document.line_of(('git', 'repository'))}",
-    )
-    if not isinstance(target, LocalTarget):
-        raise InputError(
-            f"{redacted(target.url)}: remote targets are pushed through `git`; this build seeds local repositories only"
-        )
-    path = target.path
-    return path if path.is_absolute() or request.repository else request.spec_path.parent / path
-
-
-def _branch_state(repo_path: Path, branch: str) -> tuple[str | None, dict[str, str], bytes | None]:
-    """(head commit, path → blob id of its tree, provenance file) of the branch; empty when it doesn't exist."""
-    if not repo_path.exists():
-        return None, {}, None
-    repo = git.open_repository(repo_path, create=False)
-    head = git.head_of(repo, branch)
-    return head.commit, git.list_blobs(repo, head.tree), git.read_file(repo, head.tree, STATE_PATH)
-
-
-def _read_existing(repo_path: Path, blobs: Mapping[str, str]) -> dict[str, bytes]:
-    if not blobs:
-        return {}
-    return git.read_blobs(git.open_repository(repo_path, create=False), blobs)
-
-
-def _head_tree(repo_path: Path, branch: str) -> str:
-    tree = git.head_of(git.open_repository(repo_path, create=False), branch).tree
-    assert tree is not None
-    return tree
-
-
-def _next_deterministic_time(repo: git.Repository, parent: str | None) -> int:
-    """One second after the parent (or the fixed epoch): reproducible, and still ordered in `git log`."""
-    return DETERMINISTIC_EPOCH if parent is None else git.commit_time(repo, parent) + 1

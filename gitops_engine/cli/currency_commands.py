@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from gitops_engine.app import bump_memo
 
 if TYPE_CHECKING:
     from gitops_engine.app.bump import BumpResult
+    from gitops_engine.currency.report import Row
 
 _REPO = click.option(
     "--repo", default="fleet.git", show_default=True, type=click.Path(path_type=Path), help="Local git repository."
@@ -67,9 +69,13 @@ def bump_command(repo: str, branch: str, dry_run: bool, as_json: bool, policy_fi
     click.echo(output, nl=False)
     for url, message in sorted(result.lookup_failures.items()):
         click.echo(f"lookup failed: {url}: {message}", err=True)
+    failed = [o for o in result.outcomes if o.failed]
+    for outcome in failed:
+        click.echo(f"branch failed: {outcome}", err=True)
     if asked is not None and not result.lookup_failures:
         bump_memo.remember(asked, cache_dir, result.scan.sources(), lookup.found, output.encode())
-    return 0
+    # a pass that could not look something up or write a branch is not a success, however much else it did
+    return 1 if result.lookup_failures or failed else 0
 
 
 def bump_lines(result: BumpResult) -> list[str]:
@@ -109,37 +115,63 @@ def bump_json(result: BumpResult) -> dict[str, object]:
             {"file": s.use.path, "line": s.use.line, "chart": s.use.chart, "holder": s.use.holder, "reason": s.reason}
             for s in result.plan.skips
         ],
-        "branches": [{"name": o.name, "action": o.action.value, "commit": o.commit} for o in result.outcomes],
+        "branches": [
+            {"name": o.name, "action": o.action.value, "commit": o.commit, "error": o.error or None}
+            for o in result.outcomes
+        ],
         "lookupFailures": dict(result.lookup_failures),
         "problems": list(result.scan.problems),
     }
 
 
 @click.command("report")
-@_REPO
+@click.option("--repo", default="fleet.git", show_default=True, help="Local git repository or a git remote URL.")
 @_BRANCH
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("--html", "html_file", type=click.Path(path_type=Path), help="Also write a self-contained HTML page.")
 @_POLICY
-def report_command(repo: Path, branch: str, as_json: bool, html_file: Path | None, policy_file: Path | None) -> int:
-    """How current each chart is: newest patch/minor/major, days behind, window status."""
+def report_command(repo: str, branch: str, as_json: bool, html_file: Path | None, policy_file: Path | None) -> int:
+    """How current each chart is: newest patch/minor/major, days behind, window status.
+
+    Exits 1 when a chart repository could not be read (its rows say so), 0 otherwise.
+    """
     # imported here: the scheduled `bump` (the common command of this module) never renders a report
     from gitops_engine.app.bump import AdapterLookup
     from gitops_engine.app.report import run_report
 
-    report = run_report(repo, AdapterLookup(), branch=branch, policy_file=policy_file, cache_dir=default_cache_dir())
+    target = parse_target(repo, "--repo")
+    report = run_report(target, AdapterLookup(), branch=branch, policy_file=policy_file, cache_dir=default_cache_dir())
     if html_file is not None:
         fs.write_atomic(html_file, report.html().encode())
     if as_json:
         rows = [{**r.__dict__, "clusters": list(r.clusters), "status": r.status.value} for r in report.rows]
-        click.echo(json.dumps(rows, indent=1))
-        return 0
-    for r in report.rows:
-        click.echo(
-            f"{r.status.value:8} {r.app:24} {r.current:>14} patch={r.newest_patch or '-'} minor={r.newest_minor or '-'}"
-            f" major={r.newest_major or '-'} behind={r.days_behind}d {r.file}:{r.line} {r.note}".rstrip()
+        click.echo(json.dumps({"rows": rows, "lookupFailures": dict(report.lookup_failures)}, indent=1))
+    else:
+        _print_report(report.rows)
+    for url, message in sorted(report.lookup_failures.items()):
+        click.echo(f"lookup failed: {url}: {message}", err=True)
+    return 1 if report.lookup_failures else 0
+
+
+def _print_report(rows: Sequence[Row]) -> None:
+    header = ("STATUS", "APP", "CLUSTERS", "CURRENT", "PATCH", "MINOR", "MAJOR", "BEHIND", "FILE")
+    table = [header] + [
+        (
+            r.status.value,
+            r.app,
+            ",".join(r.clusters) or "-",
+            r.current,
+            r.newest_patch or "-",
+            r.newest_minor or "-",
+            r.newest_major or "-",
+            f"{r.days_behind}d",
+            f"{r.file}:{r.line}" + (f" ({r.note})" if r.note else ""),
         )
-    return 0
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
 
 
 COMMANDS: list[click.Command] = [bump_command, report_command]

@@ -16,6 +16,8 @@ _REPO = click.option(
     "--repo", default="fleet.git", show_default=True, help="Repository: a local path, file://, https:// or ssh:// URL."
 )
 _BRANCH = click.option("--branch", default="main", show_default=True, help="Branch to read and commit to.")
+# a pass is bounded by its lookups' deadlines; one holding the lock for this long is hung, not busy
+STUCK_AFTER_SECONDS = 2 * 3600
 
 
 @click.command("propagate")
@@ -65,18 +67,41 @@ def _as_json(outcome: PropagateOutcome) -> dict[str, object]:
 @click.command("reconcile")
 @_REPO
 @_BRANCH
-def reconcile_command(repo: str, branch: str) -> int:
-    """Run one scheduled pass: propagate catalogs, then the currency bot when installed (exit 1 if a step failed)."""
+@click.option("--json", "as_json", is_flag=True, help="Print each step's status, items and failures as JSON.")
+def reconcile_command(repo: str, branch: str, as_json: bool) -> int:
+    """Run one scheduled pass: propagate catalogs, then the currency bot.
+
+    Exits 0 when every step did all it was asked, 1 when a step failed in part or whole (every other step still
+    ran), 2 on bad input. Another pass holding the repository's lock makes this one a skip (exit 0), unless that
+    pass has held it so long that it must be stuck (exit 1).
+    """
+    sink = (lambda step, line: None) if as_json else (lambda step, line: click.echo(f"{step}: {line}"))
     try:
-        report = reconcile(
-            parse_target(repo, "--repo"), branch, on_item=lambda step, line: click.echo(f"{step}: {line}")
-        )
+        report = reconcile(parse_target(repo, "--repo"), branch, on_item=sink)
     except LockedError as exc:
-        # a scheduled run finding another one at work is normal, not a failure
-        click.echo(f"reconcile: skipped — {exc}")
-        return 0
-    for step in report.steps:
-        click.echo(str(step))
+        stuck = exc.held_for is not None and exc.held_for > STUCK_AFTER_SECONDS
+        if as_json:
+            click.echo(json.dumps({"skipped": str(exc), "stuck": stuck}, indent=2))
+        else:
+            click.echo(f"reconcile: {'failed — a pass looks stuck' if stuck else 'skipped'} — {exc}")
+        return 1 if stuck else 0
+    if as_json:
+        steps = [
+            {
+                "name": step.name,
+                "status": step.status.value,
+                "detail": step.detail,
+                "items": list(step.items),
+                "failures": list(step.failures),
+            }
+            for step in report.steps
+        ]
+        click.echo(json.dumps({"repository": report.repository, "branch": branch, "steps": steps}, indent=2))
+    else:
+        for step in report.steps:
+            click.echo(str(step))
+            for failure in step.failures:
+                click.echo(f"  {failure}")
     return 1 if report.failed else 0
 
 

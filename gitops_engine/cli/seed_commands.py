@@ -12,8 +12,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from gitops_engine.app.seed import SeedPlan, SeedRequest, SeedResult, plan_seed
-from gitops_engine.app.seed_remote import RemoteSeedResult, seed_anywhere
+from gitops_engine.app.seed import SeedPlan, SeedRequest, SeedResult, plan_seed, seed
 from gitops_engine.core.errors import InputError
 
 _spec_option = click.option(
@@ -24,6 +23,9 @@ _repo_option = click.option("--repo", "repository", help="Repository path or URL
 _branch_option = click.option("--branch", help="Branch to seed (overrides git.branch; default main).")
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
 _restore_option = click.option("--restore", is_flag=True, help="Bring back managed files a human deleted.")
+_create_option = click.option(
+    "--create", is_flag=True, help="Create the --repo repository when it does not exist (a mistyped path is refused)."
+)
 
 
 @contextmanager
@@ -54,11 +56,14 @@ def init(output: Path, force: bool) -> None:
 @_repo_option
 @_branch_option
 @_restore_option
+@_create_option
 @_json_option
-def plan(spec_path: Path, repository: str | None, branch: str | None, restore: bool, as_json: bool) -> None:
+def plan(
+    spec_path: Path, repository: str | None, branch: str | None, restore: bool, create: bool, as_json: bool
+) -> None:
     """Show the installer phases in order and, per file, added / replaced / kept / merged / conflict / ..."""
     with _progress(not as_json) as step:
-        result = plan_seed(SeedRequest(spec_path, repository, branch, restore=restore), step)
+        result = plan_seed(SeedRequest(spec_path, repository, branch, restore=restore, create=create), step)
     _print_plan(result, as_json)
 
 
@@ -67,9 +72,12 @@ def plan(spec_path: Path, repository: str | None, branch: str | None, restore: b
 @_repo_option
 @_branch_option
 @click.option("--dry-run", is_flag=True, help="Only show the plan; write nothing.")
-@click.option("--commit-time", type=int, help="Commit time (seconds since the epoch); default: reproducible.")
+@click.option(
+    "--commit-time", type=int, help="Commit time (seconds since the epoch); default: $SOURCE_DATE_EPOCH, else now."
+)
 @click.option("--author", default="gitops-engine <gitops-engine@localhost>", show_default=True)
 @_restore_option
+@_create_option
 @click.option(
     "--age-key",
     type=click.Path(path_type=Path),
@@ -84,6 +92,7 @@ def seed_command(
     commit_time: int | None,
     author: str,
     restore: bool,
+    create: bool,
     age_key: Path | None,
     as_json: bool,
 ) -> None:
@@ -94,12 +103,14 @@ def seed_command(
     """
     name, _, email = author.partition("<")
     who = (name.strip(), email.rstrip(">").strip())
-    request = SeedRequest(spec_path, repository, branch, commit_time, who, restore=restore, age_key_file=age_key)
+    request = SeedRequest(
+        spec_path, repository, branch, commit_time, who, restore=restore, age_key_file=age_key, create=create
+    )
     with _progress(not as_json) as step:
         if dry_run:
             _print_plan(plan_seed(request, step), as_json)
             return
-        result = seed_anywhere(request, step)
+        result = seed(request, step)
     _print_result(result, as_json)
 
 
@@ -150,46 +161,30 @@ def _print_plan(p: SeedPlan, as_json: bool) -> None:
     click.echo("no changes" if p.empty else "")
 
 
-def _print_result(r: SeedResult | RemoteSeedResult, as_json: bool) -> None:
-    if isinstance(r, RemoteSeedResult):
-        _print_remote(r, as_json)
-        return
+def _print_result(r: SeedResult, as_json: bool) -> None:
+    pr = r.pull_request
     if as_json:
-        click.echo(json.dumps({**_plan_dict(r.plan), "commit": r.commit, "tree": r.tree}, indent=2))
+        extra = {"commit": r.commit, "ref": r.ref, "pullRequest": pr.url if pr else None}
+        click.echo(json.dumps({**_plan_dict(r.plan), **extra}, indent=2))
         return
     if r.commit is None:
-        click.echo(f"{r.plan.repository}: branch {r.plan.branch} is up to date (tree {r.tree[:12]}); no commit made")
+        click.echo(f"{r.plan.repository}: branch {r.plan.branch} is up to date; no commit made")
         return
-    total = sum(len(ph.added) + len(ph.changed) + len(ph.removed) for ph in r.plan.phases)
-    click.echo(f"committed {r.commit[:12]} to {r.plan.branch} in {r.plan.repository} ({total} files changed)")
+    where = f"pull request #{pr.number} {pr.url}".strip() if pr else r.ref
+    click.echo(f"committed {r.commit[:12]} to {where} in {r.plan.repository} ({r.plan.changed_files} files changed)")
     for ph in r.plan.phases:
         if ph.added or ph.changed or ph.removed:
             click.echo(
                 f"  {ph.phase.number:2d}. {ph.phase.title}: +{len(ph.added)} ~{len(ph.changed)} -{len(ph.removed)}"
             )
-    click.echo(f"look at it: git --git-dir={r.plan.repository} log --stat -1   |   git clone {r.plan.repository} fleet")
+    if Path(r.plan.repository).is_dir():
+        repo = r.plan.repository
+        click.echo(f"look at it: git --git-dir={repo} log --stat -1   |   git clone {repo} fleet")
     _print_key(r.plan)
     if r.plan.pending_secrets:
         click.echo(f"{len(r.plan.pending_secrets)} secrets pending (not committed):")
         for s in r.plan.pending_secrets:
             click.echo(f"  - {s.namespace}/{s.name} ({s.purpose}): {s.reason}")
-
-
-def _print_remote(r: RemoteSeedResult, as_json: bool) -> None:
-    published = r.published
-    pr = published.pull_request
-    if as_json:
-        body = _plan_dict(r.plan) if r.plan else {"repository": r.target, "changed": False}
-        extra = {"commit": published.commit, "ref": published.ref, "pullRequest": pr.url if pr else None}
-        click.echo(json.dumps({**body, **extra}, indent=2))
-        return
-    if not published.changed:
-        click.echo(f"{r.target}: up to date; nothing pushed")
-        return
-    where = f"pull request #{pr.number} {pr.url}".strip() if pr else published.ref
-    click.echo(f"pushed {str(published.commit)[:12]} to {r.target} ({where})")
-    if r.plan:
-        _print_key(r.plan)
 
 
 def _print_key(plan: SeedPlan) -> None:

@@ -61,6 +61,10 @@ class SecretLeakError(GitopsError):
 
 
 class LockedError(GitopsError):
-    """Another run holds the repository lock."""
+    """Another run holds the repository lock (for `held_for` seconds, when its stamp says)."""
 
     exit_code = 0
+
+    def __init__(self, message: str, held_for: float | None = None) -> None:
+        super().__init__(message)
+        self.held_for = held_for

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -12,6 +13,9 @@ from gitops_engine.currency.proposals import Proposal
 from gitops_engine.currency.uses import Edit
 
 BRANCH_PREFIX = "gitops-engine/"
+# the bot's own branches end in their target major; the engine's other branches (seed, conflicts, propagation)
+# share the prefix but never that ending
+_BOT_BRANCH = re.compile(r"^gitops-engine/.+-\d+$")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,11 @@ class BranchPlan:
             edit = proposal.edit()
             seen.setdefault((edit.site.path, edit.site.scalar.start), edit)
         return tuple(seen.values())
+
+
+def is_bot_branch(name: str) -> bool:
+    """True for a branch the currency bot writes (and may supersede)."""
+    return _BOT_BRANCH.match(name) is not None
 
 
 def branch_name(key: str, major: int) -> str:

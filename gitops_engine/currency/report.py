@@ -47,8 +47,16 @@ class Row:
     note: str = ""
 
 
-def build_report(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy, now: datetime) -> tuple[Row, ...]:
-    """A row per pinned chart use (skipped ones carry their reason as the note)."""
+def build_report(
+    scan: ScanResult,
+    indexes: Mapping[str, ChartIndex],
+    policy: Policy,
+    now: datetime,
+    failures: Mapping[str, str] | None = None,
+) -> tuple[Row, ...]:
+    """A row per pinned chart use (skipped ones carry their reason as the note, and uses whose chart repository
+    could not be read say so: their currency is unknown, not ok)."""
+    failures = failures or {}
     rows: list[Row] = []
     for use in scan.uses:
         base = (use.app, use.chart, use.clusters, use.path, use.line)
@@ -59,7 +67,9 @@ def build_report(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Po
         available = releases_by_version(index, use.chart) if index is not None else []
         current = _current(use.site.version_text, use.is_range, available) if available else None
         if current is None:
-            rows.append(Row(*base, use.site.version_text, None, None, None, 0, Status.UNKNOWN, "no index data"))
+            failure = failures.get(use.source.url)
+            note = f"lookup failed: {failure}" if failure is not None else "no index data"
+            rows.append(Row(*base, use.site.version_text, None, None, None, 0, Status.UNKNOWN, note))
             continue
         rows.append(_row(base, use.site.version_text, current, available, policy, now))
     return tuple(sorted(rows, key=lambda r: (r.app, r.file, r.line)))

@@ -15,6 +15,13 @@ from gitops_engine.reseed.decide import Recorded
 
 DELETED_KEY = "deletedByUser"
 _BLOB_ID = re.compile(r"^[0-9a-f]{40}$")
+_INPUT_DIGEST = re.compile(rb"^inputDigest: ([0-9a-f]{64})$", re.M)
+
+
+def recorded_input_digest(state: bytes) -> str | None:
+    """The input digest the last seed recorded (read without parsing the whole, large, file)."""
+    match = _INPUT_DIGEST.search(state, 0, 4096)
+    return match.group(1).decode() if match else None
 
 
 def read_recorded(state: bytes | None, where: str) -> Recorded:

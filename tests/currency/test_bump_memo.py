@@ -45,8 +45,9 @@ def server() -> Iterator[RepoServer]:
 
 
 def dry_run(repo: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, object]:
-    assert main(["bump", "--repo", str(repo), "--dry-run", "--json", *extra]) == 0
+    code = main(["bump", "--repo", str(repo), "--dry-run", "--json", *extra])
     answer: dict[str, object] = json.loads(capsys.readouterr().out)
+    assert code == (1 if answer.get("lookupFailures") else 0)
     return answer
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from gitops_engine.adapters.helmrepo import LookupOptions
-from gitops_engine.app.bump import AdapterLookup, run_bump
+from gitops_engine.adapters.targets import LocalTarget
+from gitops_engine.app.bump import AdapterLookup, bump_target
 from tests.currency.support import NOW, commit_tree
 from tests.currency.test_bump_memo import fleet, index
 from tests.lookups.servers import Route, serving
@@ -31,7 +32,7 @@ def test_declared_repositories_are_fetched_once_during_the_scan(tmp_path: Path) 
             original(urls)
 
         lookup.prefetch = spy  # type: ignore[method-assign,assignment]
-        result = run_bump(repo, lookup, dry_run=True, now=NOW, cache_dir=tmp_path / "scans")
+        result = bump_target(LocalTarget(repo), lookup, dry_run=True, now=NOW, cache_dir=tmp_path / "scans")
         assert [sorted(urls) for urls in prefetched] == [sorted([server.url, f"{server.url}/spare"])]
         assert [p.target.text for p in result.plan.proposals] == ["26.0.0"]
         assert len(server.requests_for("/index.yaml")) == 1  # not fetched a second time for the lookup proper

@@ -101,7 +101,7 @@ def test_html_report_as_chromium_renders_it(tmp_path: Path) -> None:
 
 
 def test_report_cli_json_and_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # nothing listens on port 9 of the loopback: the lookup fails and the row says so instead of the run failing
+    # nothing listens on port 9 of the loopback: the lookup fails, the row says so, and the exit code too
     repo = tmp_path / "fleet.git"
     commit_tree(
         repo,
@@ -111,7 +111,11 @@ def test_report_cli_json_and_html(tmp_path: Path, capsys: pytest.CaptureFixture[
         },
     )
     out = tmp_path / "r.html"
-    assert main(["report", "--repo", str(repo), "--json", "--html", str(out)]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert rows[0]["status"] == "unknown" and rows[0]["note"] == "no index data"
+    assert main(["report", "--repo", str(repo), "--json", "--html", str(out)]) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    rows = report["rows"]
+    assert rows[0]["status"] == "unknown" and rows[0]["note"].startswith("lookup failed: GET http://127.0.0.1:9/index")
+    assert list(report["lookupFailures"]) == ["http://127.0.0.1:9"]
+    assert captured.err.startswith("lookup failed: http://127.0.0.1:9: ")
     assert "<table>" in out.read_text()

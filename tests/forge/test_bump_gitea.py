@@ -15,11 +15,11 @@ from gitops_engine.adapters import git
 from gitops_engine.adapters.helmrepo import LookupOptions
 from gitops_engine.adapters.targets import Target, gitea_target, parse_target
 from gitops_engine.app.bump import Action, AdapterLookup, bump_target
-from gitops_engine.app.publish import publish
 from gitops_engine.model.tree import Tree
 from tests.currency.support import NOW, SMALL_REPO, files_under
 from tests.currency.support import renovate_index_bytes as make_index
 from tests.forge.gitea_server import GiteaServer
+from tests.forge.support import publish_tree as publish
 from tests.lookups.servers import RepoServer, Route, serving
 
 PEER_URL = b"http://127.0.0.1:18879"

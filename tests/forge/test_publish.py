@@ -11,11 +11,12 @@ import pytest
 
 from gitops_engine.adapters import git, transport
 from gitops_engine.adapters.targets import GiteaTarget, GiteaUser, LocalTarget, RemoteTarget, SecretSource, Target
-from gitops_engine.app.publish import PublishMode, Review, publish
+from gitops_engine.app.publish import PublishMode, Review
 from gitops_engine.core.errors import ConflictError, ToolError
 from gitops_engine.model.credentials import Credentials
 from gitops_engine.model.tree import Tree
 from tests.forge.gitea_server import GiteaServer
+from tests.forge.support import publish_tree as publish
 
 AUTHOR = git.Signature("gitops-engine", "engine@example.invalid", 1_700_000_000)
 SEED = Tree(

@@ -9,9 +9,9 @@ import pytest
 
 from gitops_engine.adapters import git
 from gitops_engine.adapters.targets import gitea_target
-from gitops_engine.app.publish import publish
 from gitops_engine.model.tree import Tree
 from tests.forge.gitea_server import GiteaServer
+from tests.forge.support import publish_tree as publish
 from tests.seed.helpers import FIXED_RECIPIENT, example_spec_text, reproducible_spec_text, run_cli, write_example
 
 GITEA_BLOCK = """  gitea:
@@ -49,7 +49,7 @@ def test_seed_ends_with_the_same_tree_on_every_target(
     monkeypatch.setenv("TEST_GITEA_TOKEN", tokens["alice"])
     # one spec for all three (its digest is recorded in the tree); --repo overrides its Gitea target
     spec = _gitea_spec(tmp_path, gitea, reproducible_spec_text())
-    assert run_cli("seed", "-c", str(spec), "--repo", str(tmp_path / "fleet.git")).code == 0
+    assert run_cli("seed", "-c", str(spec), "--repo", str(tmp_path / "fleet.git"), "--create").code == 0
     local = _tree(tmp_path / "fleet.git")
     # smart HTTP with credentials from a git credential helper in the test's own git config
     store = tmp_path / "git-credentials"

@@ -103,7 +103,7 @@ def recorded_state(files: Mapping[str, bytes]) -> dict[str, dict[str, str]]:
 def pure_render(fleet: Fleet, scratch: Path) -> dict[str, bytes]:
     """What the engine renders for the fleet's current spec, seeded alone into a fresh repository."""
     target = scratch / f"pure-{len(list(scratch.glob('pure-*')))}.git"
-    result = seed(SeedRequest(fleet.spec, repository=str(target)))
+    result = seed(SeedRequest(fleet.spec, repository=str(target), create=True))
     return dict(git.read_tree(git.open_repository(target, create=False), result.tree))
 
 

@@ -43,7 +43,7 @@ def _reseed_secret(tmp_path: Path, recipient: str, human_value: bytes) -> tuple[
     rendered = Tree({**second, STATE: _state(second)})
     current = git.list_blobs(repo, head.tree)
     state = git.read_file(repo, head.tree, STATE)
-    result = reseed_tree(repo_path, current, state, rendered, state_path=STATE)
+    result = reseed_tree(repo, current, state, rendered, state_path=STATE)
     (decision,) = (d for d in result.decisions if d.path == SECRET)
     assert decision.engine_blob == git_blob_id(second[SECRET])
     assert b"<<<<<<<" not in result.files.get(SECRET, b"")

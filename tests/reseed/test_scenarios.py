@@ -240,3 +240,23 @@ def test_merge_base_survives_gc_so_the_next_merge_is_clean(fleet: Fleet, tmp_pat
     text = fleet.files()[TRAEFIK_KS].decode()
     assert "interval: 2h" in text and "<<<<<<<" not in text
     assert_provenance_matches(fleet, tmp_path)
+
+
+def test_history_keeps_one_root_and_the_render_lives_under_its_own_ref(fleet: Fleet, tmp_path: Path) -> None:
+    """The merge base of the next re-seed is kept reachable beside main, never as a parent in main's history."""
+    fleet.replace_in(TRAEFIK_KS, "interval: 6h", "interval: 2h")
+    fleet.bump_traefik()
+    result = seed(SeedRequest(fleet.spec))
+    git_dir = str(fleet.root / "fleet.git")
+    roots = subprocess.run(
+        ["git", "--git-dir", git_dir, "rev-list", "--max-parents=0", "main"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert len(roots) == 1
+    commit = fleet.repo.revparse_single("main").peel(Commit)
+    assert str(commit.id) == result.commit and len(commit.parents) == 1
+    render = fleet.repo.revparse_single("refs/gitops-engine/render/main").peel(Commit)
+    assert render.parents == [] and render.message.startswith("gitops-engine render of main")
+    rendered = fleet.repo[render.tree_id]
+    # the render holds the engine's version of the hand-edited file, main holds the merge
+    assert b"interval: 2h" not in fleet.repo[rendered[TRAEFIK_KS].id].read_raw()  # type: ignore[index]
+    assert b"interval: 2h" in fleet.files()[TRAEFIK_KS]

@@ -23,7 +23,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("bad")
     shutil.copytree(HERE / "bad-specs", root / "bad-specs")
     shutil.copytree(HERE / "bad-catalogs", root / "bad-catalogs")
-    seed(SeedRequest(write_example(root), repository=str(root / "fleet.git")))
+    seed(SeedRequest(write_example(root), repository=str(root / "fleet.git"), create=True))
     return root
 
 

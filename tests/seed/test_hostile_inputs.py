@@ -39,7 +39,7 @@ def test_a_catalog_link_out_of_its_folder_is_refused_and_nothing_is_written(tmp_
     (folder / "extra-values.yaml").symlink_to(outside)
     spec = _spec_with(tmp_path, "  paths:\n    - mycatalog\n")
     for command in (("seed",), ("plan",), ("seed", "--dry-run")):
-        result = run_cli(*command, "-c", str(spec), "--repo", str(tmp_path / "fleet.git"))
+        result = run_cli(*command, "-c", str(spec), "--repo", str(tmp_path / "fleet.git"), "--create")
         assert result.code == 2, result.err
         assert result.err == (
             f"error: {folder / 'extra-values.yaml'}:1: a symbolic link leading out of its catalog folder; only "
@@ -54,7 +54,7 @@ def test_a_catalog_link_to_a_file_inside_the_folder_is_read(tmp_path: Path) -> N
     (folder / "defaults.yaml").rename(folder / "real-defaults.yaml")
     (folder / "defaults.yaml").symlink_to(folder / "real-defaults.yaml")
     spec = _spec_with(tmp_path, "  paths:\n    - mycatalog\n")
-    result = run_cli("plan", "-c", str(spec), "--repo", str(tmp_path / "fleet.git"))
+    result = run_cli("plan", "-c", str(spec), "--repo", str(tmp_path / "fleet.git"), "--create")
     assert result.code == 0, result.err
 
 
@@ -86,7 +86,7 @@ def test_credentials_in_a_url_the_seed_would_commit_are_refused_at_their_line(
     spec = write_example(tmp_path, source.replace(text, line))
     number = next(n for n, text in enumerate(spec.read_text().splitlines(), 1) if "hunter2" in text)
     for command in (("seed",), ("plan",), ("seed", "--dry-run")):
-        result = run_cli(*command, "-c", str(spec), "--repo", str(tmp_path / "fleet.git"))
+        result = run_cli(*command, "-c", str(spec), "--repo", str(tmp_path / "fleet.git"), "--create")
         assert result.code == 2
         assert result.err.startswith(f"error: {spec}:{number}: {key}: the URL carries credentials")
         assert "hunter2" not in result.out + result.err

@@ -11,7 +11,7 @@ from tests.seed.helpers import write_example
 
 
 def test_seeded_repository_has_no_error_findings(tmp_path: Path) -> None:
-    seed(SeedRequest(write_example(tmp_path), repository=str(tmp_path / "fleet.git")))
+    seed(SeedRequest(write_example(tmp_path), repository=str(tmp_path / "fleet.git"), create=True))
     report, _ = validate_repository(str(tmp_path / "fleet.git"), "main", cache_dir=tmp_path / "cache")
     assert report.errors == (), [str(f) for f in report.errors]
     assert {c.name for c in report.discovery.clusters} == {
