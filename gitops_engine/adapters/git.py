@@ -82,6 +82,15 @@ def head_of(repo: pygit2.Repository, branch: str) -> BranchHead:
     return BranchHead(str(commit.id), str(commit.tree_id))
 
 
+def resolve(repo: pygit2.Repository, revision: str) -> BranchHead:
+    """The commit and tree `revision` (a branch, tag, commit id or expression) names; both None when none."""
+    try:
+        commit, _ = repo.resolve_refish(revision)
+    except (KeyError, pygit2.InvalidSpecError, pygit2.GitError, ValueError):
+        return BranchHead(None, None)
+    return BranchHead(str(commit.id), str(commit.tree_id))
+
+
 def read_tree(repo: pygit2.Repository, tree_id: str | None, *, links: bool = True) -> Tree:
     """Every blob below `tree_id` as a Tree (an empty Tree for None); symbolic links (their target path as the
     content) are left out when not `links`, so a check reading the tree can never be led through one."""

@@ -182,3 +182,17 @@ def _secret(block: Mapping[str, object], stem: str, where: str, origin: str) -> 
     if has_env:
         return SecretSource(origin, env=_text(block, env_key, where, origin))
     return SecretSource(origin, file=Path(_text(block, file_key, where, origin)).expanduser())
+
+
+def gitea_repository(url: str, token: SecretSource, origin: str = "--repo") -> GiteaTarget:
+    """A Gitea repository named by its clone URL (`https://host[/prefix]/owner/repo.git`), reached with `token`."""
+    parsed = parse_target(url, origin)
+    parts = urlsplit(url.strip())
+    segments = [s for s in parts.path.split("/") if s]
+    if not isinstance(parsed, RemoteTarget) or parts.scheme not in ("http", "https") or len(segments) < 2:
+        raise InputError(
+            f"{origin}: {url!r} is not a Gitea repository URL; write http(s)://host[/prefix]/owner/repository.git"
+        )
+    prefix = "/".join(segments[:-2])
+    server = f"{parts.scheme}://{parts.netloc}" + (f"/{prefix}" if prefix else "")
+    return GiteaTarget(server, segments[-2], segments[-1].removesuffix(".git"), token)

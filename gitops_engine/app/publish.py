@@ -26,6 +26,7 @@ from gitops_engine.adapters.forge.gitea import GiteaClient, RetryPolicy
 from gitops_engine.adapters.targets import GiteaTarget, RemoteTarget, Target
 from gitops_engine.core.errors import ConflictError, InputError
 from gitops_engine.model.credentials import Credentials
+from gitops_engine.model.tree import Tree
 
 # Where the pure render of a seed is kept reachable (the base of the next 3-way merge), per landing branch.
 RENDER_REFS = "refs/gitops-engine/render/"
@@ -163,6 +164,14 @@ class Session:
         """The head of `branch` with its objects readable."""
         head = self.endpoint.fetch(branch)
         return Base(self.endpoint.repo, head.commit, head.tree)
+
+    def read_files(self, ref: str) -> Tree:
+        """The files at `ref`: a branch of any target, or any revision (tag, commit) of a local repository."""
+        head = self.endpoint.fetch(ref)
+        repo = self.endpoint.repo
+        if repo is None or head.tree is None:
+            raise InputError(f"{self.display}: no branch or revision {ref!r} there (check --ref)")
+        return git.read_tree(repo, head.tree)
 
 
 @contextmanager
@@ -375,7 +384,11 @@ class _LocalEndpoint:
         return self._repo
 
     def fetch(self, branch: str) -> git.BranchHead:
-        return git.head_of(self._repo, branch) if self._repo is not None else git.BranchHead(None, None)
+        if self._repo is None:
+            return git.BranchHead(None, None)
+        head = git.head_of(self._repo, branch)
+        # a checkout in CI has the base as a remote-tracking branch (origin/main) and the head as a commit id
+        return head if head.commit is not None else git.resolve(self._repo, branch)
 
     def heads(self, prefix: str) -> dict[str, str]:
         return git.branch_heads(self._repo, prefix) if self._repo is not None else {}

@@ -1,4 +1,8 @@
-"""Use case: one scheduled pass over a repository — propagate catalogs, then the currency bot.
+"""Use case: one scheduled pass over a repository — re-seed from its spec, propagate catalogs, run the bot.
+
+When the branch holds its own platform spec (.gitops-engine/platform.yaml), the pass first seeds from it: a
+merged spec pull request reaches the rendered fleet without anyone running `seed` by hand, and an unchanged spec
+and catalog (same input digest) cost nothing.
 
 A per-repository lock keeps two passes from interleaving. Each step runs on its own: a failing step is recorded
 and the next one still runs, so the summary always covers every step and every item that was reached. A step
@@ -17,6 +21,8 @@ from gitops_engine.adapters import git, lock, transport
 from gitops_engine.adapters.targets import GiteaTarget, LocalTarget, RemoteTarget, Target
 from gitops_engine.app.bump import run_pass
 from gitops_engine.app.propagate import PropagateOutcome, propagate
+from gitops_engine.app.publish import open_target
+from gitops_engine.app.seed import SPEC_PATH, SeedRequest, seed
 from gitops_engine.core.errors import GitopsError
 from gitops_engine.propagate import CopyStatus
 
@@ -75,12 +81,35 @@ def reconcile(
     sink: ItemSink = on_item or (lambda step, line: None)
     name = str(target.path) if isinstance(target, LocalTarget) else transport.scrub_url(_url(target))
     with lock.exclusive(lock_path(target, cache_root), f"repository {name}"):
-        steps = (_propagate_step(target, branch, cache_root, sink), _bump_step(target, branch, cache_root, sink))
+        steps = (
+            _seed_step(target, branch, cache_root, sink),
+            _propagate_step(target, branch, cache_root, sink),
+            _bump_step(target, branch, cache_root, sink),
+        )
     return ReconcileReport(name, branch, steps)
 
 
 def _url(target: RemoteTarget | GiteaTarget) -> str:
     return target.clone_url if isinstance(target, GiteaTarget) else target.url
+
+
+def _seed_step(target: Target, branch: str, cache_root: Path | None, sink: ItemSink) -> StepReport:
+    try:
+        with open_target(target, cache_root=cache_root) as session:
+            base = session.read(branch)
+            holds_spec = base.repo is not None and git.read_file(base.repo, base.tree, SPEC_PATH) is not None
+        if not holds_spec:
+            return StepReport("seed", StepStatus.SKIPPED, f"the branch holds no {SPEC_PATH}")
+        request = SeedRequest(Path(SPEC_PATH), branch=branch, spec_ref=branch, target=target, cache_root=cache_root)
+        result = seed(request)
+    except GitopsError as exc:
+        return StepReport("seed", StepStatus.FAILED, str(exc).splitlines()[0], failures=(str(exc),))
+    if result.commit is None:
+        return StepReport("seed", StepStatus.OK, "up to date")
+    where = f"pull request #{result.pull_request.number}" if result.pull_request else result.ref
+    line = f"committed {result.commit[:12]} to {where} ({result.plan.changed_files} files)"
+    sink("seed", line)
+    return StepReport("seed", StepStatus.OK, line, (line,))
 
 
 def _propagate_step(target: Target, branch: str, cache_root: Path | None, sink: ItemSink) -> StepReport:

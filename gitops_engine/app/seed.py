@@ -10,8 +10,10 @@ history, so the next re-seed finds its merge base.
 from __future__ import annotations
 
 import os
+import posixpath
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NoReturn
@@ -48,6 +50,8 @@ from gitops_engine.spec.loader import LoadedSpec, load_platform
 DEFAULT_AUTHOR = ("gitops-engine", "gitops-engine@localhost")
 # the head branch a seed proposes its commit on when the target reviews changes (Gitea's default mode)
 SEED_BRANCH = "gitops-engine/seed"
+# where a fleet repository may hold its own platform spec, changed by pull request like everything else
+SPEC_PATH = ".gitops-engine/platform.yaml"
 
 Progress = Callable[[str], None]
 _HAND_STATUSES = frozenset(
@@ -72,6 +76,9 @@ class SeedRequest:
     restore: bool = False  # bring back managed files a human deleted
     age_key_file: Path | None = None  # default: outside the repository, see seed_secrets.default_key_file
     create: bool = False  # a --repo path that does not exist may be created
+    spec_ref: str | None = None  # read the spec from the --repo repository at this ref instead of spec_path
+    target: Target | None = None  # an already parsed target (wins over `repository`)
+    cache_root: Path | None = None  # where remotes' object stores live (default: the user's cache)
 
 
 @dataclass(frozen=True)
@@ -149,20 +156,61 @@ class LoadedInputs:
     spec_digest: str
     catalog_digest: str
     placements: Mapping[str, list[Placement]]
+    files: SpecFiles
 
 
-def load_spec_and_catalog(spec_path: Path) -> LoadedInputs:
+@dataclass(frozen=True)
+class SpecFiles:
+    """Where a spec is read from: a file on disk, or `.gitops-engine/platform.yaml` at a ref of the repository.
+
+    Relative `catalog.paths` are folders beside the spec in either case (in the repository's tree for a spec
+    read from it); relative `file:` values are read beside a spec on disk, and from the working directory for a
+    spec in the repository (secret values never live in it).
+    """
+
+    name: str
+    text: bytes
+    folder: Path
+    tree: Mapping[str, bytes] | None = field(default=None, repr=False)
+    tree_folder: str = ""
+
+    def catalog(self, relative: str) -> dict[str, bytes] | None:
+        """The files of a catalog folder the spec names (None when there is no such folder)."""
+        if self.tree is None:
+            directory = (self.folder / relative).resolve()
+            return fs.read_directory(directory) if directory.is_dir() else None
+        prefix = posixpath.normpath(posixpath.join(self.tree_folder, relative))
+        if prefix == ".." or prefix.startswith("../"):
+            return None
+        inside = {p[len(prefix) + 1 :]: d for p, d in self.tree.items() if p.startswith(prefix + "/")}
+        return inside or None
+
+
+def local_spec(path: Path) -> SpecFiles:
+    """The spec file at `path`."""
+    name = path.name if path.parent == Path() else str(path)
+    return SpecFiles(name, fs.read_bytes(path, "platform spec"), path.parent)
+
+
+def repository_spec(tree: Mapping[str, bytes], ref: str) -> SpecFiles:
+    """The spec a repository holds at `ref` (SPEC_PATH), with its tree for the catalog folders it names."""
+    text = tree.get(SPEC_PATH)
+    if text is None:
+        raise InputError(f"{SPEC_PATH}@{ref}: the repository holds no platform spec at this ref (commit one there)")
+    return SpecFiles(f"{SPEC_PATH}@{ref}", text, Path.cwd(), tree, posixpath.dirname(SPEC_PATH))
+
+
+def load_spec_and_catalog(spec: SpecFiles | Path) -> LoadedInputs:
     """Parse and cross-check the spec against the catalogs it names."""
-    text = fs.read_bytes(spec_path, "platform spec")
-    loaded = load_platform(text, spec_path.name if spec_path.parent == Path() else str(spec_path))
-    base = spec_path.parent
+    spec = local_spec(spec) if isinstance(spec, Path) else spec
+    loaded = load_platform(spec.text, spec.name)
     sources = [CatalogSource("catalog", fs.read_directory(builtin_catalog_dir()))]
     for index, extra in enumerate(loaded.platform.catalog_paths):
-        directory = (base / extra).resolve()
-        if not directory.is_dir():
+        files = spec.catalog(extra)
+        if files is None:
             line = loaded.document.line_of(("catalog", "paths", index))
             raise InputError(f"{loaded.filename}:{line}: catalog.paths[{index}]: {extra!r} is not a directory")
-        sources.append(CatalogSource(extra, fs.read_directory(directory)))
+        sources.append(CatalogSource(extra, files))
     catalog = load_catalog(sources)
     placements = place_apps(loaded.platform, catalog)
     problems = check_spec_against_catalog(loaded, catalog, placements)
@@ -171,7 +219,7 @@ def load_spec_and_catalog(spec_path: Path) -> LoadedInputs:
     digest = sha256_hex(
         b"".join(sha256_hex(p.encode() + b"\0" + d).encode() for s in sources for p, d in sorted(s.files.items()))
     )
-    return LoadedInputs(loaded, catalog, sha256_hex(text), digest, placements)
+    return LoadedInputs(loaded, catalog, sha256_hex(spec.text), digest, placements, spec)
 
 
 @dataclass(frozen=True)
@@ -180,27 +228,51 @@ class _Job:
 
     request: SeedRequest
     inputs: LoadedInputs
-    target: Target
     branch: str
     key: AgeKey
     progress: Progress
 
 
-def _job(request: SeedRequest, progress: Progress, *, create_key: bool) -> tuple[_Job, bool]:
-    """Load and check every input before anything is read from or written to the target; with it, whether the
-    target's repository may be created."""
+@contextmanager
+def _opened(request: SeedRequest, progress: Progress, *, create_key: bool) -> Iterator[tuple[_Job, Session]]:
+    """Load and check every input, then open the target (created on the first write where that is allowed).
+
+    A spec on disk names its target (unless --repo does); a spec read from the repository (`spec_ref`) is read
+    from the --repo target itself.
+    """
     progress("loading platform spec and catalog")
-    inputs = load_spec_and_catalog(request.spec_path)
+    if request.spec_ref is None:
+        inputs = load_spec_and_catalog(local_spec(request.spec_path))
+        target, creatable = _target(request, inputs.spec)
+        _check_creatable(target, creatable)
+        with open_target(target, create=creatable, cache_root=request.cache_root) as session:
+            yield _job(request, inputs, progress, create_key), session
+        return
+    if request.target is not None:
+        target = request.target
+    elif request.repository:
+        target = parse_target(request.repository, "--repo")
+    else:
+        raise InputError(f"--ref {request.spec_ref}: reading the spec from a repository needs --repo")
+    _check_creatable(target, False)
+    with open_target(target, cache_root=request.cache_root) as session:
+        tree = session.read_files(request.spec_ref)
+        inputs = load_spec_and_catalog(repository_spec(tree, request.spec_ref))
+        yield _job(request, inputs, progress, create_key), session
+
+
+def _job(request: SeedRequest, inputs: LoadedInputs, progress: Progress, create_key: bool) -> _Job:
     platform = inputs.spec.platform
-    target, creatable = _target(request, inputs.spec)
     key = resolve_age_key(platform, request.age_key_file, create=create_key)
-    return _Job(request, inputs, target, request.branch or platform.git.branch, key, progress), creatable
+    return _Job(request, inputs, request.branch or platform.git.branch, key, progress)
 
 
 def _target(request: SeedRequest, loaded: LoadedSpec) -> tuple[Target, bool]:
     """Where the seed goes (--repo, else the spec's gitea block, else git.repository) and whether a missing
     repository there may be created: the spec's own target may, a --repo path only with --create."""
     platform = loaded.platform
+    if request.target is not None:
+        return request.target, request.create
     if request.repository:
         return parse_target(request.repository, "--repo"), request.create
     if platform.git.gitea is not None:
@@ -221,9 +293,7 @@ def _check_creatable(target: Target, creatable: bool) -> None:
 
 def plan_seed(request: SeedRequest, progress: Progress = _quiet) -> SeedPlan:
     """Render and compare with the branch of any target; writes nothing."""
-    job, creatable = _job(request, progress, create_key=False)
-    _check_creatable(job.target, creatable)
-    with open_target(job.target) as session:
+    with _opened(request, progress, create_key=False) as (job, session):
         progress("reading the branch")
         base, _ = preview(session, job.branch, lambda _base: None)
         return _plan(job, session, base)
@@ -235,12 +305,9 @@ def seed(request: SeedRequest, progress: Progress = _quiet) -> SeedResult:
     Hand edits are kept or merged; when a merge conflicts, the result goes to CONFLICT_BRANCH instead and
     MergeConflictError names the files (the seeded branch is not touched).
     """
-    job, creatable = _job(request, progress, create_key=True)
-    _check_creatable(job.target, creatable)
-    platform = job.inputs.spec.platform
     plans: list[SeedPlan] = []
-
-    with open_target(job.target, create=True) as session:
+    with _opened(request, progress, create_key=True) as (job, session):
+        platform = job.inputs.spec.platform
 
         def compute(base: Base) -> Change | None:
             plan = _plan(job, session, base)
@@ -354,7 +421,7 @@ def _plan(job: _Job, session: Session, base: Base) -> SeedPlan:
         # render is pure: the same inputs give the same files, so there is nothing to do
         return SeedPlan(session.display, job.branch, base.commit, tuple(PhasePlan(p) for p in PHASES), (), age_key=key)
     needs = needed_secrets(platform, inputs.placements)
-    secrets, pending = secret_inputs(platform, needs, current, request.spec_path, key)
+    secrets, pending = secret_inputs(platform, needs, current, inputs.files.name, inputs.files.folder, key)
     job.progress("rendering")
     rendered = render(replace(render_inputs, secrets=secrets), inputs.placements)
     job.progress("encrypting secrets")

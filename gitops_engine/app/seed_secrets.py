@@ -85,7 +85,8 @@ def secret_inputs(
     platform: Platform,
     needs: list[SecretNeed],
     existing: Mapping[str, str],
-    spec_file: Path,
+    spec_name: str,
+    values_folder: Path,
     key: AgeKey,
 ) -> tuple[dict[str, bytes | None], list[PendingSecret]]:
     """For each needed Secret: its plaintext manifest, None (keep the encrypted file there), or pending."""
@@ -95,7 +96,7 @@ def secret_inputs(
     for need in needs:
         sources = _sources_of(platform, need)
         if sources:
-            data = {k: _read_value(v, k, spec_file) for k, v in sources.items()}
+            data = {k: _read_value(v, k, spec_name, values_folder) for k, v in sources.items()}
         elif need.path in existing:
             inputs[need.path] = None
             continue
@@ -151,14 +152,14 @@ def _sources_of(platform: Platform, need: SecretNeed) -> Mapping[str, ValueSourc
     return {}
 
 
-def _read_value(source: ValueSource, key: str, spec_file: Path) -> bytes:
-    where = f"{spec_file}:{source.line}: {key}"
+def _read_value(source: ValueSource, key: str, spec_name: str, folder: Path) -> bytes:
+    where = f"{spec_name}:{source.line}: {key}"
     if source.kind == "env":
         value = os.environ.get(source.ref)
         if value is None:
             raise InputError(f"{where}: environment variable {source.ref} is not set (export it, or use file:)")
         return value.encode()
-    path = (spec_file.parent / source.ref).resolve()
+    path = (folder / source.ref).resolve()
     try:
         return path.read_bytes()
     except OSError as exc:

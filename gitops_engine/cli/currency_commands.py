@@ -11,8 +11,9 @@ import click
 
 from gitops_engine.adapters import fs
 from gitops_engine.adapters.helmrepo import default_cache_dir
-from gitops_engine.adapters.targets import LocalTarget, parse_target
+from gitops_engine.adapters.targets import LocalTarget
 from gitops_engine.app import bump_memo
+from gitops_engine.cli.targets import forge_options, resolve_target
 
 if TYPE_CHECKING:
     from gitops_engine.app.bump import BumpResult
@@ -37,13 +38,25 @@ _POLICY = click.option(
     show_default=True,
     help="Local git repository, or a git remote URL (branches are pushed there).",
 )
+@forge_options
 @_BRANCH
 @click.option("--dry-run", is_flag=True, help="Print the proposals and skips; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print proposals, skips and branches as JSON.")
 @_POLICY
-def bump_command(repo: str, branch: str, dry_run: bool, as_json: bool, policy_file: Path | None) -> int:
-    """Propose chart updates: one branch per (app or group, target major)."""
-    target = parse_target(repo, "--repo")
+def bump_command(
+    repo: str,
+    gitea_token_env: str | None,
+    gitea_token_file: Path | None,
+    branch: str,
+    dry_run: bool,
+    as_json: bool,
+    policy_file: Path | None,
+) -> int:
+    """Propose chart updates: one branch (and, on Gitea, one pull request) per (app or group, target major).
+
+    Exits 0 when every lookup and branch succeeded, 1 when any failed (the rest still done), 2 on bad input.
+    """
+    target = resolve_target(repo, gitea_token_env, gitea_token_file)
     cache_dir = default_cache_dir()
     asked = None
     if dry_run and isinstance(target, LocalTarget):
@@ -126,11 +139,20 @@ def bump_json(result: BumpResult) -> dict[str, object]:
 
 @click.command("report")
 @click.option("--repo", default="fleet.git", show_default=True, help="Local git repository or a git remote URL.")
+@forge_options
 @_BRANCH
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("--html", "html_file", type=click.Path(path_type=Path), help="Also write a self-contained HTML page.")
 @_POLICY
-def report_command(repo: str, branch: str, as_json: bool, html_file: Path | None, policy_file: Path | None) -> int:
+def report_command(
+    repo: str,
+    gitea_token_env: str | None,
+    gitea_token_file: Path | None,
+    branch: str,
+    as_json: bool,
+    html_file: Path | None,
+    policy_file: Path | None,
+) -> int:
     """How current each chart is: newest patch/minor/major, days behind, window status.
 
     Exits 1 when a chart repository could not be read (its rows say so), 0 otherwise.
@@ -139,7 +161,7 @@ def report_command(repo: str, branch: str, as_json: bool, html_file: Path | None
     from gitops_engine.app.bump import AdapterLookup
     from gitops_engine.app.report import run_report
 
-    target = parse_target(repo, "--repo")
+    target = resolve_target(repo, gitea_token_env, gitea_token_file)
     report = run_report(target, AdapterLookup(), branch=branch, policy_file=policy_file, cache_dir=default_cache_dir())
     if html_file is not None:
         fs.write_atomic(html_file, report.html().encode())

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
-from gitops_engine.adapters.targets import parse_target
 from gitops_engine.app.propagate import PropagateOutcome, propagate
 from gitops_engine.app.reconcile import reconcile, summarize
+from gitops_engine.cli.targets import forge_options, resolve_target
 from gitops_engine.core.errors import LockedError
 from gitops_engine.propagate import CopyStatus
 
@@ -22,12 +23,15 @@ STUCK_AFTER_SECONDS = 2 * 3600
 
 @click.command("propagate")
 @_REPO
+@forge_options
 @_BRANCH
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan and result as JSON.")
-def propagate_command(repo: str, branch: str, dry_run: bool, as_json: bool) -> int:
+def propagate_command(
+    repo: str, gitea_token_env: str | None, gitea_token_file: Path | None, branch: str, dry_run: bool, as_json: bool
+) -> int:
     """Copy catalog GitRepositories into the workspaces and projects their labels select."""
-    outcome = propagate(parse_target(repo, "--repo"), branch, dry_run=dry_run)
+    outcome = propagate(resolve_target(repo, gitea_token_env, gitea_token_file), branch, dry_run=dry_run)
     if as_json:
         click.echo(json.dumps(_as_json(outcome), indent=2))
         return 0
@@ -66,10 +70,13 @@ def _as_json(outcome: PropagateOutcome) -> dict[str, object]:
 
 @click.command("reconcile")
 @_REPO
+@forge_options
 @_BRANCH
 @click.option("--json", "as_json", is_flag=True, help="Print each step's status, items and failures as JSON.")
-def reconcile_command(repo: str, branch: str, as_json: bool) -> int:
-    """Run one scheduled pass: propagate catalogs, then the currency bot.
+def reconcile_command(
+    repo: str, gitea_token_env: str | None, gitea_token_file: Path | None, branch: str, as_json: bool
+) -> int:
+    """Run one scheduled pass: re-seed from the branch's own spec, propagate catalogs, then the currency bot.
 
     Exits 0 when every step did all it was asked, 1 when a step failed in part or whole (every other step still
     ran), 2 on bad input. Another pass holding the repository's lock makes this one a skip (exit 0), unless that
@@ -77,7 +84,7 @@ def reconcile_command(repo: str, branch: str, as_json: bool) -> int:
     """
     sink = (lambda step, line: None) if as_json else (lambda step, line: click.echo(f"{step}: {line}"))
     try:
-        report = reconcile(parse_target(repo, "--repo"), branch, on_item=sink)
+        report = reconcile(resolve_target(repo, gitea_token_env, gitea_token_file), branch, on_item=sink)
     except LockedError as exc:
         stuck = exc.held_for is not None and exc.held_for > STUCK_AFTER_SECONDS
         if as_json:

@@ -12,7 +12,9 @@ from typing import Any
 import click
 from rich.console import Console
 
+from gitops_engine.adapters.targets import Target
 from gitops_engine.app.seed import SeedPlan, SeedRequest, SeedResult, plan_seed, seed
+from gitops_engine.cli.targets import forge_options, resolve_target
 from gitops_engine.core.errors import InputError
 
 _spec_option = click.option(
@@ -23,6 +25,11 @@ _repo_option = click.option("--repo", "repository", help="Repository path or URL
 _branch_option = click.option("--branch", help="Branch to seed (overrides git.branch; default main).")
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
 _restore_option = click.option("--restore", is_flag=True, help="Bring back managed files a human deleted.")
+_ref_option = click.option(
+    "--ref",
+    "spec_ref",
+    help="Read the spec from the --repo repository at this branch or revision (.gitops-engine/platform.yaml).",
+)
 _create_option = click.option(
     "--create", is_flag=True, help="Create the --repo repository when it does not exist (a mistyped path is refused)."
 )
@@ -55,15 +62,38 @@ def init(output: Path, force: bool) -> None:
 @_spec_option
 @_repo_option
 @_branch_option
+@forge_options
+@_ref_option
 @_restore_option
 @_create_option
 @_json_option
+@click.option("--markdown", is_flag=True, help="Print the plan as Markdown, fit for a pull request comment.")
 def plan(
-    spec_path: Path, repository: str | None, branch: str | None, restore: bool, create: bool, as_json: bool
+    spec_path: Path,
+    repository: str | None,
+    gitea_token_env: str | None,
+    gitea_token_file: Path | None,
+    branch: str | None,
+    spec_ref: str | None,
+    restore: bool,
+    create: bool,
+    as_json: bool,
+    markdown: bool,
 ) -> None:
-    """Show the installer phases in order and, per file, added / replaced / kept / merged / conflict / ..."""
-    with _progress(not as_json) as step:
-        result = plan_seed(SeedRequest(spec_path, repository, branch, restore=restore, create=create), step)
+    """Show the installer phases in order and, per file, added / replaced / kept / merged / conflict / ...
+
+    With --repo R --ref REF the spec is read from REF of the repository (.gitops-engine/platform.yaml) and the
+    plan shows what merging REF into the seeded branch would do.
+    """
+    target = _target(repository, gitea_token_env, gitea_token_file)
+    request = SeedRequest(
+        spec_path, repository, branch, restore=restore, create=create, spec_ref=spec_ref, target=target
+    )
+    with _progress(not (as_json or markdown)) as step:
+        result = plan_seed(request, step)
+    if markdown:
+        click.echo(plan_markdown(result, spec_ref), nl=False)
+        return
     _print_plan(result, as_json)
 
 
@@ -76,6 +106,8 @@ def plan(
     "--commit-time", type=int, help="Commit time (seconds since the epoch); default: $SOURCE_DATE_EPOCH, else now."
 )
 @click.option("--author", default="gitops-engine <gitops-engine@localhost>", show_default=True)
+@forge_options
+@_ref_option
 @_restore_option
 @_create_option
 @click.option(
@@ -87,10 +119,13 @@ def plan(
 def seed_command(
     spec_path: Path,
     repository: str | None,
+    gitea_token_env: str | None,
+    gitea_token_file: Path | None,
     branch: str | None,
     dry_run: bool,
     commit_time: int | None,
     author: str,
+    spec_ref: str | None,
     restore: bool,
     create: bool,
     age_key: Path | None,
@@ -104,7 +139,16 @@ def seed_command(
     name, _, email = author.partition("<")
     who = (name.strip(), email.rstrip(">").strip())
     request = SeedRequest(
-        spec_path, repository, branch, commit_time, who, restore=restore, age_key_file=age_key, create=create
+        spec_path,
+        repository,
+        branch,
+        commit_time,
+        who,
+        restore=restore,
+        age_key_file=age_key,
+        create=create,
+        spec_ref=spec_ref,
+        target=_target(repository, gitea_token_env, gitea_token_file),
     )
     with _progress(not as_json) as step:
         if dry_run:
@@ -159,6 +203,46 @@ def _print_plan(p: SeedPlan, as_json: bool) -> None:
         for s in p.pending_secrets:
             click.echo(f"     - {s.path} ({s.namespace}/{s.name}: {s.purpose})")
     click.echo("no changes" if p.empty else "")
+
+
+def _target(repository: str | None, token_env: str | None, token_file: Path | None) -> Target | None:
+    """A Gitea target when a token option names one; else None (the seed reads --repo or the spec itself)."""
+    if repository is None or not (token_env or token_file):
+        if token_env or token_file:
+            raise InputError("--gitea-token-env/--gitea-token-file name the token for the --repo Gitea repository")
+        return None
+    return resolve_target(repository, token_env, token_file)
+
+
+def plan_markdown(p: SeedPlan, spec_ref: str | None) -> str:
+    """The plan as a pull request comment: a table of phases, hand edits, conflicts, files (collapsed)."""
+    source = f"merging `{spec_ref}` into `{p.branch}`" if spec_ref else f"seeding `{p.branch}`"
+    lines = [f"### gitops-engine plan: {source}", ""]
+    if p.empty:
+        return "\n".join([*lines, "No file changes.", ""]) + "\n"
+    lines += ["| Phase | Added | Changed | Removed |", "|---|---:|---:|---:|"]
+    for ph in p.phases:
+        if ph.added or ph.changed or ph.removed:
+            lines.append(
+                f"| {ph.phase.number}. {ph.phase.title} | {len(ph.added)} | {len(ph.changed)} | {len(ph.removed)} |"
+            )
+    lines += ["", f"**{p.changed_files} file(s)** change."]
+    hand = [d for ph in p.phases for d in ph.files if d.status.value not in ("added", "replaced", "removed")]
+    if p.conflicts:
+        lines += ["", f":warning: **{len(p.conflicts)} conflict(s)**: hand edits and the new render change the same"]
+        lines += ["lines; merging this would put the merge with markers on `gitops-engine/reseed-conflicts`:"]
+        lines += [f"- `{path}`" for path in p.conflicts]
+    if hand:
+        lines += ["", "Hand edits:"] + [f"- {d.status.value}: `{d.path}`" for d in hand]
+    if p.pending_secrets:
+        lines += ["", "Pending secrets (not committed):"]
+        lines += [f"- `{s.namespace}/{s.name}` ({s.purpose}): {s.reason}" for s in p.pending_secrets]
+    lines += ["", "<details><summary>Files</summary>", ""]
+    for ph in p.phases:
+        for kind, paths in (("added", ph.added), ("changed", ph.changed), ("removed", ph.removed)):
+            lines += [f"- {kind} `{path}`" for path in paths]
+    lines += ["", "</details>", ""]
+    return "\n".join(lines) + "\n"
 
 
 def _print_result(r: SeedResult, as_json: bool) -> None:

@@ -5,6 +5,7 @@ The base is small-repo pushed through publish; the chart index is served over HT
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from gitops_engine.adapters import git
 from gitops_engine.adapters.helmrepo import LookupOptions
 from gitops_engine.adapters.targets import Target, gitea_target, parse_target
 from gitops_engine.app.bump import Action, AdapterLookup, bump_target
+from gitops_engine.cli.main import main
 from gitops_engine.model.tree import Tree
 from tests.currency.support import NOW, SMALL_REPO, files_under
 from tests.currency.support import renovate_index_bytes as make_index
@@ -132,3 +134,28 @@ def test_bump_on_a_plain_remote_pushes_branches(
     changed = [p for p in server_files if server_files[p] != branch_files[p]]
     assert changed == ["clusters/prod/apps/traefik/helmrelease.yaml"]
     assert gitea.pulls_of("plain", "fleet") == []
+
+
+def test_the_cli_reaches_gitea_pull_requests_through_a_token_option(
+    gitea: GiteaServer,
+    helm_server: RepoServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tokens: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--gitea-token-env` makes --repo a Gitea repository: the scheduled bot opens pull requests from the CLI."""
+    monkeypatch.setenv("TEST_GITEA_TOKEN", tokens["alice"])
+    target = gitea_target(
+        {"url": gitea.url, "owner": "platform", "repository": "fleet", "tokenEnv": "TEST_GITEA_TOKEN"}, "test"
+    )
+    _seeded(target, helm_server, tmp_path)
+    repo = f"{gitea.url}/platform/fleet.git"
+    code = main(["bump", "--repo", repo, "--gitea-token-env", "TEST_GITEA_TOKEN", "--json"])
+    captured = capsys.readouterr()
+    # small-repo's OCI sources have no registry here: their lookups fail, the Helm ones still get their PRs
+    assert code == 1
+    branches = {b["name"] for b in json.loads(captured.out)["branches"]}
+    assert "gitops-engine/traefik-33" in branches
+    assert {p.head_ref for p in gitea.pulls_of("platform", "fleet")} == branches
+    assert tokens["alice"] not in captured.out + captured.err

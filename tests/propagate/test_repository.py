@@ -122,8 +122,9 @@ def test_bad_config_is_one_line_exit_2_and_nothing_written(tmp_path: Path, capsy
     code, out, err = _cli(capsys, "reconcile", "--repo", str(tmp_path / "fleet.git"))
     assert code == 1
     lines = out.splitlines()
-    assert lines[0].startswith("propagate: failed — .gitops-engine/propagate.yaml:2: 'gitea.svc'")
-    assert lines[1].startswith("bump: ")
+    assert lines[0] == "seed: skipped — the branch holds no .gitops-engine/platform.yaml"
+    assert lines[1].startswith("propagate: failed — .gitops-engine/propagate.yaml:2: 'gitea.svc'")
+    assert lines[2].startswith("bump: ")
     assert set(repo.odb) == objects
 
 

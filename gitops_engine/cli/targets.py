@@ -1,0 +1,40 @@
+"""The repository options every command that reads or writes a fleet repository shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from gitops_engine.adapters.targets import SecretSource, Target, gitea_repository, parse_target
+from gitops_engine.core.errors import InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def forge_options(function: F) -> F:
+    """`--gitea-token-env` / `--gitea-token-file`: the --repo URL is a Gitea repository, reached with that token
+    (pull requests, comments and the dashboard issue go through its API)."""
+    function = click.option(
+        "--gitea-token-file",
+        type=click.Path(path_type=Path),
+        help="File holding a Gitea token: --repo is then a Gitea repository (PRs through its API).",
+    )(function)
+    return click.option(
+        "--gitea-token-env",
+        metavar="VAR",
+        help="Environment variable holding a Gitea token: --repo is then a Gitea repository.",
+    )(function)
+
+
+def resolve_target(repo: str, gitea_token_env: str | None, gitea_token_file: Path | None) -> Target:
+    """The target --repo names, as a Gitea repository when a token option is given."""
+    if gitea_token_env and gitea_token_file:
+        raise InputError("--gitea-token-env and --gitea-token-file: give one of them")
+    if gitea_token_env:
+        return gitea_repository(repo, SecretSource("--gitea-token-env", env=gitea_token_env))
+    if gitea_token_file:
+        return gitea_repository(repo, SecretSource("--gitea-token-file", file=gitea_token_file))
+    return parse_target(repo, "--repo")
