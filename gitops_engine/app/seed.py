@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import NoReturn
 
@@ -136,15 +137,18 @@ class SeedResult:
 
 
 def builtin_catalog_dir() -> Path:
-    """The catalog shipped with the engine (GITOPS_ENGINE_CATALOG overrides it)."""
+    """The catalog shipped with the engine as package data (GITOPS_ENGINE_CATALOG overrides it)."""
     override = os.environ.get("GITOPS_ENGINE_CATALOG")
     if override:
         return Path(override)
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package.parent / "catalog", package / "data" / "catalog"):
-        if candidate.is_dir():
-            return candidate
-    raise InputError("the built-in catalog is missing; set GITOPS_ENGINE_CATALOG to a catalog directory")
+    shipped = resources.files("gitops_engine").joinpath("data", "catalog")
+    # Catalogs are read as folders on disk; an install that is not unpacked (a zip import) has none.
+    if isinstance(shipped, Path) and shipped.is_dir():
+        return shipped
+    raise InputError(
+        "the built-in catalog is missing from this installation of gitops-engine; reinstall it from a wheel "
+        "or set GITOPS_ENGINE_CATALOG to a catalog directory"
+    )
 
 
 @dataclass(frozen=True)

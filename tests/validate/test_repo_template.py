@@ -1,22 +1,22 @@
-"""The CI workflow and pre-commit hook shipped in repo-template run the engine's checks."""
+"""The CI workflow and pre-commit hook shipped in repo-template (package data) run the engine's checks."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import yaml
 
-from tests.conftest import ROOT
 from tests.seed.helpers import reproducible_spec_text
 
-TEMPLATE = ROOT / "repo-template"
+TEMPLATE = resources.files("gitops_engine").joinpath("data", "repo-template")
 
 
 def test_workflow_runs_validate_and_diff_on_pull_requests() -> None:
-    workflow = yaml.safe_load((TEMPLATE / ".gitea/workflows/validate.yaml").read_text())
+    workflow = yaml.safe_load(TEMPLATE.joinpath(".gitea", "workflows", "validate.yaml").read_text())
     # PyYAML reads the bare key `on` as the boolean True (YAML 1.1)
     assert "pull_request" in workflow[True]
     steps = workflow["jobs"]["validate"]["steps"]
@@ -27,7 +27,7 @@ def test_workflow_runs_validate_and_diff_on_pull_requests() -> None:
 
 
 def test_pre_commit_hook_runs_validate() -> None:
-    config = yaml.safe_load((TEMPLATE / ".pre-commit-config.yaml").read_text())
+    config = yaml.safe_load(TEMPLATE.joinpath(".pre-commit-config.yaml").read_text())
     (hook,) = config["repos"][0]["hooks"]
     assert hook["entry"] == "gitops-engine validate --repo ."
     assert hook["pass_filenames"] is False
