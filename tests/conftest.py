@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to ../shared, isolated git configuration."""
+"""Shared fixtures: the test data folder, isolated git configuration."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+# Every file a test reads is inside the checkout; each data set notes its source and licence (tests/data/README.md).
+DATA = ROOT / "tests" / "data"
 
 
 @pytest.fixture(autouse=True)

@@ -13,12 +13,12 @@ from types import MappingProxyType
 from gitops_engine.adapters import git
 from gitops_engine.adapters.chartindex import parse_index
 from gitops_engine.model.charts import ChartIndex, ChartRelease
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-RENOVATE = SHARED / "peers" / "renovate"
+RENOVATE = DATA / "renovate-peer"
 SMALL_REPO = RENOVATE / "small-repo"
-FLUX_LOCAL = SHARED / "corpora" / "flux-local"
-HELM_INDEXES = SHARED / "corpora" / "helm-indexes"
+FLUX_LOCAL = DATA / "flux-local" / "testdata"
+HELM_INDEXES = DATA / "helm-indexes"
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 

@@ -9,7 +9,7 @@ import yaml
 
 from gitops_engine.currency.fastread import read_documents
 from gitops_engine.currency.manifests import _ALL_WANTED, _EDITABLE_OF, _composed_objects, read_objects
-from tests.conftest import SHARED
+from tests.currency.support import FLUX_LOCAL, SMALL_REPO
 
 RELEASE = b"""---
 apiVersion: helm.toolkit.fluxcd.io/v2
@@ -104,7 +104,7 @@ def test_the_real_version_wins_over_a_lookalike_in_a_block_scalar() -> None:
 
 
 def _manifests() -> list[Path]:
-    roots = [SHARED / "corpora" / "flux-local", SHARED / "peers" / "renovate" / "small-repo"]
+    roots = [FLUX_LOCAL, SMALL_REPO]
     return sorted(p for root in roots for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
 
 

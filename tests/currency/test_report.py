@@ -61,7 +61,7 @@ class _Visible(HTMLParser):
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
-        pytest.skip("Debian chromium is not installed (CI installs it)")
+        pytest.fail("Debian chromium is not installed: apt-get install chromium (bash scripts/test installs it)")
     return found
 
 

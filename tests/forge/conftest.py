@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED
+from tests.conftest import DATA
 from tests.forge.gitea_server import GiteaServer
 from tests.forge.openapi import OpenApiContract
 
-SWAGGER = SHARED / "schemas" / "gitea" / "swagger.v1.json"
+SWAGGER = DATA / "gitea-openapi" / "swagger.v1.json"
 
 
 @pytest.fixture(scope="session")

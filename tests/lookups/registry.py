@@ -43,7 +43,7 @@ def registry_binary() -> str:
     if found is None:
         pytest.fail(
             "the OCI lookup tests need Debian's docker-registry (distribution): apt-get install -y docker-registry "
-            "(.ci/run installs it)"
+            "(bash scripts/test installs it)"
         )
     return found
 

@@ -12,9 +12,9 @@ import yaml_rs
 from gitops_engine.adapters.chartindex import cached_index, index_from_bytes, parse_index, store_index
 from gitops_engine.core.errors import PermanentRemoteError
 from gitops_engine.core.hashing import sha256_hex
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-INDEXES = sorted((SHARED / "corpora" / "helm-indexes").glob("*-index.yaml"))
+INDEXES = sorted((DATA / "helm-indexes").glob("*-index.yaml"))
 
 
 @pytest.mark.parametrize("path", INDEXES, ids=lambda p: p.name)
@@ -72,15 +72,17 @@ def test_unreadable_indexes_name_the_repository(data: bytes, message: str) -> No
 
 
 def test_parse_cache_round_trips_every_release(tmp_path: Path) -> None:
-    data = (SHARED / "corpora" / "helm-indexes" / "grafana-index.yaml").read_bytes()
-    parsed, was_parsed = index_from_bytes(data, "https://grafana.github.io/helm-charts", tmp_path)
+    data = (DATA / "helm-indexes" / "ingress-nginx-index.yaml").read_bytes()
+    parsed, was_parsed = index_from_bytes(data, "https://kubernetes.github.io/ingress-nginx", tmp_path)
 
-    cached, was_parsed_again = index_from_bytes(data, "https://mirror.example/grafana", tmp_path)
+    cached, was_parsed_again = index_from_bytes(data, "https://mirror.example/ingress-nginx", tmp_path)
 
     assert (was_parsed, was_parsed_again) == (True, False)
-    assert cached.source_url == "https://mirror.example/grafana"
+    assert cached.source_url == "https://mirror.example/ingress-nginx"
     assert dict(cached.charts) == dict(parsed.charts)
-    assert cached.releases("loki")[0].created is not None
+    # 177 entries, 4.12.0-beta.0 among them nine times: duplicates survive the round trip too
+    assert len(cached.releases("ingress-nginx")) == 177
+    assert cached.releases("ingress-nginx")[0].created is not None
     assert cached.releases("no-such-chart") == ()
     assert len(list(tmp_path.rglob("*.json"))) == 1
 

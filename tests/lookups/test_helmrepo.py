@@ -22,17 +22,17 @@ from gitops_engine.adapters.helmrepo import (
 )
 from gitops_engine.model.charts import ChartIndex
 from gitops_engine.model.credentials import Credentials
-from tests.conftest import SHARED
+from tests.conftest import DATA
 from tests.lookups.servers import RepoServer, Route, self_signed, serving
 
-INDEXES = SHARED / "corpora" / "helm-indexes"
-CORPORA = ("grafana", "headlamp", "ingress-nginx", "podinfo")
+INDEXES = DATA / "helm-indexes"
+CORPORA = ("headlamp", "ingress-nginx", "podinfo")
 LOGGER = "gitops_engine.adapters.helmrepo"
 
 
 @pytest.fixture
 def server() -> Iterator[RepoServer]:
-    """A Helm repository server with the four corpora indexes, each with an ETag and a Last-Modified."""
+    """A Helm repository server with the three corpora indexes, each with an ETag and a Last-Modified."""
     with serving() as repo:
         for name in CORPORA:
             repo.routes[f"/{name}/index.yaml"] = Route(
@@ -77,19 +77,18 @@ def generated_index(chart: str, versions: list[str]) -> bytes:
 def test_real_indexes_are_parsed_with_versions_and_dates(server: RepoServer, options: LookupOptions) -> None:
     sources = [ChartSource(f"{server.url}/{name}") for name in CORPORA]
     results = fetch_indexes(sources, options)
-    grafana, headlamp, nginx, podinfo = (ok(results[source.url]) for source in sources)
+    headlamp, nginx, podinfo = (ok(results[source.url]) for source in sources)
 
-    assert len(grafana.charts) == 41
-    assert sum(len(releases) for releases in grafana.charts.values()) == 3591
-    grafana_10515 = next(r for r in grafana.releases("grafana") if r.version == "10.5.15")
-    assert grafana_10515.created == datetime(2026, 1, 30, 7, 10, 18, 70791, tzinfo=UTC)
-    assert grafana_10515.app_version == "12.3.1"
-    alloy = grafana.releases("alloy")
-    assert alloy[1].version == "1.11.0"
-    assert alloy[1].created == datetime(2026, 7, 20, 16, 37, 13, tzinfo=UTC)
-
+    assert list(nginx.charts) == ["ingress-nginx"]
+    assert len(nginx.releases("ingress-nginx")) == 177
+    newest = nginx.releases("ingress-nginx")[0]
+    # nanoseconds in the index, microseconds kept
+    assert newest.created == datetime(2026, 3, 19, 21, 16, 17, 141043, tzinfo=UTC)
+    assert newest.app_version == "1.15.1"
     assert [r.version for r in nginx.releases("ingress-nginx")[:2]] == ["4.15.1", "4.15.0"]
-    assert nginx.releases("ingress-nginx")[0].created == datetime(2026, 3, 19, 21, 16, 17, 141043, tzinfo=UTC)
+    # the index lists 4.12.0-beta.0 nine times, each a separate entry
+    assert [r.version for r in nginx.releases("ingress-nginx")].count("4.12.0-beta.0") == 9
+    assert nginx.releases("ingress-nginx")[-1].version == "2.0.0"
     assert headlamp.releases("headlamp")[0].version == "0.45.0"
     assert len(podinfo.releases("podinfo")) == 108
     oldest = podinfo.releases("podinfo")[-1]
@@ -153,17 +152,17 @@ def test_changed_index_is_fetched_and_parsed_again(
 def test_same_bytes_under_a_new_etag_come_from_the_parse_cache(
     server: RepoServer, options: LookupOptions, caplog: pytest.LogCaptureFixture
 ) -> None:
-    route = server.routes["/grafana/index.yaml"]
-    source = ChartSource(f"{server.url}/grafana")
+    route = server.routes["/ingress-nginx/index.yaml"]
+    source = ChartSource(f"{server.url}/ingress-nginx")
     ok(fetch_indexes([source], options)[source.url])
-    route.etag = '"grafana-rebuilt"'
+    route.etag = '"ingress-nginx-rebuilt"'
     caplog.set_level(logging.DEBUG, logger=LOGGER)
 
     again = ok(fetch_indexes([source], options)[source.url])
 
-    assert server.requests_for("/grafana/index.yaml")[1].status == 200
+    assert server.requests_for("/ingress-nginx/index.yaml")[1].status == 200
     assert any(r.getMessage().endswith("parse cache hit") for r in caplog.records)
-    assert again.releases("grafana")[0].version == "10.5.15"
+    assert again.releases("ingress-nginx")[0].version == "4.15.1"
 
 
 def test_server_error_then_success_is_retried(server: RepoServer, options: LookupOptions) -> None:
@@ -291,7 +290,7 @@ def test_https_with_a_ca_bundle(tmp_path: Path, options: LookupOptions) -> None:
 
 def test_generated_peer_index_is_read(tmp_path: Path, options: LookupOptions) -> None:
     # The index the Renovate peer comparison serves, produced by its own generator.
-    script = SHARED / "peers" / "renovate" / "make-helm-index.py"
+    script = DATA / "renovate-peer" / "make-helm-index.py"
     with serving() as repo:
         subprocess.run([sys.executable, str(script), str(tmp_path), repo.url], check=True)
         repo.routes["/index.yaml"] = Route(body=(tmp_path / "index.yaml").read_bytes())

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from gitops_engine.secrets.agekeys import generate_identity
-from tests.conftest import ROOT, SHARED
+from tests.conftest import DATA
 
-VECTORS = SHARED / "interop" / "sops" / "vectors"
-K8S = SHARED / "interop" / "sops" / "k8s" / "kustomize-controller" / "internal" / "controller" / "testdata" / "sops"
-ORACLE = ROOT / ".cache" / "sops-oracle" / "decrypt.mjs"
+VECTORS = DATA / "sops-vectors"
+K8S = DATA / "flux-sops" / "sops"
+ORACLE = DATA / "sops-oracle" / "decrypt.mjs"
 
 
 def expected() -> dict[str, dict[str, object]]:
@@ -33,7 +33,9 @@ def identity(tmp_path: Path) -> tuple[str, str, Path]:
 
 @pytest.fixture
 def oracle() -> Path:
-    """The independent node decoder (installed by scripts/test into .cache/sops-oracle)."""
-    if shutil.which("node") is None or not (ORACLE.parent / "node_modules").is_dir():
-        pytest.fail("node oracle missing: run scripts/test (it installs .cache/sops-oracle)")
+    """The independent node decoder in tests/data/sops-oracle, whose npm packages scripts/test installs."""
+    if shutil.which("node") is None:
+        pytest.fail("the SOPS oracle needs Node.js (node and npm) on PATH: apt-get install nodejs npm")
+    if not (ORACLE.parent / "node_modules").is_dir():
+        pytest.fail(f"the SOPS oracle's npm packages are not installed: npm install --prefix {ORACLE.parent}")
     return ORACLE

@@ -128,7 +128,7 @@ def test_dotenv_round_trip_keeps_values_and_comments(identity: tuple[str, str, P
 
 def test_age_cli_decrypts_each_data_key_stanza(tmp_path: Path, identity: tuple[str, str, Path]) -> None:
     if shutil.which("age") is None:
-        pytest.fail("the age CLI is missing (apt-get install age; .ci/run installs it)")
+        pytest.fail("the age CLI is missing: apt-get install age (bash scripts/test installs it)")
     secret, recipient, key_file = identity
     encrypted = sopsfile.encrypt(YAML_PLAIN, Format.YAML, [recipient], Selection())
     opened = sopsfile.open_encrypted(encrypted, Format.YAML, [secret])

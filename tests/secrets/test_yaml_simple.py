@@ -14,10 +14,10 @@ from gitops_engine.secrets.values import Branch, Comment, Node, Timestamp
 from gitops_engine.secrets.yaml_emit import emit_documents
 from gitops_engine.secrets.yaml_read import compose_documents, read_documents
 from gitops_engine.secrets.yaml_simple import read_simple
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-INTEROP = SHARED / "interop" / "sops"
-SAMPLES = sorted(p for p in INTEROP.rglob("*") if p.suffix in (".yaml", ".yml"))
+SAMPLE_SETS = (DATA / "sops-vectors", DATA / "flux-sops")
+SAMPLES = sorted(p for s in SAMPLE_SETS for p in s.rglob("*") if p.suffix in (".yaml", ".yml"))
 
 SUBSET = {
     "flat secret": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n  password: s3cr3t\n",
@@ -78,7 +78,7 @@ def test_broken_documents_get_the_composer_error(name: str) -> None:
         read_documents(text, "f.yaml")
 
 
-@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: str(p.relative_to(INTEROP)))
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: str(p.relative_to(DATA)))
 def test_real_files_agree_whenever_accepted(path: Path) -> None:
     text = path.read_text()
     simple = read_simple(text)

@@ -14,9 +14,9 @@ import pytest
 from gitops_engine.adapters.kustomize import kustomize_builder, read_directory
 from gitops_engine.model.finding import Severity
 from gitops_engine.validate.engine import Report, validate_tree
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-CORPORA = SHARED / "corpora" / "flux-local"
+CORPORA = DATA / "flux-local" / "testdata"
 
 
 def _validate(name: str, sources: Mapping[str, str] | None = None) -> Report:

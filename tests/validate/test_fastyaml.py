@@ -10,12 +10,12 @@ import yaml
 from gitops_engine.adapters.kustomize import kustomize_builder, read_directory
 from gitops_engine.core.yamlio import load_fast
 from gitops_engine.validate.fastyaml import load_documents
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-CORPORA = SHARED / "corpora"
+CORPORA = DATA / "flux-local" / "testdata"
 # the repositories validate reads (Helm indexes are read by adapters/chartindex, not by this reader)
 YAML_FILES = sorted(
-    p for p in (CORPORA / "flux-local").rglob("*") if p.suffix in (".yaml", ".yml") and "/templates/" not in str(p)
+    p for p in CORPORA.rglob("*") if p.suffix in (".yaml", ".yml") and "/templates/" not in str(p)
 )
 
 
@@ -38,7 +38,7 @@ def test_corpus_files_read_the_same(path: Path) -> None:
 
 
 def test_kustomize_output_of_the_corpora_reads_the_same(tmp_path: Path) -> None:
-    files = read_directory(CORPORA / "flux-local" / "cluster")
+    files = read_directory(CORPORA / "cluster")
     folders = sorted({p.rsplit("/", 1)[0] for p in files if p.endswith("kustomization.yaml")})
     with kustomize_builder(files, cache_dir=tmp_path) as builder:
         built = [o for o in builder(folders) if o.error is None]

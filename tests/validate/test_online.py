@@ -13,11 +13,11 @@ from gitops_engine.app.validate import validate_repository
 from gitops_engine.cli.main import main
 from gitops_engine.model.finding import Severity
 from gitops_engine.validate.engine import Report
-from tests.conftest import SHARED
+from tests.conftest import DATA
 from tests.lookups.servers import RepoServer, Route, serving
 from tests.validate.fixtures import BASE, RELEASE, REPOSITORY, line_of, write_tree
 
-PODINFO_INDEX = SHARED / "corpora" / "helm-indexes" / "podinfo-index.yaml"
+PODINFO_INDEX = DATA / "helm-indexes" / "podinfo-index.yaml"
 UPSTREAM = "https://stefanprodan.github.io/podinfo"
 
 
