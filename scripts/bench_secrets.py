@@ -31,7 +31,7 @@ from gitops_engine.secrets.creation_rules import render_config
 from gitops_engine.secrets.guard import plaintext_violations
 from gitops_engine.secrets.stores import Format
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "flux-local"
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "flux-local" / "testdata"
 
 
 @dataclass(frozen=True)
