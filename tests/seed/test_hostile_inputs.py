@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from gitops_engine.adapters import git
+from gitops_engine.app.seed import builtin_catalog_dir
 from gitops_engine.core.errors import SecretLeakError
 from gitops_engine.core.urls import has_credentials, redacted
 from gitops_engine.secrets.guard import plaintext_violations
 from tests.seed.helpers import reproducible_spec_text, run_cli, write_example
 
-ROOT = Path(__file__).resolve().parents[2]
 # an age identity in the published format (a test value nobody uses; it only has to look like one)
 AGE_KEY = "AGE-SECRET-KEY-1" + "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L" + "QPZRY9X8GF2TVDW0S3JN54KHCE6M"
 PEM_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
@@ -21,7 +21,7 @@ PEM_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----E
 
 def _own_catalog(tmp_path: Path) -> Path:
     """A user catalog with one app version copied from the built-in kafka folder, under another name."""
-    source = next((ROOT / "catalog" / "kafka").iterdir())
+    source = next((builtin_catalog_dir() / "kafka").iterdir())
     folder = tmp_path / "mycatalog" / "kafka-lite" / source.name
     shutil.copytree(source, folder)
     return folder
