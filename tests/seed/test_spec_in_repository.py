@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gitops_engine.adapters import git
-from gitops_engine.app.seed import SPEC_PATH
+from gitops_engine.app.seed import SPEC_PATH, builtin_catalog_dir
 from tests.seed.helpers import reproducible_spec_text, run_cli
 
 HUMAN = git.Signature("human", "human@example.invalid", 1_800_000_000)
@@ -72,7 +72,7 @@ def test_a_spec_pull_request_gets_a_markdown_plan_of_what_merging_it_does(fleet:
 
 
 def test_catalog_folders_named_by_a_repository_spec_come_from_its_tree(fleet: Path, tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[2] / "catalog" / "metallb"
+    root = builtin_catalog_dir() / "metallb"
     version = next(root.iterdir())
     own = {f".gitops-engine/catalog/lb-lite/{version.name}/{p.name}": p.read_bytes() for p in version.iterdir()}
     spec = reproducible_spec_text().replace("catalog:\n", "catalog:\n  paths:\n    - catalog\n", 1)
