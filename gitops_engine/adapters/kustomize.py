@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import re
 import tempfile
 import threading
 from collections import defaultdict
@@ -49,6 +50,7 @@ from gitops_engine.validate.kustomize_refs import (
 )
 
 _ORIGIN = "config.kubernetes.io/origin"
+_KLOG_HEADER = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.-]+:\d+\] ", re.MULTILINE)
 
 
 @dataclass
@@ -261,6 +263,8 @@ class KustomizeBuilder:
             return BuildOutput(path, error=str(exc), files=closure), b""
         if done.returncode != 0:
             message = done.stderr.decode(errors="replace").replace(str(self.workdir) + "/", "")
+            # kubectl prefixes its errors with klog's time and pid: noise to a reader, and never the same twice
+            message = _KLOG_HEADER.sub("", message)
             return BuildOutput(path, error=message or "kustomize failed", files=closure), b""
         return _parse_output(path, done.stdout, closure), done.stdout
 

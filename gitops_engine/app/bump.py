@@ -29,6 +29,7 @@ from gitops_engine.adapters import helmrepo as lookups
 from gitops_engine.adapters.forge.base import PullRequest
 from gitops_engine.adapters.targets import Target
 from gitops_engine.app.publish import Base, Change, PublishMode, Review, Session, open_target, publish
+from gitops_engine.app.verify import Verifier
 from gitops_engine.core.errors import GitopsError, InputError
 from gitops_engine.core.hashing import git_blob_ids, sha256_hex
 from gitops_engine.currency.branches import BRANCH_PREFIX, BranchPlan, is_bot_branch, plan_branches
@@ -216,12 +217,20 @@ def bump_target(
     now: datetime | None = None,
     cache_dir: Path | None = None,
     cache_root: Path | None = None,
+    verify: bool = True,
 ) -> BumpResult:
     """One bot pass over any target (see module doc); `cache_dir` keeps scans and branch trees, `cache_root` the
-    object stores of remotes."""
+    object stores of remotes; with `verify`, a branch that would introduce a `validate` error is not written."""
     with open_target(target, cache_root=cache_root) as session:
         return bump(
-            session, lookup, branch=branch, policy_file=policy_file, dry_run=dry_run, now=now, cache_dir=cache_dir
+            session,
+            lookup,
+            branch=branch,
+            policy_file=policy_file,
+            dry_run=dry_run,
+            now=now,
+            cache_dir=cache_dir,
+            verify=verify,
         )
 
 
@@ -234,6 +243,7 @@ def bump(
     dry_run: bool = False,
     now: datetime | None = None,
     cache_dir: Path | None = None,
+    verify: bool = True,
 ) -> BumpResult:
     """One bot pass over an opened target."""
     base = read_base(session, branch)
@@ -247,7 +257,8 @@ def bump(
         outcomes = tuple(BranchOutcome(b.name, Action.PLANNED) for b in branches)
         return BumpResult(branch, scan, plan, branches, outcomes, failures)
     existing = session.endpoint.heads(BRANCH_PREFIX)
-    results = [_isolated(session, base, plan_, branch, existing, cache_dir) for plan_ in branches]
+    verifier = Verifier() if verify else None
+    results = [_isolated(session, base, plan_, branch, existing, cache_dir, verifier) for plan_ in branches]
     keep = {b.name for b in branches} | {f"{BRANCH_PREFIX}{key}" for key in plan.deferred}
     results += _supersede(session, keep, branch, existing)
     return BumpResult(branch, scan, plan, branches, tuple(results), failures)
@@ -260,12 +271,13 @@ def _isolated(
     base_branch: str,
     existing: Mapping[str, str],
     cache_dir: Path | None,
+    verify: Verifier | None,
 ) -> BranchOutcome:
     """One branch written on its own: its failure is its outcome, and the other branches still run."""
     try:
-        return _write_branch(session, base, plan, base_branch, existing, cache_dir)
+        return _write_branch(session, base, plan, base_branch, existing, cache_dir, verify)
     except GitopsError as exc:
-        return BranchOutcome(plan.name, Action.FAILED, error=str(exc).splitlines()[0])
+        return BranchOutcome(plan.name, Action.FAILED, error=" ".join(str(exc).split()))
 
 
 def _write_branch(
@@ -275,6 +287,7 @@ def _write_branch(
     base_branch: str,
     existing: Mapping[str, str],
     cache_dir: Path | None,
+    verify: Verifier | None,
 ) -> BranchOutcome:
     review = Review(head=plan.name, title=plan.title, body=plan.body, labels=("dependencies",))
     published = publish(
@@ -286,6 +299,7 @@ def _write_branch(
         mode=PublishMode.PR,
         review=review,
         base=base,
+        verify=verify,
     )
     before = existing.get(plan.name)
     action = Action.CREATED if before is None else Action.UNCHANGED if published.commit == before else Action.UPDATED
@@ -367,9 +381,12 @@ def _supersede(session: Session, keep: set[str], base: str, existing: Mapping[st
     return outcomes
 
 
-def run_pass(target: Target, branch: str = "main", *, cache_root: Path | None = None) -> BumpResult:
+def run_pass(
+    target: Target, branch: str = "main", *, cache_root: Path | None = None, verify: bool = True
+) -> BumpResult:
     """The reconcile step: bump any target with the Helm/OCI adapters."""
     options = lookups.LookupOptions(cache_dir=cache_root / "charts" if cache_root else None)
     scans = cache_root / "scans" if cache_root else lookups.default_cache_dir()
     remotes = cache_root / "remotes" if cache_root else None
-    return bump_target(target, AdapterLookup(options), branch=branch, cache_dir=scans, cache_root=remotes)
+    lookup = AdapterLookup(options)
+    return bump_target(target, lookup, branch=branch, cache_dir=scans, cache_root=remotes, verify=verify)

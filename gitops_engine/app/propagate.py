@@ -10,6 +10,7 @@ from gitops_engine.adapters import git
 from gitops_engine.adapters.forge.base import PullRequest
 from gitops_engine.adapters.targets import Target
 from gitops_engine.app.publish import Base, Change, PublishMode, Review, fixed, open_target, preview, publish
+from gitops_engine.app.verify import Verifier
 from gitops_engine.core.errors import InputError
 from gitops_engine.propagate import PropagationPlan, plan_propagation
 
@@ -46,6 +47,7 @@ def propagate(
     dry_run: bool = False,
     mode: PublishMode = PublishMode.PUSH,
     cache_root: Path | None = None,
+    verify: bool = True,
 ) -> PropagateOutcome:
     """Plan propagation on `branch` of `target` and, unless `dry_run`, publish it as one commit (or PR per `mode`)."""
     plans: list[PropagationPlan] = []
@@ -67,6 +69,15 @@ def propagate(
             preview(session, branch, compute)
             return PropagateOutcome(plans[-1], branch, dry_run=True)
         review = None if mode is PublishMode.PUSH else Review(REVIEW_HEAD, MESSAGE, REVIEW_BODY)
-        result = publish(session, branch, compute, MESSAGE, author=fixed(bot_signature()), mode=mode, review=review)
+        result = publish(
+            session,
+            branch,
+            compute,
+            MESSAGE,
+            author=fixed(bot_signature()),
+            mode=mode,
+            review=review,
+            verify=Verifier() if verify else None,
+        )
     written = result.commit if result.changed else None
     return PropagateOutcome(plans[-1], branch, False, written, result.ref, result.pull_request)

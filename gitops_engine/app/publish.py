@@ -80,6 +80,8 @@ class Change:
 
 
 Compute = Callable[[Base], Change | None]
+# checks the tree about to be committed against its base, raising when the change breaks something
+Verify = Callable[[Base, pygit2.Repository, str], None]
 # the author of a commit, which may depend on the base (the bot stamps its commits with the base's time)
 Author = Callable[[Base], git.Signature]
 
@@ -220,8 +222,11 @@ def publish(
     review: Review | None = None,
     attempts: int = 3,
     base: Base | None = None,
+    verify: Verify | None = None,
 ) -> PublishResult:
     """Compute a change on the head of `branch` and land it as one commit (see module doc).
+
+    `verify`, when given, sees the written tree before any commit is made and may refuse it.
 
     With `base`, the change is built on that base only (one attempt; a branch that moved since is a conflict):
     the bot builds every proposal on the head it scanned. While `branch` does not exist yet, every mode pushes
@@ -241,6 +246,8 @@ def publish(
         tree_id = _write(repo, current, change)
         if tree_id == current.tree:
             return PublishResult(None, current.commit, current.tree, attempt)
+        if verify is not None:
+            verify(current, repo, tree_id)
         parents = [current.commit] if current.commit else []
         commit = git.create_commit(repo, tree_id, parents, change.message or message, author(current))
         landing = branch if mode is PublishMode.PUSH or current.commit is None else _head(review)

@@ -75,16 +75,21 @@ def lock_path(target: Target, cache_root: Path | None = None) -> Path:
 
 
 def reconcile(
-    target: Target, branch: str = "main", *, on_item: ItemSink | None = None, cache_root: Path | None = None
+    target: Target,
+    branch: str = "main",
+    *,
+    on_item: ItemSink | None = None,
+    cache_root: Path | None = None,
+    verify: bool = True,
 ) -> ReconcileReport:
     """Run one pass under the repository lock (LockedError when another pass holds it); items stream to `on_item`."""
     sink: ItemSink = on_item or (lambda step, line: None)
     name = str(target.path) if isinstance(target, LocalTarget) else transport.scrub_url(_url(target))
     with lock.exclusive(lock_path(target, cache_root), f"repository {name}"):
         steps = (
-            _seed_step(target, branch, cache_root, sink),
-            _propagate_step(target, branch, cache_root, sink),
-            _bump_step(target, branch, cache_root, sink),
+            _seed_step(target, branch, cache_root, sink, verify),
+            _propagate_step(target, branch, cache_root, sink, verify),
+            _bump_step(target, branch, cache_root, sink, verify),
         )
     return ReconcileReport(name, branch, steps)
 
@@ -93,14 +98,16 @@ def _url(target: RemoteTarget | GiteaTarget) -> str:
     return target.clone_url if isinstance(target, GiteaTarget) else target.url
 
 
-def _seed_step(target: Target, branch: str, cache_root: Path | None, sink: ItemSink) -> StepReport:
+def _seed_step(target: Target, branch: str, cache_root: Path | None, sink: ItemSink, verify: bool) -> StepReport:
     try:
         with open_target(target, cache_root=cache_root) as session:
             base = session.read(branch)
             holds_spec = base.repo is not None and git.read_file(base.repo, base.tree, SPEC_PATH) is not None
         if not holds_spec:
             return StepReport("seed", StepStatus.SKIPPED, f"the branch holds no {SPEC_PATH}")
-        request = SeedRequest(Path(SPEC_PATH), branch=branch, spec_ref=branch, target=target, cache_root=cache_root)
+        request = SeedRequest(
+            Path(SPEC_PATH), branch=branch, spec_ref=branch, target=target, cache_root=cache_root, verify=verify
+        )
         result = seed(request)
     except GitopsError as exc:
         return StepReport("seed", StepStatus.FAILED, str(exc).splitlines()[0], failures=(str(exc),))
@@ -112,9 +119,11 @@ def _seed_step(target: Target, branch: str, cache_root: Path | None, sink: ItemS
     return StepReport("seed", StepStatus.OK, line, (line,))
 
 
-def _propagate_step(target: Target, branch: str, cache_root: Path | None, sink: ItemSink) -> StepReport:
+def _propagate_step(
+    target: Target, branch: str, cache_root: Path | None, sink: ItemSink, verify: bool
+) -> StepReport:
     try:
-        outcome = propagate(target, branch, cache_root=cache_root)
+        outcome = propagate(target, branch, cache_root=cache_root, verify=verify)
     except GitopsError as exc:
         return StepReport("propagate", StepStatus.FAILED, str(exc))
     lines = [str(item) for item in outcome.plan.items if item.status is not CopyStatus.UNCHANGED]
@@ -135,9 +144,9 @@ def summarize(outcome: PropagateOutcome) -> str:
     return f"{counts}; committed {outcome.commit[:12]} to {outcome.ref}"
 
 
-def _bump_step(target: Target, branch: str, cache_root: Path | None, sink: ItemSink) -> StepReport:
+def _bump_step(target: Target, branch: str, cache_root: Path | None, sink: ItemSink, verify: bool) -> StepReport:
     try:
-        result = run_pass(target, branch, cache_root=cache_root)
+        result = run_pass(target, branch, cache_root=cache_root, verify=verify)
     except GitopsError as exc:
         return StepReport("bump", StepStatus.FAILED, str(exc))
     lines = [str(outcome) for outcome in result.outcomes]

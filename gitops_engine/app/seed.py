@@ -33,6 +33,7 @@ from gitops_engine.app.seed_secrets import (
     resolve_age_key,
     secret_inputs,
 )
+from gitops_engine.app.verify import Verifier
 from gitops_engine.catalog.loader import CatalogSource, load_catalog
 from gitops_engine.core.errors import InputError
 from gitops_engine.core.hashing import git_blob_ids, sha256_hex
@@ -79,6 +80,7 @@ class SeedRequest:
     create: bool = False  # a --repo path that does not exist may be created
     spec_ref: str | None = None  # read the spec from the --repo repository at this ref instead of spec_path
     target: Target | None = None  # an already parsed target (wins over `repository`)
+    verify: bool = True  # refuse a commit that introduces errors `validate` reports (git's --no-verify)
     cache_root: Path | None = None  # where remotes' object stores live (default: the user's cache)
 
 
@@ -340,6 +342,7 @@ def seed(request: SeedRequest, progress: Progress = _quiet) -> SeedResult:
                 author=fixed(_author(request)),
                 mode=mode,
                 review=review if mode is not PublishMode.PUSH else None,
+                verify=Verifier() if request.verify else None,
             )
         except _ConflictedError as conflicted:
             _propose_conflicts(session, job, conflicted.plan)

@@ -13,7 +13,7 @@ from gitops_engine.adapters import fs
 from gitops_engine.adapters.helmrepo import default_cache_dir
 from gitops_engine.adapters.targets import LocalTarget
 from gitops_engine.app import bump_memo
-from gitops_engine.cli.targets import forge_options, resolve_target
+from gitops_engine.cli.targets import forge_options, resolve_target, verify_option
 
 if TYPE_CHECKING:
     from gitops_engine.app.bump import BumpResult
@@ -43,6 +43,7 @@ _POLICY = click.option(
 @click.option("--dry-run", is_flag=True, help="Print the proposals and skips; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print proposals, skips and branches as JSON.")
 @_POLICY
+@verify_option
 def bump_command(
     repo: str,
     gitea_token_env: str | None,
@@ -51,6 +52,7 @@ def bump_command(
     dry_run: bool,
     as_json: bool,
     policy_file: Path | None,
+    no_verify: bool,
 ) -> int:
     """Propose chart updates: one branch (and, on Gitea, one pull request) per (app or group, target major).
 
@@ -72,7 +74,13 @@ def bump_command(
     lookup = AdapterLookup()
     with without_cycle_collection():
         result = bump_target(
-            target, lookup, branch=branch, policy_file=policy_file, dry_run=dry_run, cache_dir=cache_dir
+            target,
+            lookup,
+            branch=branch,
+            policy_file=policy_file,
+            dry_run=dry_run,
+            cache_dir=cache_dir,
+            verify=not no_verify,
         )
         if as_json:
             # freshly built rows cannot be cyclic: skip the encoder's per-container cycle bookkeeping

@@ -9,7 +9,7 @@ import click
 
 from gitops_engine.app.propagate import PropagateOutcome, propagate
 from gitops_engine.app.reconcile import reconcile, summarize
-from gitops_engine.cli.targets import forge_options, resolve_target
+from gitops_engine.cli.targets import forge_options, resolve_target, verify_option
 from gitops_engine.core.errors import LockedError
 from gitops_engine.propagate import CopyStatus
 
@@ -27,11 +27,19 @@ STUCK_AFTER_SECONDS = 2 * 3600
 @_BRANCH
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan and result as JSON.")
+@verify_option
 def propagate_command(
-    repo: str, gitea_token_env: str | None, gitea_token_file: Path | None, branch: str, dry_run: bool, as_json: bool
+    repo: str,
+    gitea_token_env: str | None,
+    gitea_token_file: Path | None,
+    branch: str,
+    dry_run: bool,
+    as_json: bool,
+    no_verify: bool,
 ) -> int:
     """Copy catalog GitRepositories into the workspaces and projects their labels select."""
-    outcome = propagate(resolve_target(repo, gitea_token_env, gitea_token_file), branch, dry_run=dry_run)
+    target = resolve_target(repo, gitea_token_env, gitea_token_file)
+    outcome = propagate(target, branch, dry_run=dry_run, verify=not no_verify)
     if as_json:
         click.echo(json.dumps(_as_json(outcome), indent=2))
         return 0
@@ -73,8 +81,9 @@ def _as_json(outcome: PropagateOutcome) -> dict[str, object]:
 @forge_options
 @_BRANCH
 @click.option("--json", "as_json", is_flag=True, help="Print each step's status, items and failures as JSON.")
+@verify_option
 def reconcile_command(
-    repo: str, gitea_token_env: str | None, gitea_token_file: Path | None, branch: str, as_json: bool
+    repo: str, gitea_token_env: str | None, gitea_token_file: Path | None, branch: str, as_json: bool, no_verify: bool
 ) -> int:
     """Run one scheduled pass: re-seed from the branch's own spec, propagate catalogs, then the currency bot.
 
@@ -84,7 +93,8 @@ def reconcile_command(
     """
     sink = (lambda step, line: None) if as_json else (lambda step, line: click.echo(f"{step}: {line}"))
     try:
-        report = reconcile(resolve_target(repo, gitea_token_env, gitea_token_file), branch, on_item=sink)
+        target = resolve_target(repo, gitea_token_env, gitea_token_file)
+        report = reconcile(target, branch, on_item=sink, verify=not no_verify)
     except LockedError as exc:
         stuck = exc.held_for is not None and exc.held_for > STUCK_AFTER_SECONDS
         if as_json:

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from gitops_engine.adapters.targets import Target
 from gitops_engine.app.seed import SeedPlan, SeedRequest, SeedResult, plan_seed, seed
-from gitops_engine.cli.targets import forge_options, resolve_target
+from gitops_engine.cli.targets import forge_options, resolve_target, verify_option
 from gitops_engine.core.errors import InputError
 
 _spec_option = click.option(
@@ -110,6 +110,7 @@ def plan(
 @_ref_option
 @_restore_option
 @_create_option
+@verify_option
 @click.option(
     "--age-key",
     type=click.Path(path_type=Path),
@@ -128,6 +129,7 @@ def seed_command(
     spec_ref: str | None,
     restore: bool,
     create: bool,
+    no_verify: bool,
     age_key: Path | None,
     as_json: bool,
 ) -> None:
@@ -149,6 +151,7 @@ def seed_command(
         create=create,
         spec_ref=spec_ref,
         target=_target(repository, gitea_token_env, gitea_token_file),
+        verify=not no_verify,
     )
     with _progress(not as_json) as step:
         if dry_run:

@@ -38,3 +38,13 @@ def resolve_target(repo: str, gitea_token_env: str | None, gitea_token_file: Pat
     if gitea_token_file:
         return gitea_repository(repo, SecretSource("--gitea-token-file", file=gitea_token_file))
     return parse_target(repo, "--repo")
+
+
+def verify_option(function: F) -> F:
+    """`--no-verify`: commit even when `validate` would report new errors (as git's own flag)."""
+    return click.option(
+        "--no-verify",
+        "no_verify",
+        is_flag=True,
+        help="Commit even if validate would report errors the change introduces (checked by default).",
+    )(function)
