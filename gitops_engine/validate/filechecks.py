@@ -8,6 +8,7 @@ from typing import Any
 
 from gitops_engine.core.yamlio import LocatedDocument
 from gitops_engine.model.finding import Finding
+from gitops_engine.spec.reader import render_path
 from gitops_engine.validate.locate import SourceIndex
 from gitops_engine.validate.sops import is_sops_document, sops_problems
 
@@ -35,12 +36,11 @@ def _refusal_findings(index: SourceIndex, path: str) -> Iterator[Finding]:
     for refusal in index.refusals(path):
         # kustomize reads a kustomization as one document
         line = documents[0].line_of(refusal.key) if documents else 1
-        key = ".".join(str(part) for part in refusal.key)
         yield Finding(
             path,
             line,
             refusal.rule,
-            f"{key}: {refusal.value!r} {refusal.reason}",
+            f"{render_path(refusal.key)}: {refusal.value!r} {refusal.reason}",
             "name only files and folders of this repository",
         )
 

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from gitops_engine.core.yamlio import load_fast
+from gitops_engine.spec.reader import render_path
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -68,8 +69,7 @@ class Refusal:
     rule: str = _OUT
 
     def __str__(self) -> str:
-        where = ".".join(str(part) for part in self.key)
-        return f"{self.file}: {where}: {self.value!r} {self.reason}"
+        return f"{self.file}: {render_path(self.key)}: {self.value!r} {self.reason}"
 
 
 class TreeView:
