@@ -7,7 +7,8 @@ therefore give the same commit id, so a rerun with no upstream change moves noth
 moves the existing branch (rebased on the new base by construction), and bot branches no longer planned are
 superseded: their PRs are closed where the target has a forge, and the branches deleted (compare-and-delete).
 Each branch succeeds or fails on its own. The scan of a base tree is kept in the cache directory by tree id, so
-a rerun on an unchanged base reads no file at all.
+a rerun on an unchanged base reads no file at all. On a forge, a pass that is not a dry run ends by keeping the
+repository's dashboard issue current (app.dashboard).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -32,7 +33,7 @@ from gitops_engine.app.publish import Base, Change, PublishMode, Review, Session
 from gitops_engine.app.verify import Verifier
 from gitops_engine.core.errors import GitopsError, InputError
 from gitops_engine.core.hashing import git_blob_ids, sha256_hex
-from gitops_engine.currency.branches import BRANCH_PREFIX, BranchPlan, is_bot_branch, plan_branches
+from gitops_engine.currency.branches import BRANCH_PREFIX, BranchPlan, branch_key, is_bot_branch, plan_branches
 from gitops_engine.currency.policy import POLICY_PATH, Policy, parse_policy
 from gitops_engine.currency.proposals import Plan, propose
 from gitops_engine.currency.uses import ChartSource, ScanResult
@@ -41,6 +42,8 @@ from gitops_engine.model.tree import Tree
 
 if TYPE_CHECKING:
     from pygit2 import Repository
+
+    from gitops_engine.app.dashboard import DashboardOutcome
 
 Lookup = Callable[[Sequence[ChartSource]], Mapping[str, ChartIndex]]
 BOT = ("gitops-engine", "gitops-engine@localhost")
@@ -83,7 +86,7 @@ class BranchOutcome:
 
 @dataclass(frozen=True)
 class BumpResult:
-    """The scan, the decisions, the branches and what was done with them."""
+    """The scan, the decisions, the branches and what was done with them; on a forge, the dashboard issue."""
 
     base: str
     scan: ScanResult
@@ -91,6 +94,7 @@ class BumpResult:
     branches: tuple[BranchPlan, ...]
     outcomes: tuple[BranchOutcome, ...]
     lookup_failures: Mapping[str, str] = field(default_factory=dict)
+    dashboard: DashboardOutcome | None = None
 
 
 class AdapterLookup:
@@ -250,7 +254,8 @@ def bump(
     assert base.repo is not None and base.tree is not None
     scan, policy = scan_head(base.repo, base.tree, policy_file, cache_dir, getattr(lookup, "prefetch", None))
     moment = now or datetime.now(UTC)
-    plan = propose(scan, lookup(scan.sources()), policy, moment)
+    indexes = lookup(scan.sources())
+    plan = propose(scan, indexes, policy, moment)
     branches = plan_branches(plan.proposals, moment)
     failures = dict(getattr(lookup, "failures", {}))
     if dry_run:
@@ -260,8 +265,16 @@ def bump(
     verifier = Verifier() if verify else None
     results = [_isolated(session, base, plan_, branch, existing, cache_dir, verifier) for plan_ in branches]
     keep = {b.name for b in branches} | {f"{BRANCH_PREFIX}{key}" for key in plan.deferred}
+    # a chart repository that could not be read says nothing about its apps' branches: they stay as they are
+    keep |= {name for name in existing if branch_key(name) in plan.unread}
     results += _supersede(session, keep, branch, existing)
-    return BumpResult(branch, scan, plan, branches, tuple(results), failures)
+    result = BumpResult(branch, scan, plan, branches, tuple(results), failures)
+    if session.forge is None:
+        return result
+    # imported here: only a pass on a forge keeps a dashboard, and app.dashboard builds on this module's result
+    from gitops_engine.app.dashboard import update_dashboard
+
+    return replace(result, dashboard=update_dashboard(session.forge, result, indexes, policy, moment))
 
 
 def _isolated(

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitops_engine.adapters import git, lock, transport
 from gitops_engine.adapters.targets import GiteaTarget, LocalTarget, RemoteTarget, Target
@@ -25,6 +26,9 @@ from gitops_engine.app.publish import open_target
 from gitops_engine.app.seed import SPEC_PATH, SeedRequest, seed
 from gitops_engine.core.errors import GitopsError
 from gitops_engine.propagate import CopyStatus
+
+if TYPE_CHECKING:
+    from gitops_engine.app.dashboard import DashboardOutcome
 
 LOCK_NAME = "gitops-engine.lock"
 
@@ -41,13 +45,15 @@ class StepStatus(StrEnum):
 
 @dataclass(frozen=True)
 class StepReport:
-    """One step's status, a one-line detail (counts, the error, why skipped) and its item lines."""
+    """One step's status, a one-line detail (counts, the error, why skipped), its item lines and, for the bot on
+    a forge, the dashboard issue it kept."""
 
     name: str
     status: StepStatus
     detail: str
     items: tuple[str, ...] = ()
     failures: tuple[str, ...] = ()
+    dashboard: DashboardOutcome | None = None
 
     def __str__(self) -> str:
         return f"{self.name}: {self.status.value} — {self.detail}"
@@ -65,6 +71,11 @@ class ReconcileReport:
     def failed(self) -> bool:
         """True when any step failed."""
         return any(step.status is StepStatus.FAILED for step in self.steps)
+
+    @property
+    def dashboard(self) -> DashboardOutcome | None:
+        """The dashboard issue the pass kept (None without a forge)."""
+        return next((step.dashboard for step in self.steps if step.dashboard is not None), None)
 
 
 def lock_path(target: Target, cache_root: Path | None = None) -> Path:
@@ -150,10 +161,14 @@ def _bump_step(target: Target, branch: str, cache_root: Path | None, sink: ItemS
     except GitopsError as exc:
         return StepReport("bump", StepStatus.FAILED, str(exc))
     lines = [str(outcome) for outcome in result.outcomes]
+    if result.dashboard is not None:
+        lines.append(str(result.dashboard))
     for line in lines:
         sink("bump", line)
     failures = [f"lookup failed: {url}: {message}" for url, message in sorted(result.lookup_failures.items())]
     failures += [f"branch failed: {outcome}" for outcome in result.outcomes if outcome.failed]
+    if result.dashboard is not None and result.dashboard.failed:
+        failures.append(str(result.dashboard))
     status = StepStatus.FAILED if failures else StepStatus.OK
     detail = f"{len(result.plan.proposals)} proposals, {len(result.outcomes)} branches, {len(failures)} failed"
-    return StepReport("bump", status, detail, tuple(lines), tuple(failures))
+    return StepReport("bump", status, detail, tuple(lines), tuple(failures), result.dashboard)

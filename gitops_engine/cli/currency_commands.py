@@ -17,6 +17,7 @@ from gitops_engine.cli.targets import forge_options, resolve_target, verify_opti
 
 if TYPE_CHECKING:
     from gitops_engine.app.bump import BumpResult
+    from gitops_engine.app.dashboard import DashboardOutcome
     from gitops_engine.currency.report import Row
 
 _REPO = click.option(
@@ -56,7 +57,8 @@ def bump_command(
 ) -> int:
     """Propose chart updates: one branch (and, on Gitea, one pull request) per (app or group, target major).
 
-    Exits 0 when every lookup and branch succeeded, 1 when any failed (the rest still done), 2 on bad input.
+    On Gitea a pass that is not a dry run also keeps the repository's dashboard issue current. Exits 0 when every
+    lookup, branch and the dashboard succeeded, 1 when any failed (the rest still done), 2 on bad input.
     """
     target = resolve_target(repo, gitea_token_env, gitea_token_file)
     cache_dir = default_cache_dir()
@@ -93,10 +95,13 @@ def bump_command(
     failed = [o for o in result.outcomes if o.failed]
     for outcome in failed:
         click.echo(f"branch failed: {outcome}", err=True)
+    dashboard_failed = result.dashboard is not None and result.dashboard.failed
+    if dashboard_failed:
+        click.echo(str(result.dashboard), err=True)
     if asked is not None and not result.lookup_failures:
         bump_memo.remember(asked, cache_dir, result.scan.sources(), lookup.found, output.encode())
     # a pass that could not look something up or write a branch is not a success, however much else it did
-    return 1 if result.lookup_failures or failed else 0
+    return 1 if result.lookup_failures or failed or dashboard_failed else 0
 
 
 def bump_lines(result: BumpResult) -> list[str]:
@@ -110,6 +115,8 @@ def bump_lines(result: BumpResult) -> list[str]:
         f"{s.use.path}:{s.use.line}: {s.use.chart or s.use.holder} skipped: {s.reason}" for s in result.plan.skips
     ]
     lines += [str(outcome) for outcome in result.outcomes]
+    if result.dashboard is not None:
+        lines.append(str(result.dashboard))
     return lines
 
 
@@ -142,6 +149,20 @@ def bump_json(result: BumpResult) -> dict[str, object]:
         ],
         "lookupFailures": dict(result.lookup_failures),
         "problems": list(result.scan.problems),
+        "dashboard": dashboard_json(result.dashboard),
+    }
+
+
+def dashboard_json(outcome: DashboardOutcome | None) -> dict[str, object] | None:
+    """The dashboard issue of a pass on a forge (None elsewhere, and on dry runs)."""
+    if outcome is None:
+        return None
+    return {
+        "number": outcome.number,
+        "url": outcome.url or None,
+        "action": outcome.action.value,
+        "closed": list(outcome.closed),
+        "error": outcome.error or None,
     }
 
 

@@ -9,6 +9,7 @@ import click
 
 from gitops_engine.app.propagate import PropagateOutcome, propagate
 from gitops_engine.app.reconcile import reconcile, summarize
+from gitops_engine.cli.currency_commands import dashboard_json
 from gitops_engine.cli.targets import forge_options, resolve_target, verify_option
 from gitops_engine.core.errors import LockedError
 from gitops_engine.propagate import CopyStatus
@@ -89,7 +90,8 @@ def reconcile_command(
 
     Exits 0 when every step did all it was asked, 1 when a step failed in part or whole (every other step still
     ran), 2 on bad input. Another pass holding the repository's lock makes this one a skip (exit 0), unless that
-    pass has held it so long that it must be stuck (exit 1).
+    pass has held it so long that it must be stuck (exit 1). On a Gitea repository the bot keeps the dashboard
+    issue current; a dashboard that could not be kept fails the bump step.
     """
     sink = (lambda step, line: None) if as_json else (lambda step, line: click.echo(f"{step}: {line}"))
     try:
@@ -113,7 +115,8 @@ def reconcile_command(
             }
             for step in report.steps
         ]
-        click.echo(json.dumps({"repository": report.repository, "branch": branch, "steps": steps}, indent=2))
+        summary = {"repository": report.repository, "branch": branch, "steps": steps}
+        click.echo(json.dumps({**summary, "dashboard": dashboard_json(report.dashboard)}, indent=2))
     else:
         for step in report.steps:
             click.echo(str(step))

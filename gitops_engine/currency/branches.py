@@ -15,7 +15,7 @@ from gitops_engine.currency.uses import Edit
 BRANCH_PREFIX = "gitops-engine/"
 # the bot's own branches end in their target major; the engine's other branches (seed, conflicts, propagation)
 # share the prefix but never that ending
-_BOT_BRANCH = re.compile(r"^gitops-engine/.+-\d+$")
+_BOT_BRANCH = re.compile(r"^gitops-engine/(?P<key>.+)-\d+$")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,12 @@ class BranchPlan:
 def is_bot_branch(name: str) -> bool:
     """True for a branch the currency bot writes (and may supersede)."""
     return _BOT_BRANCH.match(name) is not None
+
+
+def branch_key(name: str) -> str | None:
+    """The app or group a bot branch is for (None for any other branch)."""
+    found = _BOT_BRANCH.match(name)
+    return found["key"] if found else None
 
 
 def branch_name(key: str, major: int) -> str:

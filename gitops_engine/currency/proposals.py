@@ -59,12 +59,27 @@ class Skip:
 
 
 @dataclass(frozen=True)
+class Held:
+    """A newer version the policy keeps from a use, and why; `version` is empty when no version was looked at
+    (the app is disabled). Recorded also when an older allowed version is proposed instead."""
+
+    use: ChartUse
+    version: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Plan:
-    """Proposals and skips of one run; `deferred` are branch keys held back by a schedule (kept, not closed)."""
+    """Proposals and skips of one run; `deferred` are branch keys held back by a schedule (kept, not closed);
+    `held` what the policy holds back, for the dashboard; `unread` the apps or groups (branch keys without their
+    major) with a use whose chart repository could not be read: their branches are kept, since nothing is known
+    about what they should hold now."""
 
     proposals: tuple[Proposal, ...]
     skips: tuple[Skip, ...]
     deferred: frozenset[str] = frozenset()
+    held: tuple[Held, ...] = ()
+    unread: frozenset[str] = frozenset()
 
 
 def releases_by_version(index: ChartIndex, chart: str) -> list[tuple[Version, ChartRelease]]:
@@ -73,9 +88,16 @@ def releases_by_version(index: ChartIndex, chart: str) -> list[tuple[Version, Ch
     return sorted(parsed, key=lambda pair: pair[0])
 
 
-# A decision shared by every use with the same inputs: the moves to propose (none when current) or a skip reason.
 _Move = tuple[Version, Version, ChartRelease, str, UpdateType]
-_Decision = tuple[_Move, ...] | str
+
+
+class _Decision(NamedTuple):
+    """What every use with the same inputs gets: the moves to propose (none when current) or why none (`skip`),
+    and the newest version the policy holds back with its reason, if any."""
+
+    moves: tuple[_Move, ...] = ()
+    skip: str = ""
+    held: tuple[str, str] | None = None
 
 
 def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy, now: datetime) -> Plan:
@@ -83,6 +105,8 @@ def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy,
     proposals: list[Proposal] = []
     skips: list[Skip] = []
     deferred: set[str] = set()
+    held: list[Held] = []
+    unread: set[str] = set()
     shared = _shared_versions(scan.uses, indexes)
     cache: dict[tuple[str, str], list[tuple[Version, ChartRelease]]] = {}
     # a fleet repeats a few (source, chart, version, settings) combinations thousands of times: decide each once
@@ -95,10 +119,18 @@ def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy,
         if use.skip or site is None or source is None:
             skips.append(Skip(use, use.skip or "no version to bump"))
             continue
+        app = per_app.get(use.app)
+        if app is None:
+            settings = policy.for_app(use.app)
+            number = numbers.setdefault(settings, len(numbers))
+            app = per_app[use.app] = _AppSettings(
+                settings, number, settings.group or use.app, settings.in_schedule(now)
+            )
         url = source.url
         index = indexes.get(url)
         if index is None:
             skips.append(Skip(use, f"no index for {url} (lookup failed or was not asked)"))
+            unread.add(app.branch_key)
             continue
         key = (url, use.chart)
         available = cache.get(key)
@@ -110,32 +142,31 @@ def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy,
         allowed_texts = shared.get((site.path, site.scalar.start)) if shared else None
         if allowed_texts is not None:
             available = [(v, r) for v, r in available if r.version in allowed_texts]
-        app = per_app.get(use.app)
-        if app is None:
-            settings = policy.for_app(use.app)
-            number = numbers.setdefault(settings, len(numbers))
-            app = per_app[use.app] = _AppSettings(
-                settings, number, settings.group or use.app, settings.in_schedule(now)
-            )
         memo_key = (url, use.chart, site.version_text, use.is_range, app.number, allowed_texts)
         decided = decisions.get(memo_key)
         if decided is None:
             decided = decisions[memo_key] = _decide(use, available, app.settings, now)
-        if isinstance(decided, str):
-            skips.append(Skip(use, decided))
+        if decided.held is not None:
+            held.append(Held(use, *decided.held))
+        if decided.skip:
+            skips.append(Skip(use, decided.skip))
             continue
-        if not decided:
+        if not decided.moves:
             continue
         branch_key = app.branch_key
         if not app.in_schedule:
-            deferred.update(f"{branch_key}-{target.major}" for _, target, _, _, _ in decided)
-            skips.append(Skip(use, "outside the policy's schedule windows; existing branches are kept"))
+            deferred.update(f"{branch_key}-{target.major}" for _, target, _, _, _ in decided.moves)
+            skips.append(Skip(use, _OUTSIDE_SCHEDULE))
+            held.append(Held(use, max(target for _, target, _, _, _ in decided.moves).text, _OUTSIDE_SCHEDULE))
             continue
-        for current, target, release, written, update in decided:
+        for current, target, release, written, update in decided.moves:
             proposals.append(
                 Proposal(use, current, target, site.value_with(written), update, release, branch_key, url, written)
             )
-    return Plan(tuple(proposals), tuple(skips), frozenset(deferred))
+    return Plan(tuple(proposals), tuple(skips), frozenset(deferred), tuple(held), frozenset(unread))
+
+
+_OUTSIDE_SCHEDULE = "outside the policy's schedule windows; existing branches are kept"
 
 
 class _AppSettings(NamedTuple):
@@ -151,13 +182,13 @@ def _decide(
     """What every use like `use` (same source, chart, written version and settings) gets; it names no use."""
     assert use.site is not None
     if not settings.enabled:
-        return "disabled by policy"
+        return _Decision(skip="disabled by policy", held=("", "disabled by policy"))
     text = use.site.version_text
     constraint = parse_constraint(text) if use.is_range else None
     if constraint is not None:
         matching = [v for v, _ in available if constraint.matches(v)]
         if not matching:
-            return f"no published version satisfies {text}"
+            return _Decision(skip=f"no published version satisfies {text}")
         current = matching[-1]
     else:
         parsed = parse_version(text)
@@ -172,19 +203,24 @@ def _decide(
         elif version > current and not (version.is_prerelease and not current.is_prerelease):
             held = (version, verdict.reason)
     if not candidates:
-        return f"newest {held[0].text} not proposed: {held[1]}" if held else ()
+        if held is None:
+            return _Decision()
+        return _Decision(skip=f"newest {held[0].text} not proposed: {held[1]}", held=(held[0].text, held[1]))
+    # a newer version than every allowed one: proposed are the allowed ones, the newest is held back
+    beyond = (held[0].text, held[1]) if held is not None and held[0] > candidates[-1][0] else None
     if constraint is not None:
         target, release = candidates[-1]
         if constraint.matches(target):
-            return ()  # Flux already resolves the range to it
+            return _Decision(held=beyond)  # Flux already resolves the range to it
         new_text = rewrite_range(constraint, target, settings.range_strategy)
         if new_text is None:
-            return f"range {text} cannot be rewritten to admit {target.text}; edit it by hand"
-        return ((current, target, release, new_text, update_type(current, target)),)
+            return _Decision(skip=f"range {text} cannot be rewritten to admit {target.text}; edit it by hand")
+        return _Decision(((current, target, release, new_text, update_type(current, target)),), held=beyond)
     picks = [pair for pair in candidates if pair[0].major == current.major][-1:]
     if candidates[-1][0].major != current.major:
         picks.append(candidates[-1])
-    return tuple((current, target, release, target.text, update_type(current, target)) for target, release in picks)
+    moves = tuple((current, target, release, target.text, update_type(current, target)) for target, release in picks)
+    return _Decision(moves, held=beyond)
 
 
 def _shared_versions(

@@ -19,6 +19,9 @@ from gitops_engine.currency.uses import ScanResult
 from gitops_engine.currency.versions import Version, parse_constraint, parse_version
 from gitops_engine.model.charts import ChartIndex, ChartRelease
 
+# how a row whose chart repository could not be read starts its note (the dashboard lists the reason apart)
+LOOKUP_FAILED = "lookup failed"
+
 
 class Status(StrEnum):
     """Where a chart stands against the currency windows."""
@@ -68,7 +71,7 @@ def build_report(
         current = _current(use.site.version_text, use.is_range, available) if available else None
         if current is None:
             failure = failures.get(use.source.url)
-            note = f"lookup failed: {failure}" if failure is not None else "no index data"
+            note = f"{LOOKUP_FAILED}: {failure}" if failure is not None else "no index data"
             rows.append(Row(*base, use.site.version_text, None, None, None, 0, Status.UNKNOWN, note))
             continue
         rows.append(_row(base, use.site.version_text, current, available, policy, now))

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from gitops_engine.adapters import git
-from gitops_engine.adapters.forge.base import Forge, PullRequest
+from gitops_engine.adapters.forge.base import Forge, Issue, PullRequest
 from gitops_engine.adapters.helmrepo import LookupOptions
 from gitops_engine.adapters.targets import LocalTarget
 from gitops_engine.app.bump import Action, AdapterLookup, BumpResult, Lookup, bump
@@ -216,6 +216,7 @@ class FakeForge:
 
     def __init__(self) -> None:
         self.prs: dict[int, PullRequest] = {}
+        self.issues: dict[int, tuple[Issue, tuple[str, ...]]] = {}
         self.comments: list[tuple[int, str]] = []
 
     def find_open_pull_request(self, head: str, base: str) -> PullRequest | None:
@@ -242,6 +243,26 @@ class FakeForge:
 
     def comment(self, number: int, body: str) -> None:
         self.comments.append((number, body))
+
+    def find_issues(self, label: str, marker: str) -> list[Issue]:
+        found = [i for i, labels in self.issues.values() if i.state == "open" and label in labels and marker in i.body]
+        return sorted(found, key=lambda issue: issue.number)
+
+    def open_issue(self, title: str, body: str, labels: Sequence[str] = ()) -> Issue:
+        issue = Issue(len(self.prs) + len(self.issues) + 1, title, body, "open")
+        self.issues[issue.number] = (issue, tuple(labels))
+        return issue
+
+    def edit_issue(self, number: int, title: str, body: str) -> Issue:
+        old, labels = self.issues[number]
+        self.issues[number] = (Issue(number, title, body, old.state), labels)
+        return self.issues[number][0]
+
+    def close_issue(self, number: int, comment: str | None = None) -> None:
+        old, labels = self.issues[number]
+        self.issues[number] = (Issue(number, old.title, old.body, "closed"), labels)
+        if comment:
+            self.comments.append((number, comment))
 
 
 def test_pull_requests_are_opened_once_updated_and_closed(tmp_path: Path, helm_server: RepoServer) -> None:

@@ -143,3 +143,32 @@ def test_bad_policy_names_file_line_and_fix(text: str, message: str) -> None:
     with pytest.raises(InputError) as caught:
         parse_policy(text.encode(), "currency.yaml")
     assert caught.value.lines[0].startswith(message)
+
+
+def held(plan: Plan) -> list[tuple[str, str]]:
+    return [(h.version, h.reason) for h in plan.held]
+
+
+def test_what_the_policy_holds_back_is_recorded_with_its_reason() -> None:
+    # a minor is proposed while the newer major is held back: both are known
+    plan = run("defaults: {update_types: [patch, minor]}")
+    assert targets(plan) == ["1.2.1"]
+    assert held(plan) == [("2.0.0", "major updates are not allowed")]
+    assert held(run("rules: [{apps: ['a*'], ignore: ['>=2']}]")) == [("2.0.0", "ignored by >=2")]
+    assert held(run("defaults: {minimum_release_age: 60d}", "1.2.0")) == [
+        ("2.0.0", "released 50.0 days ago, policy waits 60 days")
+    ]
+    assert held(run("rules: [{apps: [app], enabled: false}]")) == [("", "disabled by policy")]
+
+
+def test_nothing_is_held_back_when_the_newest_is_proposed_or_only_an_older_version_is_excluded() -> None:
+    assert held(run(None)) == []
+    # 1.2.x ignored, 2.0.0 proposed: the ignored versions are older than what is proposed
+    plan = run("rules: [{apps: [app], ignore: ['1.2.x']}]")
+    assert targets(plan) == ["1.1.0", "2.0.0"] and held(plan) == []
+
+
+def test_a_schedule_holds_back_the_newest_target() -> None:
+    sunday_noon = datetime(2026, 11, 22, 12, 0, tzinfo=NOW.tzinfo)
+    plan = run("defaults: {schedule: ['sat 22:00-02:00']}", now=sunday_noon)
+    assert held(plan) == [("2.0.0", "outside the policy's schedule windows; existing branches are kept")]

@@ -89,6 +89,17 @@ class _Pull:
     comments: list[tuple[int, str, str]] = field(default_factory=list)
 
 
+@dataclass
+class _Issue:
+    number: int
+    title: str
+    body: str
+    poster: str
+    state: str = "open"
+    labels: list[int] = field(default_factory=list)
+    comments: list[tuple[int, str, str]] = field(default_factory=list)
+
+
 class GiteaServer:
     """The server and its state; `start()` binds 127.0.0.1 on a free port."""
 
@@ -104,6 +115,7 @@ class GiteaServer:
         self.orgs: dict[str, set[str]] = {}
         self.repos: dict[tuple[str, str], _Repo] = {}
         self.pulls: dict[tuple[str, str], list[_Pull]] = {}
+        self.issues: dict[tuple[str, str], list[_Issue]] = {}
         self.labels: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.faults: list[Fault] = []
         self.exchanges: list[Exchange] = []
@@ -157,6 +169,17 @@ class GiteaServer:
         """The pull requests of a repository (a copy of the list)."""
         with self.lock:
             return list(self.pulls.get((owner, name), []))
+
+    def issues_of(self, owner: str, name: str) -> list[_Issue]:
+        """The issues of a repository (a copy of the list)."""
+        with self.lock:
+            return list(self.issues.get((owner, name), []))
+
+    def next_number(self, owner: str, name: str) -> int:
+        """The next index of the repository: issues and pull requests share one sequence, as in Gitea."""
+        taken = [p.number for p in self.pulls.get((owner, name), [])]
+        taken += [i.number for i in self.issues.get((owner, name), [])]
+        return max(taken, default=0) + 1
 
     # -- authentication
 
@@ -227,7 +250,7 @@ class GiteaServer:
                 return
         pulls.append(
             _Pull(
-                number=len(pulls) + 1,
+                number=self.next_number(repo.owner, repo.name),
                 head=record["topic"],
                 base=base,
                 title=record.get("title", record["topic"]),
@@ -398,6 +421,9 @@ class _Api:
             "repoEditPullRequest": self.edit_pull,
             "repoMergePullRequest": self.merge_pull,
             "issueCreateComment": self.create_comment,
+            "issueListIssues": self.list_issues,
+            "issueCreateIssue": self.create_issue,
+            "issueEditIssue": self.edit_issue,
             "issueListLabels": self.list_labels,
             "issueCreateLabel": self.create_label,
             "issueAddLabel": self.add_labels,
@@ -637,7 +663,7 @@ class _Api:
         if not set(body.get("labels", [])) <= known:
             raise ApiError(422, "label does not exist")
         pull = _Pull(
-            number=len(pulls) + 1,
+            number=self.s.next_number(repo.owner, repo.name),
             head=head,
             base=base,
             title=body["title"],
@@ -684,20 +710,99 @@ class _Api:
         return 200, None
 
     def create_comment(self, login: str, op: Operation, query: Mapping[str, list[str]], body: Any) -> Reply:
-        repo, pull = self._pull(login, op)
+        repo = self._repo(login, op)
+        number = int(op.path_params["index"])
+        issue = next((i for i in self.s.issues.get((repo.owner, repo.name), []) if i.number == number), None)
+        target = issue or self._pull(login, op)[1]
         comment_id = next(self.s._ids)
-        pull.comments.append((comment_id, login, body["body"]))
-        url = f"{self.s.url}/{repo.owner}/{repo.name}/pulls/{pull.number}"
-        return 201, {
+        target.comments.append((comment_id, login, body["body"]))
+        url = f"{self.s.url}/{repo.owner}/{repo.name}/{'issues' if issue else 'pulls'}/{number}"
+        reply = {
             "id": comment_id,
             "body": body["body"],
             "user": self._user_json(login),
             "html_url": f"{url}#issuecomment-{comment_id}",
             "issue_url": url,
-            "pull_request_url": url,
             "created_at": _NOW,
             "updated_at": _NOW,
         }
+        return 201, reply if issue else {**reply, "pull_request_url": url}
+
+    def _issue_json(self, repo: _Repo, issue: _Issue) -> dict[str, Any]:
+        labels = [label for label in self.s.labels.get((repo.owner, repo.name), []) if label["id"] in issue.labels]
+        doc: dict[str, Any] = {
+            "id": repo.id * 1000 + issue.number,
+            "number": issue.number,
+            "title": issue.title,
+            "body": issue.body,
+            "state": issue.state,
+            "html_url": f"{self.s.url}/{repo.owner}/{repo.name}/issues/{issue.number}",
+            "url": f"{self.s.url}/api/v1/repos/{repo.owner}/{repo.name}/issues/{issue.number}",
+            "user": self._user_json(issue.poster),
+            "labels": [self._label_json(repo, label) for label in labels],
+            "assignees": [],
+            "comments": len(issue.comments),
+            "is_locked": False,
+            "created_at": _NOW,
+            "updated_at": _NOW,
+        }
+        if issue.state == "closed":
+            doc["closed_at"] = _NOW
+        return doc
+
+    def _issue(self, login: str, op: Operation) -> tuple[_Repo, _Issue]:
+        repo = self._repo(login, op)
+        number = int(op.path_params["index"])
+        for issue in self.s.issues.get((repo.owner, repo.name), []):
+            if issue.number == number:
+                return repo, issue
+        raise ApiError(404, f"issue #{number} does not exist")
+
+    def list_issues(self, login: str, op: Operation, query: Mapping[str, list[str]], body: Any) -> Reply:
+        """Issues only (the engine always asks type=issues); a label filter naming no existing label is dropped,
+        as Gitea documents."""
+        repo = self._repo(login, op)
+        if query.get("type", [""])[0] != "issues":
+            raise ApiError(422, "the test server lists issues only (type=issues)")
+        state = query.get("state", ["open"])[0]
+        page = int(query.get("page", ["1"])[0])
+        limit = int(query.get("limit", ["30"])[0]) or 30
+        names = {n for n in query.get("labels", [""])[0].split(",") if n}
+        wanted = {label["id"] for label in self.s.labels.get((repo.owner, repo.name), []) if label["name"] in names}
+        issues = [
+            i
+            for i in self.s.issues.get((repo.owner, repo.name), [])
+            if state in ("all", i.state) and (not wanted or wanted & set(i.labels))
+        ]
+        issues.sort(key=lambda i: -i.number)
+        chunk = issues[(page - 1) * limit : page * limit]
+        return 200, [self._issue_json(repo, i) for i in chunk]
+
+    def create_issue(self, login: str, op: Operation, query: Mapping[str, list[str]], body: Any) -> Reply:
+        repo = self._repo(login, op)
+        if not body or not body.get("title"):
+            raise ApiError(422, "title is required")
+        known = {label["id"] for label in self.s.labels.get((repo.owner, repo.name), [])}
+        if not set(body.get("labels", [])) <= known:
+            raise ApiError(422, "label does not exist")
+        issue = _Issue(
+            number=self.s.next_number(repo.owner, repo.name),
+            title=body["title"],
+            body=body.get("body", ""),
+            poster=login,
+            labels=list(body.get("labels", [])),
+        )
+        self.s.issues.setdefault((repo.owner, repo.name), []).append(issue)
+        return 201, self._issue_json(repo, issue)
+
+    def edit_issue(self, login: str, op: Operation, query: Mapping[str, list[str]], body: Any) -> Reply:
+        repo, issue = self._issue(login, op)
+        if body.get("state") not in (None, "open", "closed"):
+            raise ApiError(422, "state must be open or closed")
+        issue.title = body.get("title", issue.title)
+        issue.body = body.get("body", issue.body)
+        issue.state = body.get("state", issue.state)
+        return 201, self._issue_json(repo, issue)
 
     def list_labels(self, login: str, op: Operation, query: Mapping[str, list[str]], body: Any) -> Reply:
         repo = self._repo(login, op)

@@ -186,3 +186,31 @@ def test_token_never_in_output(
     texts = [*errors, captured.out, captured.err, caplog.text, *(r.getMessage() for r in caplog.records)]
     assert len(errors) == 4
     assert not [t for t in texts if tokens["alice"] in t]
+
+
+def test_issue_operations(gitea: GiteaServer, tokens: dict[str, str]) -> None:
+    with _client(gitea, tokens["alice"]) as alice:
+        alice.create_repository("alice", "fleet", in_org=False)
+        _push_branch(gitea, "alice", "fleet", "main", "base")
+        _push_branch(gitea, "alice", "fleet", "bump/a", "change a")
+        forge = alice.forge("alice", "fleet")
+        forge.open_pull_request("bump/a", "main", "Bump a", "<!-- mark --> a pull request, not an issue")
+        # Gitea drops a label filter naming no label the repository has: every open issue is listed
+        human = alice.create_issue("alice", "fleet", "A human's issue", "<!-- mark --> by hand")
+        assert [i.number for i in alice.list_issues("alice", "fleet", labels=("board",))] == [human.number]
+        # so the marker is checked in each issue too
+        assert forge.find_issues("board", "<!-- board -->") == []
+        first = forge.open_issue("Board", "<!-- board -->\nfirst", labels=("board",))
+        assert (first.number, first.title, first.state) == (3, "Board", "open")
+        assert first.url == f"{gitea.url}/alice/fleet/issues/3"
+        second = forge.open_issue("Board", "<!-- board -->\nsecond", labels=("board",))
+        assert [i.number for i in forge.find_issues("board", "<!-- board -->")] == [3, 4]
+        edited = forge.edit_issue(3, "Board (main)", "<!-- board -->\nedited")
+        assert (edited.title, edited.body) == ("Board (main)", "<!-- board -->\nedited")
+        forge.close_issue(second.number, "duplicate of #3")
+        assert forge.find_issues("board", "<!-- board -->") == [edited]
+        assert [i.number for i in alice.list_issues("alice", "fleet", state="closed")] == [4]
+    issues = {i.number: i for i in gitea.issues_of("alice", "fleet")}
+    assert issues[4].state == "closed" and [c[2] for c in issues[4].comments] == ["duplicate of #3"]
+    operations = {e.operation for e in gitea.exchanges}
+    assert {"issueListIssues", "issueCreateIssue", "issueEditIssue", "issueCreateLabel"} <= operations

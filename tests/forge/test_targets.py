@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from gitops_engine.adapters.targets import GiteaTarget, LocalTarget, RemoteTarget, gitea_target, parse_target
+from gitops_engine.adapters.targets import (
+    GiteaTarget,
+    LocalTarget,
+    RemoteTarget,
+    SecretSource,
+    gitea_repository,
+    gitea_target,
+    parse_target,
+)
+from gitops_engine.cli.main import main
 from gitops_engine.core.errors import InputError
 
 
@@ -100,3 +109,34 @@ def test_token_file_problems(tmp_path: Path) -> None:
         gitea_target({**base, "tokenFile": str(empty)}, "p.yaml:1").token.read()
     with pytest.raises(InputError, match="cannot read"):
         gitea_target({**base, "tokenFile": str(tmp_path / "missing")}, "p.yaml:1").token.read()
+
+
+@pytest.mark.parametrize(
+    ("url", "server", "owner", "repository"),
+    [
+        ("https://git.example.com/platform/fleet.git", "https://git.example.com", "platform", "fleet"),
+        ("http://127.0.0.1:3000/platform/fleet", "http://127.0.0.1:3000", "platform", "fleet"),
+        ("https://example.com/gitea/platform/fleet/", "https://example.com/gitea", "platform", "fleet"),
+    ],
+)
+def test_a_gitea_repository_named_by_its_url(url: str, server: str, owner: str, repository: str) -> None:
+    token = SecretSource("--gitea-token-env", env="GITEA_TOKEN")
+    assert gitea_repository(url, token) == GiteaTarget(server, owner, repository, token)
+
+
+def test_gitea_options_on_the_command_line_refuse_bad_input_with_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITEA_TOKEN", "not-used")
+    cases = [
+        (["bump", "--repo", "fleet.git", "--gitea-token-env", "GITEA_TOKEN"], "is not a Gitea repository URL"),
+        (
+            ["reconcile", "--repo", "https://alice:pw@git.example.com/p/f", "--gitea-token-env", "GITEA_TOKEN"],
+            "carries credentials",
+        ),
+        (["bump", "--repo", "https://h/p/f", "--gitea-token-env", "A", "--gitea-token-file", "t"], "give one of them"),
+    ]
+    for argv, words in cases:
+        assert main(argv) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith("error: --") and words in line and "pw" not in line

@@ -1,4 +1,5 @@
-"""The small interface every forge offers the engine: find, open, update, close and comment on pull requests."""
+"""The small interface every forge offers the engine: pull requests (find, open, update, close, comment) and the
+issues the bot keeps (find by label and marker, open, edit, close)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,19 @@ class PullRequest:
     url: str = ""
 
 
+@dataclass(frozen=True)
+class Issue:
+    """An issue as the engine needs to know it."""
+
+    number: int
+    title: str
+    body: str
+    state: str
+    url: str = ""
+
+
 class Forge(Protocol):
-    """Pull-request operations; implemented by the Gitea client (and any future forge)."""
+    """Pull-request and issue operations; implemented by the Gitea client (and any future forge)."""
 
     def find_open_pull_request(self, head: str, base: str) -> PullRequest | None:
         """The open PR from `head` into `base`, if any."""
@@ -45,4 +57,20 @@ class Forge(Protocol):
 
     def comment(self, number: int, body: str) -> None:
         """Add a comment to a PR."""
+        ...
+
+    def find_issues(self, label: str, marker: str) -> list[Issue]:
+        """Open issues (not pull requests) labelled `label` whose body contains `marker`, lowest number first."""
+        ...
+
+    def open_issue(self, title: str, body: str, labels: Sequence[str] = ()) -> Issue:
+        """Open an issue (labels created when missing) and return it."""
+        ...
+
+    def edit_issue(self, number: int, title: str, body: str) -> Issue:
+        """Change an issue's title and body."""
+        ...
+
+    def close_issue(self, number: int, comment: str | None = None) -> None:
+        """Close an issue, optionally saying why first."""
         ...

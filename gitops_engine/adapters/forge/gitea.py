@@ -1,4 +1,4 @@
-"""Gitea REST API v1 client: organisations, repositories, users and pull requests.
+"""Gitea REST API v1 client: organisations, repositories, users, pull requests and issues.
 
 The contract is Gitea's own OpenAPI document; the test server checks every request and response against it.
 The token travels only in the Authorization header: it is not part of any URL, repr, log line or error text.
@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from gitops_engine.adapters.forge.base import PullRequest
+from gitops_engine.adapters.forge.base import Issue, PullRequest
 from gitops_engine.core.errors import PermanentRemoteError, RemoteError, TransientRemoteError
 
 _PAGE = 50
@@ -227,8 +227,43 @@ class GiteaClient:
         path = f"/repos/{owner}/{repo}/issues/{number}/labels"
         self._call("POST", path, json={"labels": ids}, what=f"label #{number}")
 
+    # -- issues
+
+    def list_issues(self, owner: str, repo: str, *, labels: Sequence[str] = (), state: str = "open") -> list[Issue]:
+        """Every issue (pull requests left out) in `state` carrying any of `labels`, all pages.
+
+        Gitea drops label names the repository does not have from the filter: with none left, every issue is
+        listed, so callers check what they look for in each issue too.
+        """
+        params = {"state": state, "type": "issues"}
+        if labels:
+            params["labels"] = ",".join(labels)
+        return [_issue(raw) for raw in self._pages(f"/repos/{owner}/{repo}/issues", params)]
+
+    def create_issue(self, owner: str, repo: str, title: str, body: str, label_ids: Sequence[int] = ()) -> Issue:
+        """Open an issue."""
+        payload: dict[str, Any] = {"title": title, "body": body}
+        if label_ids:
+            payload["labels"] = list(label_ids)
+        return _issue(self._call("POST", f"/repos/{owner}/{repo}/issues", json=payload, what=f"open issue {title!r}"))
+
+    def edit_issue(
+        self,
+        owner: str,
+        repo: str,
+        number: int,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        state: str | None = None,
+    ) -> Issue:
+        """Change title, body or state (open/closed) of an issue."""
+        payload = {k: v for k, v in (("title", title), ("body", body), ("state", state)) if v is not None}
+        raw = self._call("PATCH", f"/repos/{owner}/{repo}/issues/{number}", json=payload, what=f"edit issue #{number}")
+        return _issue(raw)
+
     def forge(self, owner: str, repo: str) -> GiteaForge:
-        """The pull-request interface of one repository."""
+        """The pull-request and issue interface of one repository."""
         return GiteaForge(self, owner, repo)
 
     # -- plumbing
@@ -320,6 +355,26 @@ class GiteaForge:
         """Merge a PR."""
         self._client.merge_pull_request(self.owner, self.repo, number, style)
 
+    def find_issues(self, label: str, marker: str) -> list[Issue]:
+        """Open issues (not pull requests) labelled `label` whose body contains `marker`, lowest number first."""
+        found = [i for i in self._client.list_issues(self.owner, self.repo, labels=(label,)) if marker in i.body]
+        return sorted(found, key=lambda issue: issue.number)
+
+    def open_issue(self, title: str, body: str, labels: Sequence[str] = ()) -> Issue:
+        """Open an issue (labels created when missing) and return it."""
+        ids = self._client.label_ids(self.owner, self.repo, labels) if labels else []
+        return self._client.create_issue(self.owner, self.repo, title, body, ids)
+
+    def edit_issue(self, number: int, title: str, body: str) -> Issue:
+        """Change an issue's title and body."""
+        return self._client.edit_issue(self.owner, self.repo, number, title=title, body=body)
+
+    def close_issue(self, number: int, comment: str | None = None) -> None:
+        """Close an issue, optionally saying why first."""
+        if comment:
+            self._client.comment(self.owner, self.repo, number, comment)
+        self._client.edit_issue(self.owner, self.repo, number, state="closed")
+
 
 def _repository(raw: Mapping[str, Any]) -> Repository:
     owner = raw.get("owner") or {}
@@ -339,6 +394,16 @@ def _pull_request(raw: Mapping[str, Any]) -> PullRequest:
         number=int(raw["number"]),
         head=str(head.get("ref", "")),
         base=str(base.get("ref", "")),
+        title=str(raw.get("title") or ""),
+        body=str(raw.get("body") or ""),
+        state=str(raw.get("state") or ""),
+        url=str(raw.get("html_url") or ""),
+    )
+
+
+def _issue(raw: Mapping[str, Any]) -> Issue:
+    return Issue(
+        number=int(raw["number"]),
         title=str(raw.get("title") or ""),
         body=str(raw.get("body") or ""),
         state=str(raw.get("state") or ""),
