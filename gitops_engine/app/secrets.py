@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from gitops_engine.core.errors import InputError
 from gitops_engine.secrets import sopsfile
 from gitops_engine.secrets.creation_rules import SopsConfig, parse_config
 from gitops_engine.secrets.guard import plaintext_violations
+from gitops_engine.secrets.recipients import rewrap
 from gitops_engine.secrets.selection import Selection
 from gitops_engine.secrets.stores import Format
 
@@ -37,10 +38,12 @@ class Action(StrEnum):
 
 @dataclass(frozen=True)
 class RepoResult:
-    """The outcome of a whole-repository run: the files changed and the new commit (None if nothing changed)."""
+    """The outcome of a whole-repository run: the files changed, the new commit (None if nothing changed) and
+    the files that could not be changed, with why."""
 
     changed: tuple[str, ...]
     commit: str | None
+    failures: Mapping[str, str] = field(default_factory=dict)
 
 
 def keygen(path: Path) -> str:
@@ -105,20 +108,28 @@ def run_repo(
         raise InputError(f"{repo_path}: no .sops.yaml at the root of {branch!r} (the seed writes one)")
     config = parse_config(raw_config, f"{branch}:.sops.yaml")
     updated = dict(tree)
-    changed = [
-        path for path in sorted(tree)
-        if path != ".sops.yaml" and config.rule_for(path) is not None
-        and _apply(action, path, tree[path], config, recipients, updated)
-    ]  # fmt: skip
+    failures: Mapping[str, str] = {}
+    if action is Action.UPDATEKEYS:
+        # only files whose recipients differ are opened, so up-to-date files need no key and stay as they are
+        result = rewrap(tree, config, all_identities, recipients)
+        updated.update(result.files)
+        changed = sorted(result.files)
+        failures = result.failures
+    else:
+        changed = [
+            path for path in sorted(tree)
+            if path != ".sops.yaml" and config.rule_for(path) is not None
+            and _apply(action, path, tree[path], config, recipients, updated)
+        ]  # fmt: skip
     if not changed:
-        return RepoResult((), None)
+        return RepoResult((), None, failures)
     tree_id = write_tree(repo, updated, guard=plaintext_violations)
     now = int(clock())
     signature = Signature("gitops-engine", "gitops-engine@localhost", now)
     summary = message or f"secrets {action.value}: {len(changed)} file{'s' if len(changed) != 1 else ''}"
     commit = create_commit(repo, tree_id, [head.commit], summary, signature)
     move_branch(repo, branch, commit, head.commit, summary)
-    return RepoResult(tuple(changed), commit)
+    return RepoResult(tuple(changed), commit, failures)
 
 
 def _apply(

@@ -28,10 +28,13 @@ from gitops_engine.app.reseed import CONFLICT_BRANCH, MergeConflictError, reseed
 from gitops_engine.app.seed_secrets import (
     AgeKey,
     PendingSecret,
+    RecipientReport,
     encrypt_secrets,
+    follow_recipients,
     keep_new_key,
     resolve_age_key,
     secret_inputs,
+    stale_recipients,
 )
 from gitops_engine.app.verify import Verifier
 from gitops_engine.catalog.loader import CatalogSource, load_catalog
@@ -110,6 +113,8 @@ class SeedPlan:
     render_files: Mapping[str, bytes] | None = field(repr=False, default=None)
     render_in_tree: bool = True
     age_key: AgeKey | None = None
+    # encrypted files the branch holds for other recipients than `.sops.yaml` names: re-wrapped, or why not
+    recipients: RecipientReport = field(default_factory=RecipientReport)
 
     @property
     def empty(self) -> bool:
@@ -424,7 +429,7 @@ def _plan(job: _Job, session: Session, base: Base) -> SeedPlan:
     # values read from the environment or files are not part of the input digest (their hashes would leak)
     reads_values = bool(platform.secrets or platform.git.credentials)
     unchanged = state is not None and recorded_input_digest(state) == input_digest(render_inputs)
-    if unchanged and not (request.force or request.restore or reads_values):
+    if unchanged and not (request.force or request.restore or reads_values or stale_recipients(repo, current)):
         # render is pure: the same inputs give the same files, so there is nothing to do
         return SeedPlan(session.display, job.branch, base.commit, tuple(PhasePlan(p) for p in PHASES), (), age_key=key)
     needs = needed_secrets(platform, inputs.placements)
@@ -441,18 +446,20 @@ def _plan(job: _Job, session: Session, base: Base) -> SeedPlan:
     full_render = finish(render_inputs, rendered_files)
     job.progress("merging with the branch")
     next_tree = reseed_tree(repo, current, state, full_render, state_path=STATE_PATH, restore=request.restore)
-    final = {**next_tree.existing, **git_blob_ids(next_tree.files)}
+    keys = follow_recipients(repo, current, next_tree.files, next_tree.existing, key)
+    final = {**keys.existing, **git_blob_ids(keys.files)}
     return SeedPlan(
         session.display,
         job.branch,
         base.commit,
         _phases(current, final, next_tree.decisions),
         tuple(pending),
-        next_tree.files,
-        next_tree.existing,
+        keys.files,
+        keys.existing,
         full_render,
         not next_tree.bases_outside_tree,
         age_key=key,
+        recipients=keys.report,
     )
 
 
@@ -489,6 +496,9 @@ def commit_message(plan: SeedPlan) -> str:
     if hand:
         lines += ["", "Hand edits:"]
         lines += [f"- {d.status.value}: {d.path}" for d in hand]
+    if plan.recipients.lines():
+        lines += ["", "Recipients of .sops.yaml:"]
+        lines += [f"- {line}" for line in plan.recipients.lines()]
     if plan.pending_secrets:
         lines += ["", "Pending secrets (not committed):"]
         lines += [f"- {s.namespace}/{s.name}: {s.purpose}" for s in plan.pending_secrets]

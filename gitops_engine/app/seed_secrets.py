@@ -2,10 +2,13 @@
 
 Values come only from environment variables or files named in platform.yaml, or are generated (the Gitea admin
 password) once; they exist in plaintext only in memory and leave it encrypted for the recipients of `.sops.yaml`.
+When the recipients change, every encrypted file `.sops.yaml` covers — the engine's Secrets and hand-written
+ones — is re-wrapped for them in the same commit (`secrets updatekeys`: same data key, values untouched).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets as token_source
 from collections.abc import Mapping
@@ -13,10 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_engine.adapters import agekeys as keyfiles
+from gitops_engine.adapters import git
 from gitops_engine.core.errors import GitopsError, InputError
 from gitops_engine.model.platform import Platform, ValueSource
 from gitops_engine.render.secrets import SecretNeed, secret_manifest
 from gitops_engine.secrets.agekeys import generate_identity, parse_identities, recipient_of
+from gitops_engine.secrets.creation_rules import CreationRule, SopsConfig, parse_config
+from gitops_engine.secrets.recipients import CONFIG_PATH, RecipientDrift, covered, find_drift, rewrap
+from gitops_engine.secrets.selection import Selection
 from gitops_engine.secrets.sopsfile import encrypt_yaml, same_plaintext
 
 
@@ -53,10 +60,14 @@ def default_key_file(platform_name: str) -> Path:
 
 
 def resolve_age_key(platform: Platform, key_file: Path | None, *, create: bool) -> AgeKey:
-    """Recipients from the spec, else the key file's (generated on first use when `create`)."""
-    if platform.age_recipients:
-        return AgeKey(platform.age_recipients, None)
+    """Recipients from the spec, else the key file's (generated on first use when `create`).
+
+    With recipients in the spec, an existing key file is still named: its identity may be the one that opens
+    files to re-wrap for them.
+    """
     path = key_file or default_key_file(platform.name)
+    if platform.age_recipients:
+        return AgeKey(platform.age_recipients, path if path.is_file() else None)
     if path.exists():
         identities = parse_identities(path.read_text())
         if not identities:
@@ -117,22 +128,30 @@ def secret_inputs(
 def encrypt_secrets(
     secrets: Mapping[str, bytes | None], existing_files: Mapping[str, bytes], key: AgeKey
 ) -> dict[str, bytes]:
-    """Encrypted files: the existing ciphertext when its plaintext is unchanged (so no diff), else fresh."""
-    identities: list[str] | None = None
+    """Encrypted files: the existing ciphertext when its plaintext is unchanged (so no diff), else fresh.
+
+    Kept ciphertext is re-wrapped for the key's recipients when they changed, so the render (and the provenance
+    the next re-seed merges against) holds what the branch will hold.
+    """
+    identities = functools.cache(lambda: identities_for(key))
+    kept: dict[str, bytes] = {}
     out: dict[str, bytes] = {}
     for path, manifest in secrets.items():
         current = existing_files.get(path)
         if manifest is None:
             if current is not None:
-                out[path] = current
+                kept[path] = current
             continue
-        if current is not None:
-            identities = identities if identities is not None else identities_for(key)
-            if _unchanged(current, manifest, identities):
-                out[path] = current
-                continue
+        if current is not None and _unchanged(current, manifest, identities()):
+            kept[path] = current
+            continue
         out[path] = encrypt_yaml(manifest, key.recipients, where=path)
-    return out
+    if kept and key.recipients:
+        # the engine's Secrets follow the key's recipients; a file no identity opens stays as it is here and is
+        # reported by follow_recipients, which checks the whole next tree
+        ours = SopsConfig((CreationRule(None, key.recipients, Selection(), 1),), source="age.recipients")
+        kept.update(rewrap(kept, ours, identities).files)
+    return {**kept, **out}
 
 
 def _unchanged(current: bytes, manifest: bytes, identities: list[str]) -> bool:
@@ -168,3 +187,76 @@ def _read_value(source: ValueSource, key: str, spec_name: str, folder: Path) -> 
 
 def _pending(need: SecretNeed, reason: str) -> PendingSecret:
     return PendingSecret(need.path, need.name, need.namespace, need.purpose, reason)
+
+
+@dataclass(frozen=True)
+class RecipientReport:
+    """Encrypted files on the branch wrapped for other recipients than `.sops.yaml` now names, and their fate."""
+
+    rewrapped: tuple[RecipientDrift, ...] = ()
+    failed: tuple[tuple[RecipientDrift, str], ...] = ()  # with why no available identity re-wrapped it
+
+    def lines(self) -> list[str]:
+        """One line per file: `re-wrapped PATH +new -old`, or `not re-wrapped PATH +new -old: why`."""
+        done = [f"re-wrapped {d.path} {d.change}" for d in self.rewrapped]
+        return done + [f"not re-wrapped {d.path} {d.change}: {_reason(d.path, why)}" for d, why in self.failed]
+
+
+@dataclass(frozen=True)
+class FollowedRecipients:
+    """The next tree with stale files re-wrapped: bytes to write, blob ids kept, and the report."""
+
+    files: Mapping[str, bytes]
+    existing: Mapping[str, str]
+    report: RecipientReport
+
+
+def stale_recipients(repo: git.Repository | None, current: Mapping[str, str]) -> bool:
+    """True when some encrypted file of the branch is wrapped for other recipients than its `.sops.yaml` names."""
+    if repo is None or CONFIG_PATH not in current:
+        return False
+    config = parse_config(git.read_blobs(repo, {CONFIG_PATH: current[CONFIG_PATH]})[CONFIG_PATH], CONFIG_PATH)
+    return bool(find_drift(_covered_files(repo, config, current), config))
+
+
+def follow_recipients(
+    repo: git.Repository | None,
+    current: Mapping[str, str],
+    files: Mapping[str, bytes],
+    existing: Mapping[str, str],
+    key: AgeKey,
+) -> FollowedRecipients:
+    """Re-wrap every encrypted file of the next tree (`files` written, `existing` kept from the branch `current`)
+    whose recipients differ from what the next `.sops.yaml` requires; report each file that differed on the branch.
+    """
+    raw_config = files.get(CONFIG_PATH)
+    if raw_config is None and repo is not None and CONFIG_PATH in existing:
+        raw_config = git.read_blobs(repo, {CONFIG_PATH: existing[CONFIG_PATH]})[CONFIG_PATH]
+    if raw_config is None:
+        return FollowedRecipients(files, existing, RecipientReport())
+    config = parse_config(raw_config, CONFIG_PATH)
+    next_files = {**_covered_files(repo, config, existing), **{p: d for p, d in files.items() if covered(config, p)}}
+    result = rewrap(next_files, config, lambda: identities_for(key))
+    # listed as the branch has them: a file the render re-encrypted counts too, as it changes recipients here
+    before = {d.path: d for d in find_drift(_covered_files(repo, config, current), config)}
+    drifted = {**{d.path: d for d in result.drifts}, **before}
+    failed = tuple((drifted[p], why) for p, why in sorted(result.failures.items()))
+    rewrapped = tuple(d for p, d in sorted(drifted.items()) if p not in result.failures and p in next_files)
+    return FollowedRecipients(
+        {**files, **result.files},
+        {p: b for p, b in existing.items() if p not in result.files},
+        RecipientReport(rewrapped, failed),
+    )
+
+
+def _covered_files(repo: git.Repository | None, config: SopsConfig, blobs: Mapping[str, str]) -> dict[str, bytes]:
+    """The bytes of the blobs `config`'s rules cover (read once per distinct blob)."""
+    wanted = {p: b for p, b in blobs.items() if covered(config, p)}
+    if repo is None or not wanted:
+        return {}
+    contents = git.read_blobs(repo, {b: b for b in set(wanted.values())})
+    return {p: contents[b] for p, b in wanted.items()}
+
+
+def _reason(path: str, why: str) -> str:
+    return why.removeprefix(f"{path}: ")

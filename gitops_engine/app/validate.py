@@ -18,6 +18,7 @@ from gitops_engine.core.errors import InputError
 from gitops_engine.model.charts import ChartIndex
 from gitops_engine.model.finding import Finding
 from gitops_engine.model.tree import Tree
+from gitops_engine.secrets.recipients import drift_findings
 from gitops_engine.validate.charts import chart_findings, chart_uses
 from gitops_engine.validate.discovery import Discovery
 from gitops_engine.validate.engine import Report, validate_tree
@@ -82,8 +83,11 @@ def validate_repository(
     start = check_start(tree, path)
     with kustomize_builder(tree, cache_dir or default_cache_dir(), workers) as builder:
         report = validate_tree(tree, builder, path=start, sources=sources, kubernetes_version=kubernetes_version)
+    # the secrets domain reads `.sops.yaml`; the validator does not, so its findings join here
+    extra = drift_findings(tree)
     if online:
-        extra = online_findings(report.discovery, lookups or LookupOptions())
+        extra |= online_findings(report.discovery, lookups or LookupOptions())
+    if extra:
         report = Report(tuple(sorted(set(report.findings) | extra)), report.discovery)
     return report, builder.stats
 

@@ -29,16 +29,18 @@ def keygen(output: Path) -> None:
 
 def _run(
     action: app.Action, file: Path | None, repo: Path | None, branch: str, recipients: tuple[str, ...], in_place: bool
-) -> None:
+) -> int:
     if (file is None) == (repo is None):
         raise InputError("give either FILE or --repo PATH")
     if repo is not None:
         result = app.run_repo(action, repo, branch, recipients)
         if result.commit is None:
-            click.echo("nothing to change")
-            return
-        click.echo(f"committed {result.commit[:12]} on {branch}: {len(result.changed)} file(s)")
-        return
+            click.echo("nothing to change" if not result.failures else "nothing changed")
+        else:
+            click.echo(f"committed {result.commit[:12]} on {branch}: {len(result.changed)} file(s)")
+        for reason in result.failures.values():
+            click.echo(f"not changed: {reason}", err=True)
+        return 1 if result.failures else 0
     assert file is not None
     output = app.run_file(action, file, recipients)
     if in_place:
@@ -46,6 +48,7 @@ def _run(
         click.echo(f"{action.value}: wrote {file}", err=True)
     else:
         click.echo(output.decode(), nl=False)
+    return 0
 
 
 def _file_command(action: app.Action, help_text: str) -> click.Command:
@@ -54,8 +57,8 @@ def _file_command(action: app.Action, help_text: str) -> click.Command:
     @_REPO
     @_BRANCH
     @_IN_PLACE
-    def command(file: Path | None, recipients: tuple[str, ...], repo: Path | None, branch: str, in_place: bool) -> None:
-        _run(action, file, repo, branch, recipients, in_place)
+    def command(file: Path | None, recipients: tuple[str, ...], repo: Path | None, branch: str, in_place: bool) -> int:
+        return _run(action, file, repo, branch, recipients, in_place)
 
     command.__doc__ = help_text
     return secrets_group.command(action.value, help=help_text)(command)

@@ -16,6 +16,7 @@ from gitops_engine.adapters.targets import Target
 from gitops_engine.app.seed import SeedPlan, SeedRequest, SeedResult, plan_seed, seed
 from gitops_engine.cli.targets import forge_options, resolve_target, verify_option
 from gitops_engine.core.errors import InputError
+from gitops_engine.secrets.recipients import RecipientDrift
 
 _spec_option = click.option(
     "-c", "--config", "spec_path", type=click.Path(path_type=Path), default=Path("platform.yaml"), show_default=True,
@@ -132,7 +133,7 @@ def seed_command(
     no_verify: bool,
     age_key: Path | None,
     as_json: bool,
-) -> None:
+) -> int:
     """Render the platform and commit it, keeping or merging hand edits (one commit; none when nothing changed).
 
     When hand edits and the new render change the same lines, the merge with conflict markers is written to
@@ -156,9 +157,9 @@ def seed_command(
     with _progress(not as_json) as step:
         if dry_run:
             _print_plan(plan_seed(request, step), as_json)
-            return
+            return 0
         result = seed(request, step)
-    _print_result(result, as_json)
+    return _print_result(result, as_json)
 
 
 def _plan_dict(p: SeedPlan) -> dict[str, Any]:
@@ -186,7 +187,23 @@ def _plan_dict(p: SeedPlan) -> dict[str, Any]:
         "pendingSecrets": [
             {"path": s.path, "name": s.name, "namespace": s.namespace, "purpose": s.purpose} for s in p.pending_secrets
         ],
+        "recipients": {
+            "rewrapped": [_drift_dict(d) for d in p.recipients.rewrapped],
+            "failed": [{**_drift_dict(d), "reason": why} for d, why in p.recipients.failed],
+        },
     }
+
+
+def _drift_dict(d: RecipientDrift) -> dict[str, Any]:
+    return {"path": d.path, "added": list(d.added), "removed": list(d.removed), "carried": list(d.carried)}
+
+
+def _print_recipients(p: SeedPlan) -> None:
+    """The files whose recipients differ from `.sops.yaml`, one line each."""
+    if p.recipients.lines():
+        click.echo("encrypted files wrapped for other recipients than .sops.yaml names:")
+        for line in p.recipients.lines():
+            click.echo(f"     - {line}")
 
 
 def _print_plan(p: SeedPlan, as_json: bool) -> None:
@@ -205,6 +222,7 @@ def _print_plan(p: SeedPlan, as_json: bool) -> None:
         click.echo("pending secrets (rendered only once they can be encrypted):")
         for s in p.pending_secrets:
             click.echo(f"     - {s.path} ({s.namespace}/{s.name}: {s.purpose})")
+    _print_recipients(p)
     click.echo("no changes" if p.empty else "")
 
 
@@ -221,8 +239,10 @@ def plan_markdown(p: SeedPlan, spec_ref: str | None) -> str:
     """The plan as a pull request comment: a table of phases, hand edits, conflicts, files (collapsed)."""
     source = f"merging `{spec_ref}` into `{p.branch}`" if spec_ref else f"seeding `{p.branch}`"
     lines = [f"### gitops-engine plan: {source}", ""]
+    keys = ["", "Encrypted files wrapped for other recipients than `.sops.yaml` names:"] if p.recipients.lines() else []
+    keys += [f"- {line}" for line in p.recipients.lines()]
     if p.empty:
-        return "\n".join([*lines, "No file changes.", ""]) + "\n"
+        return "\n".join([*lines, "No file changes.", *keys, ""]) + "\n"
     lines += ["| Phase | Added | Changed | Removed |", "|---|---:|---:|---:|"]
     for ph in p.phases:
         if ph.added or ph.changed or ph.removed:
@@ -240,6 +260,7 @@ def plan_markdown(p: SeedPlan, spec_ref: str | None) -> str:
     if p.pending_secrets:
         lines += ["", "Pending secrets (not committed):"]
         lines += [f"- `{s.namespace}/{s.name}` ({s.purpose}): {s.reason}" for s in p.pending_secrets]
+    lines += keys
     lines += ["", "<details><summary>Files</summary>", ""]
     for ph in p.phases:
         for kind, paths in (("added", ph.added), ("changed", ph.changed), ("removed", ph.removed)):
@@ -248,15 +269,17 @@ def plan_markdown(p: SeedPlan, spec_ref: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _print_result(r: SeedResult, as_json: bool) -> None:
+def _print_result(r: SeedResult, as_json: bool) -> int:
     pr = r.pull_request
     if as_json:
         extra = {"commit": r.commit, "ref": r.ref, "pullRequest": pr.url if pr else None}
         click.echo(json.dumps({**_plan_dict(r.plan), **extra}, indent=2))
-        return
+        return 1 if r.plan.recipients.failed else 0
     if r.commit is None:
-        click.echo(f"{r.plan.repository}: branch {r.plan.branch} is up to date; no commit made")
-        return
+        state = "has nothing else to change" if r.plan.recipients.failed else "is up to date"
+        click.echo(f"{r.plan.repository}: branch {r.plan.branch} {state}; no commit made")
+        _print_recipients(r.plan)
+        return 1 if r.plan.recipients.failed else 0
     where = f"pull request #{pr.number} {pr.url}".strip() if pr else r.ref
     click.echo(f"committed {r.commit[:12]} to {where} in {r.plan.repository} ({r.plan.changed_files} files changed)")
     for ph in r.plan.phases:
@@ -272,6 +295,9 @@ def _print_result(r: SeedResult, as_json: bool) -> None:
         click.echo(f"{len(r.plan.pending_secrets)} secrets pending (not committed):")
         for s in r.plan.pending_secrets:
             click.echo(f"  - {s.namespace}/{s.name} ({s.purpose}): {s.reason}")
+    _print_recipients(r.plan)
+    # the rest is committed; files no available identity opens are listed above and make the run a failure
+    return 1 if r.plan.recipients.failed else 0
 
 
 def _print_key(plan: SeedPlan) -> None:

@@ -92,11 +92,11 @@ def _load_identities(identities: Iterable[str]) -> list[pyrage.x25519.Identity]:
     return loaded
 
 
-def unwrap_key(stanzas: Sequence[AgeStanza], identities: Iterable[str]) -> bytes:
+def unwrap_key(stanzas: Sequence[AgeStanza], identities: Iterable[str], where: str = "<input>") -> bytes:
     """The data key from the first stanza one of `identities` opens (sops tries age keys in file order)."""
     keys = _load_identities(identities)
     if not stanzas:
-        raise UnsupportedKeyError("the file has no age stanzas (PGP, KMS and Vault keys are not supported)")
+        raise UnsupportedKeyError(f"{where}: the file has no age stanzas (PGP, KMS and Vault keys are not supported)")
     if keys:
         for stanza in stanzas:
             try:
@@ -106,9 +106,9 @@ def unwrap_key(stanzas: Sequence[AgeStanza], identities: Iterable[str]) -> bytes
             if len(data_key) == 32:
                 return bytes(data_key)
     if all(s.recipient.startswith("age1pq1") for s in stanzas):
-        raise UnsupportedKeyError("the file is encrypted only to post-quantum age recipients, which are not supported")
+        raise UnsupportedKeyError(f"{where}: encrypted only to post-quantum age recipients, which are not supported")
     wanted = ", ".join(s.recipient for s in stanzas)
     raise NoMatchingKeyError(
-        f"no age identity opens this file (it is encrypted for {wanted}); "
+        f"{where}: no age identity opens this file (it is encrypted for {wanted}); "
         f"{len(keys)} identit{'y' if len(keys) == 1 else 'ies'} tried — set SOPS_AGE_KEY_FILE to the matching key"
     )

@@ -4,6 +4,10 @@ Files we write use the layout of **sops 3.10.2** (`version: 3.10.2`): struct fie
 omitted — `age` (each entry `recipient`, then `enc`), `lastmodified`, `mac`, the selection rule,
 `mac_only_encrypted` (only when true), `version`. The ≤3.9 layout (empty `kms: []`, `gcp_kms: []`,
 `azure_kv: []`, `hc_vault: []`, `pgp: []` always written) is kept for re-emitting files those releases wrote.
+
+Key sources other than age (PGP, KMS, Vault, Azure Key Vault) cannot be wrapped here, but a file may hold them
+next to its age stanzas: they are read as they are and written back unchanged, in the same struct order, so
+that re-wrapping the age stanzas never takes a key holder's access away.
 """
 
 from __future__ import annotations
@@ -15,10 +19,18 @@ from enum import StrEnum
 from gitops_engine.secrets.agekeys import AgeStanza
 from gitops_engine.secrets.errors import NotSopsError, UnsupportedKeyError
 from gitops_engine.secrets.selection import RULE_KEYS, Selection, selection_from
-from gitops_engine.secrets.values import Branch, Item, Node, to_plain
+from gitops_engine.secrets.values import Branch, Item, Node, from_plain, to_plain
 
 WRITER_VERSION = "3.10.2"
-_OTHER_KEY_TYPES = ("kms", "gcp_kms", "azure_kv", "hc_vault", "pgp", "hckms", "key_groups")
+# key sources written before `age` in the struct order, and the one written after `mac`
+_CARRIED_BEFORE_AGE = ("kms", "gcp_kms", "hckms", "azure_kv", "hc_vault")
+_CARRIED_AFTER_MAC = ("pgp",)
+CARRIED_KEY_TYPES = (*_CARRIED_BEFORE_AGE, *_CARRIED_AFTER_MAC)
+# the field of each carried entry that names its key, for messages
+_KEY_NAME_FIELDS = {
+    "kms": "arn", "gcp_kms": "resource_id", "hckms": "key_id", "azure_kv": "vault_url", "hc_vault": "vault_address",
+    "pgp": "fp",
+}  # fmt: skip
 
 
 class Layout(StrEnum):
@@ -47,6 +59,8 @@ class Metadata:
     mac: str
     selection: Selection
     version: str = WRITER_VERSION
+    # non-empty key sources we cannot wrap for, as read: (key type, list of entries)
+    carried: tuple[tuple[str, Node], ...] = ()
 
     @property
     def layout(self) -> Layout:
@@ -54,8 +68,23 @@ class Metadata:
         return Layout.of_version(self.version)
 
     def with_keys(self, age: tuple[AgeStanza, ...]) -> Metadata:
-        """The same metadata with other age stanzas."""
+        """The same metadata with other age stanzas (carried key sources kept)."""
         return replace(self, age=age)
+
+    @property
+    def carried_keys(self) -> tuple[str, ...]:
+        """The carried key holders, one `type name, name` line per key type, e.g. `pgp 35C1A64C…`."""
+        return tuple(describe_carried(kind, entries) for kind, entries in self.carried)
+
+
+def describe_carried(kind: str, entries: Node) -> str:
+    """One line naming the holders of a carried key source, e.g. `pgp 35C1A64CD7FC…, 0A2B…`."""
+    field = _KEY_NAME_FIELDS.get(kind, "enc")
+    names = [
+        str(e.get(field) or "?") if isinstance(e, Branch) else "?"
+        for e in (entries if isinstance(entries, tuple) else ())
+    ]
+    return f"{kind} {', '.join(names)}"
 
 
 def metadata_from(raw: Mapping[str, object], where: str) -> Metadata:
@@ -68,14 +97,19 @@ def metadata_from(raw: Mapping[str, object], where: str) -> Metadata:
     stanzas = tuple(
         AgeStanza(str(e.get("recipient", "")), str(e.get("enc", ""))) for e in entries if isinstance(e, dict)
     )
-    if not stanzas and any(raw.get(k) for k in _OTHER_KEY_TYPES):
-        raise UnsupportedKeyError(f"{where}: encrypted only with PGP/KMS/Vault keys; only age is supported")
+    if raw.get("key_groups"):
+        raise UnsupportedKeyError(f"{where}: uses several key groups (Shamir secret sharing), which is not supported")
+    carried = tuple((kind, from_plain(raw[kind])) for kind in CARRIED_KEY_TYPES if raw.get(kind))
+    for kind, value in carried:
+        if not isinstance(value, tuple) or not all(isinstance(e, Branch) for e in value):
+            raise NotSopsError(f"{where}: `sops.{kind}` must be a list of key entries")
     return Metadata(
         age=stanzas,
         lastmodified=str(raw["lastmodified"]),
         mac=str(raw["mac"]),
         selection=selection_from(raw, where),
         version=str(raw.get("version", WRITER_VERSION)),
+        carried=carried,
     )
 
 
@@ -83,14 +117,21 @@ def metadata_node(meta: Metadata) -> Branch:
     """The `sops` value as a tree, ordered as `meta.version`'s release writes it."""
     old = meta.layout is Layout.V3_9
     empty: tuple[Node, ...] = ()
+    carried = dict(meta.carried)
     items: list[Item] = []
-    if old:
-        items += [("kms", empty), ("gcp_kms", empty), ("azure_kv", empty), ("hc_vault", empty)]
+
+    def key_source(kind: str) -> None:
+        # ≤3.9 writes every key list of its struct, empty or not; later releases only the non-empty ones
+        if kind in carried or (old and kind != "hckms"):
+            items.append((kind, carried.get(kind, empty)))
+
+    for kind in _CARRIED_BEFORE_AGE:
+        key_source(kind)
     if meta.age or old:
         items.append(("age", tuple(Branch((("recipient", s.recipient), ("enc", s.enc))) for s in meta.age)))
     items += [("lastmodified", meta.lastmodified), ("mac", meta.mac)]
-    if old:
-        items.append(("pgp", empty))
+    for kind in _CARRIED_AFTER_MAC:
+        key_source(kind)
     selection = meta.selection
     if selection.kind in RULE_KEYS and selection.value:
         items.append((selection.kind, selection.value))

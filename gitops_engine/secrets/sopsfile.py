@@ -15,9 +15,16 @@ from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidTag
 
+from gitops_engine.core.errors import InputError
 from gitops_engine.secrets.aes import IvSource, decrypt_value, encrypt_value, fresh_iv
 from gitops_engine.secrets.agekeys import AgeStanza, unwrap_key, wrap_key
-from gitops_engine.secrets.errors import CiphertextDamagedError, MacMismatchError, NotSopsError
+from gitops_engine.secrets.errors import (
+    CiphertextDamagedError,
+    MacMismatchError,
+    NotSopsError,
+    SopsError,
+    UnsupportedKeyError,
+)
 from gitops_engine.secrets.metadata import WRITER_VERSION, Metadata, flatten, metadata_from, metadata_node
 from gitops_engine.secrets.selection import SECRET_REGEX, Selection
 from gitops_engine.secrets.stores import (
@@ -162,14 +169,26 @@ def encrypt_yaml(
     )  # fmt: skip
 
 
+def read_metadata(data: bytes, fmt: Format, where: str = "<input>") -> Metadata | None:
+    """A file's `sops` metadata, read without a key (nothing is decrypted); None when it has none."""
+    _, raw = _read(data, fmt, where)
+    return None if raw is None else metadata_from(raw, where)
+
+
 def open_encrypted(data: bytes, fmt: Format, identities: Iterable[str], where: str = "<input>") -> Opened:
     """Decrypt and verify a sops file; any failure raises a SopsError subclass and returns nothing."""
     docs, raw = _read(data, fmt, where)
     if raw is None:
         raise NotSopsError(f"{where}: no `sops` metadata (the file is not encrypted; run `secrets encrypt`)")
     meta = metadata_from(raw, where)
-    data_key = unwrap_key(meta.age, identities)
-    result = decrypt_documents(docs, data_key, meta.selection)
+    if not meta.age and meta.carried:
+        names = "; ".join(meta.carried_keys)
+        raise UnsupportedKeyError(f"{where}: encrypted only for keys other than age ({names}); only age is supported")
+    data_key = unwrap_key(meta.age, identities, where)
+    try:
+        result = decrypt_documents(docs, data_key, meta.selection)
+    except SopsError as exc:
+        raise type(exc)(f"{where}: {exc}") from None
     try:
         stored, iv = decrypt_value(data_key, meta.mac, meta.lastmodified)
     except (InvalidTag, ValueError):
@@ -208,22 +227,27 @@ def reencrypt(opened: Opened, fmt: Format, metadata: Metadata | None = None) -> 
         opened.documents, opened.data_key, meta.age, meta.selection, meta.lastmodified, meta.version,
         cached_ivs(opened.ivs),
     )  # fmt: skip
-    return render(docs, sealed, fmt, opened.indent)
+    return render(docs, replace(sealed, carried=meta.carried), fmt, opened.indent)
 
 
 def updatekeys(
     data: bytes, fmt: Format, identities: Iterable[str], recipients: Sequence[str], where: str = "<input>"
 ) -> bytes:
-    """The same file with the data key wrapped for exactly `recipients` (values, IVs and MAC unchanged)."""
+    """The same file with the data key wrapped for exactly `recipients` as age stanzas.
+
+    As `sops updatekeys` does, only the key stanzas change: values, IVs, `lastmodified`, the MAC (which covers
+    the values, not the recipients) and `version` stay as they were. Stanzas of recipients that stay are kept as
+    they are and where they are, new ones follow; key sources we cannot wrap for (PGP, KMS, Vault) are carried:
+    the data key does not change, so they still open the file.
+    """
     opened = open_encrypted(data, fmt, identities, where)
-    kept = {s.recipient: s for s in opened.metadata.age}
     wanted = list(dict.fromkeys(r.strip() for r in recipients if r.strip()))
     if not wanted:
         raise NotSopsError(f"{where}: updatekeys would leave no recipients (give at least one age recipient)")
-    new = [r for r in wanted if r not in kept]
-    fresh = {s.recipient: s for s in wrap_key(opened.data_key, new)} if new else {}
-    stanzas = tuple(kept.get(r) or fresh[r] for r in wanted)
-    return reencrypt(opened, fmt, replace(opened.metadata, age=stanzas, version=WRITER_VERSION))
+    kept = tuple(s for s in opened.metadata.age if s.recipient in wanted)
+    new = [r for r in wanted if r not in {s.recipient for s in kept}]
+    fresh = wrap_key(opened.data_key, new) if new else ()
+    return reencrypt(opened, fmt, opened.metadata.with_keys(kept + fresh))
 
 
 def rotate(
@@ -235,8 +259,18 @@ def rotate(
     lastmodified: str | None = None,
     where: str = "<input>",
 ) -> bytes:
-    """The same plaintext under a new data key (every value re-encrypted with fresh IVs)."""
+    """The same plaintext under a new data key (every value re-encrypted with fresh IVs).
+
+    A new data key cannot be wrapped for PGP, KMS or Vault keys here, so a file that has them is refused rather
+    than rotated without them: their holders would silently lose access.
+    """
     opened = open_encrypted(data, fmt, identities, where)
+    if opened.metadata.carried:
+        names = "; ".join(opened.metadata.carried_keys)
+        raise InputError(
+            f"{where}: rotating would drop its keys other than age ({names}), which cannot be wrapped here "
+            "(rotate it with sops, or delete those entries from its sops block first to drop them on purpose)"
+        )
     targets = list(recipients) if recipients else [s.recipient for s in opened.metadata.age]
     data_key = os.urandom(32)
     docs, meta = seal(
