@@ -122,12 +122,16 @@ def _seed_step(target: Target, branch: str, cache_root: Path | None, sink: ItemS
         result = seed(request)
     except GitopsError as exc:
         return StepReport("seed", StepStatus.FAILED, str(exc).splitlines()[0], failures=(str(exc),))
+    # encrypted files no available identity could re-wrap for new recipients: the rest is committed
+    failures = tuple(result.plan.recipients.failure_lines())
+    status = StepStatus.FAILED if failures else StepStatus.OK
     if result.commit is None:
-        return StepReport("seed", StepStatus.OK, "up to date")
+        detail = f"{len(failures)} file(s) not re-wrapped" if failures else "up to date"
+        return StepReport("seed", status, detail, failures=failures)
     where = f"pull request #{result.pull_request.number}" if result.pull_request else result.ref
     line = f"committed {result.commit[:12]} to {where} ({result.plan.changed_files} files)"
     sink("seed", line)
-    return StepReport("seed", StepStatus.OK, line, (line,))
+    return StepReport("seed", status, line, (line,), failures=failures)
 
 
 def _propagate_step(

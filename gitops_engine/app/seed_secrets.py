@@ -198,8 +198,11 @@ class RecipientReport:
 
     def lines(self) -> list[str]:
         """One line per file: `re-wrapped PATH +new -old`, or `not re-wrapped PATH +new -old: why`."""
-        done = [f"re-wrapped {d.path} {d.change}" for d in self.rewrapped]
-        return done + [f"not re-wrapped {d.path} {d.change}: {_reason(d.path, why)}" for d, why in self.failed]
+        return [f"re-wrapped {d.path} {d.change}" for d in self.rewrapped] + self.failure_lines()
+
+    def failure_lines(self) -> list[str]:
+        """The `not re-wrapped` lines only."""
+        return [f"not re-wrapped {d.path} {d.change}: {_reason(d.path, why)}" for d, why in self.failed]
 
 
 @dataclass(frozen=True)
@@ -235,13 +238,18 @@ def follow_recipients(
     if raw_config is None:
         return FollowedRecipients(files, existing, RecipientReport())
     config = parse_config(raw_config, CONFIG_PATH)
-    next_files = {**_covered_files(repo, config, existing), **{p: d for p, d in files.items() if covered(config, p)}}
-    result = rewrap(next_files, config, lambda: identities_for(key))
+    # each branch file is read and judged once: where the next tree keeps its blob, it drifts as it did
+    branch = _covered_files(repo, config, current)
+    before = {d.path: d for d in find_drift(branch, config)}
+    kept_stale = {p: branch[p] for p in before if p in existing and existing[p] == current[p]}
+    moved = _covered_files(repo, config, {p: b for p, b in existing.items() if current.get(p) != b})
+    written = {p: d for p, d in files.items() if covered(config, p)}
+    result = rewrap({**kept_stale, **moved, **written}, config, lambda: identities_for(key))
+    in_next_tree = set(written) | {p for p in existing if covered(config, p)}
     # listed as the branch has them: a file the render re-encrypted counts too, as it changes recipients here
-    before = {d.path: d for d in find_drift(_covered_files(repo, config, current), config)}
     drifted = {**{d.path: d for d in result.drifts}, **before}
     failed = tuple((drifted[p], why) for p, why in sorted(result.failures.items()))
-    rewrapped = tuple(d for p, d in sorted(drifted.items()) if p not in result.failures and p in next_files)
+    rewrapped = tuple(d for p, d in sorted(drifted.items()) if p not in result.failures and p in in_next_tree)
     return FollowedRecipients(
         {**files, **result.files},
         {p: b for p, b in existing.items() if p not in result.files},

@@ -13,13 +13,14 @@ import pygit2
 import pytest
 
 from gitops_engine.adapters import git
+from gitops_engine.app.seed import SPEC_PATH
 from gitops_engine.secrets import sopsfile
 from gitops_engine.secrets.agekeys import generate_identity, parse_identities, recipient_of
 from gitops_engine.secrets.errors import NoMatchingKeyError
 from gitops_engine.secrets.stores import Format
 from tests.secrets.pgp import PgpKey, pgp_block
 from tests.secrets.test_recipients import _AGE_STANZA, _pgp_enc, _recipients
-from tests.seed.helpers import run_cli
+from tests.seed.helpers import FIXED_RECIPIENT, reproducible_spec_text, run_cli
 from tests.seed.test_seed_secrets import _spec_with_secrets
 
 ENGINE_SECRETS = [
@@ -136,6 +137,11 @@ def test_a_recipient_change_is_planned_and_re_wrapped_in_the_seed_commit(
             "reason": f"{NOBODY}: {why} to the matching key",
         }
     ]
+    markdown = run_cli("plan", "-c", str(spec), "--markdown").out
+    assert (
+        f"Encrypted files wrapped for other recipients than `.sops.yaml` names:\n- re-wrapped {HAND} +{rb}\n"
+        in markdown
+    )
     assert _tree(repo_path) == before
 
     # seed re-wraps them in its commit, leaves the one nobody opens and says so with exit 1
@@ -191,3 +197,41 @@ def test_a_recipient_change_is_planned_and_re_wrapped_in_the_seed_commit(
             sopsfile.open_encrypted(before[path], Format.YAML, [three if path == NOBODY else one], path).data_key
         )
     assert block in final[WITH_PGP]
+
+
+def test_reconcile_re_wraps_with_the_spec_unchanged_and_fails_its_seed_step_until_a_key_opens_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("SOPS_AGE_KEY_FILE", raising=False)
+    monkeypatch.delenv("SOPS_AGE_KEY", raising=False)
+    # the example's chart repositories are on the internet: a proxy refusing every connection keeps bump offline
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    repo_path = tmp_path / "fleet.git"
+    repo = git.open_repository(repo_path)
+    spec_tree = git.write_tree(repo, {SPEC_PATH: reproducible_spec_text().encode()})
+    first = git.create_commit(repo, spec_tree, [], "spec", git.Signature("h", "h@x", 1))
+    git.move_branch(repo, "main", first, None, "spec")
+    assert run_cli("seed", "--repo", str(repo_path), "--ref", "main").code == 0
+
+    hidden, rx = generate_identity()
+    _commit_by_hand(repo_path, {HAND: sopsfile.encrypt_yaml(HAND_SECRET, [rx])})
+    stuck = run_cli("reconcile", "--repo", str(repo_path), "--json")
+    assert stuck.code == 1
+    seed_step = json.loads(stuck.out)["steps"][0]
+    assert (seed_step["name"], seed_step["status"], seed_step["detail"]) == (
+        "seed",
+        "failed",
+        "1 file(s) not re-wrapped",
+    )
+    assert seed_step["failures"] == [
+        f"not re-wrapped {HAND} +{FIXED_RECIPIENT} -{rx}: no age identity opens this file (it is encrypted for {rx}); "
+        "0 identities tried — set SOPS_AGE_KEY_FILE to the matching key"
+    ]
+
+    monkeypatch.setenv("SOPS_AGE_KEY", hidden)
+    done = json.loads(run_cli("reconcile", "--repo", str(repo_path), "--json").out)["steps"][0]
+    assert done["status"] == "ok" and done["detail"].startswith("committed ")
+    assert _recipients(_tree(repo_path)[HAND], HAND) == [FIXED_RECIPIENT]
