@@ -13,8 +13,7 @@ from typing import Any
 
 from gitops_engine import __version__
 from gitops_engine.adapters.fs import write_atomic
-from gitops_engine.currency.fastread import Scalar
-from gitops_engine.currency.uses import CatalogFolder, ChartSource, ChartUse, ScanResult, Site
+from gitops_engine.currency.uses import CatalogFolder, ChartSource, ChartUse, Scalar, ScanResult, Site
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Flux objects read from a repository file with the byte position of every scalar the bot may edit.
 
-Only files that can hold Flux objects are read (a cheap byte test first). Nearly all of them go through
-fastread (yaml_rs plus a line search for the editable scalars); the rest are composed with PyYAML's C composer,
-whose marks count characters and are turned into byte offsets here so edits can slice the file's bytes directly.
+Only files that can hold Flux objects are read (a cheap byte test first). They are composed with PyYAML's C
+composer, whose marks count characters and are turned into byte offsets here so edits can slice the file's bytes
+directly.
 """
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
 from gitops_engine.core.yamlio import RawComposer, load_fast
-from gitops_engine.currency.fastread import Scalar, Wanted, read_documents, wanted_tree
+from gitops_engine.currency.uses import Scalar
 
-__all__ = ["KUSTOMIZE_FILES", "FluxObject", "Scalar", "kustomize_config", "locate", "might_hold_flux", "read_objects"]
+__all__ = ["KUSTOMIZE_FILES", "FluxObject", "kustomize_config", "locate", "might_hold_flux", "read_objects"]
 
 _FLUX_KINDS = frozenset({"HelmRelease", "HelmRepository", "OCIRepository", "HelmChart", "Kustomization"})
 _KIND_HINT = re.compile(rb"kind:\s*[\"']?(HelmRelease|HelmRepository|OCIRepository|HelmChart|Kustomization)\b")
@@ -75,13 +76,41 @@ _WANTED: dict[str, tuple[str, ...]] = {
         _SUBSTITUTE,
     ),
 }
+# A wanted-key tree: each key maps to (read as a scalar leaf, read every scalar child, wanted children, its dotted
+# path); the path is spelled once here rather than joined again for every key of every document read
+Wanted = Mapping[str, tuple[bool, bool, Any, str]]
+
+
+def _wanted_tree(paths: tuple[str, ...], map_leaves: tuple[str, ...] = ()) -> Wanted:
+    """The tree to read: dotted `paths` are scalar leaves, `map_leaves` take every scalar child."""
+    root: dict[str, Any] = {}
+    for dotted, every in [(p, False) for p in paths] + [(p, True) for p in map_leaves]:
+        node = root
+        *parents, last = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {}).setdefault("", {})
+        node.setdefault(last, {})["every" if every else "leaf"] = True
+    return _freeze(root, "")
+
+
+def _freeze(node: dict[str, Any], prefix: str) -> Wanted:
+    return {
+        name: (
+            bool(spec.get("leaf")),
+            bool(spec.get("every")),
+            _freeze(spec.get("", {}), f"{prefix}{name}."),
+            f"{prefix}{name}",
+        )
+        for name, spec in node.items()
+    }
+
+
 _IDENTITY = ("apiVersion", "kind", "metadata.name", "metadata.namespace")
 # Every kind's fields in one tree: the kind is only known once its `kind:` line has been read.
-_ALL_WANTED = wanted_tree(
+_ALL_WANTED = _wanted_tree(
     _IDENTITY + tuple(sorted({p for paths in _WANTED.values() for p in paths if p != _SUBSTITUTE})), (_SUBSTITUTE,)
 )
 _KEEP = {kind: frozenset(paths) for kind, paths in _WANTED.items()}
-_EDITABLE_OF = {kind: keep & _EDITABLE for kind, keep in _KEEP.items()}
 _API_SUFFIXES = tuple(f".fluxcd.io/{v}" for v in ("v1", "v1beta1", "v1beta2", "v2", "v2beta1", "v2beta2"))
 
 
@@ -92,12 +121,16 @@ def might_hold_flux(data: bytes) -> bool:
 
 def read_objects(path: str, data: bytes) -> list[FluxObject]:
     """Every Flux object in the file; raises yaml.YAMLError for a file that is not YAML."""
-    documents = read_documents(data, _ALL_WANTED, _EDITABLE_OF)
-    if documents is None:
-        return _composed_objects(path, data)
+    offsets = _ByteOffsets(data)
     found: list[FluxObject] = []
-    for doc_index, document in enumerate(documents):
-        obj = _object(path, doc_index, document.line, document.values, document.scalars)
+    for doc_index, root in enumerate(yaml.compose_all(data, Loader=RawComposer)):
+        if not isinstance(root, yaml.MappingNode):
+            continue
+        scalars: dict[str, Scalar] = {}
+        _collect(root, _ALL_WANTED, offsets, scalars)
+        values = {k: v.value for k, v in scalars.items()}
+        editable = {k: v for k, v in scalars.items() if k in _EDITABLE}
+        obj = _object(path, doc_index, root.start_mark.line + 1, values, editable)
         if obj is not None:
             found.append(obj)
     return found
@@ -126,23 +159,6 @@ def _object(
         fields=fields,
         scalars={k: v for k, v in scalars.items() if k in keep},
     )
-
-
-def _composed_objects(path: str, data: bytes) -> list[FluxObject]:
-    """The full parser's reading of a file fastread left to it (same result, just slower)."""
-    offsets = _ByteOffsets(data)
-    found: list[FluxObject] = []
-    for doc_index, root in enumerate(yaml.compose_all(data, Loader=RawComposer)):
-        if not isinstance(root, yaml.MappingNode):
-            continue
-        scalars: dict[str, Scalar] = {}
-        _collect(root, _ALL_WANTED, offsets, scalars)
-        values = {k: v.value for k, v in scalars.items()}
-        editable = {k: v for k, v in scalars.items() if k in _EDITABLE}
-        obj = _object(path, doc_index, root.start_mark.line + 1, values, editable)
-        if obj is not None:
-            found.append(obj)
-    return found
 
 
 def _collect(node: yaml.MappingNode, wanted: Wanted, offsets: _ByteOffsets, out: dict[str, Scalar]) -> None:

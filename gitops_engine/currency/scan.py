@@ -21,13 +21,12 @@ import yaml
 from gitops_engine.currency.manifests import (
     KUSTOMIZE_FILES,
     FluxObject,
-    Scalar,
     iter_substitute,
     kustomize_config,
     might_hold_flux,
     read_objects,
 )
-from gitops_engine.currency.uses import CatalogFolder, ChartSource, ChartUse, ScanResult, Site
+from gitops_engine.currency.uses import CatalogFolder, ChartSource, ChartUse, Scalar, ScanResult, Site
 from gitops_engine.currency.versions import is_constraint, parse_version
 
 __all__ = [
