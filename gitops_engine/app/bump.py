@@ -16,7 +16,6 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitops_engine import __version__
-from gitops_engine.adapters import forked, fs, git, runcache, scancache
+from gitops_engine.adapters import fs, git, runcache, scancache
 from gitops_engine.adapters import helmrepo as lookups
 from gitops_engine.adapters.forge.base import PullRequest
 from gitops_engine.adapters.targets import Target
@@ -38,7 +37,6 @@ from gitops_engine.currency.policy import POLICY_PATH, Policy, parse_policy
 from gitops_engine.currency.proposals import Plan, propose
 from gitops_engine.currency.uses import ChartSource, ScanResult
 from gitops_engine.model.charts import ChartIndex
-from gitops_engine.model.tree import Tree
 
 if TYPE_CHECKING:
     from pygit2 import Repository
@@ -47,8 +45,6 @@ if TYPE_CHECKING:
 
 Lookup = Callable[[Sequence[ChartSource]], Mapping[str, ChartIndex]]
 BOT = ("gitops-engine", "gitops-engine@localhost")
-# below this many files a scan takes well under a tenth of a second: not worth a fork
-_PARALLEL_SCAN_FILES = 2000
 
 
 class Action(StrEnum):
@@ -104,31 +100,11 @@ class AdapterLookup:
         self.options = options
         self.failures: dict[str, str] = {}
         self.found: dict[str, ChartIndex] = {}
-        self._early: Future[dict[str, ChartIndex | lookups.LookupFailure]] | None = None
-
-    def prefetch(self, urls: Sequence[str]) -> None:
-        """Start fetching the Helm repositories a tree declares while the rest of its scan runs."""
-        wanted = [lookups.ChartSource(url) for url in dict.fromkeys(urls)]
-        if wanted and self._early is None:
-            pool = ThreadPoolExecutor(max_workers=1)
-            self._early = pool.submit(lookups.fetch_indexes, wanted, self.options)
-            pool.shutdown(wait=False)  # the worker ends with its one task
 
     def __call__(self, sources: Sequence[ChartSource]) -> Mapping[str, ChartIndex]:
-        """Fetch every source once (in parallel across sources); what prefetch fetched is not fetched again."""
-        early: dict[str, ChartIndex | lookups.LookupFailure] = {}
-        if self._early is not None:
-            early = {url.rstrip("/"): result for url, result in self._early.result().items()}
-            self._early = None
-        results: dict[str, ChartIndex | lookups.LookupFailure] = {}
-        wanted: list[lookups.ChartSource] = []
-        for source in sources:
-            prefetched = None if source.insecure else early.get(source.url.rstrip("/"))
-            if prefetched is not None:
-                results[source.url] = prefetched
-            else:
-                wanted.append(lookups.ChartSource(source.url, insecure=source.insecure))
-        results.update(lookups.fetch_indexes(wanted, self.options))
+        """Fetch every source once (in parallel across sources)."""
+        wanted = [lookups.ChartSource(source.url, insecure=source.insecure) for source in sources]
+        results = lookups.fetch_indexes(wanted, self.options)
         found: dict[str, ChartIndex] = {}
         for url, result in results.items():
             if isinstance(result, ChartIndex):
@@ -173,42 +149,18 @@ def read_base(session: Session, branch: str) -> Base:
 
 
 def scan_head(
-    repo: Repository,
-    tree_id: str,
-    policy_file: Path | None,
-    cache_dir: Path | None,
-    declared: Callable[[Sequence[str]], None] | None = None,
+    repo: Repository, tree_id: str, policy_file: Path | None, cache_dir: Path | None
 ) -> tuple[ScanResult, Policy]:
-    """The scan of `tree_id` (from the cache when it was scanned before) and the policy that applies.
-
-    `declared`, when given, hears the Helm repository URLs the tree declares as soon as its files are read, before
-    releases are resolved to them: a lookup can start fetching meanwhile.
-    """
+    """The scan of `tree_id` (from the cache when it was scanned before) and the policy that applies."""
     policy = load_policy(git.read_file(repo, tree_id, POLICY_PATH), policy_file)
     scan = scancache.load_scan(cache_dir, tree_id) if cache_dir is not None else None
     if scan is None:
-        scan = _scan(git.read_tree(repo, tree_id), declared)
+        from gitops_engine.currency.scan import scan_tree
+
+        scan = scan_tree(git.read_tree(repo, tree_id))
         if cache_dir is not None:
             scancache.store_scan(cache_dir, tree_id, scan)
     return scan, policy
-
-
-def _scan(files: Tree, declared: Callable[[Sequence[str]], None] | None = None) -> ScanResult:
-    """scan_tree, with the reading of the files split with a forked worker when the tree is big enough to pay."""
-    from gitops_engine.currency.scan import declared_helm_urls, read_manifests, resolve_readings
-
-    paths = list(files)
-    if len(paths) < _PARALLEL_SCAN_FILES:
-        readings = [read_manifests(files, paths)]
-    else:
-        # the child also pickles what it read, so it takes a little less than half
-        split = len(paths) * 9 // 20
-        with forked.in_child(lambda: read_manifests(files, paths[:split])) as first:
-            second = read_manifests(files, paths[split:])
-            readings = [first.result(), second]
-    if declared is not None:
-        declared(declared_helm_urls(readings))
-    return resolve_readings(files, readings)
 
 
 def bump_target(
@@ -252,7 +204,7 @@ def bump(
     """One bot pass over an opened target."""
     base = read_base(session, branch)
     assert base.repo is not None and base.tree is not None
-    scan, policy = scan_head(base.repo, base.tree, policy_file, cache_dir, getattr(lookup, "prefetch", None))
+    scan, policy = scan_head(base.repo, base.tree, policy_file, cache_dir)
     moment = now or datetime.now(UTC)
     indexes = lookup(scan.sources())
     plan = propose(scan, indexes, policy, moment)

@@ -34,12 +34,8 @@ __all__ = [
     "CatalogFolder",
     "ChartSource",
     "ChartUse",
-    "Readings",
     "ScanResult",
     "Site",
-    "declared_helm_urls",
-    "read_manifests",
-    "resolve_readings",
     "scan_tree",
     "substitute",
 ]
@@ -71,26 +67,12 @@ def substitute(text: str, variables: Mapping[str, str]) -> str:
     return _VAR.sub(one, text) if "${" in text else text
 
 
-@dataclass(frozen=True)
-class Readings:
-    """What reading some of a tree's files found: Flux objects, kustomize configs and unreadable files."""
-
-    objects: tuple[FluxObject, ...]
-    kustomize: Mapping[str, tuple[tuple[str, ...], str | None]]
-    problems: tuple[str, ...]
-
-
 def scan_tree(files: Mapping[str, bytes]) -> ScanResult:
     """Find and resolve every chart version in `files` (a repository tree at one ref)."""
-    return resolve_readings(files, [read_manifests(files, files)])
-
-
-def read_manifests(files: Mapping[str, bytes], paths: Iterable[str]) -> Readings:
-    """Read the files at `paths` (the per-file half of a scan, which callers may split across processes)."""
     objects: list[FluxObject] = []
     kustomize: dict[str, tuple[tuple[str, ...], str | None]] = {}
     problems: list[str] = []
-    for path in paths:
+    for path in files:
         name = posixpath.basename(path)
         if not path.endswith((".yaml", ".yml")) and name not in KUSTOMIZE_FILES:
             continue
@@ -104,29 +86,6 @@ def read_manifests(files: Mapping[str, bytes], paths: Iterable[str]) -> Readings
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else 1
             problems.append(f"{path}:{line}: not valid YAML, skipped ({getattr(exc, 'problem', None) or exc})")
-    return Readings(tuple(objects), kustomize, tuple(problems))
-
-
-def declared_helm_urls(readings: Iterable[Readings]) -> list[str]:
-    """The URLs of the HTTP Helm repositories the read files declare, in order, those needing no substitution."""
-    urls: list[str] = []
-    for part in readings:
-        for obj in part.objects:
-            url = obj.text("spec.url") if obj.kind == "HelmRepository" else None
-            if url and obj.text("spec.type") != "oci" and url.startswith(("http://", "https://")) and "${" not in url:
-                urls.append(url)
-    return urls
-
-
-def resolve_readings(files: Mapping[str, bytes], readings: Iterable[Readings]) -> ScanResult:
-    """The scan of `files` from readings of all of them (given in path order, as read_manifests was called)."""
-    objects: list[FluxObject] = []
-    kustomize: dict[str, tuple[tuple[str, ...], str | None]] = {}
-    problems: list[str] = []
-    for part in readings:
-        objects.extend(part.objects)
-        kustomize.update(part.kustomize)
-        problems.extend(part.problems)
     layout = _Layout(files, kustomize)
     membership = _clusters(objects, layout)
     return ScanResult(tuple(_resolve(objects, membership)), tuple(problems))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from gitops_engine.currency.scan import ChartSource, ChartUse, scan_tree
 from tests.currency.support import FLUX_LOCAL, SMALL_REPO, files_under
 
@@ -143,22 +141,3 @@ def test_invalid_yaml_is_reported_not_fatal() -> None:
     assert scan.problems and scan.problems[0].startswith("clusters/a/bad.yaml:")
     assert len([u for u in scan.uses if not u.skip]) == 2
 
-
-def test_a_big_tree_scanned_with_a_forked_worker_equals_the_plain_scan(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitops_engine.adapters import forked
-    from gitops_engine.app.bump import _scan
-    from gitops_engine.model.tree import Tree
-
-    monkeypatch.setattr(forked, "second_core_available", lambda: True)  # xdist workers run threads
-    files: dict[str, bytes] = {}
-    for corpus in sorted(p for p in FLUX_LOCAL.iterdir() if p.is_dir()):
-        files.update(files_under(corpus, f"{corpus.name}/"))
-    small = files_under(SMALL_REPO)
-    for copy in range(2500 // len(small) + 1):
-        files.update({f"copies/{copy:03d}/{path}": data for path, data in small.items()})
-    files["copies/broken.yaml"] = b"kind: HelmRelease\nspec: [unclosed\n"
-    tree = Tree(files)
-    assert len(tree) > 2000
-    plain = scan_tree(tree)
-    assert _scan(tree) == plain
-    assert len(plain.uses) > 500 and plain.problems[-1].startswith("copies/broken.yaml:")
