@@ -104,58 +104,6 @@ def fetch_indexes(
     return {source.url: results[_normalise(source.url)] for source in sources}
 
 
-def revalidate(sources: Sequence[ChartSource], options: LookupOptions | None = None) -> dict[str, str] | None:
-    """Each source's content digest as its server has it now, or None as soon as one changed since it was last
-    fetched, was never fetched, or cannot be read: the cheap question a rerun asks before trusting its last answer.
-
-    A Helm index is asked with a conditional GET against the recorded validators (304: the recorded digest; 200:
-    the digest of the body, which must equal the recorded one); an OCI repository is listed again.
-    """
-    opts = options or LookupOptions()
-    cache_dir = _cache_root(opts)
-    if cache_dir is None:
-        return None
-    distinct = {_normalise(s.url): s for s in sources}
-    if not distinct:
-        return {}
-    clients = _Clients()
-    with ThreadPoolExecutor(max_workers=max(1, min(opts.workers, len(distinct)))) as pool:
-        futures = {key: pool.submit(_current_digest, clients, s, opts, cache_dir) for key, s in distinct.items()}
-        digests = {key: future.result() for key, future in futures.items()}
-    if any(digest is None for digest in digests.values()):
-        return None
-    return {source.url: str(digests[_normalise(source.url)]) for source in sources}
-
-
-def used_digest(source: ChartSource, index: ChartIndex, options: LookupOptions | None = None) -> str | None:
-    """The digest (as `revalidate` computes it) of the index a lookup of `source` just returned, or None."""
-    if urlsplit(source.url).scheme == "oci":
-        return index.digest()
-    cache_dir = _cache_root(options or LookupOptions())
-    validators = _read_validators(cache_dir, _index_url(source.url)) if cache_dir is not None else None
-    return validators.content_sha256 if validators is not None else None
-
-
-def _current_digest(clients: _Clients, source: ChartSource, opts: LookupOptions, cache_dir: Path) -> str | None:
-    transport, auth = _transport(clients, source, opts)
-    try:
-        if urlsplit(source.url).scheme == "oci":
-            return _list_oci(transport, source, auth, opts).digest()
-        index_url = _index_url(source.url)
-        validators = _read_validators(cache_dir, index_url)
-        if validators is None:
-            return None
-        response = transport.get(index_url, headers=validators.headers(), auth=auth)
-    except (GitopsError, OSError, http.client.HTTPException) as exc:
-        log.info("revalidation of %s failed: %s", _redact(source.url), exc)
-        return None
-    if response.status_code == HTTPStatus.NOT_MODIFIED:
-        return validators.content_sha256
-    if response.status_code == HTTPStatus.OK and sha256_hex(response.content) == validators.content_sha256:
-        return validators.content_sha256
-    return None
-
-
 def _normalise(url: str) -> str:
     return url.strip().rstrip("/")
 

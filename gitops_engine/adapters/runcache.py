@@ -1,6 +1,6 @@
 """Finished outputs kept on disk under a key that names every input that produced them.
 
-The key is built by the caller (app.bump_memo for dry-run answers, app.bump for branch trees); this module only
+The key is built by the caller (app.bump for branch trees); this module only
 stores and returns bytes. A missing or unreadable entry is a miss, and a cache that cannot be written only costs
 time on the next run.
 """

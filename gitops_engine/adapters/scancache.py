@@ -26,22 +26,6 @@ def cache_file(cache_dir: Path, tree_id: str) -> Path:
     return cache_dir / f"{_FORMAT}-{__version__}" / tree_id[:2] / f"{tree_id}.json"
 
 
-def sources_file(cache_dir: Path, tree_id: str) -> Path:
-    """Where the chart sources of `tree_id`'s scan are stored on their own (a rerun's first question)."""
-    return cache_file(cache_dir, tree_id).with_suffix(".sources.json")
-
-
-def load_sources(cache_dir: Path, tree_id: str) -> tuple[ChartSource, ...] | None:
-    """What the scan of `tree_id` looks up (ScanResult.sources), without reading the scan itself; None: unknown."""
-    try:
-        rows = json.loads(sources_file(cache_dir, tree_id).read_bytes())
-        return tuple(ChartSource(url, kind, tuple(charts), insecure) for url, kind, charts, insecure in rows)
-    except (OSError, ValueError, TypeError) as exc:
-        if not isinstance(exc, FileNotFoundError):
-            log.info("sources cache for %s unreadable: %s", tree_id, exc)
-        return None
-
-
 def load_scan(cache_dir: Path, tree_id: str) -> ScanResult | None:
     """The stored scan of `tree_id`, or None."""
     try:
@@ -68,10 +52,8 @@ def store_scan(cache_dir: Path, tree_id: str, result: ScanResult) -> None:
         "u": rows,
         "p": list(result.problems),
     }
-    looked_up = [[s.url, s.kind, list(s.charts), s.insecure] for s in result.sources()]
     try:
         write_atomic(cache_file(cache_dir, tree_id), json.dumps(payload, separators=(",", ":")).encode(), mode=0o600)
-        write_atomic(sources_file(cache_dir, tree_id), json.dumps(looked_up).encode(), mode=0o600)
     except OSError as exc:
         log.warning("could not write the scan cache in %s: %s", cache_dir, exc)
 

@@ -99,7 +99,6 @@ class AdapterLookup:
     def __init__(self, options: lookups.LookupOptions | None = None) -> None:
         self.options = options
         self.failures: dict[str, str] = {}
-        self.found: dict[str, ChartIndex] = {}
 
     def __call__(self, sources: Sequence[ChartSource]) -> Mapping[str, ChartIndex]:
         """Fetch every source once (in parallel across sources)."""
@@ -111,7 +110,6 @@ class AdapterLookup:
                 found[url] = result
             else:
                 self.failures[url] = result.message
-        self.found.update(found)
         return found
 
 

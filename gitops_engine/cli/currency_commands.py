@@ -11,8 +11,6 @@ import click
 
 from gitops_engine.adapters import fs
 from gitops_engine.adapters.helmrepo import default_cache_dir
-from gitops_engine.adapters.targets import LocalTarget
-from gitops_engine.app import bump_memo
 from gitops_engine.cli.targets import forge_options, resolve_target, verify_option
 
 if TYPE_CHECKING:
@@ -60,28 +58,18 @@ def bump_command(
     On Gitea a pass that is not a dry run also keeps the repository's dashboard issue current. Exits 0 when every
     lookup, branch and the dashboard succeeded, 1 when any failed (the rest still done), 2 on bad input.
     """
-    target = resolve_target(repo, gitea_token_env, gitea_token_file)
-    cache_dir = default_cache_dir()
-    asked = None
-    if dry_run and isinstance(target, LocalTarget):
-        # a scheduled dry run with nothing new anywhere answers from disk (see app.bump_memo)
-        asked = bump_memo.question(target.path, branch, policy_file, "json" if as_json else "text")
-        answer = bump_memo.recall(asked, cache_dir) if asked is not None else None
-        if answer is not None:
-            click.echo(answer.decode(), nl=False)
-            return 0
-    # imported here: a memoised rerun needs none of the scanner, the decisions or the branch writer
+    # imported here: the other commands of the CLI need none of the bot
     from gitops_engine.app.bump import AdapterLookup, bump_target, without_cycle_collection
 
-    lookup = AdapterLookup()
+    target = resolve_target(repo, gitea_token_env, gitea_token_file)
     with without_cycle_collection():
         result = bump_target(
             target,
-            lookup,
+            AdapterLookup(),
             branch=branch,
             policy_file=policy_file,
             dry_run=dry_run,
-            cache_dir=cache_dir,
+            cache_dir=default_cache_dir(),
             verify=not no_verify,
         )
         if as_json:
@@ -98,8 +86,6 @@ def bump_command(
     dashboard_failed = result.dashboard is not None and result.dashboard.failed
     if dashboard_failed:
         click.echo(str(result.dashboard), err=True)
-    if asked is not None and not result.lookup_failures:
-        bump_memo.remember(asked, cache_dir, result.scan.sources(), lookup.found, output.encode())
     # a pass that could not look something up or write a branch is not a success, however much else it did
     return 1 if result.lookup_failures or failed or dashboard_failed else 0
 

@@ -103,14 +103,6 @@ class Policy:
     minor_window_days: int = 30
     major_window_days: int = 60
 
-    @property
-    def time_dependent(self) -> bool:
-        """True when a decision can change with the clock alone (a schedule window or a minimum release age)."""
-        rules = (self.defaults, *(rule for _, rule in self.rules))
-        return any(
-            r.schedule or (r.minimum_release_age is not None and r.minimum_release_age > timedelta(0)) for r in rules
-        )
-
     def for_app(self, app: str) -> Settings:
         """Defaults overlaid by every rule whose `apps` patterns match `app`, plus its group."""
         settings = _overlay(Settings(), self.defaults)

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
-from gitops_engine.core.hashing import sha256_hex
-
 
 @dataclass(frozen=True)
 class ChartRelease:
@@ -34,13 +32,3 @@ class ChartIndex:
     def releases(self, chart: str) -> tuple[ChartRelease, ...]:
         """Releases of `chart`, empty when the repository does not have it."""
         return self.charts.get(chart, ())
-
-    def digest(self) -> str:
-        """A hash of everything a bump reads from this index: equal digests, equal proposals."""
-        rows = [
-            f"{name}\0{r.version}\0{r.created.isoformat() if r.created else ''}\0{r.digest or ''}"
-            f"\0{r.app_version or ''}\0{r.home or ''}\0{' '.join(r.urls)}\0{' '.join(r.sources)}"
-            for name in sorted(self.charts)
-            for r in self.charts[name]
-        ]
-        return sha256_hex("\n".join(rows).encode())

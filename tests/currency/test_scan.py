@@ -140,4 +140,3 @@ def test_invalid_yaml_is_reported_not_fatal() -> None:
     scan = scan_tree(files)
     assert scan.problems and scan.problems[0].startswith("clusters/a/bad.yaml:")
     assert len([u for u in scan.uses if not u.skip]) == 2
-
