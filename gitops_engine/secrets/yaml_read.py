@@ -16,7 +16,6 @@ import yaml
 from gitops_engine.core.errors import InputError
 from gitops_engine.core.yamlio import RawComposer
 from gitops_engine.secrets.values import Branch, Comment, Item, Node, Scalar, resolve_plain
-from gitops_engine.secrets.yaml_simple import read_simple
 
 _DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$")
 _COMMENT_LINE = re.compile(r"^([ \t]*)#(.*)$")
@@ -184,12 +183,6 @@ def _has_content(line: str) -> bool:
 
 def read_documents(text: str, where: str) -> tuple[Branch, ...]:
     """Every document of a YAML stream as a sops tree; bad YAML is an InputError naming file:line."""
-    simple = read_simple(text)
-    return (simple,) if simple is not None else compose_documents(text, where)
-
-
-def compose_documents(text: str, where: str) -> tuple[Branch, ...]:
-    """`read_documents` through the composer, for any YAML (the simple-subset reader must agree with it)."""
     docs: list[Branch] = []
     for offset, lines in _chunks(text):
         try:

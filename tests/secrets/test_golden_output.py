@@ -9,7 +9,6 @@ import pytest
 from gitops_engine.secrets import sopsfile
 from gitops_engine.secrets.agekeys import parse_identities
 from gitops_engine.secrets.stores import Format
-from gitops_engine.secrets.yaml_simple import read_simple
 from tests.secrets.conftest import VECTORS
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -37,9 +36,3 @@ def test_golden_reemits_byte_identical(name: str) -> None:
     encrypted = (GOLDEN / f"{name}.sops.yaml").read_bytes()
     opened = sopsfile.open_encrypted(encrypted, Format.YAML, _identities(), name)
     assert sopsfile.reencrypt(opened, Format.YAML) == encrypted
-
-
-def test_goldens_cover_both_readers() -> None:
-    flat = {suffix: (GOLDEN / f"flat-secret.{suffix}.yaml").read_text() for suffix in ("sops", "plain")}
-    assert all(read_simple(text) is not None for text in flat.values())
-    assert read_simple((GOLDEN / "commented-multidoc.sops.yaml").read_text()) is None
