@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -150,39 +150,3 @@ def emit(doc: Any) -> str:
         text = _inline(doc, 0) or ""
         out.append(text[1:] + ("" if text.endswith("\n") else "\n"))
     return "".join(out)
-
-
-class Template:
-    """A document emitted once with markers in its value slots, then refilled: thousands of same-shaped files
-    (one Flux Kustomization per app and cluster) cost one string join each instead of a full emit."""
-
-    _MARKERS = (("TEMPLATESLOT", "X"), ("SLOTMARKER", "Z"))
-
-    def __init__(self, build: Callable[..., str], names: Sequence[str]) -> None:
-        # Built with two marker spellings: fixed text that happens to look like a marker, or a slot the
-        # document does not use as a whole scalar, makes the two splits disagree instead of filling wrongly.
-        splits = []
-        for prefix, suffix in self._MARKERS:
-            text = build(**{name: f"{prefix}{i}{suffix}" for i, name in enumerate(names)})
-            parts = re.split(f"{prefix}(\\d+){suffix}", text)
-            splits.append((parts[0::2], [names[int(i)] for i in parts[1::2]]))
-        (self._pieces, self._slots), other = splits
-        whole = all(
-            before.endswith((": ", "- ")) and after.startswith("\n")
-            for before, after in zip(self._pieces, self._pieces[1:], strict=False)
-        )
-        if other != (self._pieces, self._slots) or sorted(set(self._slots)) != sorted(names) or not whole:
-            raise ValueError(
-                "every slot must be used, whole, in value positions, and fixed text must not look like a slot"
-            )
-
-    def fill(self, **values: str) -> str:
-        """The document with each slot's value written as `emit` would write that scalar."""
-        out = [self._pieces[0]]
-        for slot, piece in zip(self._slots, self._pieces[1:], strict=True):
-            value = values[slot]
-            if "\n" in value:
-                raise ValueError(f"template slot {slot} cannot hold a multi-line value")
-            out.append(scalar_text(value))
-            out.append(piece)
-        return "".join(out)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 from typing import Any
 
 from gitops_engine.core.hashing import git_blob_ids, sha256_hex
-from gitops_engine.core.yamlemit import Template
 from gitops_engine.core.yamlio import dump, dump_documents
 from gitops_engine.model.catalog import AppVersion, Catalog, helm_repository_name
 from gitops_engine.model.platform import Cluster, Platform
@@ -54,7 +53,7 @@ def render(inputs: RenderInputs, placements: Mapping[str, list[Placement]] | Non
     """
     platform = inputs.platform
     placements = placements if placements is not None else place_apps(platform, inputs.catalog)
-    stamps = _Stamps()
+    shared = _Shared()
     files: dict[str, bytes] = {}
     files.update(_base())
     files.update(_helm_repositories(placements))
@@ -64,7 +63,7 @@ def render(inputs: RenderInputs, placements: Mapping[str, list[Placement]] | Non
     files.update(_catalog_repositories(platform))
     for cluster in platform.clusters:
         secrets = sorted(p for p in inputs.secrets if p.startswith(f"clusters/{cluster.name}/secrets/"))
-        files.update(_cluster(platform, cluster, placements[cluster.name], secrets, stamps))
+        files.update(_cluster(platform, cluster, placements[cluster.name], secrets, shared))
     return Rendered(Tree(files), dict(inputs.secrets))
 
 
@@ -234,7 +233,7 @@ def _cluster(
     cluster: Cluster,
     placements: Sequence[Placement],
     secrets: list[str],
-    stamps: _Stamps,
+    shared: _Shared,
 ) -> dict[str, bytes]:
     base = f"clusters/{cluster.name}"
     files: dict[str, bytes] = {}
@@ -258,13 +257,14 @@ def _cluster(
         resources.append("secrets")
     cert_manager = next((p for p in placements if p.app.app == "cert-manager"), None)
     if cert_manager is not None:
-        files[f"{base}/pki.yaml"] = stamps.fill("pki", _pki_kustomization, namespace=cert_manager.namespace)
+        namespace = cert_manager.namespace
+        files[f"{base}/pki.yaml"] = shared.once(("pki", namespace), lambda: _yaml(*_pki_kustomization(namespace)))
         resources.append("pki.yaml")
     files[f"{base}/kustomization.yaml"] = _kustomization(resources)
-    files.update(_flux_system(platform, cluster, stamps, decrypt=bool(secrets)))
-    files[f"{base}/kommander-vars.yaml"] = _kommander_vars(platform, cluster, placements, stamps)
-    files[f"{base}/apps.yaml"] = stamps.fill("apps", _apps_kustomization, path=f"./{base}/apps")
-    files.update(_app_kustomizations(platform, cluster, placements, stamps))
+    files.update(_flux_system(platform, cluster, decrypt=bool(secrets)))
+    files[f"{base}/kommander-vars.yaml"] = _kommander_vars(platform, cluster, placements)
+    files[f"{base}/apps.yaml"] = _yaml(*_apps_kustomization(f"./{base}/apps"))
+    files.update(_app_kustomizations(platform, cluster, placements, shared))
     return files
 
 
@@ -285,31 +285,25 @@ def _apps_kustomization(path: str) -> list[Any]:
     return [o.flux_kustomization("apps-kommander", o.FLUX_NAMESPACE, path, interval="10m", wait=False)]
 
 
-def _flux_system(platform: Platform, cluster: Cluster, stamps: _Stamps, decrypt: bool) -> dict[str, bytes]:
+def _flux_system(platform: Platform, cluster: Cluster, decrypt: bool) -> dict[str, bytes]:
     base = f"clusters/{cluster.name}/flux-system"
     git = platform.git
-
-    def build(path: str, cluster: str) -> list[Any]:
-        extra: dict[str, Any] = {"secretRef": {"name": git.secret_name}} if git.secret_name else {}
-        source = o.git_repository(
-            o.SYNC_SOURCE, o.FLUX_NAMESPACE, git.clone_url, {"branch": git.branch}, git.interval, **extra
-        )
-        sync = o.flux_kustomization(
-            o.SYNC_SOURCE,
-            o.FLUX_NAMESPACE,
-            path,
-            interval="10m",
-            substitute={"clusterName": cluster},
-            decrypt=decrypt,
-            wait=False,
-        )
-        return [source, sync]
-
+    extra: dict[str, Any] = {"secretRef": {"name": git.secret_name}} if git.secret_name else {}
+    source = o.git_repository(
+        o.SYNC_SOURCE, o.FLUX_NAMESPACE, git.clone_url, {"branch": git.branch}, git.interval, **extra
+    )
+    sync = o.flux_kustomization(
+        o.SYNC_SOURCE,
+        o.FLUX_NAMESPACE,
+        f"./clusters/{cluster.name}",
+        interval="10m",
+        substitute={"clusterName": cluster.name},
+        decrypt=decrypt,
+        wait=False,
+    )
     return {
         f"{base}/kustomization.yaml": _kustomization(["gotk-sync.yaml", "flux.yaml"]),
-        f"{base}/gotk-sync.yaml": stamps.fill(
-            ("gotk-sync", decrypt), build, path=f"./clusters/{cluster.name}", cluster=cluster.name
-        ),
+        f"{base}/gotk-sync.yaml": _yaml(source, sync),
         f"{base}/flux.yaml": _flux_release(),
     }
 
@@ -350,45 +344,35 @@ def _flux_release() -> bytes:
     return _yaml(flux)
 
 
-def _kommander_vars(platform: Platform, cluster: Cluster, placements: Sequence[Placement], stamps: _Stamps) -> bytes:
-    namespaces = tuple(sorted({o.FLUX_NAMESPACE} | {p.namespace for p in placements}))
-
-    def build(cluster: str, role: str) -> list[Any]:
-        data = {
-            "clusterName": cluster,
-            "clusterRole": role,
-            "kommanderFluxNamespace": o.FLUX_NAMESPACE,
-            "ageEncryptionSecretName": o.SOPS_SECRET,
-            "ageEncryptionSecretKey": o.SOPS_SECRET_KEY,
-            "caSecretName": "kommander-ca",
-            "certificatesIssuerName": "kommander-acme" if platform.ingress.issuer == "acme" else "kommander-ca",
-            "airgappedEnabled": "true" if platform.airgapped else "false",
-        }
-        if platform.git.secret_name:
-            data["kommanderGitCredentialsSecretName"] = platform.git.secret_name
-        if platform.ingress.domain:
-            data["ingressDomain"] = platform.ingress.domain
-        data.update(platform.variables)
-        return [o.config_map(o.VARS_CONFIGMAP, ns, data, {o.MANAGED_LABEL: o.MANAGER}) for ns in namespaces]
-
-    return stamps.fill(("kommander-vars", namespaces), build, cluster=cluster.name, role=cluster.role)
+def _kommander_vars(platform: Platform, cluster: Cluster, placements: Sequence[Placement]) -> bytes:
+    namespaces = sorted({o.FLUX_NAMESPACE} | {p.namespace for p in placements})
+    data = {
+        "clusterName": cluster.name,
+        "clusterRole": cluster.role,
+        "kommanderFluxNamespace": o.FLUX_NAMESPACE,
+        "ageEncryptionSecretName": o.SOPS_SECRET,
+        "ageEncryptionSecretKey": o.SOPS_SECRET_KEY,
+        "caSecretName": "kommander-ca",
+        "certificatesIssuerName": "kommander-acme" if platform.ingress.issuer == "acme" else "kommander-ca",
+        "airgappedEnabled": "true" if platform.airgapped else "false",
+    }
+    if platform.git.secret_name:
+        data["kommanderGitCredentialsSecretName"] = platform.git.secret_name
+    if platform.ingress.domain:
+        data["ingressDomain"] = platform.ingress.domain
+    data.update(platform.variables)
+    return _yaml(*(o.config_map(o.VARS_CONFIGMAP, ns, data, {o.MANAGED_LABEL: o.MANAGER}) for ns in namespaces))
 
 
-class _Stamps:
-    """Files that differ between clusters only in a few scalars (names, namespaces, paths).
+class _Shared:
+    """Files that several clusters get with the same bytes (app Kustomizations of a workspace, pki.yaml).
 
-    Each shape is emitted once as a Template and refilled for the next cluster; equal fills return the same
-    bytes object, so every cluster of a workspace shares its app files (and blob ids are hashed once per file).
-    A shape that cannot be a template (a user variable overriding a slot) is emitted directly each time.
+    Each is emitted once per render and the same bytes object returned after that, so every path that shares it
+    costs a dictionary lookup, here and when blob ids are hashed (git_blob_ids hashes each object once).
     """
 
     def __init__(self) -> None:
-        self._templates: dict[Hashable, Template | None] = {}
         self._made: dict[Hashable, bytes] = {}
-
-    def fill(self, shape: Hashable, build: Callable[..., list[Any]], **values: str) -> bytes:
-        """The file of `shape` with `values` in its slots; `build(**slots)` makes the documents of one shape."""
-        return self.once((shape, *values.values()), lambda: self._fill(shape, build, values))
 
     def once(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
         """`make()` the first time `key` is asked for; the same bytes object after that."""
@@ -397,57 +381,24 @@ class _Stamps:
             made = self._made[key] = make()
         return made
 
-    def _fill(self, shape: Hashable, build: Callable[..., list[Any]], values: dict[str, str]) -> bytes:
-        if shape not in self._templates:
-            self._templates[shape] = _template(build, list(values))
-        template = self._templates[shape]
-        return template.fill(**values).encode() if template is not None else _yaml(*build(**values))
 
-
-def _template(build: Callable[..., list[Any]], names: list[str]) -> Template | None:
-    try:
-        return Template(lambda **slot: _yaml(*build(**slot)).decode(), names)
-    except ValueError:
-        return None
-
-
-def _app_kustomization(p: Placement, stamps: _Stamps) -> bytes:
+def _app_kustomization(p: Placement) -> bytes:
     """The Flux Kustomization deploying one placement."""
-    count = len(p.depends_on)
-
-    def build(**slot: str) -> list[Any]:
-        return [
-            o.flux_kustomization(
-                slot["app"],
-                slot["namespace"],
-                slot["path"],
-                depends_on=[(slot[f"dep{i}"], slot[f"dep{i}ns"]) for i in range(count)],
-                substitute={
-                    "appVersion": slot["version"],
-                    "releaseName": slot["app"],
-                    "releaseNamespace": slot["namespace"],
-                    "workspaceNamespace": slot["workspace_namespace"],
-                },
-                labels=_app_labels(slot["app"], slot["version"]),
-            )
-        ]
-
-    def fill() -> bytes:
-        deps = {f"dep{i}": name for i, (name, _) in enumerate(p.depends_on)}
-        deps.update({f"dep{i}ns": ns for i, (_, ns) in enumerate(p.depends_on)})
-        return stamps.fill(
-            ("app-kustomization", count),
-            build,
-            app=p.app.app,
-            version=p.app.version,
-            namespace=p.namespace,
-            workspace_namespace=p.workspace_namespace,
-            path=f"./{p.folder}",
-            **deps,
-        )
-
-    # every cluster of a workspace asks for the same file: look it up before building any slot values
-    return stamps.once(("app", p.app.app, p.app.version, p.namespace, p.workspace_namespace, p.depends_on), fill)
+    app, version = p.app.app, p.app.version
+    kustomization = o.flux_kustomization(
+        app,
+        p.namespace,
+        f"./{p.folder}",
+        depends_on=p.depends_on,
+        substitute={
+            "appVersion": version,
+            "releaseName": app,
+            "releaseNamespace": p.namespace,
+            "workspaceNamespace": p.workspace_namespace,
+        },
+        labels=_app_labels(app, version),
+    )
+    return _yaml(kustomization)
 
 
 def _app_labels(app: str, version: str) -> dict[str, str]:
@@ -455,7 +406,7 @@ def _app_labels(app: str, version: str) -> dict[str, str]:
 
 
 def _app_kustomizations(
-    platform: Platform, cluster: Cluster, placements: Sequence[Placement], stamps: _Stamps
+    platform: Platform, cluster: Cluster, placements: Sequence[Placement], shared: _Shared
 ) -> dict[str, bytes]:
     base = f"clusters/{cluster.name}/apps"
     files: dict[str, bytes] = {}
@@ -465,7 +416,9 @@ def _app_kustomizations(
         folder = deployment.workspace
         if deployment.project:
             folder = f"{platform.project(deployment.project).workspace}/{deployment.project}"
-        files[f"{base}/{folder}/{p.app.app}.yaml"] = _app_kustomization(p, stamps)
+        # every cluster of a workspace gets the same file for the same placement
+        key = ("app", p.app.app, p.app.version, p.namespace, p.workspace_namespace, p.depends_on)
+        files[f"{base}/{folder}/{p.app.app}.yaml"] = shared.once(key, partial(_app_kustomization, p))
         entries = folders.setdefault(folder, [])
         entries.append(f"{p.app.app}.yaml")
         if p.values:

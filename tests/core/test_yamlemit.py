@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gitops_engine.core.yamlemit import Template, emit
+from gitops_engine.core.yamlemit import emit
 
 TRICKY_STRINGS = [
     "",
@@ -108,28 +108,6 @@ def test_block_style_matches_kubernetes_conventions() -> None:
     assert emit(doc) == (
         "metadata:\n  name: x\n  labels:\n    a: b\nspec:\n  items:\n  - name: a\n    v: 1\n  - s\n  e: []\n"
     )
-
-
-def test_template_fill_equals_a_direct_emit() -> None:
-    def build(name: str, ns: str, dep: str) -> str:
-        return emit({"metadata": {"name": name, "namespace": ns}, "spec": {"dependsOn": [{"name": dep}], "n": 3}})
-
-    template = Template(build, ["name", "ns", "dep"])
-    rng = random.Random(7)
-    for _ in range(500):
-        values = {k: rng.choice(TRICKY_STRINGS).replace("\n", "") for k in ("name", "ns", "dep")}
-        assert template.fill(**values) == build(**values)
-    with pytest.raises(ValueError, match="multi-line"):
-        template.fill(name="a\nb", ns="x", dep="y")
-
-
-def test_template_refuses_a_slot_that_is_not_a_whole_value_or_text_that_looks_like_one() -> None:
-    with pytest.raises(ValueError, match="whole"):
-        Template(lambda name: emit({"path": f"./clusters/{name}"}), ["name"])
-    with pytest.raises(ValueError, match="look like a slot"):
-        Template(lambda name: emit({"name": name, "note": "TEMPLATESLOT0X"}), ["name"])
-    with pytest.raises(ValueError, match="every slot"):
-        Template(lambda name, ns: emit({"name": name}), ["name", "ns"])
 
 
 def test_no_implicit_yaml_type_contains_a_slash() -> None:
