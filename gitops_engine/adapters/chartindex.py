@@ -17,11 +17,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml_rs
-
 from gitops_engine.adapters.fs import write_atomic
 from gitops_engine.core.errors import PermanentRemoteError
 from gitops_engine.core.hashing import sha256_hex
+from gitops_engine.core.yamlio import YamlError, load
 from gitops_engine.model.charts import ChartIndex, ChartRelease
 
 # Bump when the cached row layout changes; old files are then simply never read again.
@@ -31,12 +30,14 @@ _CACHE_FORMAT = "parsed-v1"
 def parse_index(data: bytes, source_url: str) -> ChartIndex:
     """Parse index.yaml bytes; raise PermanentRemoteError when they are not a Helm repository index."""
     try:
-        text = data.decode("utf-8")
-        doc = yaml_rs.loads(text, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.LastWins)
+        docs = load(data.decode("utf-8"), yaml12_types=True)
     except UnicodeDecodeError as exc:
         raise PermanentRemoteError(f"{source_url}: index.yaml is not UTF-8 text ({exc.reason})") from exc
-    except yaml_rs.YAMLDecodeError as exc:
-        raise PermanentRemoteError(f"{source_url}: index.yaml is not valid YAML: {exc}") from exc
+    except YamlError as exc:
+        raise PermanentRemoteError(
+            f"{source_url}: index.yaml is not valid YAML: line {exc.line}: {exc.problem}"
+        ) from exc
+    doc = docs[0] if len(docs) == 1 else None
     entries = doc.get("entries") if isinstance(doc, dict) else None
     if not isinstance(entries, dict):
         raise PermanentRemoteError(

@@ -31,14 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import pygit2
-import yaml
 
 from gitops_engine.adapters.command import Command, run, which
 from gitops_engine.core.errors import ToolError
-from gitops_engine.core.yamlio import dump, dump_documents
+from gitops_engine.core.yamlio import YamlError, compose, emit, emit_documents, load
 from gitops_engine.model.tree import Tree
 from gitops_engine.validate.build import BuildOutput, BuiltObject
-from gitops_engine.validate.fastyaml import load_documents
 from gitops_engine.validate.kustomize_refs import (
     KUSTOMIZATION_FILES,
     Refusal,
@@ -121,6 +119,7 @@ class KustomizeBuilder:
                 directory = parent
         self._view = TreeView(files)
         self._refusals: dict[str, list[Refusal]] = {}
+        self._unbounded: dict[str, str | None] = {}
         self._generated: dict[str, bytes] = {}
         self._memory: dict[str, BuildOutput] = {}
         self._written: set[str] = set()
@@ -135,6 +134,7 @@ class KustomizeBuilder:
                 self._ensure_kustomization(path)
                 closure = self.closure(path)
                 refused = [str(r) for file in closure if is_kustomization_file(file) for r in self.refusals(file)]
+                refused += [problem for file in closure if (problem := self._expands_without_bound(file))]
                 if refused:
                     yield BuildOutput(path, error="refused to build: " + "; ".join(refused), files=closure)
                     continue
@@ -184,6 +184,20 @@ class KustomizeBuilder:
             self._refusals[kustomization] = found
         return self._refusals[kustomization]
 
+    def _expands_without_bound(self, path: str) -> str | None:
+        """Why kustomize must not read `path`: YAML whose aliases it would expand for minutes (it has no limit of
+        its own), refused at its line as core.yamlio refuses it; None for any other file. Remembered per file."""
+        if path not in self._unbounded:
+            data = self.files[path]
+            problem = None
+            if path.endswith((".yaml", ".yml")) and b"&" in data:  # no anchor, no alias
+                try:
+                    compose(data)
+                except YamlError as exc:
+                    problem = f"{path}:{exc.line}: {exc.problem}"
+            self._unbounded[path] = problem
+        return self._unbounded[path]
+
     def _references(self, kustomization: str) -> Iterator[str]:
         folder = posixpath.dirname(kustomization)
         for doc in self._view.documents(kustomization):
@@ -202,7 +216,7 @@ class KustomizeBuilder:
         if any(posixpath.join(path, n) in self.files for n in KUSTOMIZATION_FILES) or path in self._generated:
             return
         resources = sorted(self._generated_resources(path))
-        data = dump_documents(
+        data = emit_documents(
             [
                 {
                     "apiVersion": "kustomize.config.k8s.io/v1beta1",
@@ -311,27 +325,27 @@ def _write(target: Path, data: bytes) -> None:
 
 def _with_origin_annotations(data: bytes) -> bytes:
     try:
-        docs = load_documents(data)
-    except yaml.YAMLError:
+        docs = load(data)
+    except YamlError:
         return data
     if len(docs) != 1 or not isinstance(docs[0], dict):
         return data
     doc = dict(docs[0])
     metadata = [m for m in doc.get("buildMetadata") or [] if isinstance(m, str)]
     doc["buildMetadata"] = sorted({*metadata, "originAnnotations"})
-    return dump(doc).encode()
+    return emit(doc).encode()
 
 
 def _has_manifest(data: bytes) -> bool:
     try:
-        return any(isinstance(d, dict) and d.get("apiVersion") and d.get("kind") for d in load_documents(data))
-    except yaml.YAMLError:
+        return any(isinstance(d, dict) and d.get("apiVersion") and d.get("kind") for d in load(data))
+    except YamlError:
         # listed anyway so the build reports the broken file, as Flux would
         return True
 
 
 def _parse_output(path: str, stdout: bytes, closure: tuple[str, ...]) -> BuildOutput:
-    docs = load_documents(stdout)
+    docs = load(stdout)
     objects = tuple(_strip_origin(path, doc) for doc in docs if isinstance(doc, dict) and doc.get("kind"))
     return BuildOutput(path, objects, None, closure)
 
@@ -352,8 +366,8 @@ def _origin_file(path: str, origin_text: str | None) -> str | None:
     if not origin_text:
         return None
     try:
-        origin = load_documents(origin_text)
-    except yaml.YAMLError:
+        origin = load(origin_text)
+    except YamlError:
         return None
     info = origin[0] if origin and isinstance(origin[0], dict) else {}
     relative = info.get("path") or info.get("configuredIn")

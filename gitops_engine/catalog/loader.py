@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.yamlio import LocatedDocument, YamlSyntaxError, load_located
+from gitops_engine.core.yamlio import LocatedDocument, YamlError, load_located
 from gitops_engine.model.catalog import AppVersion, Catalog, ChartSource, Scope
 from gitops_engine.spec.reader import SpecReader
 
@@ -125,7 +125,7 @@ def _strings(r: SpecReader, key: str, meta: dict[str, Any]) -> tuple[str, ...]:
 def _one_document(data: bytes, label: str, errors: list[str]) -> LocatedDocument | None:
     try:
         docs = load_located(data)
-    except YamlSyntaxError as exc:
+    except YamlError as exc:
         errors.append(f"{label}:{exc.line}: invalid YAML: {exc.problem}")
         return None
     if len(docs) != 1:
@@ -145,7 +145,7 @@ def _check_release_pins(entry: AppVersion, files: Mapping[str, bytes], where: st
             continue
         try:
             docs = load_located(data)
-        except YamlSyntaxError as exc:
+        except YamlError as exc:
             errors.append(f"{where}/{name}:{exc.line}: invalid YAML: {exc.problem}")
             continue
         for doc in docs:

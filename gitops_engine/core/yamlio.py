@@ -1,22 +1,67 @@
-"""YAML text in and out: stable output for rendered files, and loading that remembers line numbers.
+"""YAML in and out: the one place the engine parses or writes YAML (sops files build their own typing and layout
+on `compose`).
 
-Rendered files are written by yamlemit (fast, deterministic for a given input order).
-Loading for validation keeps a map from each key path to its source line, so every error can name
-`file:line`; duplicate keys are reported rather than silently overwritten.
+Reading, with PyYAML's YAML 1.1 meaning throughout:
+- `load`: the data of every document. yaml_rs parses about twenty times faster than PyYAML's C loader, so a text
+  is read with it whenever it cannot disagree with PyYAML: no anchors, tags or merge keys, and every plain token
+  that could resolve to a non-string read the same by both (checked once per distinct token). Everything else,
+  and every error, goes through PyYAML's C loader.
+- `load_located`: the data plus the line of every key path and the keys written twice, for `file:line` errors.
+- `compose`: nodes with scalars as written (no implicit typing), for byte-exact edits and the sops reader.
+Writing: `emit` (one document) and `emit_documents` (a stream with a header comment), see below.
+
+Every read is bounded, because repositories, specs and sops files come from whoever can commit. PyYAML itself
+shares an aliased node rather than copying it; the cost is in whatever walks the result, which meets the node
+once per alias. So before anyone walks it, a text must be at most MAX_BYTES long, nested at most MAX_DEPTH
+levels (the deepest Kubernetes objects we know, Cluster API's CRDs, reach 31), and repeat at most
+MAX_ALIAS_EXPANSION nodes and scalar characters through aliases (a 1 KiB block of defaults may be reused about
+two hundred times; a "billion laughs" file is refused after reading it once). A text over a limit is a YamlError
+naming the line, like a syntax error.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import yaml
+import yaml_rs
 
-from gitops_engine.core.yamlemit import emit
+MAX_BYTES = 32 * 1024 * 1024
+MAX_DEPTH = 100
+MAX_ALIAS_EXPANSION = 250_000
+
+Node = yaml.Node
+MappingNode = yaml.MappingNode
+SequenceNode = yaml.SequenceNode
+ScalarNode = yaml.ScalarNode
+PathKey = tuple[str | int, ...]
 
 _SAFE_RESOLVER = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+# yaml_rs replays aliases as copies; texts with anchors never reach it, this only bounds a miss of that test
+_RS_LIMITS = yaml_rs.AliasLimits(max_total_replayed_events=2 * MAX_ALIAS_EXPANSION)
+
+
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep (flatten it)"
+_TOO_REPETITIVE = (
+    f"aliases repeat more than {MAX_ALIAS_EXPANSION:,} nodes and characters (write the values out instead)"
+)
+
+
+class YamlError(ValueError):
+    """A text that is not YAML, or is over a limit; `line` is 1-based."""
+
+    def __init__(self, line: int, problem: str) -> None:
+        super().__init__(problem)
+        self.line = line
+        self.problem = problem
 
 
 @lru_cache(maxsize=65536)
@@ -26,9 +71,9 @@ def _implicit_tag(value: str, implicit: tuple[bool, bool]) -> str:
     return tag
 
 
-class _Loader(yaml.CSafeLoader):
-    """The C loader (required: it is what makes reads fast enough for big fleets) with the tag of each plain
-    scalar's text memoised: the C composer asks PyYAML's Python resolver once per scalar, its slowest step."""
+class _TypedComposer(yaml.CSafeLoader):
+    """The C composer with the tag of each plain scalar's text memoised: the C composer asks PyYAML's Python
+    resolver once per scalar, its slowest step."""
 
     def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
         """The tag of a node, as PyYAML's resolver gives it."""
@@ -38,39 +83,31 @@ class _Loader(yaml.CSafeLoader):
         return tag
 
 
-PathKey = tuple[str | int, ...]
-_STR_TAG = "tag:yaml.org,2002:str"
-
-
-def dump(doc: Any) -> str:
-    """One YAML document as text, keys in insertion order, block style (see yamlemit)."""
-    return emit(doc)
-
-
-def dump_documents(docs: Sequence[Any], header: str | None = None) -> bytes:
-    """Several documents separated by `---`, preceded by an optional `# header` comment block."""
-    parts: list[str] = []
-    if header:
-        parts.extend(f"# {line}\n" if line else "#\n" for line in header.splitlines())
-    for index, doc in enumerate(docs):
-        if index or header:
-            parts.append("---\n")
-        parts.append(dump(doc))
-    return "".join(parts).encode()
-
-
-class RawComposer(_Loader):
-    """The C composer without implicit tag resolution, for callers that read scalars as written (the bot) or
-    type them themselves (sops): PyYAML's regex resolver was most of their compose time."""
+class _RawComposer(yaml.CSafeLoader):
+    """The C composer without implicit tag resolution: only explicit tags (`!!binary`) reach the node."""
 
     def resolve(self, kind: object, value: object, implicit: object) -> str:
-        """One constant tag: only explicit tags (`!!binary`) reach the node."""
+        """One constant tag."""
         return ""
 
 
-def load_fast(text: str | bytes) -> list[Any]:
-    """All documents of a stream with the C loader, no line tracking (the fast read path)."""
-    return [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
+def compose(text: str | bytes) -> list[Node]:
+    """Every document's root node in order (an empty document is an empty plain scalar), scalars as written."""
+    return _compose(text, _RawComposer)
+
+
+def load(text: str | bytes, *, yaml12_types: bool = False) -> list[Any]:
+    """The data of every non-empty document, as PyYAML's safe loader reads it.
+
+    `yaml12_types=True` lets yaml_rs type plain scalars by YAML 1.2's core schema instead (`on` stays a string,
+    `0777` is a number), for callers that read values as text: Helm indexes, which PyYAML takes seconds to load.
+    """
+    fast = _load_with_yaml_rs(text, yaml12_types)
+    if fast is not None:
+        return fast
+    constructor = yaml.constructor.SafeConstructor()
+    documents = [constructor.construct_document(node) for node in _compose(text, _TypedComposer)]
+    return [doc for doc in documents if doc is not None]
 
 
 @dataclass(frozen=True)
@@ -92,40 +129,197 @@ class LocatedDocument:
         return self.start_line
 
 
-class YamlSyntaxError(ValueError):
-    """Raised with the 1-based line of the problem."""
-
-    def __init__(self, line: int, problem: str) -> None:
-        super().__init__(problem)
-        self.line = line
-        self.problem = problem
-
-
 def load_located(text: str | bytes) -> list[LocatedDocument]:
-    """Parse every document keeping key lines; raises YamlSyntaxError naming the line."""
-    try:
-        nodes = list(yaml.compose_all(text, Loader=_Loader))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise YamlSyntaxError(line, str(exc.problem or exc.context or "invalid YAML")) from exc
-    except yaml.YAMLError as exc:
-        raise YamlSyntaxError(1, str(exc)) from exc
+    """Every non-empty document with the line of each key path; raises YamlError naming the line."""
     documents: list[LocatedDocument] = []
-    for node in nodes:
+    for node in _compose(text, _TypedComposer):
         builder = _Builder()
         data = builder.build(node, ())
-        if data is None:
-            continue
-        documents.append(
-            LocatedDocument(
-                data=data,
-                lines=builder.lines,
-                start_line=node.start_mark.line + 1,
-                duplicate_keys=tuple(builder.duplicates),
-            )
-        )
+        if data is not None:
+            documents.append(LocatedDocument(data, builder.lines, node.start_mark.line + 1, tuple(builder.duplicates)))
     return documents
+
+
+def entry(node: Node | None, key: str) -> Node | None:
+    """The value of `key` in a mapping node (the last one written, as `load` reads it), or None."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    return next((v for k, v in reversed(node.value) if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+
+
+def dig(node: Node | None, keys: Sequence[str]) -> Node | None:
+    """The node at the mapping path `keys` below `node`, or None."""
+    for key in keys:
+        node = entry(node, key)
+    return node
+
+
+def _compose(text: str | bytes, composer: type[yaml.CSafeLoader]) -> list[Node]:
+    if len(text) > MAX_BYTES:
+        raise YamlError(1, f"the text is {len(text):,} bytes; at most {MAX_BYTES:,} are read (split it)")
+    loader = composer(text)
+    nodes: list[Node] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            assert node is not None  # check_node said there is one
+            nodes.append(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = str(exc.problem or exc.context or "invalid YAML")
+        if problem == "exceeded maximum nesting depth":  # libyaml's own stop, at 1,000 levels
+            problem = _TOO_DEEP
+        raise YamlError(mark.line + 1 if mark else 1, problem) from exc
+    except yaml.YAMLError as exc:
+        raise YamlError(1, str(exc)) from exc
+    finally:
+        loader.dispose()
+    if _may_exceed_limits(text):
+        _check_limits(nodes)
+    return nodes
+
+
+# A text whose layout alone proves it within MAX_DEPTH, and with no anchor (so no alias), needs no walk. A block
+# collection inside another is indented further, or opens on its parent's line after `- `, `? ` or `: ` (an
+# indentless sequence keeps its key's column, but its items do not), so block nesting is at most twice the longest
+# run of spaces and those indicators that starts a line; flow nesting at most the number of `[` and `{`.
+_PREFIX = r"^(?:[ \t]|[-?:](?=[ \t]))"
+_LONG_PREFIX = re.compile(rf"{_PREFIX}{{25}}", re.MULTILINE)  # under 25: at most 50 block levels
+_FLOW_OPENERS = MAX_DEPTH - 50  # and the rest flow levels
+# yaml_rs recurses on the machine stack and crashes the process some thousands of levels down; texts that could
+# nest that deep go to PyYAML, whose parser stops at 1,000 levels
+_VERY_LONG_PREFIX = re.compile(rf"{_PREFIX}{{500}}", re.MULTILINE)
+
+
+def _provably_shallow(text: str) -> bool:
+    return text.count("[") + text.count("{") <= _FLOW_OPENERS and _LONG_PREFIX.search(text) is None
+
+
+def _may_exceed_limits(text: str | bytes) -> bool:
+    source = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
+    return "&" in source or not _provably_shallow(source)
+
+
+def _check_limits(roots: list[Node]) -> None:
+    """Refuse recursive aliases, nesting deeper than MAX_DEPTH and more than MAX_ALIAS_EXPANSION repeated.
+
+    One pass over the distinct nodes (an aliased node is visited once and its expanded size reused), so the
+    check itself costs the same for a bomb as for a plain file.
+    """
+    sizes: dict[int, int] = {}
+    heights: dict[int, int] = {}
+    repeated = 0
+    for root in roots:
+        open_nodes: set[int] = set()
+        stack: list[tuple[Node, Node | None, bool]] = [(root, None, False)]
+        while stack:
+            node, parent, children_done = stack.pop()
+            key = id(node)
+            if children_done:
+                open_nodes.discard(key)
+                children = _children(node)
+                height = max((heights[id(child)] for child in children), default=0) + (not isinstance(node, ScalarNode))
+                if height > MAX_DEPTH:
+                    raise YamlError(_line(node), _TOO_DEEP)
+                heights[key] = height
+                weight = 1 + (len(node.value) if isinstance(node, yaml.ScalarNode) else 0)
+                sizes[key] = min(weight + sum(sizes[id(child)] for child in children), MAX_ALIAS_EXPANSION + 1)
+                continue
+            if key in sizes:  # met again: an alias, which repeats all of the node
+                repeated += sizes[key]
+                if repeated > MAX_ALIAS_EXPANSION:
+                    raise YamlError(_line(parent or node), _TOO_REPETITIVE)
+                continue
+            if key in open_nodes:
+                raise YamlError(_line(parent or node), "an alias refers to a node that contains it (write it out)")
+            open_nodes.add(key)
+            stack.append((node, parent, True))
+            stack.extend((child, node, False) for child in reversed(_children(node)))
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _line(node: Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+# Tokens that might not be strings: starting like a number, or a YAML 1.1 bool/null word. Bounded by what may
+# surround a plain scalar, so quoted text ("0777") is not a token. Over-matching only costs time.
+_TOKEN = re.compile(r"(?<![^\s\[{,])([-+]?[.0-9][0-9A-Za-z_.:+-]*|[yYnNoO~][A-Za-z]{0,2})(?![^\s,\]}:]|:\S)")
+# A tag (`!!binary`, `!custom`) or an anchor starts a node; a `!` or `&` inside a plain or quoted string does not.
+_TAG_OR_ANCHOR = re.compile(r"(?<![^\s\[{,:-])[!&]")
+_DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.MULTILINE)
+_CONTENT_LINE = re.compile(r"^[ \t]*[^ \t\r\n#]", re.MULTILINE)
+_DIRECTIVE_OR_END = re.compile(r"^(?:%|\.\.\.)", re.MULTILINE)
+
+
+def _load_with_yaml_rs(text: str | bytes, yaml12_types: bool) -> list[Any] | None:
+    """The documents as yaml_rs reads them, or None when PyYAML must read the text (or word its error)."""
+    if len(text) > MAX_BYTES:
+        return None
+    try:
+        source = text.decode("utf-8") if isinstance(text, bytes) else text
+    except UnicodeDecodeError:
+        return None  # PyYAML also reads UTF-16, and says why it cannot read the rest
+    if (
+        "<<" in source
+        or _TAG_OR_ANCHOR.search(source)
+        or _DIRECTIVE_OR_END.search(source)
+        or _VERY_LONG_PREFIX.search(source)
+        or not (yaml12_types or all(_agrees(token) for token in set(_TOKEN.findall(source))))
+    ):
+        return None
+    try:
+        loaded = yaml_rs.loads(
+            source,
+            parse_datetime=False,
+            duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.LastWins,
+            alias_limits=_RS_LIMITS,
+        )
+    except (yaml_rs.YAMLDecodeError, ValueError):
+        return None
+    # yaml_rs answers one document as itself and several as a list
+    count = len(_DOCUMENT_START.findall(source))
+    first = _DOCUMENT_START.search(source)
+    if _CONTENT_LINE.search(source, 0, first.start() if first else len(source)):
+        count += 1
+    documents = loaded if count > 1 else [loaded]
+    if not isinstance(documents, list) or len(documents) != max(count, 1):
+        return None
+    if not _provably_shallow(source) and any(_depth(doc) > MAX_DEPTH for doc in documents):
+        return None  # PyYAML reads it again and names the line
+    return [doc for doc in documents if doc is not None]
+
+
+def _depth(root: Any) -> int:
+    deepest = 0
+    stack = [(root, 1)]
+    while stack:
+        value, depth = stack.pop()
+        kind = type(value)
+        if kind is dict or kind is list:
+            deepest = max(deepest, depth)
+            items = value.values() if kind is dict else value
+            stack.extend((item, depth + 1) for item in items if type(item) is dict or type(item) is list)
+    return deepest
+
+
+@cache
+def _agrees(token: str) -> bool:
+    """True when both parsers read `token` as the same value of the same type."""
+    line = f"k: {token}\n"
+    try:
+        ours = yaml.load(line, Loader=yaml.CSafeLoader)["k"]
+        theirs = yaml_rs.loads(line, parse_datetime=False)["k"]  # type: ignore[call-overload]
+    except (yaml.YAMLError, yaml_rs.YAMLDecodeError, ValueError, TypeError, KeyError):
+        return False
+    return type(ours) is type(theirs) and (ours == theirs or ours != ours)
 
 
 class _Builder:
@@ -134,7 +328,7 @@ class _Builder:
         self.duplicates: list[tuple[PathKey, int]] = []
         self._scalars = yaml.constructor.SafeConstructor()
 
-    def build(self, node: yaml.Node, path: PathKey) -> Any:
+    def build(self, node: Node, path: PathKey) -> Any:
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in _merged_pairs(node):
@@ -157,12 +351,12 @@ class _Builder:
         return self._scalars.construct_object(node, deep=True)
 
 
-def _merged_pairs(node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node]]:
+def _merged_pairs(node: MappingNode) -> Iterator[tuple[Node, Node]]:
     """Mapping pairs with `<<` merge keys expanded (explicit keys win, as YAML 1.1 says)."""
-    explicit = [(k, v) for k, v in node.value if k.tag != "tag:yaml.org,2002:merge"]
-    merged: list[tuple[yaml.Node, yaml.Node]] = []
+    explicit = [(k, v) for k, v in node.value if k.tag != _MERGE_TAG]
+    merged: list[tuple[Node, Node]] = []
     for key_node, value_node in node.value:
-        if key_node.tag != "tag:yaml.org,2002:merge":
+        if key_node.tag != _MERGE_TAG:
             continue
         sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
         for source in sources:
@@ -171,3 +365,153 @@ def _merged_pairs(node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node
     explicit_keys = {k.value for k, _ in explicit if isinstance(k, yaml.ScalarNode)}
     yield from ((k, v) for k, v in merged if not (isinstance(k, yaml.ScalarNode) and k.value in explicit_keys))
     yield from explicit
+
+
+# Writing. PyYAML's representer is pure Python and dominated seeding large fleets; rendered objects only use plain
+# data (dicts, lists, str, int, float, bool, None), so they are written directly in PyYAML's block style. Strings
+# are written plain when YAML would read them back as the same string, as literal blocks when they span lines, and
+# double-quoted (JSON escapes, which YAML accepts) otherwise.
+_PLAIN = re.compile(r"^[^\s\-?:,\[\]{}#&*!|>'\"%@`][^\t\n\r\x85\u2028\u2029]*\Z")
+# Characters YAML may not carry raw (PyYAML's reader refuses them) or would read as line breaks.
+_NEEDS_ESCAPE = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_PATH_LIKE = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_./-]*\Z")
+_BLOCK_SAFE = re.compile(r"^[^\t\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u0085\u2028\u2029]*\Z")
+
+
+@lru_cache(maxsize=65536)
+def scalar_text(value: str) -> str:
+    """How `value` is written as a single-line scalar (plain when unambiguous, else double-quoted)."""
+    if "/" in value and _PATH_LIKE.match(value):
+        return value  # most strings in a fleet are paths and URLs; see the resolver note below
+    if (
+        _PLAIN.match(value)
+        and not value.endswith((" ", ":"))
+        and ": " not in value
+        and " #" not in value
+        # no YAML 1.1 implicit type (bool, null, int, float, timestamp, merge, value) contains a "/", so paths
+        # and URLs skip the resolver, the slowest part of this function
+        and ("/" in value or _SAFE_RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str")  # type: ignore[no-untyped-call]
+    ):
+        return value
+    return _NEEDS_ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
+
+
+def _block(value: str, indent: str) -> str | None:
+    """A literal block for a multi-line string, or None when one would not read back identically."""
+    if _NEEDS_ESCAPE.search(value) or not _BLOCK_SAFE.match(value) or value[:1] in (" ", "\n"):
+        return None
+    lines = value.split("\n")
+    if any(line != line.rstrip(" ") for line in lines):
+        return None
+    body = value.rstrip("\n")
+    trailing = len(value) - len(body)
+    chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
+    if chomp == "+":
+        return None
+    return f"|{chomp}\n" + "".join(f"{indent}{line}\n" if line else "\n" for line in body.split("\n"))
+
+
+def _scalar(value: Any) -> str:
+    if type(value) is str:
+        return scalar_text(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        mantissa, e, exponent = repr(value).partition("e")
+        # YAML 1.1 reads a float only with a dot in the mantissa (1e-09 would be a string)
+        return (mantissa if "." in mantissa else mantissa + ".0") + (f"e{exponent}" if e else "")
+    if isinstance(value, str):
+        return scalar_text(value)
+    raise TypeError(f"cannot emit {type(value).__name__} as YAML")
+
+
+def _is_map(value: Any) -> bool:
+    # exact type first: abstract isinstance checks dominated the emitter's profile
+    return type(value) is dict or (type(value) not in _PLAIN_TYPES and isinstance(value, Mapping))
+
+
+def _is_seq(value: Any) -> bool:
+    return type(value) is list or type(value) is tuple
+
+
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, tuple})
+
+
+def _inline(value: Any, indent: int) -> str | None:
+    """The text after `key:` or `-` for a value that fits on the line (with a leading space), else None."""
+    kind = type(value)
+    if kind is str:
+        if "\n" not in value:
+            return " " + scalar_text(value)
+        block = _block(value, " " * (indent + 2))
+        return " " + (block if block is not None else scalar_text(value))
+    if _is_map(value) or _is_seq(value):
+        return None if value else (" {}" if _is_map(value) else " []")
+    return " " + _scalar(value)
+
+
+def _emit_map(value: Mapping[Any, Any], indent: int, out: list[str]) -> None:
+    pad = " " * indent
+    for key, item in value.items():
+        head = f"{pad}{scalar_text(key) if type(key) is str else _scalar(key)}:"
+        text = _inline(item, indent)
+        if text is not None:
+            out.append(head + text + ("" if text.endswith("\n") else "\n"))
+        elif _is_map(item):
+            out.append(head + "\n")
+            _emit_map(item, indent + 2, out)
+        else:
+            out.append(head + "\n")
+            _emit_seq(item, indent, out)  # PyYAML's indentless sequence under a key
+
+
+def _emit_seq(value: Any, indent: int, out: list[str]) -> None:
+    pad = " " * indent
+    for item in value:
+        text = _inline(item, indent)
+        if text is not None:
+            out.append(f"{pad}-{text}" + ("" if text.endswith("\n") else "\n"))
+            continue
+        # "- first: line" with the rest of the nested block aligned two columns in
+        nested: list[str] = []
+        if _is_map(item):
+            _emit_map(item, indent + 2, nested)
+        else:
+            _emit_seq(item, indent + 2, nested)
+        nested[0] = f"{pad}- {nested[0][indent + 2 :]}"
+        out.extend(nested)
+
+
+def emit(doc: Any) -> str:
+    """One document in block style: keys in insertion order, indentless sequences under keys (PyYAML's layout)."""
+    out: list[str] = []
+    if _is_map(doc) and doc:
+        _emit_map(doc, 0, out)
+    elif _is_seq(doc) and doc:
+        _emit_seq(doc, 0, out)
+    else:
+        text = _inline(doc, 0) or ""
+        out.append(text[1:] + ("" if text.endswith("\n") else "\n"))
+    return "".join(out)
+
+
+def emit_documents(docs: Sequence[Any], header: str | None = None) -> bytes:
+    """Several documents separated by `---`, preceded by an optional `# header` comment block."""
+    parts: list[str] = []
+    if header:
+        parts.extend(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    for index, doc in enumerate(docs):
+        if index or header:
+            parts.append("---\n")
+        parts.append(emit(doc))
+    return "".join(parts).encode()

@@ -11,9 +11,8 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-import yaml
-
 from gitops_engine.core.errors import GitopsError
+from gitops_engine.core.yamlio import YamlError, load
 from gitops_engine.currency.manifests import locate
 from gitops_engine.currency.uses import CatalogFolder, Edit, Site
 
@@ -62,8 +61,8 @@ def _spelled(raw: str, style: str, value: str) -> str:
 
 def _reads_as_same_string(value: str) -> bool:
     try:
-        return bool(yaml.load(f"k: {value}\n", Loader=yaml.CSafeLoader) == {"k": value})
-    except yaml.YAMLError:
+        return load(f"k: {value}\n") == [{"k": value}]
+    except YamlError:
         return False
 
 

@@ -12,9 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from gitops_engine.core.yamlio import RawComposer, load_fast
+from gitops_engine.core.yamlio import MappingNode, ScalarNode, compose, dig, load
 from gitops_engine.currency.uses import Scalar
 
 __all__ = ["KUSTOMIZE_FILES", "FluxObject", "kustomize_config", "locate", "might_hold_flux", "read_objects"]
@@ -120,11 +118,11 @@ def might_hold_flux(data: bytes) -> bool:
 
 
 def read_objects(path: str, data: bytes) -> list[FluxObject]:
-    """Every Flux object in the file; raises yaml.YAMLError for a file that is not YAML."""
+    """Every Flux object in the file; raises YamlError for a file that is not YAML (or is over a limit)."""
     offsets = _ByteOffsets(data)
     found: list[FluxObject] = []
-    for doc_index, root in enumerate(yaml.compose_all(data, Loader=RawComposer)):
-        if not isinstance(root, yaml.MappingNode):
+    for doc_index, root in enumerate(compose(data)):
+        if not isinstance(root, MappingNode):
             continue
         scalars: dict[str, Scalar] = {}
         _collect(root, _ALL_WANTED, offsets, scalars)
@@ -161,41 +159,26 @@ def _object(
     )
 
 
-def _collect(node: yaml.MappingNode, wanted: Wanted, offsets: _ByteOffsets, out: dict[str, Scalar]) -> None:
+def _collect(node: MappingNode, wanted: Wanted, offsets: _ByteOffsets, out: dict[str, Scalar]) -> None:
     for key_node, value in node.value:
-        entry = wanted.get(key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+        entry = wanted.get(key_node.value) if isinstance(key_node, ScalarNode) else None
         if entry is None:
             continue
         leaf, every, children, dotted = entry
-        if isinstance(value, yaml.ScalarNode):
+        if isinstance(value, ScalarNode):
             if leaf:
                 out[dotted] = _scalar(value, offsets)
-        elif isinstance(value, yaml.MappingNode):
+        elif isinstance(value, MappingNode):
             if children:
                 _collect(value, children, offsets, out)
             elif every:
                 # a wanted mapping leaf (postBuild.substitute): every scalar entry of it
                 for k, v in value.value:
-                    if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode):
+                    if isinstance(k, ScalarNode) and isinstance(v, ScalarNode):
                         out[f"{dotted}.{k.value}"] = _scalar(v, offsets)
 
 
-def _mapping(node: yaml.MappingNode) -> dict[str, yaml.Node]:
-    return {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
-
-
-def _dig(node: yaml.Node, keys: list[str]) -> yaml.Node | None:
-    for key in keys:
-        if not isinstance(node, yaml.MappingNode):
-            return None
-        found = _mapping(node).get(key)
-        if found is None:
-            return None
-        node = found
-    return node
-
-
-def _scalar(node: yaml.ScalarNode, offsets: _ByteOffsets) -> Scalar:
+def _scalar(node: ScalarNode, offsets: _ByteOffsets) -> Scalar:
     return Scalar(
         node.value,
         offsets.of(node.start_mark.index),
@@ -220,17 +203,14 @@ class _ByteOffsets:
 
 def locate(data: bytes, doc: int, keys: tuple[str, ...]) -> Scalar | None:
     """The scalar at `keys` in document `doc` (used to confirm an edit by parsing the result again)."""
-    offsets = _ByteOffsets(data)
-    for index, root in enumerate(yaml.compose_all(data, Loader=RawComposer)):
-        if index == doc:
-            node = _dig(root, list(keys))
-            return _scalar(node, offsets) if isinstance(node, yaml.ScalarNode) else None
-    return None
+    roots = compose(data)
+    node = dig(roots[doc], keys) if doc < len(roots) else None
+    return _scalar(node, _ByteOffsets(data)) if isinstance(node, ScalarNode) else None
 
 
 def kustomize_config(data: bytes) -> tuple[tuple[str, ...], str | None]:
     """`resources` (and `components`) of a kustomization.yaml and its `namespace`."""
-    docs = load_fast(data)
+    docs = load(data)
     loaded = docs[0] if docs else None
     if not isinstance(loaded, dict):
         return (), None

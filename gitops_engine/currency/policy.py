@@ -164,11 +164,11 @@ def _days(delta: timedelta) -> str:
 def parse_policy(text: bytes, path: str) -> Policy:
     """Read a policy file; InputError lines name `path:line` and what to write instead."""
     # Most repositories have no policy file: the located YAML reader is loaded only when one is read.
-    from gitops_engine.core.yamlio import YamlSyntaxError, load_located
+    from gitops_engine.core.yamlio import YamlError, load_located
 
     try:
         docs = load_located(text)
-    except YamlSyntaxError as exc:
+    except YamlError as exc:
         raise InputError(f"{path}:{exc.line}: {exc.problem} (fix the YAML syntax)") from exc
     if not docs:
         return Policy()

@@ -16,8 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
-import yaml
-
+from gitops_engine.core.yamlio import YamlError
 from gitops_engine.currency.manifests import (
     KUSTOMIZE_FILES,
     FluxObject,
@@ -82,10 +81,10 @@ def scan_tree(files: Mapping[str, bytes]) -> ScanResult:
                 kustomize[path] = kustomize_config(data)
             if might_hold_flux(data):
                 objects.extend(read_objects(path, data))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else 1
-            problems.append(f"{path}:{line}: not valid YAML, skipped ({getattr(exc, 'problem', None) or exc})")
+        except YamlError as exc:
+            problems.append(f"{path}:{exc.line}: not valid YAML, skipped ({exc.problem})")
+        except UnicodeDecodeError as exc:
+            problems.append(f"{path}:1: not valid YAML, skipped ({exc})")
     layout = _Layout(files, kustomize)
     membership = _clusters(objects, layout)
     return ScanResult(tuple(_resolve(objects, membership)), tuple(problems))

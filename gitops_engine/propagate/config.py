@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.yamlio import LocatedDocument, PathKey, YamlSyntaxError, load_located
+from gitops_engine.core.yamlio import LocatedDocument, PathKey, YamlError, load_located
 from gitops_engine.model.selector import OPERATORS, LabelSelector, Requirement
 
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
@@ -53,7 +53,7 @@ def parse_config(text: bytes | None, path: str) -> PropagateConfig:
         return PropagateConfig()
     try:
         docs = load_located(text)
-    except YamlSyntaxError as exc:
+    except YamlError as exc:
         raise InputError(f"{path}:{exc.line}: {exc.problem} (fix: make it valid YAML)") from exc
     if not docs:
         return PropagateConfig()

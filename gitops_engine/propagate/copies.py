@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitops_engine.core.yamlio import dump_documents
+from gitops_engine.core.yamlio import emit_documents
 from gitops_engine.propagate import names
 from gitops_engine.propagate.config import PropagateConfig
 from gitops_engine.propagate.scan import CatalogSource, Target, TargetKind
@@ -61,7 +61,7 @@ def render_copy(source: CatalogSource, target: Target, config: PropagateConfig) 
         source=source.key,
         name=source.name,
         target=target.namespace,
-        data=dump_documents([document], header=header),
+        data=emit_documents([document], header=header),
     )
 
 

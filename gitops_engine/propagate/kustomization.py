@@ -6,7 +6,7 @@ from collections.abc import Collection
 from typing import Any
 
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.yamlio import dump_documents
+from gitops_engine.core.yamlio import emit_documents
 from gitops_engine.model.tree import Tree
 from gitops_engine.propagate import names
 from gitops_engine.propagate.parsing import parse_fast, parse_located
@@ -26,7 +26,7 @@ def _read(tree: Tree, path: str) -> dict[str, Any]:
 
 
 def _render(doc: dict[str, Any]) -> bytes:
-    return dump_documents([doc])
+    return emit_documents([doc])
 
 
 def sync_catalogs_kustomization(

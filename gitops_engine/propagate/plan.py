@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gitops_engine.core.yamlio import load_fast
+from gitops_engine.core.yamlio import load
 from gitops_engine.model.tree import Tree, TreeChange, compare_trees
 from gitops_engine.propagate import names
 from gitops_engine.propagate.config import parse_config
@@ -128,7 +128,7 @@ def _compare(desired: Mapping[str, DesiredCopy], existing: Mapping[str, Existing
         elif actual.data == copy.data:
             items.append(CopyItem(path, copy.source, copy.target, CopyStatus.UNCHANGED))
         else:
-            changes = field_changes(load_fast(actual.data)[0], load_fast(copy.data)[0]) or ("comments or layout only",)
+            changes = field_changes(load(actual.data)[0], load(copy.data)[0]) or ("comments or layout only",)
             items.append(CopyItem(path, copy.source, copy.target, CopyStatus.UPDATED, changes))
     return items
 

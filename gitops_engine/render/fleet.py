@@ -8,7 +8,7 @@ from functools import cache, lru_cache, partial
 from typing import Any
 
 from gitops_engine.core.hashing import git_blob_ids, sha256_hex
-from gitops_engine.core.yamlio import dump, dump_documents
+from gitops_engine.core.yamlio import emit, emit_documents
 from gitops_engine.model.catalog import AppVersion, Catalog, helm_repository_name
 from gitops_engine.model.platform import Cluster, Platform
 from gitops_engine.model.tree import Tree
@@ -73,7 +73,7 @@ def finish(inputs: RenderInputs, files: Mapping[str, bytes]) -> Tree:
 
 
 def _yaml(*docs: Any) -> bytes:
-    return dump_documents(list(docs), header=HEADER)
+    return emit_documents(list(docs), header=HEADER)
 
 
 def _kustomization(resources: Iterable[str]) -> bytes:
@@ -424,7 +424,7 @@ def _app_kustomizations(
         if p.values:
             labels = _app_labels(p.app.app, p.app.version)
             overrides = o.config_map(
-                f"{p.app.app}-overrides", p.namespace, {"values.yaml": dump(dict(p.values))}, labels
+                f"{p.app.app}-overrides", p.namespace, {"values.yaml": emit(dict(p.values))}, labels
             )
             files[f"{base}/{folder}/{p.app.app}-overrides.yaml"] = _yaml(overrides)
             entries.append(f"{p.app.app}-overrides.yaml")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from gitops_engine.core.yamlio import dump_documents
+from gitops_engine.core.yamlio import emit_documents
 from gitops_engine.model.platform import Platform
 from gitops_engine.render import objects as o
 from gitops_engine.render.placement import Placement
@@ -77,4 +77,4 @@ def secret_manifest(need: SecretNeed, data: Mapping[str, bytes]) -> bytes:
         "type": "Opaque",
         "data": {key: base64.b64encode(value).decode() for key, value in sorted(data.items())},
     }
-    return dump_documents([body], header="Managed by gitops-engine; values are SOPS/age-encrypted.")
+    return emit_documents([body], header="Managed by gitops-engine; values are SOPS/age-encrypted.")

@@ -6,11 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.yamlemit import scalar_text
-from gitops_engine.core.yamlio import dump, load_fast, load_located
+from gitops_engine.core.yamlio import YamlError, emit, load, load_located, scalar_text
 from gitops_engine.reseed.decide import Recorded
 
 DELETED_KEY = "deletedByUser"
@@ -30,11 +27,9 @@ def read_recorded(state: bytes | None, where: str) -> Recorded:
         return Recorded()
     fix = f"restore it from history (git log -- {where})"
     try:
-        docs = load_fast(state)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise InputError(f"{where}:{line}: the provenance file is not valid YAML; {fix}") from exc
+        docs = load(state)
+    except YamlError as exc:
+        raise InputError(f"{where}:{exc.line}: the provenance file is not valid YAML; {fix}") from exc
     doc = docs[0] if len(docs) == 1 else None
     sections = [_blob_map(doc, key) for key in ("files", DELETED_KEY)]
     for key, section in zip(("files", DELETED_KEY), sections, strict=True):
@@ -74,4 +69,4 @@ def restate(rendered_state: bytes, deleted: Mapping[str, str]) -> bytes:
     drop = {scalar_text(path) for path in deleted}
     block = [line for line in lines[:end] if line[2:].rpartition(": ")[0] not in drop]
     tail = "".join(lines[end:])
-    return f"{head}{found}{''.join(block)}{tail}{dump({DELETED_KEY: dict(sorted(deleted.items()))})}".encode()
+    return f"{head}{found}{''.join(block)}{tail}{emit({DELETED_KEY: dict(sorted(deleted.items()))})}".encode()

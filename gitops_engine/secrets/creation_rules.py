@@ -7,10 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-import yaml
-
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.yamlio import dump
+from gitops_engine.core.yamlio import YamlError, emit, load_located
 from gitops_engine.secrets.selection import SECRET_REGEX, Selection, selection_from
 
 
@@ -69,22 +67,20 @@ def _recipients(value: object, where: str) -> tuple[str, ...]:
 def parse_config(text: str | bytes, source: str = ".sops.yaml") -> SopsConfig:
     """Parse `.sops.yaml`; errors name source:line and the fix."""
     try:
-        node = yaml.compose(text, Loader=yaml.CSafeLoader)
-        data = yaml.load(text, Loader=yaml.CSafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
-        raise InputError(f"{source}:{line}: invalid YAML: {exc.problem}") from exc
-    if data is None:
+        docs = load_located(text)
+    except YamlError as exc:
+        raise InputError(f"{source}:{exc.line}: invalid YAML: {exc.problem}") from exc
+    if not docs:
         return SopsConfig((), source=source)
+    data = docs[0].data
     if not isinstance(data, dict):
         raise InputError(f"{source}:1: expected a mapping with `creation_rules`")
-    lines = _rule_lines(node)
     raw_rules = data.get("creation_rules") or []
     if not isinstance(raw_rules, list):
         raise InputError(f"{source}:1: `creation_rules` must be a list")
     rules = []
     for index, raw in enumerate(raw_rules):
-        line = lines[index] if index < len(lines) else 1
+        line = docs[0].line_of(("creation_rules", index))
         where = f"{source}:{line}"
         if not isinstance(raw, dict):
             raise InputError(f"{where}: each creation rule must be a mapping")
@@ -105,15 +101,6 @@ def parse_config(text: str | bytes, source: str = ".sops.yaml") -> SopsConfig:
     return SopsConfig(tuple(rules), int(indent), source)
 
 
-def _rule_lines(node: yaml.Node | None) -> list[int]:
-    if not isinstance(node, yaml.MappingNode):
-        return []
-    for key, value in node.value:
-        if key.value == "creation_rules" and isinstance(value, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value.value]
-    return []
-
-
 def render_config(
     recipients: Sequence[str], secret_paths: Sequence[str] = (r"\.sops\.ya?ml$", r"(^|/)secrets/")
 ) -> bytes:
@@ -124,4 +111,4 @@ def render_config(
         {"path_regex": regex, "encrypted_regex": SECRET_REGEX, "age": ",".join(recipients)} for regex in secret_paths
     ]
     header = "# Written by gitops-engine: which files sops encrypts, and for whom. First matching rule wins.\n"
-    return (header + dump({"stores": {"yaml": {"indent": 2}}, "creation_rules": rules})).encode()
+    return (header + emit({"stores": {"yaml": {"indent": 2}}, "creation_rules": rules})).encode()

@@ -10,10 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-import yaml
-
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.yamlio import RawComposer
+from gitops_engine.core.yamlio import MappingNode, Node, ScalarNode, SequenceNode, YamlError, compose, entry
 from gitops_engine.secrets.creation_rules import SopsConfig, parse_config
 from gitops_engine.secrets.stores import Format
 
@@ -80,12 +78,12 @@ def _root_config(files: Mapping[str, bytes], problems: list[str]) -> SopsConfig 
 
 def _secret_documents(path: str, data: bytes) -> list[str]:
     try:
-        nodes = list(yaml.compose_all(data, Loader=RawComposer))
-    except yaml.YAMLError:
+        nodes = compose(data)
+    except YamlError:
         return [f"{path}:1: looks like a Secret but is not valid YAML (fix the YAML, then encrypt it)"]
     problems: list[str] = []
     for node in nodes:
-        if not isinstance(node, yaml.MappingNode) or _scalar(node, "kind") != "Secret":
+        if not isinstance(node, MappingNode) or _scalar(node, "kind") != "Secret":
             continue
         line = node.start_mark.line + 1
         if _is_sops_file(node):
@@ -102,43 +100,39 @@ def _secret_documents(path: str, data: bytes) -> list[str]:
     return problems
 
 
-def _plain_leaves(node: yaml.MappingNode) -> list[yaml.ScalarNode]:
-    found: list[yaml.ScalarNode] = []
+def _plain_leaves(node: MappingNode) -> list[ScalarNode]:
+    found: list[ScalarNode] = []
 
-    def visit(value: yaml.Node) -> None:
-        if isinstance(value, yaml.ScalarNode):
+    def visit(value: Node) -> None:
+        if isinstance(value, ScalarNode):
             if value.value and not value.value.startswith("ENC[AES256_GCM,"):
                 found.append(value)
-        elif isinstance(value, yaml.MappingNode):
+        elif isinstance(value, MappingNode):
             for _, inner in value.value:
                 visit(inner)
-        elif isinstance(value, yaml.SequenceNode):
+        elif isinstance(value, SequenceNode):
             for inner in value.value:
                 visit(inner)
 
     for key in ("data", "stringData"):
-        child = _child(node, key)
+        child = entry(node, key)
         if child is not None:
             visit(child)
     return found
 
 
-def _is_sops_file(node: yaml.Node) -> bool:
-    if not isinstance(node, yaml.MappingNode):
+def _is_sops_file(node: Node) -> bool:
+    if not isinstance(node, MappingNode):
         return False
-    sops = _child(node, "sops")
-    return isinstance(sops, yaml.MappingNode) and str(_scalar(sops, "mac") or "").startswith("ENC[AES256_GCM,")
+    sops = entry(node, "sops")
+    return isinstance(sops, MappingNode) and str(_scalar(sops, "mac") or "").startswith("ENC[AES256_GCM,")
 
 
-def _child(node: yaml.MappingNode, key: str) -> yaml.Node | None:
-    return next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+def _scalar(node: MappingNode, key: str) -> str | None:
+    value = entry(node, key)
+    return value.value if isinstance(value, ScalarNode) else None
 
 
-def _scalar(node: yaml.MappingNode, key: str) -> str | None:
-    value = _child(node, key)
-    return value.value if isinstance(value, yaml.ScalarNode) else None
-
-
-def _name(node: yaml.MappingNode) -> str:
-    metadata = _child(node, "metadata")
-    return (_scalar(metadata, "name") if isinstance(metadata, yaml.MappingNode) else None) or "(unnamed)"
+def _name(node: MappingNode) -> str:
+    metadata = entry(node, "metadata")
+    return (_scalar(metadata, "name") if isinstance(metadata, MappingNode) else None) or "(unnamed)"

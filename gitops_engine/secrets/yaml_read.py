@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import yaml
-
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.yamlio import RawComposer
+from gitops_engine.core.yamlio import MappingNode, ScalarNode, SequenceNode, YamlError, compose
+from gitops_engine.core.yamlio import Node as YamlNode
 from gitops_engine.secrets.values import Branch, Comment, Item, Node, Scalar, resolve_plain
 
 _DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$")
@@ -42,24 +41,24 @@ class _Reader:
         self.spans: list[tuple[int, int, int]] = []
         self.used_lines: set[int] = set()
 
-    def build(self, node: yaml.Node, open_line: int, depth: int) -> object:
-        if isinstance(node, yaml.MappingNode):
+    def build(self, node: YamlNode, open_line: int, depth: int) -> object:
+        if isinstance(node, MappingNode):
             return self.mapping(node, open_line, depth)
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, SequenceNode):
             return self.sequence(node, open_line, depth)
-        assert isinstance(node, yaml.ScalarNode)
+        assert isinstance(node, ScalarNode)
         if node.end_mark.line > node.start_mark.line:
             self.spans.append((node.start_mark.line, node.end_mark.line, node.end_mark.column))
         return scalar_of(node)
 
-    def _container(self, node: yaml.Node, open_line: int, depth: int, column: int, is_map: bool) -> _Container:
+    def _container(self, node: YamlNode, open_line: int, depth: int, column: int, is_map: bool) -> _Container:
         end = _UNSET if depth == 0 else node.end_mark.line
         box = _Container(open_line, end, column, depth, is_map=is_map)
         if not getattr(node, "flow_style", False):
             self.containers.append(box)
         return box
 
-    def mapping(self, node: yaml.MappingNode, open_line: int, depth: int) -> _Container:
+    def mapping(self, node: MappingNode, open_line: int, depth: int) -> _Container:
         first = node.value[0][0].start_mark.column if node.value else node.start_mark.column
         box = self._container(node, open_line, depth, first, True)
         seen: set[str] = set()
@@ -67,21 +66,19 @@ class _Reader:
             line = key_node.start_mark.line
             key = _key_of(key_node, seen, self.where, self.offset)
             value = self.build(value_node, line, depth + 1)
-            comment_line = (
-                value_node.end_mark.line if isinstance(value_node, yaml.ScalarNode) else key_node.end_mark.line
-            )
-            column = value_node.end_mark.column if isinstance(value_node, yaml.ScalarNode) else key_node.end_mark.column
+            comment_line = value_node.end_mark.line if isinstance(value_node, ScalarNode) else key_node.end_mark.line
+            column = value_node.end_mark.column if isinstance(value_node, ScalarNode) else key_node.end_mark.column
             self._trailing(box, comment_line, column, line)
             box.entries.append((line, (key, value)))
         return box
 
-    def sequence(self, node: yaml.SequenceNode, open_line: int, depth: int) -> _Container:
+    def sequence(self, node: SequenceNode, open_line: int, depth: int) -> _Container:
         column = node.start_mark.column
         box = self._container(node, open_line, depth, column, False)
         for element in node.value:
             line = element.start_mark.line
             value = self.build(element, line, depth + 1)
-            if isinstance(element, yaml.ScalarNode):
+            if isinstance(element, ScalarNode):
                 self._trailing(box, element.end_mark.line, element.end_mark.column, line)
             box.entries.append((line, value))
         return box
@@ -110,9 +107,9 @@ class _Reader:
         return any(s < line < e or (line == e and column < end_col) for s, e, end_col in self.spans)
 
 
-def _key_of(node: yaml.Node, seen: set[str], where: str, offset: int) -> str:
+def _key_of(node: YamlNode, seen: set[str], where: str, offset: int) -> str:
     """A map key, refusing complex and duplicate keys as sops does."""
-    if not isinstance(node, yaml.ScalarNode):
+    if not isinstance(node, ScalarNode):
         raise _fail(
             where, offset, node.start_mark.line, "map keys must be plain strings (sops cannot encrypt complex keys)"
         )
@@ -129,11 +126,11 @@ def _fail(where: str, offset: int, line: int, message: str) -> InputError:
     return InputError(f"{where}:{line + 1 + offset}: {message}")
 
 
-def _tree(node: yaml.Node, where: str, offset: int) -> Node:
+def _tree(node: YamlNode, where: str, offset: int) -> Node:
     """The tree of a document without comments: node order is line order, so no placement pass is needed."""
-    if isinstance(node, yaml.ScalarNode):
+    if isinstance(node, ScalarNode):
         return scalar_of(node)
-    if isinstance(node, yaml.MappingNode):
+    if isinstance(node, MappingNode):
         seen: set[str] = set()
         return Branch(tuple((_key_of(k, seen, where, offset), _tree(v, where, offset)) for k, v in node.value))
     return tuple(_tree(element, where, offset) for element in node.value)
@@ -186,14 +183,14 @@ def read_documents(text: str, where: str) -> tuple[Branch, ...]:
     docs: list[Branch] = []
     for offset, lines in _chunks(text):
         try:
-            node = yaml.compose("\n".join(lines), Loader=RawComposer)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            raise _fail(where, offset, mark.line if mark else 0, f"invalid YAML: {exc.problem or exc.context}") from exc
-        if node is None:
+            nodes = compose("\n".join(lines))
+        except YamlError as exc:
+            raise _fail(where, offset, exc.line - 1, f"invalid YAML: {exc.problem}") from exc
+        if not nodes or _is_empty(nodes[0]):
             docs.append(Branch())
             continue
-        if not isinstance(node, yaml.MappingNode):
+        node = nodes[0]
+        if not isinstance(node, MappingNode):
             raise _fail(where, offset, node.start_mark.line, "the top level of a sops YAML document must be a map")
         if not any("#" in line for line in lines):
             tree = _tree(node, where, offset)
@@ -207,6 +204,11 @@ def read_documents(text: str, where: str) -> tuple[Branch, ...]:
     return tuple(docs)
 
 
-def scalar_of(node: yaml.ScalarNode) -> Scalar:
+def scalar_of(node: ScalarNode) -> Scalar:
     """A composed scalar node typed as sops types it."""
     return resolve_plain(node.value) if node.style == "" else node.value
+
+
+def _is_empty(node: YamlNode) -> bool:
+    """An empty document (a `---` line with nothing after it), which sops reads as an empty map."""
+    return isinstance(node, ScalarNode) and node.style == "" and node.value == "" and not node.tag

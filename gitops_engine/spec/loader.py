@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.yamlio import LocatedDocument, YamlSyntaxError, load_located
+from gitops_engine.core.yamlio import LocatedDocument, YamlError, load_located
 from gitops_engine.model.platform import (
     AppDeployment,
     CatalogRepository,
@@ -49,7 +49,7 @@ def load_platform(text: str | bytes, filename: str) -> LoadedSpec:
     """Parse and check a platform spec; raise InputError listing every problem."""
     try:
         docs = load_located(text)
-    except YamlSyntaxError as exc:
+    except YamlError as exc:
         raise InputError(f"{filename}:{exc.line}: invalid YAML: {exc.problem}") from exc
     if len(docs) != 1:
         raise InputError(f"{filename}:1: expected exactly one YAML document, found {len(docs)}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from gitops_engine.core.yamlio import dump
+from gitops_engine.core.yamlio import emit
 from gitops_engine.validate.discovery import Discovery
 from gitops_engine.validate.objects import ObjectId
 
@@ -99,6 +99,6 @@ def _secret_values(body: Mapping[str, Any] | None) -> dict[Any, Any]:
 
 
 def _unified(oid: ObjectId, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str:
-    old_text = dump(dict(old)).splitlines(keepends=True) if old is not None else []
-    new_text = dump(dict(new)).splitlines(keepends=True) if new is not None else []
+    old_text = emit(dict(old)).splitlines(keepends=True) if old is not None else []
+    new_text = emit(dict(new)).splitlines(keepends=True) if new is not None else []
     return "".join(difflib.unified_diff(old_text, new_text, f"a/{oid}", f"b/{oid}"))

@@ -23,12 +23,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-import yaml
-
-from gitops_engine.core.yamlio import dump
+from gitops_engine.core.yamlio import YamlError, emit, load
 from gitops_engine.model.finding import Finding
 from gitops_engine.validate.build import Builder, BuildOutput
-from gitops_engine.validate.fastyaml import load_documents
 from gitops_engine.validate.fluxks import (
     FluxKustomization,
     Ref,
@@ -339,7 +336,7 @@ class _Walker:
         if marks.get(SUBSTITUTE_KEY) == "disabled" or not _has_dollar(obj.body):
             return obj
         try:
-            result = substitute(dump(obj.body), variables)
+            result = substitute(emit(obj.body), variables)
         except SubstitutionSyntaxError as exc:
             start = obj.line_of()
             self.findings.append(
@@ -361,8 +358,8 @@ class _Walker:
         if result.unset:
             return None
         try:
-            docs = load_documents(result.text)
-        except yaml.YAMLError as exc:
+            docs = load(result.text)
+        except YamlError as exc:
             self.findings.append(
                 Finding(
                     obj.file,

@@ -16,9 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from gitops_engine.core.yamlio import load_fast
+from gitops_engine.core.yamlio import YamlError, load
 from gitops_engine.spec.reader import render_path
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -110,8 +108,8 @@ class TreeView:
     def inline(text: str | bytes) -> list[Any]:
         """The YAML documents of text written in place (none when it is not YAML)."""
         try:
-            return load_fast(text)
-        except yaml.YAMLError:
+            return load(text)
+        except YamlError:
             return []
 
 

@@ -7,10 +7,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
-import yaml
-
-from gitops_engine.core.yamlio import LocatedDocument, YamlSyntaxError, load_located
-from gitops_engine.validate.fastyaml import load_documents
+from gitops_engine.core.yamlio import LocatedDocument, YamlError, load, load_located
 from gitops_engine.validate.kustomize_refs import Refusal, TreeView, check_kustomization, is_kustomization_file
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -30,7 +27,7 @@ class SourceIndex:
     def __init__(self, files: Mapping[str, bytes]) -> None:
         self._files = files
         self._parsed: dict[str, tuple[LocatedDocument, ...]] = {}
-        self._errors: dict[str, YamlSyntaxError] = {}
+        self._errors: dict[str, YamlError] = {}
         self._data: dict[str, tuple[Any, ...]] = {}
         self._lock = threading.Lock()
 
@@ -59,7 +56,7 @@ class SourceIndex:
                 data = self._files.get(path)
                 try:
                     self._parsed[path] = tuple(load_located(data)) if data is not None else ()
-                except YamlSyntaxError as exc:
+                except YamlError as exc:
                     self._parsed[path] = ()
                     self._errors[path] = exc
             return self._parsed[path]
@@ -71,8 +68,8 @@ class SourceIndex:
                 return tuple(doc.data for doc in self._parsed[path])
             if path not in self._data:
                 try:
-                    self._data[path] = tuple(load_documents(self._files.get(path, b"")))
-                except yaml.YAMLError:
+                    self._data[path] = tuple(load(self._files.get(path, b"")))
+                except YamlError:
                     self._data[path] = ()
             return self._data[path]
 
@@ -85,7 +82,7 @@ class SourceIndex:
             return False
         return self.syntax_error(path) is not None or any(doc.duplicate_keys for doc in self.documents(path))
 
-    def syntax_error(self, path: str) -> YamlSyntaxError | None:
+    def syntax_error(self, path: str) -> YamlError | None:
         """Why `path` is not valid YAML, or None when it parses."""
         self.documents(path)
         return self._errors.get(path)

@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
-from gitops_engine.core.yamlio import load_fast
+from gitops_engine.core.yamlio import load
 from gitops_engine.model.finding import Finding, Severity
 from gitops_engine.validate.objects import RenderedObject
 
@@ -171,7 +171,7 @@ def _flux_schemas() -> dict[tuple[str, str], dict[str, Mapping[str, Any]]]:
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".yaml"):
             continue
-        for crd in load_fast(entry.read_bytes()):
+        for crd in load(entry.read_bytes()):
             spec = crd["spec"]
             versions = found.setdefault((spec["group"], spec["names"]["kind"]), {})
             for version in spec["versions"]:

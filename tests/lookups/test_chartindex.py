@@ -62,6 +62,18 @@ def test_duplicate_keys_keep_the_last_value_like_pyyaml() -> None:
         (b"entries: [\n", "https://r.example: index.yaml is not valid YAML: "),
         (b"apiVersion: v1\n", "https://r.example: the response is not a Helm repository index (no `entries` mapping)"),
         (b"entries: {}\n---\nentries: {}\n", "https://r.example: the response is not a Helm repository index"),
+        (
+            b"entries:\n  a: &a [{version: 1.0.0}, {version: 1.0.1}]\n"
+            + b"".join(
+                b"  a%d: &a%d [%s]\n" % (i, i, b", ".join([b"*a" if i == 1 else b"*a%d" % (i - 1)] * 9))
+                for i in range(1, 10)
+            ),
+            "https://r.example: index.yaml is not valid YAML: line 7: aliases repeat more than 250,000",
+        ),
+        (
+            b"entries:\n  a: " + b"[" * 300 + b"]" * 300,
+            "https://r.example: index.yaml is not valid YAML: line 2: nested",
+        ),
     ],
 )
 def test_unreadable_indexes_name_the_repository(data: bytes, message: str) -> None:

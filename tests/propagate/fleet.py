@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gitops_engine.core.yamlio import dump_documents, load_fast
+from gitops_engine.core.yamlio import emit_documents, load
 from gitops_engine.model.tree import Tree
 
 GITEA = "https://gitea-http.kommander.svc.cluster.local:3000"
@@ -27,14 +27,14 @@ def source(name: str, labels: Mapping[str, str], url: str | None = None, tag: st
 
 def kustomization(resources: list[str]) -> bytes:
     """A kustomize Kustomization listing `resources`."""
-    return dump_documents(
+    return emit_documents(
         [{"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": resources}]
     )
 
 
 def namespace(name: str, labels: Mapping[str, str]) -> bytes:
     """A v1 Namespace."""
-    return dump_documents([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}])
+    return emit_documents([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}])
 
 
 def workspace(ws: str, labels: Mapping[str, str] | None = None, projects: tuple[str, ...] = ()) -> dict[str, bytes]:
@@ -62,7 +62,7 @@ def fleet(
     sources: Mapping[str, dict[str, Any]], workspaces: Mapping[str, bytes], extra: Mapping[str, bytes] | None = None
 ) -> Tree:
     """A management repository: `common/catalog-repositories/<name>.yaml` per source plus the given files."""
-    files = {f"common/catalog-repositories/{name}.yaml": dump_documents([doc]) for name, doc in sources.items()}
+    files = {f"common/catalog-repositories/{name}.yaml": emit_documents([doc]) for name, doc in sources.items()}
     files["common/catalog-repositories/kustomization.yaml"] = kustomization([f"{n}.yaml" for n in sorted(sources)])
     files["README.md"] = b"fleet\n"
     return Tree({**files, **workspaces, **(extra or {})})
@@ -70,7 +70,7 @@ def fleet(
 
 def catalog_files(tree: Mapping[str, bytes]) -> dict[str, Any]:
     """Every file below a catalogs/ folder, parsed, keyed by path (what the assertions compare exactly)."""
-    return {p: load_fast(b)[0] if load_fast(b) else None for p, b in tree.items() if "/catalogs/" in p}
+    return {p: load(b)[0] if load(b) else None for p, b in tree.items() if "/catalogs/" in p}
 
 
 def copy_of(doc: Mapping[str, Any], target_namespace: str, url: str | None = None) -> dict[str, Any]:

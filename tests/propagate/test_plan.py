@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.yamlio import dump_documents, load_fast
+from gitops_engine.core.yamlio import emit_documents, load
 from gitops_engine.model.tree import Tree
 from gitops_engine.propagate import CopyStatus, plan_propagation
 from tests.propagate.fleet import (
@@ -55,7 +55,7 @@ def test_label_matrix(labels: dict[str, str], workspace_copies: bool, project_co
         expected[f"{W1P1}/dkp-catalog.yaml"] = copy_of(doc, "w1-p1")
         expected[f"{W1P1}/kustomization.yaml"] = index(["dkp-catalog.yaml"])
     assert catalog_files(plan.after) == expected
-    project_index = load_fast(plan.after["workspaces/w1/projects/p1/kustomization.yaml"])[0]["resources"]
+    project_index = load(plan.after["workspaces/w1/projects/p1/kustomization.yaml"])[0]["resources"]
     assert project_index == (["namespace.yaml", "catalogs/"] if project_copies else ["namespace.yaml"])
     assert {item.status for item in plan.items} <= {CopyStatus.ADDED}
     assert plan.count(CopyStatus.ADDED) == 2 * workspace_copies + project_copies
@@ -84,7 +84,7 @@ def test_copy_file_bytes_are_exact() -> None:
         "Edit the source; edits here are undone."
     )
     data = plan.after[f"{W1}/dkp.yaml"]
-    assert data == dump_documents([expected_doc], header=header)
+    assert data == emit_documents([expected_doc], header=header)
     assert data.startswith(
         b"# Propagated by gitops-engine from kommander/dkp (common/catalog-repositories/dkp.yaml).\n"
     )
@@ -141,7 +141,7 @@ def test_source_renamed() -> None:
     before = _applied({"old-name": source("old-name", {WS_DEFAULT: "true"})}, WORKSPACES)
     renamed = source("new-name", {WS_DEFAULT: "true"})
     tree = before.without({"common/catalog-repositories/old-name.yaml"}).merged(
-        {"common/catalog-repositories/new-name.yaml": dump_documents([renamed])}
+        {"common/catalog-repositories/new-name.yaml": emit_documents([renamed])}
     )
     plan = plan_propagation(tree)
     assert catalog_files(plan.after) == {
@@ -218,9 +218,9 @@ HAND_MADE: dict[str, Any] = {
 def test_hand_made_catalogs_are_left_alone() -> None:
     shadow = {**HAND_MADE, "metadata": {**HAND_META, "name": "dkp", "namespace": "w2-ns"}}
     hand_files = {
-        f"{W1}/team-apps.yaml": b"# ours, by hand\n" + dump_documents([HAND_MADE]),
+        f"{W1}/team-apps.yaml": b"# ours, by hand\n" + emit_documents([HAND_MADE]),
         f"{W1}/kustomization.yaml": kustomization(["team-apps.yaml"]),
-        f"{W2}/dkp.yaml": dump_documents([shadow]),
+        f"{W2}/dkp.yaml": emit_documents([shadow]),
         f"{W2}/kustomization.yaml": kustomization(["dkp.yaml"]),
     }
     tree = fleet({"dkp": source("dkp", {WS_DEFAULT: "true"})}, {**WORKSPACES, **hand_files})
@@ -240,7 +240,7 @@ def test_hand_made_catalogs_are_left_alone() -> None:
     gone = plan_propagation(plan.after.without({"common/catalog-repositories/dkp.yaml"}))
     assert gone.after[f"{W1}/team-apps.yaml"] == hand_files[f"{W1}/team-apps.yaml"]
     assert gone.after[f"{W2}/dkp.yaml"] == hand_files[f"{W2}/dkp.yaml"]
-    assert load_fast(gone.after[f"{W1}/kustomization.yaml"])[0]["resources"] == ["team-apps.yaml"]
+    assert load(gone.after[f"{W1}/kustomization.yaml"])[0]["resources"] == ["team-apps.yaml"]
 
 
 def test_hand_edited_copy_is_restored_and_the_edit_reported() -> None:
@@ -249,7 +249,7 @@ def test_hand_edited_copy_is_restored_and_the_edit_reported() -> None:
     edited_doc = copy_of(doc, "w1-ns")
     edited_doc["spec"]["ref"] = {"tag": "v9.9.9"}
     edited_doc["spec"]["suspend"] = True
-    edited = applied.merged({f"{W1}/dkp.yaml": dump_documents([edited_doc])})
+    edited = applied.merged({f"{W1}/dkp.yaml": emit_documents([edited_doc])})
     plan = plan_propagation(edited)
     assert plan.after[f"{W1}/dkp.yaml"] == applied[f"{W1}/dkp.yaml"]
     assert plan.change.changed == (f"{W1}/dkp.yaml",)
@@ -260,7 +260,7 @@ def test_hand_edited_copy_is_restored_and_the_edit_reported() -> None:
 
 def test_copy_annotation_names_the_source() -> None:
     after = _applied({"dkp": source("dkp", {WS_DEFAULT: "true"})}, workspace("w1"))
-    assert load_fast(after[f"{W1}/dkp.yaml"])[0]["metadata"]["annotations"] == {FROM: "kommander/dkp"}
+    assert load(after[f"{W1}/dkp.yaml"])[0]["metadata"]["annotations"] == {FROM: "kommander/dkp"}
 
 
 @pytest.mark.parametrize(

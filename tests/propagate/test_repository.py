@@ -21,7 +21,7 @@ from gitops_engine.adapters.command import Command, run, which
 from gitops_engine.adapters.targets import LocalTarget
 from gitops_engine.app.reconcile import lock_path
 from gitops_engine.cli.main import main
-from gitops_engine.core.yamlio import load_fast
+from gitops_engine.core.yamlio import load
 from gitops_engine.model.tree import Tree
 from gitops_engine.propagate import plan_propagation
 from tests.conftest import ROOT
@@ -187,7 +187,7 @@ def test_two_reconciles_started_together_one_works_the_other_reports_the_lock(tm
 
 def _flux_schema() -> dict[str, Any]:
     schemas = resources.files("gitops_engine").joinpath("data", "flux-schemas")
-    crd = load_fast(schemas.joinpath("source.toolkit.fluxcd.io_gitrepositories.yaml").read_bytes())[0]
+    crd = load(schemas.joinpath("source.toolkit.fluxcd.io_gitrepositories.yaml").read_bytes())[0]
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
     schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]
     return schema
@@ -202,7 +202,7 @@ def test_propagated_workspace_builds_with_kustomize_and_matches_the_flux_schema(
     if binary is None and kubectl is None:
         pytest.fail("neither kustomize nor kubectl is on PATH (bash scripts/test says how to get one)")
     argv = (binary, "build") if binary else (str(kubectl), "kustomize")
-    built = load_fast(run(Command((*argv, str(tmp_path / "workspaces/w000")))).stdout)
+    built = load(run(Command((*argv, str(tmp_path / "workspaces/w000")))).stdout)
     repos = sorted((d["metadata"]["namespace"], d["metadata"]["name"]) for d in built if d["kind"] == "GitRepository")
     assert repos == [("w000-ns", "dkp-catalog"), ("w000-ns", "team-catalog"), ("w000-p1", "dkp-catalog")]
     schema = _flux_schema()

@@ -66,6 +66,11 @@ spec:
 """
 
 NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n"
+# kustomize expands aliases without a limit: this 1 KB file keeps it busy for minutes
+ALIAS_BOMB = "".join(
+    ["apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: values\ndata:\n  l0: &l0 [lol, lol, lol, lol, lol, lol]\n"]
+    + [f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 12)]
+)
 
 
 @dataclass(frozen=True)
@@ -236,6 +241,13 @@ CASES = [
         "clusters/dev/apps.yaml",
         "secretRef:",
         Severity.WARNING,
+    ),
+    Case(
+        "an alias bomb, refused before kustomize reads it",
+        {"apps/values.yaml": ALIAS_BOMB},
+        "yaml-syntax",
+        "apps/values.yaml",
+        "l5: &l5",  # where the repeated nodes pass 250,000
     ),
     Case(
         "duplicate YAML key",

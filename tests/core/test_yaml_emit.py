@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gitops_engine.core.yamlemit import emit
+from gitops_engine.core.yamlio import emit
 
 TRICKY_STRINGS = [
     "",
