@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from gitops_engine.adapters import agekeys, git, merge
 from gitops_engine.core.errors import GitopsError
 from gitops_engine.core.hashing import git_blob_ids
+from gitops_engine.model.state import State, decode, encode
 from gitops_engine.model.tree import Tree
 from gitops_engine.reseed.assemble import assemble
 from gitops_engine.reseed.decide import (
@@ -15,12 +16,12 @@ from gitops_engine.reseed.decide import (
     MergeJob,
     MergeKind,
     Outcome,
+    Recorded,
     SecretComparison,
     Status,
     classify,
     settle,
 )
-from gitops_engine.reseed.provenance import read_recorded, restate
 from gitops_engine.secrets.sopsfile import open_encrypted
 from gitops_engine.secrets.stores import Format
 
@@ -69,10 +70,14 @@ def reseed_tree(
     ours = {p: b for p, b in current.items() if p != state_path}
     theirs = git_blob_ids(rendered)
     theirs.pop(state_path, None)
-    classification = classify(read_recorded(state, state_path), ours, theirs, restore=restore)
+    recorded = decode(state, state_path) if state is not None else State()
+    classification = classify(Recorded(recorded.files, recorded.deleted), ours, theirs, restore=restore)
     decisions = settle(classification, _outcomes(repo, classification.jobs, rendered))
     assembly = assemble(decisions, ours, rendered)
-    files = {**assembly.files, state_path: restate(rendered[state_path], assembly.deleted)}
+    next_state = rendered[state_path]
+    if assembly.deleted:
+        next_state = encode(decode(next_state, state_path).with_deleted(assembly.deleted))
+    files = {**assembly.files, state_path: next_state}
     return ReseedTree(decisions, files, assembly.existing, assembly.bases_outside_tree)
 
 

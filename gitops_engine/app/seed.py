@@ -41,14 +41,14 @@ from gitops_engine.catalog.loader import CatalogSource, load_catalog
 from gitops_engine.core.errors import InputError
 from gitops_engine.core.hashing import git_blob_ids, sha256_hex
 from gitops_engine.model.catalog import Catalog
+from gitops_engine.model.state import STATE_PATH, decode
 from gitops_engine.model.tree import compare_trees
 from gitops_engine.render.checks import check_spec_against_catalog
-from gitops_engine.render.fleet import STATE_PATH, RenderInputs, finish, input_digest, render
+from gitops_engine.render.fleet import RenderInputs, finish, input_digest, render
 from gitops_engine.render.phases import PHASES, Phase, phase_of
 from gitops_engine.render.placement import Placement, place_apps
 from gitops_engine.render.secrets import needed_secrets
 from gitops_engine.reseed.decide import Decision, Status
-from gitops_engine.reseed.provenance import recorded_input_digest
 from gitops_engine.secrets.creation_rules import render_config
 from gitops_engine.spec.loader import LoadedSpec, load_platform
 
@@ -428,7 +428,7 @@ def _plan(job: _Job, session: Session, base: Base) -> SeedPlan:
     )
     # values read from the environment or files are not part of the input digest (their hashes would leak)
     reads_values = bool(platform.secrets or platform.git.credentials)
-    unchanged = state is not None and recorded_input_digest(state) == input_digest(render_inputs)
+    unchanged = state is not None and decode(state, STATE_PATH).input_digest == input_digest(render_inputs)
     if unchanged and not (request.force or request.restore or reads_values or stale_recipients(repo, current)):
         # render is pure: the same inputs give the same files, so there is nothing to do
         return SeedPlan(session.display, job.branch, base.commit, tuple(PhasePlan(p) for p in PHASES), (), age_key=key)

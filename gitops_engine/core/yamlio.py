@@ -26,7 +26,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -256,7 +256,19 @@ _TOKEN = re.compile(r"(?<![^\s\[{,])([-+]?[.0-9][0-9A-Za-z_.:+-]*|[yYnNoO~][A-Za
 _TAG_OR_ANCHOR = re.compile(r"(?<![^\s\[{,:-])[!&]")
 _DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.MULTILINE)
 _CONTENT_LINE = re.compile(r"^[ \t]*[^ \t\r\n#]", re.MULTILINE)
-_DIRECTIVE_OR_END = re.compile(r"^(?:%|\.\.\.)", re.MULTILINE)
+# what each token means to both parsers, learnt once per process (fleets repeat their tokens)
+_AGREEMENT: dict[str, bool] = {}
+
+
+def _uses_what_yaml_rs_lacks(source: str) -> bool:
+    """Merge keys, tags, anchors, directives or document ends (substring tests first: the regexes are slower)."""
+    return (
+        "<<" in source
+        or (("!" in source or "&" in source) and _TAG_OR_ANCHOR.search(source) is not None)
+        or source.startswith(("%", "..."))
+        or "\n%" in source
+        or "\n..." in source
+    )
 
 
 def _load_with_yaml_rs(text: str | bytes, yaml12_types: bool) -> list[Any] | None:
@@ -268,11 +280,9 @@ def _load_with_yaml_rs(text: str | bytes, yaml12_types: bool) -> list[Any] | Non
     except UnicodeDecodeError:
         return None  # PyYAML also reads UTF-16, and says why it cannot read the rest
     if (
-        "<<" in source
-        or _TAG_OR_ANCHOR.search(source)
-        or _DIRECTIVE_OR_END.search(source)
+        _uses_what_yaml_rs_lacks(source)
         or _VERY_LONG_PREFIX.search(source)
-        or not (yaml12_types or all(_agrees(token) for token in set(_TOKEN.findall(source))))
+        or not (yaml12_types or _tokens_agree(set(_TOKEN.findall(source))))
     ):
         return None
     try:
@@ -285,8 +295,10 @@ def _load_with_yaml_rs(text: str | bytes, yaml12_types: bool) -> list[Any] | Non
     except (yaml_rs.YAMLDecodeError, ValueError):
         return None
     # yaml_rs answers one document as itself and several as a list
-    count = len(_DOCUMENT_START.findall(source))
-    first = _DOCUMENT_START.search(source)
+    count, first = 0, None
+    if source.startswith("---") or "\n---" in source:
+        count = len(_DOCUMENT_START.findall(source))
+        first = _DOCUMENT_START.search(source)
     if _CONTENT_LINE.search(source, 0, first.start() if first else len(source)):
         count += 1
     documents = loaded if count > 1 else [loaded]
@@ -310,16 +322,31 @@ def _depth(root: Any) -> int:
     return deepest
 
 
-@cache
-def _agrees(token: str) -> bool:
-    """True when both parsers read `token` as the same value of the same type."""
-    line = f"k: {token}\n"
+def _tokens_agree(tokens: set[str]) -> bool:
+    """True when both parsers read every token as the same value of the same type."""
+    unknown = [token for token in tokens if token not in _AGREEMENT]
+    if unknown:
+        _learn(unknown)
+    return all(_AGREEMENT[token] for token in tokens)
+
+
+def _learn(tokens: list[str]) -> None:
+    """Read the new tokens with yaml_rs in one list and with PyYAML's resolver and constructor one by one."""
     try:
-        ours = yaml.load(line, Loader=yaml.CSafeLoader)["k"]
-        theirs = yaml_rs.loads(line, parse_datetime=False)["k"]  # type: ignore[call-overload]
-    except (yaml.YAMLError, yaml_rs.YAMLDecodeError, ValueError, TypeError, KeyError):
-        return False
-    return type(ours) is type(theirs) and (ours == theirs or ours != ours)
+        theirs = yaml_rs.loads("".join(f"- {token}\n" for token in tokens), parse_datetime=False)
+    except (yaml_rs.YAMLDecodeError, ValueError):
+        theirs = None
+    if not isinstance(theirs, list) or len(theirs) != len(tokens):
+        _AGREEMENT.update((token, False) for token in tokens)  # one odd token spoils the list: PyYAML reads it
+        return
+    constructor = yaml.constructor.SafeConstructor()
+    for token, their in zip(tokens, theirs, strict=True):
+        try:
+            ours = constructor.construct_object(yaml.ScalarNode(_implicit_tag(token, (True, False)), token))
+        except (yaml.YAMLError, ValueError):
+            _AGREEMENT[token] = False
+            continue
+        _AGREEMENT[token] = type(ours) is type(their) and (ours == their or ours != ours)
 
 
 class _Builder:

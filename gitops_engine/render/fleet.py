@@ -11,17 +11,16 @@ from gitops_engine.core.hashing import git_blob_ids, sha256_hex
 from gitops_engine.core.yamlio import emit, emit_documents
 from gitops_engine.model.catalog import AppVersion, Catalog, helm_repository_name
 from gitops_engine.model.platform import Cluster, Platform
+from gitops_engine.model.state import HEADER, STATE_PATH, State, encode
 from gitops_engine.model.tree import Tree
 from gitops_engine.render import objects as o
 from gitops_engine.render.placement import Placement, place_apps
 
-HEADER = "Managed by gitops-engine; `gitops-engine seed` rewrites it, keeping hand edits by 3-way merge."
 FLUX_CHART = ("flux2", "2.14.1", "https://fluxcd-community.github.io/helm-charts")
 PRIORITY_CLASSES = (("dkp-critical-priority", 100002000), ("dkp-high-priority", 100001000))
 WORKSPACE_LABEL = "workspaces.kommander.mesosphere.io/workspace-name"
 PROJECT_LABEL = "kommander.d2iq.io/project-name"
 MANAGED_BY_KIND = "kommander.d2iq.io/managed-by-kind"
-STATE_PATH = ".gitops-engine/state.yaml"
 
 
 @dataclass(frozen=True)
@@ -445,16 +444,13 @@ def input_digest(inputs: RenderInputs) -> str:
 
 
 def _state(inputs: RenderInputs, files: Mapping[str, bytes]) -> bytes:
-    ids = git_blob_ids(files)
-    state = {
-        "apiVersion": "gitops-engine.io/v1alpha1",
-        "kind": "State",
-        "inputDigest": input_digest(inputs),
-        "engineVersion": inputs.engine_version,
-        "platform": inputs.platform.name,
-        "specDigest": inputs.spec_digest,
-        "catalogDigest": inputs.catalog_digest,
-        # git blob ids: comparable with a tree listing without reading files, and the base of a 3-way merge
-        "files": {path: ids[path] for path in sorted(ids)},
-    }
-    return _yaml(state)
+    # git blob ids: comparable with a tree listing without reading files, and the base of a 3-way merge
+    state = State(
+        input_digest=input_digest(inputs),
+        engine_version=inputs.engine_version,
+        platform=inputs.platform.name,
+        spec_digest=inputs.spec_digest,
+        catalog_digest=inputs.catalog_digest,
+        files=git_blob_ids(files),
+    )
+    return encode(state)

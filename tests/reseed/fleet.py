@@ -7,12 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from gitops_engine.adapters import git
 from gitops_engine.app.seed import SeedRequest, builtin_catalog_dir, seed
 from gitops_engine.core.hashing import git_blob_id
-from gitops_engine.render.fleet import STATE_PATH
+from gitops_engine.model.state import STATE_PATH, decode
 from gitops_engine.reseed.decide import is_encrypted
 from tests.seed.helpers import write_example
 
@@ -96,8 +94,8 @@ def seeded_fleet(root: Path) -> Fleet:
 
 def recorded_state(files: Mapping[str, bytes]) -> dict[str, dict[str, str]]:
     """`files` and `deletedByUser` of the provenance file in `files`."""
-    state = yaml.safe_load(files[STATE_PATH])
-    return {"files": state["files"], "deleted": state.get("deletedByUser") or {}}
+    state = decode(files[STATE_PATH], STATE_PATH)
+    return {"files": dict(state.files), "deleted": dict(state.deleted)}
 
 
 def pure_render(fleet: Fleet, scratch: Path) -> dict[str, bytes]:

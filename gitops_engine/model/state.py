@@ -1,0 +1,99 @@
+"""`.gitops-engine/state.yaml`, the seed's provenance, and its one reader and writer.
+
+It records the inputs a seed rendered from (one digest of all of them decides whether a re-seed has anything to do)
+and the git blob id of every file the engine manages, which is the base of the next 3-way merge, plus the managed
+files humans deleted since (kept deleted unless `--restore`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gitops_engine.core.errors import InputError
+from gitops_engine.core.yamlio import YamlError, emit_documents, load, load_located
+
+STATE_PATH = ".gitops-engine/state.yaml"
+# the comment every file the seed writes starts with, this one included
+HEADER = "Managed by gitops-engine; `gitops-engine seed` rewrites it, keeping hand edits by 3-way merge."
+_API_VERSION = "gitops-engine.io/v1alpha1"
+_DELETED = "deletedByUser"
+_BLOB_ID = re.compile(r"^[0-9a-f]{40}$")
+
+
+@dataclass(frozen=True)
+class State:
+    """What a seed recorded; `files` and `deleted` map paths to git blob ids."""
+
+    input_digest: str = ""
+    engine_version: str = ""
+    platform: str = ""
+    spec_digest: str = ""
+    catalog_digest: str = ""
+    files: Mapping[str, str] = field(default_factory=dict)
+    deleted: Mapping[str, str] = field(default_factory=dict)
+
+    def with_deleted(self, deleted: Mapping[str, str]) -> State:
+        """The state with `deleted` moved out of `files` (the deletions humans made that this seed keeps)."""
+        files = {path: blob for path, blob in self.files.items() if path not in deleted}
+        return replace(self, files=files, deleted=dict(deleted))
+
+
+def encode(state: State) -> bytes:
+    """The file's bytes: identity first, then the files (sorted), then the deletions when there are any."""
+    doc: dict[str, Any] = {
+        "apiVersion": _API_VERSION,
+        "kind": "State",
+        "inputDigest": state.input_digest,
+        "engineVersion": state.engine_version,
+        "platform": state.platform,
+        "specDigest": state.spec_digest,
+        "catalogDigest": state.catalog_digest,
+        "files": dict(sorted(state.files.items())),
+    }
+    if state.deleted:
+        doc[_DELETED] = dict(sorted(state.deleted.items()))
+    return emit_documents([doc], header=HEADER)
+
+
+def decode(data: bytes, where: str) -> State:
+    """The state in `data`; a damaged file is an InputError naming `where:line` and how to restore it."""
+    fix = f"restore it from history (git log -- {where})"
+    try:
+        docs = load(data)
+    except YamlError as exc:
+        raise InputError(f"{where}:{exc.line}: the provenance file is not valid YAML; {fix}") from exc
+    doc = docs[0] if len(docs) == 1 and isinstance(docs[0], dict) else None
+    sections = {key: _blob_map(doc, key) for key in ("files", _DELETED)}
+    for key, section in sections.items():
+        if section is None:
+            line = load_located(data)[0].line_of((key,)) if doc is not None else 1
+            raise InputError(f"{where}:{line}: {key} must map each path to a git blob id; {fix}")
+    assert doc is not None  # both sections were read from it
+    return State(
+        input_digest=_text(doc.get("inputDigest")),
+        engine_version=_text(doc.get("engineVersion")),
+        platform=_text(doc.get("platform")),
+        spec_digest=_text(doc.get("specDigest")),
+        catalog_digest=_text(doc.get("catalogDigest")),
+        files=sections["files"] or {},
+        deleted=sections[_DELETED] or {},
+    )
+
+
+def _blob_map(doc: Mapping[str, Any] | None, key: str) -> dict[str, str] | None:
+    """`doc[key]` when it is a path → blob id mapping (absent counts as empty), else None."""
+    if doc is None:
+        return None
+    value = doc.get(key) or {}
+    if not isinstance(value, dict):
+        return None
+    if not all(isinstance(p, str) and isinstance(b, str) and _BLOB_ID.match(b) for p, b in value.items()):
+        return None
+    return value
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
