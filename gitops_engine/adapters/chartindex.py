@@ -17,14 +17,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from gitops_engine.adapters.build_id import code_digest
 from gitops_engine.adapters.fs import write_atomic
 from gitops_engine.core.errors import PermanentRemoteError
 from gitops_engine.core.hashing import sha256_hex
 from gitops_engine.core.yamlio import YamlError, load
 from gitops_engine.model.charts import ChartIndex, ChartRelease
-
-# Bump when the cached row layout changes; old files are then simply never read again.
-_CACHE_FORMAT = "parsed-v1"
 
 
 def parse_index(data: bytes, source_url: str) -> ChartIndex:
@@ -153,7 +151,8 @@ def index_from_bytes(data: bytes, source_url: str, cache_dir: Path | None) -> tu
 
 
 def _cache_file(cache_dir: Path, content_sha256: str) -> Path:
-    return cache_dir / _CACHE_FORMAT / content_sha256[:2] / f"{content_sha256}.json"
+    # parsed by this build's code: another build's rows are never read
+    return cache_dir / f"parsed-{code_digest()[:16]}" / content_sha256[:2] / f"{content_sha256}.json"
 
 
 def _to_row(release: ChartRelease) -> list[Any]:

@@ -32,6 +32,7 @@ from typing import Any
 
 import pygit2
 
+from gitops_engine.adapters.build_id import code_digest
 from gitops_engine.adapters.command import Command, run, which
 from gitops_engine.core.errors import ToolError
 from gitops_engine.core.yamlio import YamlError, compose, emit, emit_documents, load
@@ -68,6 +69,16 @@ def kustomize_command() -> tuple[str, ...]:
     if kubectl:
         return (kubectl, "kustomize")
     raise ToolError("neither `kustomize` nor `kubectl` is on PATH; install one of them to validate builds")
+
+
+def kustomize_version(command: tuple[str, ...]) -> str:
+    """What the build command says its version is (kubectl prints the kustomize it embeds)."""
+    argv = (command[0], "version") if command[1] == "build" else (command[0], "version", "--client")
+    try:
+        done = run(Command(argv, timeout=30.0, ok_codes=(0, 1)))
+    except ToolError as exc:
+        return f"unknown: {exc}"
+    return (done.stdout + done.stderr).decode(errors="replace").strip()
 
 
 # A build lives for a fraction of a second and allocates a few megabytes: Go's collector mostly runs for nothing.
@@ -107,6 +118,8 @@ class KustomizeBuilder:
         self.cache_dir = cache_dir
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.command = kustomize_command()
+        # a build's output is kustomize's and ours (the annotations and generated kustomizations written for it)
+        self._salt = f"{' '.join(self.command)}\0{kustomize_version(self.command)}\0{code_digest()}\0"
         self.stats = BuildStats()
         self._by_dir: dict[str, list[str]] = defaultdict(list)
         self._subdirs: dict[str, set[str]] = defaultdict(set)
@@ -243,7 +256,7 @@ class KustomizeBuilder:
 
     def _key(self, path: str, closure: Sequence[str]) -> str:
         digest = hashlib.sha256()
-        digest.update(f"{' '.join(self.command)}\0{path}\0".encode())
+        digest.update(f"{self._salt}{path}\0".encode())
         digest.update(self._generated.get(path, b""))
         for file in closure:
             digest.update(f"{file}\0{pygit2.hash(self.files[file])}\n".encode())

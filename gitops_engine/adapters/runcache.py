@@ -10,17 +10,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from gitops_engine import __version__
+from gitops_engine.adapters.build_id import code_digest
 from gitops_engine.adapters.fs import write_atomic
 
 log = logging.getLogger(__name__)
 
-_FORMAT = "output-v1"
-
-
 def entry_file(cache_dir: Path, key: str) -> Path:
     """Where the output stored under `key` lives."""
-    return cache_dir / f"{_FORMAT}-{__version__}" / key[:2] / key
+    # the code that made an output is part of every key
+    return cache_dir / f"output-{code_digest()[:16]}" / key[:2] / key
 
 
 def load_output(cache_dir: Path, key: str) -> bytes | None:

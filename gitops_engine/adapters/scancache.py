@@ -11,19 +11,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from gitops_engine import __version__
+from gitops_engine.adapters.build_id import code_digest
 from gitops_engine.adapters.fs import write_atomic
 from gitops_engine.currency.uses import CatalogFolder, ChartSource, ChartUse, Scalar, ScanResult, Site
 
 log = logging.getLogger(__name__)
 
-# Bump when ChartUse or the scanner's meaning changes; the engine version is part of the key as well.
-_FORMAT = "scan-v2"
-
-
 def cache_file(cache_dir: Path, tree_id: str) -> Path:
     """Where the scan of `tree_id` is stored."""
-    return cache_dir / f"{_FORMAT}-{__version__}" / tree_id[:2] / f"{tree_id}.json"
+    return cache_dir / f"scan-{code_digest()[:16]}" / tree_id[:2] / f"{tree_id}.json"
 
 
 def load_scan(cache_dir: Path, tree_id: str) -> ScanResult | None:

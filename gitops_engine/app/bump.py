@@ -23,7 +23,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gitops_engine import __version__
 from gitops_engine.adapters import fs, git, runcache, scancache
 from gitops_engine.adapters import helmrepo as lookups
 from gitops_engine.adapters.forge.base import PullRequest
@@ -296,8 +295,9 @@ def _branch_change(base: Base, plan: BranchPlan) -> Change:
 
 
 def _remembered_change(base: Base, plan: BranchPlan, cache_dir: Path | None) -> Change:
-    """_branch_change, remembered by (engine, base tree, edits) as the blob ids it writes: the same edits on the
-    same base give the same files, so a scheduled rerun with nothing new skips re-applying and re-checking them."""
+    """_branch_change, remembered by (base tree, edits) under this build's code (see runcache) as the blob ids it
+    writes: the same edits on the same base give the same files, so a scheduled rerun with nothing new skips
+    re-applying and re-checking them."""
     if cache_dir is None:
         return _branch_change(base, plan)
     assert base.repo is not None
@@ -305,7 +305,7 @@ def _remembered_change(base: Base, plan: BranchPlan, cache_dir: Path | None) -> 
         (e.site.path, e.site.scalar.start, e.site.scalar.end, e.value, repr(e.folder), e.folder_version or "")
         for e in plan.edits()
     )
-    key = sha256_hex(json.dumps([__version__, "branch-change", base.tree, edits]).encode())
+    key = sha256_hex(json.dumps(["branch-change", base.tree, edits]).encode())
     known = runcache.load_output(cache_dir, key)
     if known is not None:
         remembered = json.loads(known)

@@ -19,8 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import NoReturn
 
-from gitops_engine import __version__
 from gitops_engine.adapters import fs, git
+from gitops_engine.adapters.build_id import engine_build
 from gitops_engine.adapters.forge.base import PullRequest
 from gitops_engine.adapters.targets import LocalTarget, Target, gitea_target, parse_target
 from gitops_engine.app.publish import Base, Change, PublishMode, Review, Session, fixed, open_target, preview, publish
@@ -421,7 +421,7 @@ def _plan(job: _Job, session: Session, base: Base) -> SeedPlan:
     render_inputs = RenderInputs(
         platform=platform,
         catalog=inputs.catalog,
-        engine_version=__version__,
+        engine_version=engine_build(),
         spec_digest=inputs.spec_digest,
         catalog_digest=inputs.catalog_digest,
         age_recipients=key.recipients,
