@@ -21,12 +21,14 @@ from gitops_engine.adapters.build_id import code_digest
 from gitops_engine.adapters.fs import write_atomic
 from gitops_engine.core.errors import PermanentRemoteError
 from gitops_engine.core.hashing import sha256_hex
-from gitops_engine.core.yamlio import YamlError, load
 from gitops_engine.model.charts import ChartIndex, ChartRelease
 
 
 def parse_index(data: bytes, source_url: str) -> ChartIndex:
     """Parse index.yaml bytes; raise PermanentRemoteError when they are not a Helm repository index."""
+    # imported here: a rerun served from the parsed cache reads no YAML and need not load the parsers
+    from gitops_engine.core.yamlio import YamlError, load
+
     try:
         docs = load(data.decode("utf-8"), yaml12_types=True)
     except UnicodeDecodeError as exc:
