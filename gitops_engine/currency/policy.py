@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitops_engine.core.errors import InputError
 from gitops_engine.currency.versions import (
     Constraint,
     RangeStrategy,
@@ -36,6 +35,10 @@ from gitops_engine.currency.versions import (
     parse_constraint,
     update_type,
 )
+
+if TYPE_CHECKING:
+    from gitops_engine.core.yamlio import PathKey
+    from gitops_engine.spec.reader import SpecReader
 
 POLICY_PATH = ".gitops-engine/currency.yaml"
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -162,74 +165,47 @@ def _days(delta: timedelta) -> str:
 
 
 def parse_policy(text: bytes, path: str) -> Policy:
-    """Read a policy file; InputError lines name `path:line` and what to write instead."""
-    # Most repositories have no policy file: the located YAML reader is loaded only when one is read.
-    from gitops_engine.core.yamlio import YamlError, load_located
+    """Read a policy file; every mistake at once as `path:line: key.path: message`, with what to write instead."""
+    # Most repositories have no policy file: the config reader (and the YAML parsers) load only when one is read.
+    from gitops_engine.spec.reader import read_config
 
-    try:
-        docs = load_located(text)
-    except YamlError as exc:
-        raise InputError(f"{path}:{exc.line}: {exc.problem} (fix the YAML syntax)") from exc
-    if not docs:
+    reader = read_config(text, path)
+    if reader is None:
         return Policy()
-    doc = docs[0]
-    data = doc.data
-    errors: list[str] = []
-
-    def fail(keys: tuple[str | int, ...], message: str) -> None:
-        errors.append(f"{path}:{doc.line_of(keys)}: {message}")
-
-    if not isinstance(data, dict):
-        raise InputError(f"{path}:{doc.start_line}: the policy must be a mapping (defaults, rules, groups, windows)")
-    for key in data:
-        if key not in ("defaults", "rules", "groups", "windows"):
-            fail((key,), f"unknown key {key!r} (expected defaults, rules, groups or windows)")
-    defaults = _rule(data.get("defaults") or {}, ("defaults",), fail)
+    top = reader.mapping((), reader.doc.data, ("defaults", "rules", "groups", "windows"))
+    defaults = _rule(reader, ("defaults",), reader.mapping(("defaults",), top.get("defaults") or {}, _RULE_KEYS))
     rules: list[tuple[tuple[str, ...], Rule]] = []
-    for index, raw in enumerate(_list(data.get("rules"), ("rules",), fail)):
-        keys: tuple[str | int, ...] = ("rules", index)
-        if not isinstance(raw, dict) or not _str_list(raw.get("apps")):
-            fail(keys, "each rule needs `apps:` (a list of app names or glob patterns)")
-            continue
-        rules.append((tuple(raw["apps"]), _rule({k: v for k, v in raw.items() if k != "apps"}, keys, fail)))
+    for index, raw in enumerate(reader.sequence(("rules",), top.get("rules"))):
+        keys: PathKey = ("rules", index)
+        body = reader.mapping(keys, raw, ("apps", *_RULE_KEYS), ("apps",))
+        rules.append((_apps(reader, (*keys, "apps"), body.get("apps")), _rule(reader, keys, body)))
     groups: list[tuple[str, tuple[str, ...]]] = []
-    for index, raw in enumerate(_list(data.get("groups"), ("groups",), fail)):
-        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not _str_list(raw.get("apps")):
-            fail(("groups", index), "each group needs `name:` and `apps:` (a list of app names)")
-            continue
-        groups.append((raw["name"], tuple(raw["apps"])))
-    windows = data.get("windows") or {}
-    minor_days, major_days = 30, 60
-    if isinstance(windows, dict):
-        minor_days = _int(windows.get("minor_days", 30), ("windows", "minor_days"), fail)
-        major_days = _int(windows.get("major_days", 60), ("windows", "major_days"), fail)
-    else:
-        fail(("windows",), "windows must be a mapping like {minor_days: 30, major_days: 60}")
-    if errors:
-        raise InputError(errors)
+    for index, raw in enumerate(reader.sequence(("groups",), top.get("groups"))):
+        keys = ("groups", index)
+        body = reader.mapping(keys, raw, ("name", "apps"), ("name", "apps"))
+        groups.append(
+            (reader.string((*keys, "name"), body.get("name")), _apps(reader, (*keys, "apps"), body.get("apps")))
+        )
+    windows = reader.mapping(("windows",), top.get("windows") or {}, ("minor_days", "major_days"))
+    minor_days = _day_count(reader, ("windows", "minor_days"), windows.get("minor_days", 30))
+    major_days = _day_count(reader, ("windows", "major_days"), windows.get("major_days", 60))
+    reader.raise_errors()
     return Policy(defaults, tuple(rules), tuple(groups), minor_days, major_days)
 
 
-_Fail = Callable[[tuple[str | int, ...], str], None]
-
-
-def _list(value: object, keys: tuple[str | int, ...], fail: _Fail) -> list[Any]:
+def _apps(reader: SpecReader, keys: PathKey, value: object) -> tuple[str, ...]:
     if value is None:
-        return []
-    if not isinstance(value, list):
-        fail(keys, f"{keys[-1]} must be a list")
-        return []
-    return value
+        return ()  # the missing key is reported by the mapping read
+    if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+        reader.error(keys, "must be a non-empty list of app names or glob patterns")
+        return ()
+    return tuple(value)
 
 
-def _str_list(value: object) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
-
-
-def _int(value: object, keys: tuple[str | int, ...], fail: _Fail) -> int:
+def _day_count(reader: SpecReader, keys: PathKey, value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    fail(keys, f"{keys[-1]} must be a whole number of days, not {value!r}")
+    reader.error(keys, f"must be a whole number of days, not {value!r}")
     return 0
 
 
@@ -245,72 +221,66 @@ _RULE_KEYS = (
 )
 
 
-# settings with a fixed set of values; StrEnum members compare equal to their text
-_CHOICES: dict[str, tuple[object, ...]] = {
-    "prereleases": ("auto", "never", "always"),
-    "range_strategy": tuple(RangeStrategy),
-    "enabled": (True, False),
-}
-
-
-def _rule(raw: object, keys: tuple[str | int, ...], fail: _Fail) -> Rule:
-    if not isinstance(raw, dict):
-        fail(keys, "must be a mapping of rule settings")
-        return Rule()
-    for key in raw:
-        if key not in _RULE_KEYS:
-            fail((*keys, key), f"unknown setting {key!r} (expected one of {', '.join(_RULE_KEYS)})")
+def _rule(reader: SpecReader, keys: PathKey, raw: Mapping[str, Any]) -> Rule:
+    """The rule settings in `raw` (already limited to known keys by the caller's mapping read)."""
     values: dict[str, Any] = {}
     if "update_types" in raw:
-        kinds = raw["update_types"]
-        if not isinstance(kinds, list) or not all(k in {u.value for u in UpdateType} for k in kinds):
-            fail((*keys, "update_types"), "update_types must be a list of patch, minor, major")
-        else:
-            values["update_types"] = frozenset(UpdateType(k) for k in kinds)
+        where = (*keys, "update_types")
+        kinds = [
+            reader.choice((*where, i), kind, _UPDATE_TYPES, "patch")
+            for i, kind in enumerate(reader.sequence(where, raw["update_types"]))
+        ]
+        values["update_types"] = frozenset(UpdateType(kind) for kind in kinds)
     if "allow" in raw:
-        values["allow"] = _constraint(raw["allow"], (*keys, "allow"), fail)
+        values["allow"] = _constraint(reader, (*keys, "allow"), raw["allow"])
     if "ignore" in raw:
         ignored = raw["ignore"] if isinstance(raw["ignore"], list) else [raw["ignore"]]
-        parsed = [_constraint(item, (*keys, "ignore"), fail) for item in ignored]
+        parsed = [_constraint(reader, (*keys, "ignore"), item) for item in ignored]
         values["ignore"] = tuple(c for c in parsed if c is not None)
-    for key, choices in _CHOICES.items():
-        if key not in raw:
-            continue
-        if raw[key] not in choices:
-            fail((*keys, key), f"{key} must be one of {', '.join(map(str, choices))}")
-        else:
-            values[key] = choices[choices.index(raw[key])]
+    if "prereleases" in raw:
+        values["prereleases"] = reader.choice((*keys, "prereleases"), raw["prereleases"], _PRERELEASES, "auto")
+    if "range_strategy" in raw:
+        strategy = reader.choice((*keys, "range_strategy"), raw["range_strategy"], _STRATEGIES, _STRATEGIES[0])
+        values["range_strategy"] = RangeStrategy(strategy)
+    if "enabled" in raw:
+        values["enabled"] = reader.boolean((*keys, "enabled"), raw["enabled"], default=True)
     if "minimum_release_age" in raw:
-        values["minimum_release_age"] = _age(raw["minimum_release_age"], (*keys, "minimum_release_age"), fail)
+        values["minimum_release_age"] = _age(reader, (*keys, "minimum_release_age"), raw["minimum_release_age"])
     if "schedule" in raw:
-        values["schedule"] = _schedule(raw["schedule"], (*keys, "schedule"), fail)
+        values["schedule"] = _schedule(reader, (*keys, "schedule"), raw["schedule"])
     return Rule(**values)
 
 
-def _constraint(value: object, keys: tuple[str | int, ...], fail: _Fail) -> Constraint | None:
+_UPDATE_TYPES = tuple(u.value for u in UpdateType)
+_PRERELEASES = ("auto", "never", "always")
+_STRATEGIES = tuple(r.value for r in RangeStrategy)
+
+
+def _constraint(reader: SpecReader, keys: PathKey, value: object) -> Constraint | None:
+    text = reader.string(keys, value)
     try:
-        return parse_constraint(str(value))
+        return parse_constraint(text)
     except ValueError as exc:
-        fail(keys, f'{exc} (write a Helm range such as ">=1.2 <2" or "1.4.x")')
+        reader.error(keys, f'{exc} (write a Helm range such as ">=1.2 <2" or "1.4.x")')
         return None
 
 
-def _age(value: object, keys: tuple[str | int, ...], fail: _Fail) -> timedelta | None:
+def _age(reader: SpecReader, keys: PathKey, value: object) -> timedelta | None:
     match = _AGE_RE.match(str(value).strip())
     if match is None:
-        fail(keys, f"minimum_release_age {value!r} must look like 3d, 12h or 30m")
+        reader.error(keys, f"{value!r} must look like 3d, 12h or 30m")
         return None
     amount, unit = int(match.group(1)), match.group(2)
     return {"d": timedelta(days=amount), "h": timedelta(hours=amount), "m": timedelta(minutes=amount)}[unit]
 
 
-def _schedule(value: object, keys: tuple[str | int, ...], fail: _Fail) -> tuple[Window, ...] | None:
+def _schedule(reader: SpecReader, keys: PathKey, value: object) -> tuple[Window, ...] | None:
     items = value if isinstance(value, list) else [value]
     windows: list[Window] = []
     for item in items:
         window = _window(str(item).strip().lower())
         if window is None:
-            fail(keys, f'schedule window {item!r} must look like "mon-fri 22:00-06:00" or "sat,sun" (UTC)')
+            reader.error(keys, f'window {item!r} must look like "mon-fri 22:00-06:00" or "sat,sun" (UTC)')
             return None
         windows.append(window)
     return tuple(windows)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.yamlio import YamlError, emit, load_located
-from gitops_engine.secrets.selection import SECRET_REGEX, Selection, selection_from
+from gitops_engine.core.yamlio import PathKey, emit
+from gitops_engine.secrets.selection import SECRET_REGEX, Selection, read_selection
+from gitops_engine.spec.reader import SpecReader, read_config
 
 
 @dataclass(frozen=True)
@@ -54,51 +55,61 @@ class SopsConfig:
         return rule
 
 
-def _recipients(value: object, where: str) -> tuple[str, ...]:
+def parse_config(text: str | bytes, source: str = ".sops.yaml") -> SopsConfig:
+    """Parse `.sops.yaml`; every mistake at once as `source:line: key.path: message`."""
+    reader = read_config(text, source)
+    if reader is None:
+        return SopsConfig((), source=source)
+    top = reader.doc.data
+    if not isinstance(top, dict):
+        reader.error((), "must be a mapping with `creation_rules`")
+        reader.raise_errors()
+    raw_rules = reader.sequence(("creation_rules",), top.get("creation_rules"))
+    rules = [_rule(reader, ("creation_rules", index), raw) for index, raw in enumerate(raw_rules)]
+    indent = _yaml_indent(reader, top.get("stores"))
+    reader.raise_errors()
+    return SopsConfig(tuple(rule for rule in rules if rule is not None), indent, source)
+
+
+def _rule(reader: SpecReader, keys: PathKey, raw: object) -> CreationRule | None:
+    if not isinstance(raw, dict):
+        reader.error(keys, "each creation rule must be a mapping")
+        return None
+    age = _recipients(reader, (*keys, "age"), raw.get("age"))
+    for index, group in enumerate(reader.sequence((*keys, "key_groups"), raw.get("key_groups"))):
+        if isinstance(group, dict):
+            found = _recipients(reader, (*keys, "key_groups", index, "age"), group.get("age"))
+            age += tuple(r for r in found if r not in age)
+    path_regex = raw.get("path_regex")
+    if path_regex is not None:
+        try:
+            re.compile(str(path_regex))
+        except re.error as exc:
+            reader.error((*keys, "path_regex"), f"{path_regex!r} is not a valid regular expression ({exc})")
+    selection, problem = read_selection(raw)
+    if problem is not None:
+        reader.error(keys, problem)
+    return CreationRule(None if path_regex is None else str(path_regex), age, selection, reader.doc.line_of(keys))
+
+
+def _recipients(reader: SpecReader, keys: PathKey, value: object) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
         return tuple(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(dict.fromkeys(v.strip() for v in value))
-    raise InputError(f"{where}: `age` must be a comma-separated string or a list of age1… recipients")
+    reader.error(keys, "must be a comma-separated string or a list of age1… recipients")
+    return ()
 
 
-def parse_config(text: str | bytes, source: str = ".sops.yaml") -> SopsConfig:
-    """Parse `.sops.yaml`; errors name source:line and the fix."""
-    try:
-        docs = load_located(text)
-    except YamlError as exc:
-        raise InputError(f"{source}:{exc.line}: invalid YAML: {exc.problem}") from exc
-    if not docs:
-        return SopsConfig((), source=source)
-    data = docs[0].data
-    if not isinstance(data, dict):
-        raise InputError(f"{source}:1: expected a mapping with `creation_rules`")
-    raw_rules = data.get("creation_rules") or []
-    if not isinstance(raw_rules, list):
-        raise InputError(f"{source}:1: `creation_rules` must be a list")
-    rules = []
-    for index, raw in enumerate(raw_rules):
-        line = docs[0].line_of(("creation_rules", index))
-        where = f"{source}:{line}"
-        if not isinstance(raw, dict):
-            raise InputError(f"{where}: each creation rule must be a mapping")
-        age = _recipients(raw.get("age"), where)
-        for group in raw.get("key_groups") or []:
-            if isinstance(group, dict):
-                age += tuple(r for r in _recipients(group.get("age"), where) if r not in age)
-        path_regex = raw.get("path_regex")
-        if path_regex is not None:
-            try:
-                re.compile(str(path_regex))
-            except re.error as exc:
-                raise InputError(f"{where}: path_regex {path_regex!r} is invalid ({exc})") from exc
-        rules.append(
-            CreationRule(None if path_regex is None else str(path_regex), age, selection_from(raw, where), line)
-        )
-    indent = ((data.get("stores") or {}).get("yaml") or {}).get("indent", 4)
-    return SopsConfig(tuple(rules), int(indent), source)
+def _yaml_indent(reader: SpecReader, stores: object) -> int:
+    yaml_store = stores.get("yaml") if isinstance(stores, dict) else None
+    indent = yaml_store.get("indent", 4) if isinstance(yaml_store, dict) else 4
+    if isinstance(indent, bool) or not isinstance(indent, int) or not 0 < indent <= 16:
+        reader.error(("stores", "yaml", "indent"), f"must be a number of spaces from 1 to 16, not {indent!r}")
+        return 4
+    return indent
 
 
 def render_config(

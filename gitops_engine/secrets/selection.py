@@ -51,18 +51,27 @@ class Selection:
 
 
 def selection_from(options: Mapping[str, object], where: str) -> Selection:
-    """The rule named in a `.sops.yaml` rule or `sops` metadata; more than one is an input error."""
+    """The rule named in a `.sops.yaml` rule or `sops` metadata; a wrong one is an input error at `where`."""
+    selection, problem = read_selection(options)
+    if problem is not None:
+        raise InputError(f"{where}: {problem}")
+    return selection
+
+
+def read_selection(options: Mapping[str, object]) -> tuple[Selection, str | None]:
+    """The rule named in `options`, and what is wrong with it (None when nothing is): more than one rule, or a
+    regular expression that does not compile."""
     present = [k for k in RULE_KEYS if options.get(k) not in (None, "")]
-    if len(present) > 1:
-        raise InputError(f"{where}: sets {' and '.join(present)}; sops allows only one (keep one of them)")
     mac_only = options.get("mac_only_encrypted") in (True, "true")
+    if len(present) > 1:
+        return Selection(mac_only_encrypted=mac_only), f"sets {' and '.join(present)}; sops allows only one (keep one)"
     if not present:
-        return Selection(mac_only_encrypted=mac_only)
+        return Selection(mac_only_encrypted=mac_only), None
     kind = present[0]
     value = str(options[kind])
     if kind.endswith("regex"):
         try:
             re.compile(value)
         except re.error as exc:
-            raise InputError(f"{where}: {kind} {value!r} is not a valid regular expression ({exc})") from exc
-    return Selection(kind, value, mac_only)
+            return Selection(mac_only_encrypted=mac_only), f"{kind} {value!r} is not a valid regular expression ({exc})"
+    return Selection(kind, value, mac_only), None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_engine.core.errors import InputError
-from gitops_engine.core.yamlio import LocatedDocument, YamlError, load_located
+from gitops_engine.core.yamlio import LocatedDocument
 from gitops_engine.model.platform import (
     AppDeployment,
     CatalogRepository,
@@ -23,7 +23,7 @@ from gitops_engine.model.platform import (
     ValueSource,
     Workspace,
 )
-from gitops_engine.spec.reader import SpecReader
+from gitops_engine.spec.reader import SpecReader, read_config
 
 API_VERSION = "gitops-engine.io/v1alpha1"
 KIND = "Platform"
@@ -47,18 +47,13 @@ class LoadedSpec:
 
 def load_platform(text: str | bytes, filename: str) -> LoadedSpec:
     """Parse and check a platform spec; raise InputError listing every problem."""
-    try:
-        docs = load_located(text)
-    except YamlError as exc:
-        raise InputError(f"{filename}:{exc.line}: invalid YAML: {exc.problem}") from exc
-    if len(docs) != 1:
-        raise InputError(f"{filename}:1: expected exactly one YAML document, found {len(docs)}")
-    reader = SpecReader(docs[0], filename)
-    platform = _read_platform(reader, docs[0].data)
+    reader = read_config(text, filename)
+    if reader is None:
+        raise InputError(f"{filename}:1: (document): the file is empty (write the platform, see `gitops-engine init`)")
+    platform = _read_platform(reader, reader.doc.data)
     _check_references(reader, platform)
-    if reader.errors:
-        raise InputError(reader.lines())
-    return LoadedSpec(platform, docs[0], filename)
+    reader.raise_errors()
+    return LoadedSpec(platform, reader.doc, filename)
 
 
 def _read_platform(r: SpecReader, raw: Any) -> Platform:

@@ -1,4 +1,5 @@
-"""Typed reads from a located YAML document that collect every error with file:line and key path."""
+"""The one reader of config files (platform spec, currency policy, propagate config, `.sops.yaml`): typed reads
+from a located YAML document that collect every error as `file:line: key.path: message`, reported all at once."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from gitops_engine.core.errors import InputError
 from gitops_engine.core.urls import CREDENTIALS_FIX, has_credentials, redacted
-from gitops_engine.core.yamlio import LocatedDocument, PathKey
+from gitops_engine.core.yamlio import LocatedDocument, PathKey, YamlError, load_located
 from gitops_engine.model.selector import OPERATORS, LabelSelector, Requirement
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -21,6 +23,18 @@ def render_path(path: PathKey) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(document)"
+
+
+def read_config(text: str | bytes, filename: str) -> SpecReader | None:
+    """A reader over the one document of a config file, or None when the file holds none; YAML that does not parse
+    (or is over a limit), or a second document, is an InputError at its line."""
+    try:
+        docs = load_located(text)
+    except YamlError as exc:
+        raise InputError(f"{filename}:{exc.line}: invalid YAML: {exc.problem}") from exc
+    if len(docs) > 1:
+        raise InputError(f"{filename}:{docs[1].start_line}: (document): expected one YAML document, found {len(docs)}")
+    return SpecReader(docs[0], filename) if docs else None
 
 
 class SpecReader:
@@ -40,6 +54,11 @@ class SpecReader:
     def lines(self) -> list[str]:
         """Every recorded error as `file:line: path: message`, in file order."""
         return [f"{self.filename}:{line}: {msg}" for line, msg in sorted(self.errors, key=lambda e: e[0])]
+
+    def raise_errors(self) -> None:
+        """Raise every recorded error as one InputError (nothing happens when there is none)."""
+        if self.errors:
+            raise InputError(self.lines())
 
     def mapping(
         self, path: PathKey, value: Any, allowed: Collection[str], required: Collection[str] = ()
@@ -119,6 +138,9 @@ class SpecReader:
                 continue
             if label_keys and not _LABEL_KEY.match(key):
                 self.error(key_path, f"{key!r} is not a valid label key")
+            if isinstance(item, dict | list):
+                self.error(key_path, f"must be a string, not {_kind(item)}")
+                continue
             if not isinstance(item, str):
                 self.error(key_path, f'must be a string, not {_kind(item)} (quote it, e.g. "{item}")')
                 continue
@@ -142,6 +164,8 @@ class SpecReader:
             )
             if operator in ("In", "NotIn") and not values:
                 self.error(item_path, f"operator {operator} needs a non-empty 'values' list")
+            if operator not in ("In", "NotIn") and values:
+                self.error((*item_path, "values"), f"operator {operator} takes no values (remove them)")
             requirements.append(Requirement(self.string((*item_path, "key"), item.get("key")), operator, values))
         return LabelSelector(labels, tuple(requirements))
 

@@ -312,7 +312,9 @@ def test_cli_bad_policy_exits_2_and_writes_nothing(
     repo = small_repo(tmp_path, helm_server, {".gitops-engine/currency.yaml": b"defaults:\n  update_types: [all]\n"})
     assert main(["bump", "--repo", str(repo)]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == ("error: .gitops-engine/currency.yaml:2: update_types must be a list of patch, minor, major")
+    assert err.strip() == (
+        "error: .gitops-engine/currency.yaml:2: defaults.update_types[0]: 'all' is not one of patch, minor, major"
+    )
     assert git.branch_names(git.open_repository(repo, create=False), "gitops-engine/") == []
 
 

@@ -130,19 +130,37 @@ def test_later_rules_win_and_windows_are_configurable() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("defaults:\n  update_types: [huge]\n", "currency.yaml:2: update_types must be a list of patch, minor, major"),
-        ("rules:\n- apps: [a]\n  allow: '>=banana'\n", "currency.yaml:3: not a version constraint"),
-        ("rules:\n- update_types: [patch]\n", "currency.yaml:2: each rule needs `apps:`"),
-        ("defaults:\n  minimum_release_age: soon\n", "currency.yaml:2: minimum_release_age 'soon' must look like 3d"),
-        ("defaults:\n  schedule: [someday]\n", "currency.yaml:2: schedule window 'someday' must look like"),
-        ("rulez: []\n", "currency.yaml:1: unknown key 'rulez'"),
-        ("defaults: [\n", "currency.yaml:2:"),
+        (
+            "defaults:\n  update_types: [huge]\n",
+            "currency.yaml:2: defaults.update_types[0]: 'huge' is not one of patch",
+        ),
+        ("rules:\n- apps: [a]\n  allow: '>=banana'\n", "currency.yaml:3: rules[0].allow: not a version constraint"),
+        ("rules:\n- update_types: [patch]\n", "currency.yaml:2: rules[0]: missing required key 'apps'"),
+        (
+            "defaults:\n  minimum_release_age: soon\n",
+            "currency.yaml:2: defaults.minimum_release_age: 'soon' must look like 3d",
+        ),
+        ("defaults:\n  schedule: [someday]\n", "currency.yaml:2: defaults.schedule: window 'someday' must look like"),
+        ("rulez: []\n", "currency.yaml:1: rulez: unknown key; did you mean 'rules'?"),
+        ("defaults: [\n", "currency.yaml:2: invalid YAML: "),
+        ("windows: {minor_days: soon}\n", "currency.yaml:1: windows.minor_days: must be a whole number of days"),
     ],
 )
-def test_bad_policy_names_file_line_and_fix(text: str, message: str) -> None:
+def test_bad_policy_names_file_line_key_and_fix(text: str, message: str) -> None:
     with pytest.raises(InputError) as caught:
         parse_policy(text.encode(), "currency.yaml")
     assert caught.value.lines[0].startswith(message)
+
+
+def test_every_mistake_of_a_policy_is_reported_at_once() -> None:
+    text = "defaults:\n  prereleases: sometimes\nrules:\n- apps: [a]\n  enabled: perhaps\ngroups:\n- name: g\n"
+    with pytest.raises(InputError) as caught:
+        parse_policy(text.encode(), "currency.yaml")
+    assert caught.value.lines == (
+        "currency.yaml:2: defaults.prereleases: 'sometimes' is not one of auto, never, always",
+        "currency.yaml:5: rules[0].enabled: must be true or false, not a string",
+        "currency.yaml:7: groups[0]: missing required key 'apps'",
+    )
 
 
 def held(plan: Plan) -> list[tuple[str, str]]:

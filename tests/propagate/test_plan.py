@@ -270,10 +270,19 @@ def test_copy_annotation_names_the_source() -> None:
             ".gitops-engine/propagate.yaml",
             b"sources:\n  kommander/dkp:\n    workspaceSelector:\n"
             b"      matchExpressions:\n      - {key: a, operator: Has}\n",
-            ".gitops-engine/propagate.yaml:5: an expression needs a string key and an operator",
+            ".gitops-engine/propagate.yaml:5: sources.kommander/dkp.workspaceSelector.matchExpressions[0].operator: "
+            "'Has' is not one of In, NotIn, Exists, DoesNotExist",
         ),
-        (".gitops-engine/propagate.yaml", b"urlhosts: {}\n", ".gitops-engine/propagate.yaml:1: unknown key 'urlhosts'"),
-        (".gitops-engine/propagate.yaml", b"urlHosts:\n  a.svc: 'not a host/'\n", ".gitops-engine/propagate.yaml:2:"),
+        (
+            ".gitops-engine/propagate.yaml",
+            b"urlhosts: {}\n",
+            ".gitops-engine/propagate.yaml:1: urlhosts: unknown key; did you mean 'urlHosts'?",
+        ),
+        (
+            ".gitops-engine/propagate.yaml",
+            b"urlHosts:\n  a.svc: 'not a host/'\n",
+            ".gitops-engine/propagate.yaml:2: urlHosts.a.svc: 'not a host/' is not a host[:port] for 'a.svc' (e.g. ",
+        ),
         (
             "common/catalog-repositories/bad.yaml",
             b"apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: bad\n  labels:\n"
@@ -289,7 +298,6 @@ def test_bad_input_names_file_and_line(path: str, text: bytes, message: str) -> 
     with pytest.raises(InputError) as caught:
         plan_propagation(tree)
     assert caught.value.lines[0].startswith(message)
-    assert "(fix: " in caught.value.lines[0]
 
 
 def test_two_sources_with_one_name_are_refused() -> None:

@@ -115,8 +115,7 @@ def test_bad_config_is_one_line_exit_2_and_nothing_written(tmp_path: Path, capsy
     code, out, err = _cli(capsys, "propagate", "--repo", str(tmp_path / "fleet.git"))
     assert code == 2
     assert err.splitlines() == [
-        "error: .gitops-engine/propagate.yaml:2: 'gitea.svc': ['not', 'a', 'host'] is not a host[:port] pair "
-        "(fix: e.g. a.svc:3000: b.io)"
+        "error: .gitops-engine/propagate.yaml:2: urlHosts.gitea.svc: must be a string, not a list"
     ]
     assert set(repo.odb) == objects
 
@@ -124,7 +123,7 @@ def test_bad_config_is_one_line_exit_2_and_nothing_written(tmp_path: Path, capsy
     assert code == 1
     lines = out.splitlines()
     assert lines[0] == "seed: skipped — the branch holds no .gitops-engine/platform.yaml"
-    assert lines[1].startswith("propagate: failed — .gitops-engine/propagate.yaml:2: 'gitea.svc'")
+    assert lines[1].startswith("propagate: failed — .gitops-engine/propagate.yaml:2: urlHosts.gitea.svc: ")
     assert lines[2].startswith("bump: ")
     assert set(repo.odb) == objects
 

@@ -31,8 +31,26 @@ def test_no_matching_rule_and_two_selection_rules_are_input_errors() -> None:
     config = parse_config(b"creation_rules:\n  - path_regex: ^secrets/\n    age: age1x\n")
     with pytest.raises(InputError, match="no creation rule matches"):
         config.require_rule("apps/x.yaml")
-    with pytest.raises(InputError, match=r"\.sops\.yaml:2: sets unencrypted_regex and encrypted_regex"):
+    with pytest.raises(
+        InputError, match=r"\.sops\.yaml:2: creation_rules\[0\]: sets unencrypted_regex and encrypted_regex"
+    ):
         parse_config(b"creation_rules:\n  - encrypted_regex: a\n    unencrypted_regex: b\n")
+
+
+def test_every_mistake_in_sops_yaml_is_reported_at_once() -> None:
+    text = (
+        b"stores:\n  yaml:\n    indent: wide\n"
+        b"creation_rules:\n  - path_regex: '(unclosed'\n    age: 7\n  - encrypted_regex: a\n    unencrypted_regex: b\n"
+    )
+    with pytest.raises(InputError) as raised:
+        parse_config(text)
+    assert raised.value.lines == (
+        ".sops.yaml:3: stores.yaml.indent: must be a number of spaces from 1 to 16, not 'wide'",
+        ".sops.yaml:5: creation_rules[0].path_regex: '(unclosed' is not a valid regular expression "
+        "(missing ), unterminated subpattern at position 0)",
+        ".sops.yaml:6: creation_rules[0].age: must be a comma-separated string or a list of age1… recipients",
+        ".sops.yaml:7: creation_rules[1]: sets unencrypted_regex and encrypted_regex; sops allows only one (keep one)",
+    )
 
 
 def test_config_is_found_by_searching_upward(tmp_path: Path) -> None:
