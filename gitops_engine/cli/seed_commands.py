@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from gitops_engine.adapters.targets import Target
 from gitops_engine.app.seed import SeedPlan, SeedRequest, SeedResult, plan_seed, seed
@@ -37,14 +37,15 @@ _create_option = click.option(
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
-    """A spinner with the current step on a terminal; silent otherwise (cron, CI, pipes)."""
-    console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
+def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
+    """The current step on one line of a terminal, cleared at the end; silent otherwise (cron, CI, pipes)."""
+    if not enabled or not sys.stderr.isatty():
         yield lambda _step: None
         return
-    with console.status("starting") as status:
-        yield lambda step: status.update(step)
+    try:
+        yield lambda step: click.echo(f"\r\x1b[K{step}…", err=True, nl=False)
+    finally:
+        click.echo("\r\x1b[K", err=True, nl=False)
 
 
 @click.command()
