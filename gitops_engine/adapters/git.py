@@ -30,7 +30,6 @@ _SMALL_OBJECT = 4096
 _PARALLEL_DEFLATE = 512
 _TREE_FILEMODE = 0o040000
 _FILE_FILEMODE = 0o100644
-_NO_COMMIT = "0" * 40
 
 PlaintextGuard = Callable[[Mapping[str, bytes]], list[str]]
 
@@ -493,12 +492,6 @@ def _ref_name(branch: str) -> str:
     return branch if branch.startswith("refs/") else f"refs/heads/{branch}"
 
 
-def all_object_bytes(repo: pygit2.Repository) -> Iterator[bytes]:
-    """The raw content of every object in the database (for leak scans in tests and audits)."""
-    for oid in repo.odb:
-        yield repo.odb.read(oid)[1]
-
-
 def commit_time(repo: pygit2.Repository, commit: str) -> int:
     """Seconds since the epoch at which `commit` was committed."""
     return int(repo.revparse_single(commit).peel(pygit2.Commit).commit_time)
@@ -520,14 +513,6 @@ def read_file(repo: pygit2.Repository, tree_id: str | None, path: str) -> bytes 
     except KeyError:
         return None
     return repo[entry.id].read_raw() if entry.type_str == "blob" else None
-
-
-def has_tree(repo: pygit2.Repository, tree_id: str) -> bool:
-    """True when the database holds a tree object with this id."""
-    try:
-        return isinstance(repo[tree_id], pygit2.Tree)
-    except (KeyError, ValueError):
-        return False
 
 
 def read_blobs(repo: pygit2.Repository, blob_ids: Mapping[str, str]) -> dict[str, bytes]:

@@ -136,11 +136,6 @@ def update_type(current: Version, candidate: Version) -> UpdateType:
     return UpdateType.PATCH
 
 
-def major_of(version: Version) -> int:
-    """The major that names a branch: the integration major for compound versions."""
-    return version.major
-
-
 # --- constraints -------------------------------------------------------------------------------------------------
 
 _TERM_RE = re.compile(r"^(!=|>=|=>|<=|=<|~>|[=<>~^])?\s*(v?)([0-9xX*]+(?:\.[0-9xX*]+){0,2})(?:-([0-9A-Za-z.-]+))?$")

@@ -45,15 +45,6 @@ class SopsConfig:
         """The first rule matching the path (sops semantics), or None."""
         return next((r for r in self.rules if r.matches(relative_path)), None)
 
-    def require_rule(self, relative_path: str) -> CreationRule:
-        """The matching rule; no match is an input error, as in sops."""
-        rule = self.rule_for(relative_path)
-        if rule is None:
-            raise InputError(
-                f"{self.source}:1: no creation rule matches {relative_path!r} (add a path_regex rule for it)"
-            )
-        return rule
-
 
 def parse_config(text: str | bytes, source: str = ".sops.yaml") -> SopsConfig:
     """Parse `.sops.yaml`; every mistake at once as `source:line: key.path: message`."""

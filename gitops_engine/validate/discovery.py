@@ -60,10 +60,6 @@ class Cluster:
     objects: tuple[RenderedObject, ...]
     external: tuple[FluxKustomization, ...] = ()
 
-    def produced_by(self, ks: ObjectId) -> tuple[RenderedObject, ...]:
-        """The objects the Flux Kustomization `ks` applies."""
-        return tuple(o for o in self.objects if o.producer == ks)
-
 
 @dataclass(frozen=True)
 class Discovery:

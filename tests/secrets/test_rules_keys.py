@@ -10,27 +10,32 @@ from gitops_engine.adapters.agekeys import all_identities, discover_identities, 
 from gitops_engine.core.errors import InputError
 from gitops_engine.secrets import sopsfile
 from gitops_engine.secrets.agekeys import generate_identity
-from gitops_engine.secrets.creation_rules import parse_config, render_config
+from gitops_engine.secrets.creation_rules import CreationRule, SopsConfig, parse_config, render_config
 from gitops_engine.secrets.guard import plaintext_violations
 from gitops_engine.secrets.stores import Format
 from tests.secrets.conftest import VECTORS
 from tests.secrets.test_tamper import SECRET
 
 
+def _rule(config: SopsConfig, path: str) -> CreationRule:
+    rule = config.rule_for(path)
+    assert rule is not None, path
+    return rule
+
+
 def test_first_matching_rule_wins_and_path_regex_is_a_search() -> None:
     config = parse_config((VECTORS / "kustomize-controller" / "dot-sops.yaml").read_bytes())
     assert config.yaml_indent == 2
-    rule = config.require_rule("algorithms/age.yaml")
+    rule = _rule(config, "algorithms/age.yaml")
     assert rule.path_regex == r"\.yaml$" and rule.selection.value == "^(data|stringData)$"
-    assert config.require_rule("inside.yaml").path_regex == r"(inside|pgp)\.yaml$"
-    assert config.require_rule("envs/env.env").selection.kind == "unencrypted_suffix"
-    assert config.require_rule("other.bin").path_regex is None  # the key_groups fallback matches everything
+    assert _rule(config, "inside.yaml").path_regex == r"(inside|pgp)\.yaml$"
+    assert _rule(config, "envs/env.env").selection.kind == "unencrypted_suffix"
+    assert _rule(config, "other.bin").path_regex is None  # the key_groups fallback matches everything
 
 
-def test_no_matching_rule_and_two_selection_rules_are_input_errors() -> None:
+def test_a_path_no_rule_matches_has_none_and_two_selection_rules_are_an_input_error() -> None:
     config = parse_config(b"creation_rules:\n  - path_regex: ^secrets/\n    age: age1x\n")
-    with pytest.raises(InputError, match="no creation rule matches"):
-        config.require_rule("apps/x.yaml")
+    assert config.rule_for("apps/x.yaml") is None
     with pytest.raises(
         InputError, match=r"\.sops\.yaml:2: creation_rules\[0\]: sets unencrypted_regex and encrypted_regex"
     ):
@@ -128,6 +133,6 @@ def test_guard_flags_plaintext_secrets_and_rule_files_only() -> None:
 
 def test_rendered_config_routes_secret_paths_to_recipients() -> None:
     config = parse_config(render_config(["age1abc", "age1def"]))
-    rule = config.require_rule("clusters/c1/secrets/git.sops.yaml")
+    rule = _rule(config, "clusters/c1/secrets/git.sops.yaml")
     assert rule.age == ("age1abc", "age1def") and rule.selection.value == "^(data|stringData)$"
     assert config.rule_for("apps/app.yaml") is None and config.yaml_indent == 2

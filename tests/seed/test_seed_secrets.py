@@ -54,7 +54,7 @@ def secret_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 def _all_object_bytes(repo_path: Path) -> list[bytes]:
     repo = git.open_repository(repo_path, create=False)
-    return list(git.all_object_bytes(repo))
+    return [repo.odb.read(oid)[1] for oid in repo.odb]
 
 
 def test_no_sentinel_and_no_private_key_in_any_git_object(tmp_path: Path, secret_env: Path) -> None:

@@ -31,7 +31,7 @@ def _applied(report: Report) -> dict[str, set[str]]:
     result: dict[str, set[str]] = {}
     for cluster in report.discovery.clusters:
         for ks in cluster.kustomizations:
-            result[ks.id.name] = {str(o.id) for o in cluster.produced_by(ks.id)}
+            result[ks.id.name] = {str(o.id) for o in cluster.objects if o.producer == ks.id}
     return result
 
 
