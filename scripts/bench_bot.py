@@ -15,6 +15,13 @@ is timed once per size as well: the first run writes the branches, the second fi
 The children byte-compile into a private cache (PYTHONPYCACHEPREFIX, even when PYTHONDONTWRITEBYTECODE is set in
 the shell), as an installed package has its .pyc files, and one untimed warm-up run fills it; a checkout run with
 PYTHONDONTWRITEBYTECODE instead compiles the engine's modules on every start (about 0.1 s of CPU).
+
+Figures behind app.bump: the cyclic garbage collector's passes took about a quarter of a 10,000-release run before
+a pass paused it. Measured and removed, each under 0.25 s: a yaml_rs reader with a line search for the editable
+scalars (a 10,500-file cold read 0.54 s against 0.67 s with the C composer alone, nothing on reruns), a forked
+worker reading half of a big tree (nothing measurable on two loaded cores), a memo of dry-run answers (about
+0.2 s per repeated dry run at 10,000 releases) and fetching the Helm indexes a tree declares while its releases
+were resolved (resolving takes 0.22 s at 10,000 releases).
 """
 
 from __future__ import annotations

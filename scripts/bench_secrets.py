@@ -9,6 +9,9 @@ CPU time is shown next to wall time (CPU time is what an idle machine's wall tim
 
 It also times the commit path's plaintext guard on a ~7,000-file tree (the flux-local corpus files that are not
 Secrets, repeated, plus encrypted Secrets), against hashing every file as a git blob in the same run.
+
+A line reader for the plain subset of YAML that sops writes took the 1,000 round trips from 0.62 s to 0.45 s; the
+target holds without it, so sops files have one reader.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ minute to minute); each seed runs in a fresh process, as the CLI would, and medi
 Not part of the test suite.
 
     .venv/bin/python scripts/bench_seed.py [--clusters 200] [--apps 25] [--rounds 5]
+
+Figures behind render: the default fleet has 5,000 placements, which is why Placement is a named tuple. Refilling
+per-cluster files from templates saved 0.016 s at 200 clusters over emitting each once and sharing identical
+files, and was removed.
 """
 
 from __future__ import annotations

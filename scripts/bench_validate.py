@@ -9,6 +9,9 @@ under load mostly measures the scheduler, so each round also prints CPU seconds,
 moves: this process's own (parsing, checks) and its kustomize children's, against the bare builds'.
 
     .venv/bin/python scripts/bench_validate.py [--paths 1000] [--workers N] [--rounds 3]
+
+Figures behind adapters/kustomize: with Go's collector off below a 256 MiB soft limit (GOGC=off,
+GOMEMLIMIT=256MiB) kustomize's builds took about a sixth less CPU.
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
 """Helm repository `index.yaml` bytes → ChartIndex, with the parsed result cached on disk by content hash.
 
-Parser choice, measured by scripts/bench_index_parse.py on the 4 MB grafana index: PyYAML's C loader takes
-about 2.7 s, yaml_rs about 0.12 s, and both give identical documents on every index in the corpora once
-yaml_rs is told not to turn strings into datetimes (it does so even for quoted strings, which YAML forbids),
-so yaml_rs is used and `created` is parsed here. A cached parse is a compact JSON file holding only the fields
-ChartRelease keeps, one string per chart decoded on first use, so an unchanged (revalidated) index never goes
-through YAML again and costs a file read.
+An index is read with YAML 1.2 typing (core.yamlio), which lets yaml_rs parse it: PyYAML's C loader takes
+seconds on a large index (scripts/bench_index_parse.py), and the fields read here are taken as text anyway;
+`created` is parsed here. A cached parse is a compact JSON file holding only the fields ChartRelease keeps, one
+string per chart decoded on first use, so an unchanged (revalidated) index never goes through YAML again and
+costs a file read.
 """
 
 from __future__ import annotations
@@ -116,8 +115,8 @@ def store_index(cache_dir: Path, content_sha256: str, index: ChartIndex) -> None
 class _LazyCharts(Mapping[str, tuple[ChartRelease, ...]]):
     """Charts of a cached index, each decoded on first access.
 
-    Each chart's rows are stored as one JSON string, so loading the file only scans strings (about 2 ms for
-    grafana's 41 charts and 3,600 releases) and a run pays for the few charts it actually looks at.
+    Each chart's rows are stored as one JSON string, so loading the file only scans strings and a run pays for the
+    few charts it actually looks at.
     """
 
     def __init__(self, encoded: dict[str, str]) -> None:

@@ -82,8 +82,8 @@ def kustomize_version(command: tuple[str, ...]) -> str:
 
 
 # A build lives for a fraction of a second and allocates a few megabytes: Go's collector mostly runs for nothing.
-# Off, with a soft memory limit at which it runs after all, builds take about a sixth less CPU (measured with
-# scripts/bench_validate.py); a GOGC or GOMEMLIMIT the user set is left alone.
+# Off, with a soft memory limit at which it runs after all, builds take less CPU (scripts/bench_validate.py);
+# a GOGC or GOMEMLIMIT the user set is left alone.
 _GO_RUNTIME = {"GOGC": "off", "GOMEMLIMIT": "256MiB"}
 
 

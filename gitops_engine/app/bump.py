@@ -117,7 +117,7 @@ def without_cycle_collection() -> Iterator[None]:
     """Pause the cyclic garbage collector for one bot pass.
 
     A fleet pass builds tens of thousands of small acyclic values (uses, proposals, output rows) that reference
-    counting frees; the collector's passes over them cost about a quarter of a 10,000-release run and find nothing.
+    counting frees; the collector's passes over them find nothing (scripts/bench_bot.py shows what they cost).
     """
     enabled = gc.isenabled()
     gc.disable()

@@ -16,8 +16,8 @@ _NO_VALUES: Mapping[str, Any] = MappingProxyType({})
 class Placement(NamedTuple):
     """One enabled app on one cluster.
 
-    A named tuple rather than a frozen dataclass: a fleet has one per app and cluster (5,000 in the seed
-    benchmark), and frozen dataclasses cost several times as much to build.
+    A named tuple rather than a frozen dataclass: a fleet has one per app and cluster, and frozen dataclasses cost
+    several times as much to build.
     """
 
     cluster: str
