@@ -16,7 +16,6 @@ from gitops_engine.reseed.decide import (
     MergeJob,
     MergeKind,
     Outcome,
-    Recorded,
     SecretComparison,
     Status,
     classify,
@@ -71,7 +70,7 @@ def reseed_tree(
     theirs = git_blob_ids(rendered)
     theirs.pop(state_path, None)
     recorded = decode(state, state_path) if state is not None else State()
-    classification = classify(Recorded(recorded.files, recorded.deleted), ours, theirs, restore=restore)
+    classification = classify(recorded, ours, theirs, restore=restore)
     decisions = settle(classification, _outcomes(repo, classification.jobs, rendered))
     assembly = assemble(decisions, ours, rendered)
     next_state = rendered[state_path]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from gitops_engine.model.state import State
 from gitops_engine.reseed.moves import version_moves
 
 # The files `.sops.yaml` asks to encrypt (see render.fleet.sops_config) plus any *.sops.* file: their bytes are
@@ -35,14 +36,6 @@ class MergeKind(StrEnum):
 
     LINES = "lines"  # git's line-level 3-way merge
     ENCRYPTED = "encrypted"  # compare plaintexts; never merged as ciphertext
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What the last seed recorded: managed path → blob id the engine wrote, and files humans deleted since."""
-
-    files: Mapping[str, str] = field(default_factory=dict)
-    deleted: Mapping[str, str] = field(default_factory=dict)
 
 
 class Decision(NamedTuple):
@@ -110,7 +103,7 @@ def is_encrypted(path: str) -> bool:
 
 
 def classify(
-    recorded: Recorded, ours: Mapping[str, str], theirs: Mapping[str, str], *, restore: bool = False
+    recorded: State, ours: Mapping[str, str], theirs: Mapping[str, str], *, restore: bool = False
 ) -> Classification:
     """Decide every managed or rendered path (maps are path → blob id; the provenance file is not included)."""
     bases = {**recorded.deleted, **recorded.files}

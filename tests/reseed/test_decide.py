@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gitops_engine.model.state import State
 from gitops_engine.reseed.assemble import assemble
 from gitops_engine.reseed.decide import (
     Classification,
@@ -11,7 +12,6 @@ from gitops_engine.reseed.decide import (
     LineMerge,
     MergeKind,
     Outcome,
-    Recorded,
     SecretComparison,
     Status,
     classify,
@@ -23,7 +23,7 @@ from gitops_engine.reseed.moves import version_moves
 
 def one(base: str | None, ours: str | None, theirs: str | None, restore: bool = False) -> Decision | str:
     """Classify a single path `f`; returns the decision, or "merge" when a merge job was planned."""
-    recorded = Recorded({"f": base} if base else {})
+    recorded = State(files={"f": base} if base else {})
     result = classify(recorded, {"f": ours} if ours else {}, {"f": theirs} if theirs else {}, restore=restore)
     if result.jobs:
         return "merge"
@@ -62,17 +62,17 @@ def test_restore_brings_back_a_deleted_file() -> None:
 
 
 def test_files_already_gone_and_human_files_get_no_decision() -> None:
-    result = classify(Recorded({"gone": "b"}), {"mine.md": "m"}, {})
+    result = classify(State(files={"gone": "b"}), {"mine.md": "m"}, {})
     assert result == Classification((), ())
 
 
 def test_user_deletions_recorded_earlier_stay_deleted() -> None:
-    result = classify(Recorded({}, {"f": "b"}), {}, {"f": "t"})
+    result = classify(State(deleted={"f": "b"}), {}, {"f": "t"})
     assert [d.status for d in result.decisions] == [Status.DELETED_BY_USER]
 
 
 def test_encrypted_files_are_compared_not_line_merged() -> None:
-    result = classify(Recorded({"clusters/c/secrets/a.sops.yaml": "b"}), {"clusters/c/secrets/a.sops.yaml": "o"},
+    result = classify(State(files={"clusters/c/secrets/a.sops.yaml": "b"}), {"clusters/c/secrets/a.sops.yaml": "o"},
                       {"clusters/c/secrets/a.sops.yaml": "t"})  # fmt: skip
     assert [job.kind for job in result.jobs] == [MergeKind.ENCRYPTED]
     assert is_encrypted("x/y.sops.json") and is_encrypted("clusters/c/secrets/kustomization.yaml")
@@ -81,7 +81,9 @@ def test_encrypted_files_are_compared_not_line_merged() -> None:
 
 def test_settle_turns_outcomes_into_statuses() -> None:
     paths = {"clean": "lines", "conflict": "lines", "same.sops.yaml": "secret", "other.sops.yaml": "secret"}
-    classification = classify(Recorded(dict.fromkeys(paths, "b")), dict.fromkeys(paths, "o"), dict.fromkeys(paths, "t"))
+    classification = classify(
+        State(files=dict.fromkeys(paths, "b")), dict.fromkeys(paths, "o"), dict.fromkeys(paths, "t")
+    )
     outcomes: dict[str, Outcome] = {
         "clean": LineMerge(b"merged\n", 0),
         "conflict": LineMerge(b"<<<<<<<\n", 2),
@@ -97,7 +99,7 @@ def test_settle_turns_outcomes_into_statuses() -> None:
 
 
 def test_assembly_keeps_human_files_and_records_the_engine_render() -> None:
-    recorded = Recorded({"kept": "b1", "replaced": "b2", "deleted": "b3", "removed": "b4", "merged": "b5"})
+    recorded = State(files={"kept": "b1", "replaced": "b2", "deleted": "b3", "removed": "b4", "merged": "b5"})
     ours = {"kept": "o1", "replaced": "b2", "removed": "b4", "merged": "o5", "mine.md": "m"}
     theirs = {"kept": "b1", "replaced": "t2", "deleted": "t3", "merged": "t5", "new": "t6"}
     classification = classify(recorded, ours, theirs)
@@ -112,7 +114,7 @@ def test_assembly_keeps_human_files_and_records_the_engine_render() -> None:
 
 
 def test_assembly_without_new_bases_outside_the_tree() -> None:
-    classification = classify(Recorded({"kept": "b1"}), {"kept": "o1"}, {"kept": "b1", "new": "t"})
+    classification = classify(State(files={"kept": "b1"}), {"kept": "o1"}, {"kept": "b1", "new": "t"})
     assert not assemble(settle(classification, {}), {"kept": "o1"}, {"kept": b"", "new": b"t"}).bases_outside_tree
 
 
@@ -130,11 +132,11 @@ def test_no_move_while_the_old_version_is_still_rendered() -> None:
 
 def test_moved_file_merges_the_old_folder_edits_into_the_new_one() -> None:
     old, new = "applications/a/1.0.0/values.yaml", "applications/a/1.1.0/values.yaml"
-    edited = classify(Recorded({old: "b"}), {old: "o"}, {new: "t"})
+    edited = classify(State(files={old: "b"}), {old: "o"}, {new: "t"})
     (job,) = edited.jobs
     assert (job.path, job.moved_from, job.base_blob, job.ours_blob, job.theirs_blob) == (new, old, "b", "o", "t")
     assert [(d.path, d.status) for d in edited.decisions] == [(old, Status.REMOVED)]
-    untouched = classify(Recorded({old: "b"}), {old: "b"}, {new: "t"})
+    untouched = classify(State(files={old: "b"}), {old: "b"}, {new: "t"})
     assert {(d.path, d.status) for d in untouched.decisions} == {(new, Status.ADDED), (old, Status.REMOVED)}
-    deleted = classify(Recorded({old: "b"}), {}, {new: "t"})
+    deleted = classify(State(files={old: "b"}), {}, {new: "t"})
     assert [(d.path, d.status) for d in deleted.decisions] == [(new, Status.DELETED_BY_USER)]
