@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache, partial
+from functools import cache, lru_cache
 from typing import Any
 
 from gitops_engine.core.hashing import git_blob_ids, sha256_hex
@@ -52,7 +52,6 @@ def render(inputs: RenderInputs, placements: Mapping[str, list[Placement]] | Non
     """
     platform = inputs.platform
     placements = placements if placements is not None else place_apps(platform, inputs.catalog)
-    shared = _Shared()
     files: dict[str, bytes] = {}
     files.update(_base())
     files.update(_helm_repositories(placements))
@@ -62,7 +61,7 @@ def render(inputs: RenderInputs, placements: Mapping[str, list[Placement]] | Non
     files.update(_catalog_repositories(platform))
     for cluster in platform.clusters:
         secrets = sorted(p for p in inputs.secrets if p.startswith(f"clusters/{cluster.name}/secrets/"))
-        files.update(_cluster(platform, cluster, placements[cluster.name], secrets, shared))
+        files.update(_cluster(platform, cluster, placements[cluster.name], secrets))
     return Rendered(Tree(files), dict(inputs.secrets))
 
 
@@ -232,7 +231,6 @@ def _cluster(
     cluster: Cluster,
     placements: Sequence[Placement],
     secrets: list[str],
-    shared: _Shared,
 ) -> dict[str, bytes]:
     base = f"clusters/{cluster.name}"
     files: dict[str, bytes] = {}
@@ -256,32 +254,29 @@ def _cluster(
         resources.append("secrets")
     cert_manager = next((p for p in placements if p.app.app == "cert-manager"), None)
     if cert_manager is not None:
-        namespace = cert_manager.namespace
-        files[f"{base}/pki.yaml"] = shared.once(("pki", namespace), lambda: _yaml(*_pki_kustomization(namespace)))
+        files[f"{base}/pki.yaml"] = _pki_kustomization(cert_manager.namespace)
         resources.append("pki.yaml")
     files[f"{base}/kustomization.yaml"] = _kustomization(resources)
     files.update(_flux_system(platform, cluster, decrypt=bool(secrets)))
     files[f"{base}/kommander-vars.yaml"] = _kommander_vars(platform, cluster, placements)
-    files[f"{base}/apps.yaml"] = _yaml(*_apps_kustomization(f"./{base}/apps"))
-    files.update(_app_kustomizations(platform, cluster, placements, shared))
+    apps = o.flux_kustomization("apps-kommander", o.FLUX_NAMESPACE, f"./{base}/apps", interval="10m", wait=False)
+    files[f"{base}/apps.yaml"] = _yaml(apps)
+    files.update(_app_kustomizations(platform, cluster, placements))
     return files
 
 
-def _pki_kustomization(namespace: str) -> list[Any]:
-    return [
-        o.flux_kustomization(
-            "kommander-pki",
-            o.FLUX_NAMESPACE,
-            "./common/pki",
-            depends_on=[("cert-manager", namespace)],
-            substitute={"caNamespace": namespace},
-            substitute_from_vars=False,
-        )
-    ]
-
-
-def _apps_kustomization(path: str) -> list[Any]:
-    return [o.flux_kustomization("apps-kommander", o.FLUX_NAMESPACE, path, interval="10m", wait=False)]
+@lru_cache(maxsize=4096)
+def _pki_kustomization(namespace: str) -> bytes:
+    """Shared between clusters (and renders) whose cert-manager runs in the same namespace."""
+    kustomization = o.flux_kustomization(
+        "kommander-pki",
+        o.FLUX_NAMESPACE,
+        "./common/pki",
+        depends_on=[("cert-manager", namespace)],
+        substitute={"caNamespace": namespace},
+        substitute_from_vars=False,
+    )
+    return _yaml(kustomization)
 
 
 def _flux_system(platform: Platform, cluster: Cluster, decrypt: bool) -> dict[str, bytes]:
@@ -363,37 +358,21 @@ def _kommander_vars(platform: Platform, cluster: Cluster, placements: Sequence[P
     return _yaml(*(o.config_map(o.VARS_CONFIGMAP, ns, data, {o.MANAGED_LABEL: o.MANAGER}) for ns in namespaces))
 
 
-class _Shared:
-    """Files that several clusters get with the same bytes (app Kustomizations of a workspace, pki.yaml).
-
-    Each is emitted once per render and the same bytes object returned after that, so every path that shares it
-    costs a dictionary lookup, here and when blob ids are hashed (git_blob_ids hashes each object once).
-    """
-
-    def __init__(self) -> None:
-        self._made: dict[Hashable, bytes] = {}
-
-    def once(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
-        """`make()` the first time `key` is asked for; the same bytes object after that."""
-        made = self._made.get(key)
-        if made is None:
-            made = self._made[key] = make()
-        return made
-
-
-def _app_kustomization(p: Placement) -> bytes:
-    """The Flux Kustomization deploying one placement."""
-    app, version = p.app.app, p.app.version
+@lru_cache(maxsize=4096)
+def _app_kustomization(
+    app: str, version: str, path: str, namespace: str, workspace_namespace: str, depends_on: tuple[tuple[str, str], ...]
+) -> bytes:
+    """The Flux Kustomization deploying one app version; every cluster of a workspace shares it."""
     kustomization = o.flux_kustomization(
         app,
-        p.namespace,
-        f"./{p.folder}",
-        depends_on=p.depends_on,
+        namespace,
+        path,
+        depends_on=depends_on,
         substitute={
             "appVersion": version,
             "releaseName": app,
-            "releaseNamespace": p.namespace,
-            "workspaceNamespace": p.workspace_namespace,
+            "releaseNamespace": namespace,
+            "workspaceNamespace": workspace_namespace,
         },
         labels=_app_labels(app, version),
     )
@@ -404,9 +383,7 @@ def _app_labels(app: str, version: str) -> dict[str, str]:
     return {"gitops-engine.io/app": app, "gitops-engine.io/app-version": version, o.MANAGED_LABEL: o.MANAGER}
 
 
-def _app_kustomizations(
-    platform: Platform, cluster: Cluster, placements: Sequence[Placement], shared: _Shared
-) -> dict[str, bytes]:
+def _app_kustomizations(platform: Platform, cluster: Cluster, placements: Sequence[Placement]) -> dict[str, bytes]:
     base = f"clusters/{cluster.name}/apps"
     files: dict[str, bytes] = {}
     folders: dict[str, list[str]] = {}
@@ -415,9 +392,9 @@ def _app_kustomizations(
         folder = deployment.workspace
         if deployment.project:
             folder = f"{platform.project(deployment.project).workspace}/{deployment.project}"
-        # every cluster of a workspace gets the same file for the same placement
-        key = ("app", p.app.app, p.app.version, p.namespace, p.workspace_namespace, p.depends_on)
-        files[f"{base}/{folder}/{p.app.app}.yaml"] = shared.once(key, partial(_app_kustomization, p))
+        files[f"{base}/{folder}/{p.app.app}.yaml"] = _app_kustomization(
+            p.app.app, p.app.version, f"./{p.folder}", p.namespace, p.workspace_namespace, p.depends_on
+        )
         entries = folders.setdefault(folder, [])
         entries.append(f"{p.app.app}.yaml")
         if p.values:
