@@ -15,6 +15,7 @@ from gitops_engine.adapters.fs import write_atomic
 
 log = logging.getLogger(__name__)
 
+
 def entry_file(cache_dir: Path, key: str) -> Path:
     """Where the output stored under `key` lives."""
     # the code that made an output is part of every key

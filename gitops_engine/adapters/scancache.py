@@ -17,6 +17,7 @@ from gitops_engine.currency.uses import CatalogFolder, ChartSource, ChartUse, Sc
 
 log = logging.getLogger(__name__)
 
+
 def cache_file(cache_dir: Path, tree_id: str) -> Path:
     """Where the scan of `tree_id` is stored."""
     return cache_dir / f"scan-{code_digest()[:16]}" / tree_id[:2] / f"{tree_id}.json"

@@ -13,9 +13,7 @@ from tests.conftest import DATA
 
 CORPORA = DATA / "flux-local" / "testdata"
 # the repositories validate reads (Helm indexes are read by adapters/chartindex, not by this reader)
-YAML_FILES = sorted(
-    p for p in CORPORA.rglob("*") if p.suffix in (".yaml", ".yml") and "/templates/" not in str(p)
-)
+YAML_FILES = sorted(p for p in CORPORA.rglob("*") if p.suffix in (".yaml", ".yml") and "/templates/" not in str(p))
 
 
 def _same(text: bytes) -> None:
