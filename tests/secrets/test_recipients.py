@@ -147,8 +147,8 @@ def test_stale_files_are_found_from_metadata_alone_and_validate_warns_at_it() ->
     ]
     broken = {**files, ".sops.yaml": b"creation_rules:\n  - encrypted_regex: a\n    unencrypted_regex: b\n"}
     assert [str(f) for f in drift_findings(broken)] == [
-        ".sops.yaml:2: error [sops-config] sets unencrypted_regex and encrypted_regex; sops allows only one "
-        "(keep one of them) (fix: fix the creation rules)"
+        ".sops.yaml:2: error [sops-config] creation_rules[0]: sets unencrypted_regex and encrypted_regex; sops "
+        "allows only one (keep one) (fix: fix the creation rules)"
     ]
 
 
