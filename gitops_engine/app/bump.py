@@ -27,15 +27,17 @@ from gitops_engine.adapters import fs, git, runcache, scancache
 from gitops_engine.adapters import helmrepo as lookups
 from gitops_engine.adapters.forge.base import PullRequest
 from gitops_engine.adapters.targets import Target
-from gitops_engine.app.publish import Base, Change, PublishMode, Review, Session, open_target, publish
+from gitops_engine.app.publish import RENDER_REFS, Base, Change, PublishMode, Review, Session, open_target, publish
 from gitops_engine.app.verify import Verifier
 from gitops_engine.core.errors import GitopsError, InputError
 from gitops_engine.core.hashing import git_blob_ids, sha256_hex
 from gitops_engine.currency.branches import BRANCH_PREFIX, BranchPlan, branch_key, is_bot_branch, plan_branches
+from gitops_engine.currency.engine_apps import EngineBumpError, engine_bump, hold_pinned, is_engine_folder
 from gitops_engine.currency.policy import POLICY_PATH, Policy, parse_policy
 from gitops_engine.currency.proposals import Plan, propose
 from gitops_engine.currency.uses import ChartSource, ScanResult
 from gitops_engine.model.charts import ChartIndex
+from gitops_engine.model.state import STATE_PATH, State, decode
 
 if TYPE_CHECKING:
     from pygit2 import Repository
@@ -202,6 +204,8 @@ def bump(
     base = read_base(session, branch)
     assert base.repo is not None and base.tree is not None
     scan, policy = scan_head(base.repo, base.tree, policy_file, cache_dir)
+    state = git.read_file(base.repo, base.tree, STATE_PATH)
+    scan = hold_pinned(scan, decode(state, STATE_PATH) if state is not None else None)
     moment = now or datetime.now(UTC)
     indexes = lookup(scan.sources())
     plan = propose(scan, indexes, policy, moment)
@@ -277,27 +281,69 @@ def _at_base_time(base: Base) -> git.Signature:
 def _branch_change(base: Base, plan: BranchPlan) -> Change:
     """The branch's change to the base: the edited files and, for a catalog folder move, the files it moves.
 
-    Scalar edits touch a few files, so only those are read. A catalog folder move rewrites references anywhere in
-    the tree: then every file is read, and the files it changed are written, the ones it left are removed.
+    Scalar edits touch a few files, so only those are read. A folder move reads every file: an app folder the
+    engine seeded moves the way a seed with the new version would render it (currency.engine_apps), any other
+    catalog folder moves with every reference to it rewritten.
     """
     from gitops_engine.currency.edits import apply_to_tree
 
     assert base.repo is not None and base.tree is not None
     edits = plan.edits()
-    if any(e.folder is not None and e.folder_version not in (None, e.folder.version) for e in edits):
-        files = git.read_tree(base.repo, base.tree)
-        new = apply_to_tree(files, edits)
-        written = {path: data for path, data in new.items() if files.get(path) is not data}
-        return Change(written=written, removed=frozenset(files.keys() - new.keys()))
-    blobs = git.list_blobs(base.repo, base.tree)
-    touched = git.read_blobs(base.repo, {edit.site.path: blobs[edit.site.path] for edit in edits})
-    return Change(written=apply_to_tree(touched, edits))
+    if not any(e.folder is not None and e.folder_version not in (None, e.folder.version) for e in edits):
+        blobs = git.list_blobs(base.repo, base.tree)
+        touched = git.read_blobs(base.repo, {edit.site.path: blobs[edit.site.path] for edit in edits})
+        return Change(written=apply_to_tree(touched, edits))
+    files = git.read_tree(base.repo, base.tree)
+    state = _state_of(files)
+    engine = [e for e in edits if e.folder is not None and is_engine_folder(state, e.folder)]
+    new = apply_to_tree(files, [e for e in edits if e not in engine])
+    written = {path: data for path, data in new.items() if files.get(path) is not data}
+    removed = set(files.keys() - new.keys())
+    render: dict[str, bytes] = {}
+    for edit in engine:
+        assert state is not None and edit.folder is not None and edit.folder_version is not None
+        bumped = engine_bump(new, state, _blob_reader(base), edit.folder, edit.site.version_text, edit.folder_version)
+        new = {p: d for p, d in {**new, **bumped.written}.items() if p not in bumped.removed}
+        written.update(bumped.written)
+        removed |= bumped.removed
+        render.update(bumped.render)
+        state = decode(bumped.written[STATE_PATH], STATE_PATH)
+    in_tree = all(written.get(path) == data for path, data in render.items())
+    ref = f"{RENDER_REFS}bump/{plan.key}/{plan.major}" if render else None
+    return Change(
+        written=written,
+        removed=frozenset(removed - written.keys()),
+        render=render or None,
+        render_in_tree=in_tree,
+        render_ref=ref,
+    )
+
+
+def _state_of(files: Mapping[str, bytes]) -> State | None:
+    """What the last seed recorded, when the engine seeded this repository."""
+    data = files.get(STATE_PATH)
+    return decode(data, STATE_PATH) if data is not None else None
+
+
+def _blob_reader(base: Base) -> Callable[[str], bytes]:
+    """Recorded renders by blob id; a render the repository lost stops the branch with the fix."""
+    assert base.repo is not None
+    repo = base.repo
+
+    def read(blob: str) -> bytes:
+        if not git.has_blob(repo, blob):
+            raise EngineBumpError(
+                f"the last render (blob {blob[:12]}) is not in the repository; seed again before the bot bumps"
+            )
+        return git.read_blobs(repo, {"": blob})[""]
+
+    return read
 
 
 def _remembered_change(base: Base, plan: BranchPlan, cache_dir: Path | None) -> Change:
     """_branch_change, remembered by (base tree, edits) under this build's code (see runcache) as the blob ids it
     writes: the same edits on the same base give the same files, so a scheduled rerun with nothing new skips
-    re-applying and re-checking them."""
+    re-applying and re-checking them. Changes that keep a render beside them are not remembered (they are few)."""
     if cache_dir is None:
         return _branch_change(base, plan)
     assert base.repo is not None
@@ -312,8 +358,10 @@ def _remembered_change(base: Base, plan: BranchPlan, cache_dir: Path | None) -> 
         if all(git.has_blob(base.repo, blob) for blob in remembered["kept"].values()):
             return Change(kept=remembered["kept"], removed=frozenset(remembered["removed"]))
     change = _branch_change(base, plan)
-    blob_ids = git_blob_ids(change.written)
-    runcache.store_output(cache_dir, key, json.dumps({"kept": blob_ids, "removed": sorted(change.removed)}).encode())
+    if change.render is None:
+        blob_ids = git_blob_ids(change.written)
+        remembered_text = json.dumps({"kept": blob_ids, "removed": sorted(change.removed)})
+        runcache.store_output(cache_dir, key, remembered_text.encode())
     return change
 
 

@@ -66,9 +66,10 @@ class Change:
     """A new tree relative to the base: files written, paths set to blobs the repository already has, paths
     removed; with `complete`, `written` and `kept` list every file and nothing else of the base stays.
 
-    `render`, when given, is the pure render of a seed, kept reachable under RENDER_REFS + the landing branch as
-    the base of the next 3-way merge: by the commit itself when `render_in_tree` (its tree holds every rendered
-    file), else by a parentless commit of its own. `message` replaces the publish call's message."""
+    `render`, when given, is the pure render of a seed (or the files a bot bump re-rendered), kept reachable as
+    the base of the next 3-way merge under `render_ref` (default RENDER_REFS + the landing branch): by the commit
+    itself when `render_in_tree` (its tree holds every rendered file), else by a parentless commit of its own.
+    `message` replaces the publish call's message."""
 
     written: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
     kept: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -76,6 +77,7 @@ class Change:
     complete: bool = False
     render: Mapping[str, bytes] | None = field(default=None, repr=False)
     render_in_tree: bool = False
+    render_ref: str | None = None
     message: str | None = None
 
 
@@ -291,7 +293,7 @@ def _kept_render(
     if not change.render_in_tree:
         message = f"gitops-engine render of {landing}\n\nThe base of the next 3-way merge of a re-seed.\n"
         target = git.create_commit(repo, git.write_tree(repo, change.render), [], message, author)
-    return {f"{RENDER_REFS}{landing}": target}
+    return {change.render_ref or f"{RENDER_REFS}{landing}": target}
 
 
 def _land(

@@ -48,6 +48,7 @@ from gitops_engine.render.fleet import RenderInputs, finish, input_digest, rende
 from gitops_engine.render.phases import PHASES, Phase, phase_of
 from gitops_engine.render.placement import Placement, place_apps
 from gitops_engine.render.secrets import needed_secrets
+from gitops_engine.render.versions import choose_versions
 from gitops_engine.reseed.decide import Decision, Status
 from gitops_engine.secrets.creation_rules import render_config
 from gitops_engine.spec.loader import LoadedSpec, load_platform
@@ -115,6 +116,8 @@ class SeedPlan:
     age_key: AgeKey | None = None
     # encrypted files the branch holds for other recipients than `.sops.yaml` names: re-wrapped, or why not
     recipients: RecipientReport = field(default_factory=RecipientReport)
+    # one line per deployment whose spec pin replaces a merged bump (the spec wins)
+    version_notes: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -418,6 +421,10 @@ def _plan(job: _Job, session: Session, base: Base) -> SeedPlan:
     repo = base.repo
     current = git.list_blobs(repo, base.tree) if repo is not None else {}
     state = git.read_file(repo, base.tree, STATE_PATH) if repo is not None else None
+    recorded = decode(state, STATE_PATH) if state is not None else None
+    chosen = choose_versions(platform, inputs.catalog, recorded.apps if recorded is not None else {})
+    placements = place_apps(platform, inputs.catalog, {key: c.app for key, c in chosen.items()})
+    notes = tuple(c.note for c in chosen.values() if c.note)
     render_inputs = RenderInputs(
         platform=platform,
         catalog=inputs.catalog,
@@ -425,17 +432,18 @@ def _plan(job: _Job, session: Session, base: Base) -> SeedPlan:
         spec_digest=inputs.spec_digest,
         catalog_digest=inputs.catalog_digest,
         age_recipients=key.recipients,
+        records={key: c.record for key, c in chosen.items()},
     )
     # values read from the environment or files are not part of the input digest (their hashes would leak)
     reads_values = bool(platform.secrets or platform.git.credentials)
-    unchanged = state is not None and decode(state, STATE_PATH).input_digest == input_digest(render_inputs)
+    unchanged = recorded is not None and recorded.input_digest == input_digest(render_inputs)
     if unchanged and not (request.force or request.restore or reads_values or stale_recipients(repo, current)):
         # render is pure: the same inputs give the same files, so there is nothing to do
         return SeedPlan(session.display, job.branch, base.commit, tuple(PhasePlan(p) for p in PHASES), (), age_key=key)
-    needs = needed_secrets(platform, inputs.placements)
+    needs = needed_secrets(platform, placements)
     secrets, pending = secret_inputs(platform, needs, current, inputs.files.name, inputs.files.folder, key)
     job.progress("rendering")
-    rendered = render(replace(render_inputs, secrets=secrets), inputs.placements)
+    rendered = render(replace(render_inputs, secrets=secrets), placements)
     job.progress("encrypting secrets")
     existing = {p: current[p] for p in secrets if p in current}
     existing_secrets = git.read_blobs(repo, existing) if repo is not None and existing else {}
@@ -460,6 +468,7 @@ def _plan(job: _Job, session: Session, base: Base) -> SeedPlan:
         not next_tree.bases_outside_tree,
         age_key=key,
         recipients=keys.report,
+        version_notes=notes,
     )
 
 

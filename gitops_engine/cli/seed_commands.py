@@ -185,6 +185,7 @@ def _plan_dict(p: SeedPlan) -> dict[str, Any]:
             }
             for ph in p.phases
         ],
+        "versionNotes": list(p.version_notes),
         "pendingSecrets": [
             {"path": s.path, "name": s.name, "namespace": s.namespace, "purpose": s.purpose} for s in p.pending_secrets
         ],
@@ -224,6 +225,8 @@ def _print_plan(p: SeedPlan, as_json: bool) -> None:
         for s in p.pending_secrets:
             click.echo(f"     - {s.path} ({s.namespace}/{s.name}: {s.purpose})")
     _print_recipients(p)
+    for note in p.version_notes:
+        click.echo(f"version: {note}")
     click.echo("no changes" if p.empty else "")
 
 
@@ -258,6 +261,8 @@ def plan_markdown(p: SeedPlan, spec_ref: str | None) -> str:
         lines += [f"- `{path}`" for path in p.conflicts]
     if hand:
         lines += ["", "Hand edits:"] + [f"- {d.status.value}: `{d.path}`" for d in hand]
+    if p.version_notes:
+        lines += ["", "Versions:"] + [f"- {note}" for note in p.version_notes]
     if p.pending_secrets:
         lines += ["", "Pending secrets (not committed):"]
         lines += [f"- `{s.namespace}/{s.name}` ({s.purpose}): {s.reason}" for s in p.pending_secrets]

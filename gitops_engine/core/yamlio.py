@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 import yaml_rs
@@ -152,6 +152,81 @@ def dig(node: Node | None, keys: Sequence[str]) -> Node | None:
     for key in keys:
         node = entry(node, key)
     return node
+
+
+class Scalar(NamedTuple):
+    """A scalar as written: its value, byte range (quotes included), 1-based line and quote style.
+
+    A named tuple rather than a dataclass: a fleet scan makes one per editable field.
+    """
+
+    value: str
+    start: int
+    end: int
+    line: int
+    style: str
+
+
+class ByteOffsets:
+    """Character index (PyYAML's marks) → byte offset; the identity for ASCII files, which most manifests are."""
+
+    def __init__(self, data: bytes) -> None:
+        self._ascii = data.isascii()
+        self._text = "" if self._ascii else data.decode("utf-8")
+
+    def of(self, index: int) -> int:
+        """The byte offset of character `index`."""
+        if self._ascii:
+            return index
+        return len(self._text[:index].encode("utf-8"))
+
+    def scalar(self, node: ScalarNode) -> Scalar:
+        """The scalar `node` with its byte range."""
+        start, end = self.of(node.start_mark.index), self.of(node.end_mark.index)
+        return Scalar(node.value, start, end, node.start_mark.line + 1, node.style or "")
+
+
+def scalar_at(data: bytes, doc: int, keys: Sequence[str]) -> Scalar | None:
+    """The scalar at the mapping path `keys` of document `doc` (None when there is none)."""
+    roots = compose(data)
+    node = dig(roots[doc], keys) if doc < len(roots) else None
+    return ByteOffsets(data).scalar(node) if isinstance(node, ScalarNode) else None
+
+
+# Plain scalars that YAML would read as something other than the same string need quotes.
+_PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_.${}:=<>~^*|/ -]+$")
+
+
+def respelled(raw: str, style: str, value: str) -> str:
+    """`value` written in the place of the scalar `raw` (quote `style`), keeping its quoting; ValueError when it
+    cannot be kept (a block scalar, a quote inside the value)."""
+    if style in ("'", '"'):
+        if raw[0] != style or raw[-1] != style or any(ch in value for ch in "'\"\\"):
+            raise ValueError(f"cannot re-quote {raw!r} safely")
+        return f"{style}{value}{style}"
+    if style:
+        raise ValueError(f"block scalars are not edited ({raw!r})")
+    if _PLAIN_SAFE.match(value) and _reads_as_same_string(value):
+        return value
+    # a plain scalar that would change type (1.10 → float) or meaning gets the quotes it needs
+    return f'"{value}"'
+
+
+def _reads_as_same_string(value: str) -> bool:
+    try:
+        return load(f"k: {value}\n") == [{"k": value}]
+    except YamlError:
+        return False
+
+
+def replace_scalars(data: bytes, edits: Sequence[tuple[Scalar, str]]) -> bytes:
+    """`data` with each scalar's bytes replaced by its new value, spelled as respelled() spells it; nothing else
+    changes (the last edit first, so earlier offsets stay valid)."""
+    result = data
+    for scalar, value in sorted(set(edits), key=lambda e: e[0].start, reverse=True):
+        raw = result[scalar.start : scalar.end].decode("utf-8")
+        result = result[: scalar.start] + respelled(raw, scalar.style, value).encode("utf-8") + result[scalar.end :]
+    return result
 
 
 def _compose(text: str | bytes, composer: type[yaml.CSafeLoader]) -> list[Node]:

@@ -12,14 +12,12 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from gitops_engine.core.errors import GitopsError
-from gitops_engine.core.yamlio import YamlError, load
+from gitops_engine.core.yamlio import replace_scalars
 from gitops_engine.currency.manifests import locate
 from gitops_engine.currency.uses import CatalogFolder, Edit, Site
 
 __all__ = ["Edit", "EditError", "apply_edits", "apply_to_tree", "replace_scalar"]
 
-# Plain scalars that YAML would read as something other than the same string need quotes.
-_PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_.${}:=<>~^*|/ -]+$")
 
 
 class EditError(GitopsError):
@@ -33,37 +31,16 @@ def replace_scalar(data: bytes, site: Site, value: str) -> bytes:
 
 def apply_edits(data: bytes, edits: Sequence[tuple[Site, str]]) -> bytes:
     """Apply several scalar replacements to one file (last first so earlier offsets stay valid)."""
-    result = data
-    for site, value in sorted(set(edits), key=lambda e: e[0].scalar.start, reverse=True):
-        scalar = site.scalar
-        raw = result[scalar.start : scalar.end].decode("utf-8")
-        result = result[: scalar.start] + _spelled(raw, scalar.style, value).encode("utf-8") + result[scalar.end :]
+    try:
+        result = replace_scalars(data, [(site.scalar, value) for site, value in edits])
+    except ValueError as exc:
+        raise EditError(f"{edits[0][0].path}: {exc}") from exc
     for site, value in edits:
         found = locate(result, site.doc, site.keys)
         if found is None or found.value != value:
             got = None if found is None else found.value
             raise EditError(f"{site.path}:{site.scalar.line}: editing produced {got!r} instead of {value!r}")
     return result
-
-
-def _spelled(raw: str, style: str, value: str) -> str:
-    if style in ("'", '"'):
-        if raw[0] != style or raw[-1] != style or any(ch in value for ch in "'\"\\"):
-            raise EditError(f"cannot re-quote {raw!r} safely")
-        return f"{style}{value}{style}"
-    if style:
-        raise EditError(f"block scalars are not edited ({raw!r})")
-    if _PLAIN_SAFE.match(value) and _reads_as_same_string(value):
-        return value
-    # a plain scalar that would change type (1.10 → float) or meaning gets the quotes it needs
-    return f'"{value}"'
-
-
-def _reads_as_same_string(value: str) -> bool:
-    try:
-        return load(f"k: {value}\n") == [{"k": value}]
-    except YamlError:
-        return False
 
 
 def apply_to_tree(files: Mapping[str, bytes], edits: Sequence[Edit]) -> dict[str, bytes]:

@@ -12,8 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitops_engine.core.yamlio import MappingNode, ScalarNode, compose, dig, load
-from gitops_engine.currency.uses import Scalar
+from gitops_engine.core.yamlio import ByteOffsets, MappingNode, Scalar, ScalarNode, compose, load, scalar_at
 
 __all__ = ["KUSTOMIZE_FILES", "FluxObject", "kustomize_config", "locate", "might_hold_flux", "read_objects"]
 
@@ -119,7 +118,7 @@ def might_hold_flux(data: bytes) -> bool:
 
 def read_objects(path: str, data: bytes) -> list[FluxObject]:
     """Every Flux object in the file; raises YamlError for a file that is not YAML (or is over a limit)."""
-    offsets = _ByteOffsets(data)
+    offsets = ByteOffsets(data)
     found: list[FluxObject] = []
     for doc_index, root in enumerate(compose(data)):
         if not isinstance(root, MappingNode):
@@ -159,7 +158,7 @@ def _object(
     )
 
 
-def _collect(node: MappingNode, wanted: Wanted, offsets: _ByteOffsets, out: dict[str, Scalar]) -> None:
+def _collect(node: MappingNode, wanted: Wanted, offsets: ByteOffsets, out: dict[str, Scalar]) -> None:
     for key_node, value in node.value:
         entry = wanted.get(key_node.value) if isinstance(key_node, ScalarNode) else None
         if entry is None:
@@ -167,7 +166,7 @@ def _collect(node: MappingNode, wanted: Wanted, offsets: _ByteOffsets, out: dict
         leaf, every, children, dotted = entry
         if isinstance(value, ScalarNode):
             if leaf:
-                out[dotted] = _scalar(value, offsets)
+                out[dotted] = offsets.scalar(value)
         elif isinstance(value, MappingNode):
             if children:
                 _collect(value, children, offsets, out)
@@ -175,37 +174,12 @@ def _collect(node: MappingNode, wanted: Wanted, offsets: _ByteOffsets, out: dict
                 # a wanted mapping leaf (postBuild.substitute): every scalar entry of it
                 for k, v in value.value:
                     if isinstance(k, ScalarNode) and isinstance(v, ScalarNode):
-                        out[f"{dotted}.{k.value}"] = _scalar(v, offsets)
-
-
-def _scalar(node: ScalarNode, offsets: _ByteOffsets) -> Scalar:
-    return Scalar(
-        node.value,
-        offsets.of(node.start_mark.index),
-        offsets.of(node.end_mark.index),
-        node.start_mark.line + 1,
-        node.style or "",
-    )
-
-
-class _ByteOffsets:
-    """Character index → byte offset; the identity for ASCII files, which most manifests are."""
-
-    def __init__(self, data: bytes) -> None:
-        self._ascii = data.isascii()
-        self._text = "" if self._ascii else data.decode("utf-8")
-
-    def of(self, index: int) -> int:
-        if self._ascii:
-            return index
-        return len(self._text[:index].encode("utf-8"))
+                        out[f"{dotted}.{k.value}"] = offsets.scalar(v)
 
 
 def locate(data: bytes, doc: int, keys: tuple[str, ...]) -> Scalar | None:
     """The scalar at `keys` in document `doc` (used to confirm an edit by parsing the result again)."""
-    roots = compose(data)
-    node = dig(roots[doc], keys) if doc < len(roots) else None
-    return _scalar(node, _ByteOffsets(data)) if isinstance(node, ScalarNode) else None
+    return scalar_at(data, doc, keys)
 
 
 def kustomize_config(data: bytes) -> tuple[tuple[str, ...], str | None]:

@@ -8,20 +8,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import NamedTuple
 
+from gitops_engine.core.yamlio import Scalar
 
-class Scalar(NamedTuple):
-    """A scalar as written: its value, byte range (quotes included), 1-based line and quote style.
-
-    A named tuple rather than a dataclass: a fleet scan makes one per editable field.
-    """
-
-    value: str
-    start: int
-    end: int
-    line: int
-    style: str
+__all__ = ["CatalogFolder", "ChartSource", "ChartUse", "Edit", "Scalar", "ScanResult", "Site"]
 
 
 @dataclass(frozen=True)

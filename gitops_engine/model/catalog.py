@@ -30,9 +30,10 @@ class ChartSource:
 
 
 def helm_repository_name(url: str) -> str:
-    """`https://charts.jetstack.io` → `charts.jetstack.io`; path segments joined with '-'."""
+    """`https://charts.jetstack.io` → `charts.jetstack.io`; path segments and a port joined with '-' (an object
+    name may not hold ':' or '/')."""
     bare = url.split("://", 1)[-1].strip("/")
-    return bare.replace("/", "-").replace("_", "-").lower()
+    return bare.replace("/", "-").replace("_", "-").replace(":", "-").lower()
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """`.gitops-engine/state.yaml`, the seed's provenance, and its one reader and writer.
 
-It records the inputs a seed rendered from (one digest of all of them decides whether a re-seed has anything to do)
-and the git blob id of every file the engine manages, which is the base of the next 3-way merge, plus the managed
-files humans deleted since (kept deleted unless `--restore`).
+It records the inputs a seed rendered from (one digest of all of them decides whether a re-seed has anything to do),
+the version of record of every app deployment and where it came from (the spec's pin, the catalog's newest, or a
+bump the bot proposed and someone merged), and the git blob id of every file the engine manages, which is the base
+of the next 3-way merge, plus the managed files humans deleted since (kept deleted unless `--restore`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 from gitops_engine.core.errors import InputError
@@ -23,6 +25,22 @@ _DELETED = "deletedByUser"
 _BLOB_ID = re.compile(r"^[0-9a-f]{40}$")
 
 
+class Source(StrEnum):
+    """Where an app deployment's version of record came from."""
+
+    SPEC = "spec"  # pinned by `version:` in the platform spec: the spec wins over everything
+    CATALOG = "catalog"  # the newest version the catalog offers
+    BUMP = "bump"  # a bump the bot proposed and a human merged: kept until the spec or the catalog overtakes it
+
+
+@dataclass(frozen=True)
+class AppRecord:
+    """The version one app deployment runs, and where that version came from."""
+
+    version: str
+    source: Source
+
+
 @dataclass(frozen=True)
 class State:
     """What a seed recorded; `files` and `deleted` map paths to git blob ids."""
@@ -32,6 +50,7 @@ class State:
     platform: str = ""
     spec_digest: str = ""
     catalog_digest: str = ""
+    apps: Mapping[str, AppRecord] = field(default_factory=dict)
     files: Mapping[str, str] = field(default_factory=dict)
     deleted: Mapping[str, str] = field(default_factory=dict)
 
@@ -51,8 +70,13 @@ def encode(state: State) -> bytes:
         "platform": state.platform,
         "specDigest": state.spec_digest,
         "catalogDigest": state.catalog_digest,
-        "files": dict(sorted(state.files.items())),
     }
+    if state.apps:
+        doc["apps"] = {
+            key: {"version": record.version, "source": record.source.value}
+            for key, record in sorted(state.apps.items())
+        }
+    doc["files"] = dict(sorted(state.files.items()))
     if state.deleted:
         doc[_DELETED] = dict(sorted(state.deleted.items()))
     return emit_documents([doc], header=HEADER)
@@ -72,12 +96,17 @@ def decode(data: bytes, where: str) -> State:
             line = load_located(data)[0].line_of((key,)) if doc is not None else 1
             raise InputError(f"{where}:{line}: {key} must map each path to a git blob id; {fix}")
     assert doc is not None  # both sections were read from it
+    apps = _records(doc.get("apps"))
+    if apps is None:
+        line = load_located(data)[0].line_of(("apps",))
+        raise InputError(f"{where}:{line}: apps must map each deployment to its version and source; {fix}")
     return State(
         input_digest=_text(doc.get("inputDigest")),
         engine_version=_text(doc.get("engineVersion")),
         platform=_text(doc.get("platform")),
         spec_digest=_text(doc.get("specDigest")),
         catalog_digest=_text(doc.get("catalogDigest")),
+        apps=apps,
         files=sections["files"] or {},
         deleted=sections[_DELETED] or {},
     )
@@ -93,6 +122,23 @@ def _blob_map(doc: Mapping[str, Any] | None, key: str) -> dict[str, str] | None:
     if not all(isinstance(p, str) and isinstance(b, str) and _BLOB_ID.match(b) for p, b in value.items()):
         return None
     return value
+
+
+def _records(value: object) -> dict[str, AppRecord] | None:
+    """The `apps` section (absent counts as empty), or None when it is not deployment → {version, source}."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        return None
+    records: dict[str, AppRecord] = {}
+    sources = {source.value for source in Source}
+    for key, entry in value.items():
+        if not (isinstance(key, str) and isinstance(entry, dict) and isinstance(entry.get("version"), str)):
+            return None
+        if entry.get("source") not in sources:
+            return None
+        records[key] = AppRecord(entry["version"], Source(entry["source"]))
+    return records
 
 
 def _text(value: object) -> str:

@@ -11,7 +11,7 @@ from gitops_engine.core.hashing import git_blob_ids, sha256_hex
 from gitops_engine.core.yamlio import emit, emit_documents
 from gitops_engine.model.catalog import AppVersion, Catalog, helm_repository_name
 from gitops_engine.model.platform import Cluster, Platform
-from gitops_engine.model.state import HEADER, STATE_PATH, State, encode
+from gitops_engine.model.state import HEADER, STATE_PATH, AppRecord, State, encode
 from gitops_engine.model.tree import Tree
 from gitops_engine.render import objects as o
 from gitops_engine.render.placement import Placement, place_apps
@@ -35,6 +35,9 @@ class RenderInputs:
     age_recipients: tuple[str, ...] = ()
     # path → plaintext Secret manifest to encrypt, or None to keep the encrypted file already there
     secrets: Mapping[str, bytes | None] = field(default_factory=dict)
+    # the version of record of every deployment (render/versions): the render's own choice, so not an input
+    # the digest covers, kept in the state file for the next seed and the bot
+    records: Mapping[str, AppRecord] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -428,6 +431,7 @@ def _state(inputs: RenderInputs, files: Mapping[str, bytes]) -> bytes:
         platform=inputs.platform.name,
         spec_digest=inputs.spec_digest,
         catalog_digest=inputs.catalog_digest,
+        apps=dict(inputs.records),
         files=git_blob_ids(files),
     )
     return encode(state)

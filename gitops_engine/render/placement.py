@@ -34,6 +34,13 @@ class Placement(NamedTuple):
         return f"applications/{self.app.app}/{self.app.version}"
 
 
+def deployment_key(platform: Platform, deployment: AppDeployment) -> str:
+    """`app@workspace` or `app@workspace/project`: also the folder of its Kustomizations below clusters/*/apps/."""
+    if deployment.project is not None:
+        return f"{deployment.app}@{platform.project(deployment.project).workspace}/{deployment.project}"
+    return f"{deployment.app}@{deployment.workspace}"
+
+
 def scope_clusters(
     platform: Platform, deployment: AppDeployment, by_workspace: Mapping[str, list[Cluster]]
 ) -> list[Cluster]:
@@ -54,8 +61,14 @@ def deployment_namespace(platform: Platform, deployment: AppDeployment) -> tuple
     return ns, ns
 
 
-def place_apps(platform: Platform, catalog: Catalog) -> dict[str, list[Placement]]:
-    """Per cluster name, its placements in spec order (dependencies resolved to Kustomization names)."""
+def place_apps(
+    platform: Platform, catalog: Catalog, versions: Mapping[str, AppVersion] | None = None
+) -> dict[str, list[Placement]]:
+    """Per cluster name, its placements in spec order (dependencies resolved to Kustomization names).
+
+    `versions` gives each deployment's app folder by deployment key (the versions of record); without it, the
+    spec's pin or the catalog's newest.
+    """
     raw: dict[str, list[tuple[AppDeployment, AppVersion, str, str, Mapping[str, Any]]]] = {
         c.name: [] for c in platform.clusters
     }
@@ -64,7 +77,10 @@ def place_apps(platform: Platform, catalog: Catalog) -> dict[str, list[Placement
         by_workspace.setdefault(cluster.workspace, []).append(cluster)
     labels_of = {cluster.name: cluster.selector_labels() for cluster in platform.clusters}
     for deployment in platform.apps:
-        app = catalog.get(deployment.app, deployment.version)
+        if versions is not None:
+            app = versions.get(deployment_key(platform, deployment))
+        else:
+            app = catalog.get(deployment.app, deployment.version)
         if app is None:
             continue
         ns, ws_ns = deployment_namespace(platform, deployment)
