@@ -5,46 +5,36 @@ and never raises for a single bad repository: each failure comes back as a Looku
 report against the items that use it. Helm indexes are revalidated against an on-disk cache (ETag /
 Last-Modified) and parsed at most once per distinct content (see chartindex).
 
-HTTP goes through the standard library (urllib: proxies from the environment, TLS against the system store or a
-repository's CA bundle) rather than httpx: a scheduled rerun is mostly twenty conditional GETs, and loading
-httpx (which loads rich for its command line) cost more CPU than the rest of such a run's lookups.
+Every GET goes through httpget, with its limits on size, redirects and time; each source also has a deadline
+(`source_deadline`) and the whole run one more (`run_deadline`), so a server that hangs or trickles costs that
+source a bounded time and every other source is still looked up.
 """
 
 from __future__ import annotations
 
-import base64
-import email.utils
-import gzip
 import http.client
 import json
 import logging
 import os
-import ssl
-import threading
 import time
-import urllib.error
-import urllib.request
-import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from gitops_engine.adapters.chartindex import cached_index, index_from_bytes
 from gitops_engine.adapters.fs import write_atomic
+from gitops_engine.adapters.httpget import Clients, Deadline, FetchLimits, RetryingTransport, redact
 from gitops_engine.adapters.oci import BasicPair, Response, fetch_oci_index
-from gitops_engine.core.errors import GitopsError, PermanentRemoteError, RemoteError, TransientRemoteError
+from gitops_engine.core.errors import GitopsError, PermanentRemoteError, RemoteError
 from gitops_engine.core.hashing import sha256_hex
+from gitops_engine.core.shown import shown
 from gitops_engine.model.charts import ChartIndex
 from gitops_engine.model.credentials import Credentials
 
 log = logging.getLogger(__name__)
-
-_USER_AGENT = "gitops-engine (chart lookups)"
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_MAX_REDIRECTS = 10
 
 
 @dataclass(frozen=True)
@@ -63,12 +53,22 @@ class LookupOptions:
 
     cache_dir: Path | None = None
     use_cache: bool = True
-    timeout: float = 30.0
+    timeout: float = 20.0  # seconds to connect, and to wait for each next piece of an answer
     attempts: int = 3
     backoff: float = 0.5
     max_delay: float = 10.0
     workers: int = 8
     oci_page_size: int = 1000
+    max_bytes: int = 64 << 20  # per body, as sent and un-gzipped; the largest public indexes are about 20 MB
+    max_redirects: int = 5
+    source_deadline: float = 120.0  # all of one source's requests, retries and pages included
+    run_deadline: float = 300.0  # all sources of one fetch_indexes call
+
+    def limits(self) -> FetchLimits:
+        """The per-request limits these options set."""
+        return FetchLimits(
+            self.timeout, self.max_bytes, self.max_redirects, self.attempts, self.backoff, self.max_delay
+        )
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,10 @@ def fetch_indexes(
         distinct.setdefault(_normalise(source.url), source)
     results: dict[str, ChartIndex | LookupFailure] = {}
     if distinct:
-        clients = _Clients()
+        clients = Clients()
+        run_ends = time.monotonic() + opts.run_deadline
         with ThreadPoolExecutor(max_workers=max(1, min(opts.workers, len(distinct)))) as pool:
-            futures = {key: pool.submit(_lookup, clients, source, opts, cache_dir) for key, source in distinct.items()}
+            futures = {key: pool.submit(_lookup, clients, s, opts, cache_dir, run_ends) for key, s in distinct.items()}
             results = {key: future.result() for key, future in futures.items()}
     return {source.url: results[_normalise(source.url)] for source in sources}
 
@@ -116,62 +117,63 @@ def _cache_root(opts: LookupOptions) -> Path | None:
     return (opts.cache_dir or default_cache_dir()) if opts.use_cache else None
 
 
-def _transport(
-    clients: _Clients, source: ChartSource, opts: LookupOptions
-) -> tuple[_RetryingTransport, BasicPair | None]:
-    """The retrying GET for `source`, and the credentials it was given."""
-    auth = (source.auth.username, source.auth.password) if source.auth else None
-    return _RetryingTransport(clients, source.ca_bundle, opts), auth
+def _auth(source: ChartSource) -> BasicPair | None:
+    return (source.auth.username, source.auth.password) if source.auth else None
 
 
-def _list_oci(
-    transport: _RetryingTransport, source: ChartSource, auth: BasicPair | None, opts: LookupOptions
-) -> ChartIndex:
-    return fetch_oci_index(transport, source.url, insecure=source.insecure, auth=auth, page_size=opts.oci_page_size)
+def _list_oci(transport: RetryingTransport, source: ChartSource, opts: LookupOptions) -> ChartIndex:
+    return fetch_oci_index(
+        transport, source.url, insecure=source.insecure, auth=_auth(source), page_size=opts.oci_page_size
+    )
 
 
 def _lookup(
-    clients: _Clients, source: ChartSource, opts: LookupOptions, cache_dir: Path | None
+    clients: Clients, source: ChartSource, opts: LookupOptions, cache_dir: Path | None, run_ends: float
 ) -> ChartIndex | LookupFailure:
-    shown = _redact(source.url)
+    where = redact(source.url)
     scheme = urlsplit(source.url).scheme
+    seconds = min(opts.source_deadline, run_ends - time.monotonic())
+    if seconds <= 0:
+        spent = f"other sources used up the {opts.run_deadline:g} s all lookups may take"
+        return LookupFailure(source.url, f"{where}: not looked up: {spent}")
     try:
-        transport, auth = _transport(clients, source, opts)
-        if scheme == "oci":
-            return _list_oci(transport, source, auth, opts)
-        if scheme in ("http", "https"):
-            return _fetch_helm_index(transport, source.url, auth, cache_dir)
-        raise PermanentRemoteError(f"{shown}: unsupported URL scheme (use https://, http:// or oci://)")
+        with Deadline(seconds) as deadline:
+            transport = RetryingTransport(clients, source.ca_bundle, opts.limits(), deadline)
+            if scheme == "oci":
+                return _list_oci(transport, source, opts)
+            if scheme in ("http", "https"):
+                return _fetch_helm_index(transport, source.url, _auth(source), cache_dir)
+            raise PermanentRemoteError(f"{where}: unsupported URL scheme (use https://, http:// or oci://)")
     except RemoteError as exc:
         log.info("lookup failed: %s", exc)
         return LookupFailure(url=source.url, message=str(exc), status=getattr(exc, "status", None))
     except (GitopsError, OSError, http.client.HTTPException) as exc:
-        log.info("lookup failed: %s: %s", shown, exc)
-        return LookupFailure(url=source.url, message=f"{shown}: {exc}")
+        log.info("lookup failed: %s: %s", where, exc)
+        return LookupFailure(url=source.url, message=f"{where}: {shown(str(exc))}")
 
 
 def _fetch_helm_index(
-    transport: _RetryingTransport, url: str, auth: BasicPair | None, cache_dir: Path | None
+    transport: RetryingTransport, url: str, auth: BasicPair | None, cache_dir: Path | None
 ) -> ChartIndex:
     index_url = _index_url(url)
-    shown = _redact(index_url)
+    where = redact(index_url)
     validators = _read_validators(cache_dir, index_url) if cache_dir else None
     cached = cached_index(cache_dir, validators.content_sha256, url) if cache_dir and validators else None
     headers = validators.headers() if validators and cached is not None else {}
     response = transport.get(index_url, headers=headers, auth=auth)
     status = response.status_code
     if status == HTTPStatus.NOT_MODIFIED and cached is not None:
-        log.debug("%s: not modified, parsed index taken from the cache", shown)
+        log.debug("%s: not modified, parsed index taken from the cache", where)
         return cached
     if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN):
         hint = "check the repository credentials" if auth else "the repository needs credentials"
-        raise PermanentRemoteError(f"GET {shown}: HTTP {status} ({hint})", status)
+        raise PermanentRemoteError(f"GET {where}: HTTP {status} ({hint})", status)
     if status == HTTPStatus.NOT_FOUND:
-        raise PermanentRemoteError(f"GET {shown}: HTTP 404, no index.yaml there (check the repository URL)", status)
+        raise PermanentRemoteError(f"GET {where}: HTTP 404, no index.yaml there (check the repository URL)", status)
     if status != HTTPStatus.OK:
-        raise PermanentRemoteError(f"GET {shown}: unexpected HTTP {status}", status)
+        raise PermanentRemoteError(f"GET {where}: unexpected HTTP {status}", status)
     index, parsed = index_from_bytes(response.content, url, cache_dir)
-    log.debug("%s: fetched %d bytes, %s", shown, len(response.content), "parsed" if parsed else "parse cache hit")
+    log.debug("%s: fetched %d bytes, %s", where, len(response.content), "parsed" if parsed else "parse cache hit")
     if cache_dir is not None:
         _write_validators(cache_dir, index_url, response, sha256_hex(response.content))
     return index
@@ -208,7 +210,7 @@ def _read_validators(cache_dir: Path, index_url: str) -> _Validators | None:
 
 def _write_validators(cache_dir: Path, index_url: str, response: Response, content_sha256: str) -> None:
     record = {
-        "url": _redact(index_url),
+        "url": redact(index_url),
         "sha256": content_sha256,
         "etag": response.headers.get("etag"),
         "last_modified": response.headers.get("last-modified"),
@@ -218,133 +220,3 @@ def _write_validators(cache_dir: Path, index_url: str, response: Response, conte
     except OSError as exc:
         # The cache only saves time; a read-only or full disk must not fail the lookup.
         log.warning("could not write the lookup cache in %s: %s", cache_dir, exc)
-
-
-class _Clients:
-    """One urllib opener per (TLS, CA bundle), shared by the worker threads; TLS is set up only when a URL needs it.
-
-    The openers have no redirect or error handlers: every status comes back as a response, and redirects are
-    followed by the transport so that credentials go to the origin they were given for only.
-    """
-
-    def __init__(self) -> None:
-        self._openers: dict[tuple[bool, Path | None], urllib.request.OpenerDirector] = {}
-        self._lock = threading.Lock()
-
-    def opener(self, scheme: str, ca_bundle: Path | None) -> urllib.request.OpenerDirector:
-        tls = scheme == "https"
-        key = (tls, ca_bundle if tls else None)
-        with self._lock:
-            opener = self._openers.get(key)
-            if opener is None:
-                opener = urllib.request.OpenerDirector()
-                opener.add_handler(urllib.request.ProxyHandler())
-                opener.add_handler(urllib.request.HTTPHandler())
-                if tls:
-                    context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
-                    opener.add_handler(urllib.request.HTTPSHandler(context=context))
-                self._openers[key] = opener
-            return opener
-
-
-class _RetryingTransport:
-    """GET with bounded retries and exponential backoff on 429, 5xx, timeouts and dropped connections."""
-
-    def __init__(self, clients: _Clients, ca_bundle: Path | None, opts: LookupOptions) -> None:
-        self._clients = clients
-        self._ca_bundle = ca_bundle
-        self._opts = opts
-
-    def get(self, url: str, *, headers: Mapping[str, str] | None = None, auth: BasicPair | None = None) -> Response:
-        shown = _redact(url)
-        attempts = max(1, self._opts.attempts)
-        for attempt in range(1, attempts + 1):
-            delay = self._opts.backoff * 2 ** (attempt - 1)
-            try:
-                response = self._send(url, headers or {}, auth)
-            except (OSError, http.client.HTTPException) as exc:  # URLError and timeouts are OSErrors
-                problem = _problem(exc, self._opts.timeout)
-                if "CERTIFICATE_VERIFY_FAILED" in problem:
-                    # The same certificate comes back on every attempt; say what to configure instead.
-                    raise PermanentRemoteError(f"GET {shown}: {problem}; pass the repository's CA bundle") from exc
-            else:
-                if response.status_code != HTTPStatus.TOO_MANY_REQUESTS and response.status_code < 500:
-                    return response
-                problem = f"HTTP {response.status_code}"
-                delay = _retry_after(response) or delay
-            if attempt < attempts:
-                log.info("GET %s: %s; retrying (%d/%d)", shown, problem, attempt, attempts - 1)
-                time.sleep(min(delay, self._opts.max_delay))
-        raise TransientRemoteError(f"GET {shown}: {problem} (gave up after {attempts} attempts)")
-
-    def _send(self, url: str, headers: Mapping[str, str], auth: BasicPair | None) -> Response:
-        """One GET, following redirects; credentials (given or in the URL) go to the first origin only."""
-        parts = urlsplit(url)
-        if auth is None and parts.username is not None:
-            auth = (unquote(parts.username), unquote(parts.password or ""))
-        origin = (parts.scheme, parts.hostname, parts.port)
-        for _ in range(_MAX_REDIRECTS + 1):
-            target = urlsplit(url)
-            request = urllib.request.Request(
-                _redact(url), headers={"User-Agent": _USER_AGENT, "Accept-Encoding": "gzip"}
-            )
-            same_origin = (target.scheme, target.hostname, target.port) == origin
-            for name, value in headers.items():
-                if same_origin or name.lower() != "authorization":
-                    request.add_header(name, value)
-            if auth is not None and same_origin:
-                token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-                request.add_header("Authorization", f"Basic {token}")
-            answer = self._clients.opener(target.scheme, self._ca_bundle).open(request, timeout=self._opts.timeout)
-            if answer is None:
-                raise urllib.error.URLError(f"no handler for {target.scheme}:// (check the proxy settings)")
-            with answer:
-                status = answer.status
-                received = {name.lower(): value for name, value in answer.headers.items()}
-                body = answer.read()
-            if status in _REDIRECTS and "location" in received:
-                url = urljoin(url, received["location"])
-                continue
-            return Response(status, received, _decoded(body, received, _redact(url)))
-        raise PermanentRemoteError(f"GET {_redact(url)}: more than {_MAX_REDIRECTS} redirects")
-
-
-def _problem(exc: BaseException, timeout: float) -> str:
-    """What went wrong with a connection, in words; urllib wraps errors met while connecting in URLError."""
-    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, TimeoutError):
-        return f"timed out after {timeout:g} s"
-    return f"connection failed ({reason or type(reason).__name__})"
-
-
-def _decoded(body: bytes, headers: Mapping[str, str], shown: str) -> bytes:
-    if headers.get("content-encoding", "").strip().lower() != "gzip":
-        return body
-    try:
-        return gzip.decompress(body)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise PermanentRemoteError(f"GET {shown}: the gzip-encoded body does not decompress ({exc})") from exc
-
-
-def _retry_after(response: Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _redact(url: str) -> str:
-    """`url` without any user:password part, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
