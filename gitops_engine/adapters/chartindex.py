@@ -20,6 +20,7 @@ from gitops_engine.adapters.build_id import code_digest
 from gitops_engine.adapters.fs import write_atomic
 from gitops_engine.core.errors import PermanentRemoteError
 from gitops_engine.core.hashing import sha256_hex
+from gitops_engine.core.shown import shown
 from gitops_engine.model.charts import ChartIndex, ChartRelease
 
 
@@ -34,7 +35,7 @@ def parse_index(data: bytes, source_url: str) -> ChartIndex:
         raise PermanentRemoteError(f"{source_url}: index.yaml is not UTF-8 text ({exc.reason})") from exc
     except YamlError as exc:
         raise PermanentRemoteError(
-            f"{source_url}: index.yaml is not valid YAML: line {exc.line}: {exc.problem}"
+            f"{source_url}: index.yaml is not valid YAML: line {exc.line}: {shown(exc.problem)}"
         ) from exc
     doc = docs[0] if len(docs) == 1 else None
     entries = doc.get("entries") if isinstance(doc, dict) else None

@@ -245,7 +245,7 @@ class RetryingTransport:
         for _ in range(self._limits.max_redirects + 1):
             target = urlsplit(url)
             if target.scheme not in ("http", "https"):
-                raise _PermanentError(f"redirected to {shown(redact(url))}; only http(s) redirects are followed")
+                raise _PermanentError(f"{shown(redact(url))} is not http(s); redirects are followed to http(s) only")
             request = urllib.request.Request(redact(url), headers=_HEADERS)
             same_origin = (target.scheme, target.hostname, target.port) == origin
             for name, value in headers.items():

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from gitops_engine.core.errors import PermanentRemoteError
+from gitops_engine.core.shown import shown
 from gitops_engine.model.charts import ChartIndex, ChartRelease
 
 BasicPair = tuple[str, str]  # (username, password) as sent in a Basic header
@@ -127,24 +128,26 @@ class _Session:
             return
         realm = params.get("realm")
         if scheme.lower() != "bearer" or not realm:
-            raise PermanentRemoteError(f"{where}: HTTP 401 without a usable challenge ({challenge or 'none'})", 401)
+            unusable = shown(challenge or "none")
+            raise PermanentRemoteError(f"{where}: HTTP 401 without a usable challenge ({unusable})", 401)
         query = {"scope": params.get("scope", f"repository:{self._repo.name}:pull")}
         if "service" in params:
             query["service"] = params["service"]
         token_url = f"{realm}{'&' if '?' in realm else '?'}{urlencode(query)}"
+        service = f"the token service {shown(realm)}"
         answer = self._transport.get(token_url, auth=self._auth)
         if answer.status_code != HTTPStatus.OK:
             raise PermanentRemoteError(
-                f"{where}: the token service {realm} refused a pull token (HTTP {answer.status_code})",
+                f"{where}: {service} refused a pull token (HTTP {answer.status_code})",
                 answer.status_code,
             )
         try:
             body = answer.json()
         except ValueError as exc:
-            raise PermanentRemoteError(f"{where}: the token service {realm} did not answer JSON") from exc
+            raise PermanentRemoteError(f"{where}: {service} did not answer JSON") from exc
         token = (body.get("token") or body.get("access_token")) if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
-            raise PermanentRemoteError(f"{where}: the token service {realm} answered without a token")
+            raise PermanentRemoteError(f"{where}: {service} answered without a token")
         self._headers = {"Authorization": f"Bearer {token}"}
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from gitops_engine.adapters import fs
-from gitops_engine.adapters.helmrepo import default_cache_dir
+from gitops_engine.adapters.helmrepo import LookupOptions, default_cache_dir
 from gitops_engine.cli.targets import forge_options, resolve_target, verify_option
 
 if TYPE_CHECKING:
@@ -22,6 +22,20 @@ _REPO = click.option(
     "--repo", default="fleet.git", show_default=True, type=click.Path(path_type=Path), help="Local git repository."
 )
 _BRANCH = click.option("--branch", default="main", show_default=True, help="Base branch to read and propose against.")
+_LOOKUP_TIMEOUT = click.option(
+    "--lookup-timeout",
+    type=click.FloatRange(min=0.1),
+    default=LookupOptions().timeout,
+    show_default=True,
+    help="Seconds to wait for a chart server to connect or to send the next part of its answer.",
+)
+_LOOKUP_DEADLINE = click.option(
+    "--lookup-deadline",
+    type=click.FloatRange(min=0.1),
+    default=LookupOptions().source_deadline,
+    show_default=True,
+    help="Most seconds one chart repository or registry may take, retries included; then it counts as failed.",
+)
 _POLICY = click.option(
     "--policy",
     "policy_file",
@@ -43,6 +57,8 @@ _POLICY = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print proposals, skips and branches as JSON.")
 @_POLICY
 @verify_option
+@_LOOKUP_TIMEOUT
+@_LOOKUP_DEADLINE
 def bump_command(
     repo: str,
     gitea_token_env: str | None,
@@ -52,6 +68,8 @@ def bump_command(
     as_json: bool,
     policy_file: Path | None,
     no_verify: bool,
+    lookup_timeout: float,
+    lookup_deadline: float,
 ) -> int:
     """Propose chart updates: one branch (and, on Gitea, one pull request) per (app or group, target major).
 
@@ -62,10 +80,11 @@ def bump_command(
     from gitops_engine.app.bump import AdapterLookup, bump_target, without_cycle_collection
 
     target = resolve_target(repo, gitea_token_env, gitea_token_file)
+    lookup = AdapterLookup(LookupOptions(timeout=lookup_timeout, source_deadline=lookup_deadline))
     with without_cycle_collection():
         result = bump_target(
             target,
-            AdapterLookup(),
+            lookup,
             branch=branch,
             policy_file=policy_file,
             dry_run=dry_run,
@@ -159,6 +178,8 @@ def dashboard_json(outcome: DashboardOutcome | None) -> dict[str, object] | None
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("--html", "html_file", type=click.Path(path_type=Path), help="Also write a self-contained HTML page.")
 @_POLICY
+@_LOOKUP_TIMEOUT
+@_LOOKUP_DEADLINE
 def report_command(
     repo: str,
     gitea_token_env: str | None,
@@ -167,6 +188,8 @@ def report_command(
     as_json: bool,
     html_file: Path | None,
     policy_file: Path | None,
+    lookup_timeout: float,
+    lookup_deadline: float,
 ) -> int:
     """How current each chart is: newest patch/minor/major, days behind, window status.
 
@@ -177,7 +200,8 @@ def report_command(
     from gitops_engine.app.report import run_report
 
     target = resolve_target(repo, gitea_token_env, gitea_token_file)
-    report = run_report(target, AdapterLookup(), branch=branch, policy_file=policy_file, cache_dir=default_cache_dir())
+    lookup = AdapterLookup(LookupOptions(timeout=lookup_timeout, source_deadline=lookup_deadline))
+    report = run_report(target, lookup, branch=branch, policy_file=policy_file, cache_dir=default_cache_dir())
     if html_file is not None:
         fs.write_atomic(html_file, report.html().encode())
     if as_json:
