@@ -200,9 +200,9 @@ class RetryingTransport:
             delay = self._limits.backoff * 2 ** (attempt - 1)
             try:
                 response = self._send(url, headers or {}, auth)
-            except _PermanentError as exc:
-                raise PermanentRemoteError(f"GET {shown_url}: {exc}") from None
-            except (OSError, http.client.HTTPException, _IncompleteError) as exc:  # URLError and timeouts are OSErrors
+            except (_PermanentError, OSError, http.client.HTTPException, _IncompleteError) as exc:
+                if self._deadline.expired:
+                    break  # whatever broke, the deadline's shutdown of the connection did it
                 problem, permanent = self._problem(exc)
                 if permanent:
                     raise PermanentRemoteError(f"GET {shown_url}: {problem}") from None
@@ -217,19 +217,21 @@ class RetryingTransport:
                 log.info("GET %s: %s; retrying (%d/%d)", shown_url, problem, attempt, attempts - 1)
                 time.sleep(min(delay, self._limits.max_delay, self._deadline.remaining()))
         if self._deadline.expired:
-            raise TransientRemoteError(
-                f"GET {shown_url}: no complete answer within {self._deadline.seconds:g} s ({problem}); gave up"
-            )
+            earlier = f"; before: {problem}" if problem else ""
+            allowed = f"the time allowed ({self._deadline.seconds:.0f} s)"
+            raise TransientRemoteError(f"GET {shown_url}: no complete answer within {allowed}{earlier}")
         raise TransientRemoteError(f"GET {shown_url}: {problem} (gave up after {attempts} attempts)")
 
     def _problem(self, exc: BaseException) -> tuple[str, bool]:
         """What went wrong, in words, and whether it is permanent (a bad TLS certificate, a malformed answer)."""
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        if isinstance(reason, _PermanentError):
+            return str(reason), True
         if isinstance(reason, ssl.SSLCertVerificationError):
             # the same certificate comes back on every attempt; say what to configure instead
             return f"{_describe(reason)}; pass the repository's CA bundle", True
         if isinstance(reason, _IncompleteError | http.client.IncompleteRead):
-            return f"the connection closed before the body was complete ({_describe(reason)})", False
+            return f"incomplete body ({_describe(reason)})", False
         if isinstance(reason, http.client.HTTPException) and not isinstance(reason, http.client.RemoteDisconnected):
             return f"malformed HTTP answer ({_describe(reason)})", True
         if isinstance(reason, TimeoutError):
