@@ -24,8 +24,8 @@ spec:
 """.encode()
 
 
-def helm_release(app: str, repository: str, version: str = PINNED) -> bytes:
-    """A HelmRelease of chart `demo` at `version` from HelmRepository `repository`."""
+def helm_release(app: str, repository: str, chart: str = CHART, version: str = PINNED) -> bytes:
+    """A HelmRelease of `chart` at `version` from HelmRepository `repository`."""
     return f"""apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
 metadata: {{name: {app}, namespace: apps}}
@@ -33,7 +33,7 @@ spec:
   interval: 1h
   chart:
     spec:
-      chart: {CHART}
+      chart: {chart}
       version: {version}
       sourceRef: {{kind: HelmRepository, name: {repository}, namespace: flux-system}}
 """.encode()

@@ -25,16 +25,18 @@ HANDLER_LIMIT = 60.0
 TRICKLE_EVERY = 0.4
 
 
-def helm_index(chart: str, versions: list[str]) -> bytes:
-    """A Helm repository index with one chart."""
-    lines = ["apiVersion: v1", "entries:", f"  {chart}:"]
-    for day, version in enumerate(versions, start=1):
-        lines += [
-            f"  - name: {chart}",
-            f"    version: {version}",
-            f'    created: "2026-10-{day:02d}T12:00:00Z"',
-            f"    urls: [https://charts.example.invalid/{chart}-{version}.tgz]",
-        ]
+def helm_index(charts: dict[str, list[str]]) -> bytes:
+    """A Helm repository index with these charts and versions."""
+    lines = ["apiVersion: v1", "entries:"]
+    for chart, versions in charts.items():
+        lines.append(f"  {chart}:")
+        for day, version in enumerate(versions, start=1):
+            lines += [
+                f"  - name: {chart}",
+                f"    version: {version}",
+                f'    created: "2026-10-{day:02d}T12:00:00Z"',
+                f"    urls: [https://charts.example.invalid/{chart}-{version}.tgz]",
+            ]
     return ("\n".join(lines) + "\n").encode()
 
 

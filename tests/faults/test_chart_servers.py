@@ -86,7 +86,7 @@ REPORTED = {"status-500", "hang", "trickle-body", "cut-without-length", "gzip-bo
 def server() -> Iterator[FaultServer]:
     """The fault server, offering chart `demo` at 1.0.0 and 1.1.0 as an index and as tags."""
     gzip_bomb()  # built before any client waits for it: building takes longer than the test's read timeout
-    with fault_server(helm_index(CHART, [NEWER, PINNED]), [PINNED, NEWER]) as running:
+    with fault_server(helm_index({CHART: [NEWER, PINNED]}), [PINNED, NEWER]) as running:
         yield running
 
 

@@ -3,7 +3,8 @@
 Git traffic goes to the real `git http-backend` (CGI) over real bare repositories; AGit pushes to
 refs/for/<branch> go through a real proc-receive hook. Every API request and response is checked against
 Gitea's OpenAPI document; a mismatch is recorded in `violations` (the fixture fails the test on any).
-Faults (a status or a dropped connection) can be queued per route to exercise the client's error handling.
+Faults (a status, a dropped connection, a hang; before or after the operation is done) can be queued per route
+to exercise the client's error handling.
 """
 
 from __future__ import annotations
@@ -42,13 +43,19 @@ class ApiError(Exception):
 
 @dataclass
 class Fault:
-    """Answer the next `times` requests matching `method` and `path` (a regex) with `status`, or drop them."""
+    """Answer the next `times` requests matching `method` and `path` (a regex) with `status`, or drop them.
+
+    With `after`, the operation is done first and only its answer is replaced: a reply lost on the way back.
+    `delay` seconds pass before the fault takes effect (longer than the client's timeout: a server that hangs).
+    """
 
     method: str
     path: str
     status: int | None
     times: int = 1
     retry_after: str = "0"
+    after: bool = False
+    delay: float = 0.0
 
 
 @dataclass
@@ -122,6 +129,7 @@ class GiteaServer:
         self.violations: list[str] = []
         self.git_requests: list[tuple[str, str, str]] = []
         self.lock = threading.RLock()
+        self.stopping = threading.Event()
         self._ids = iter(range(1, 1_000_000))
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -140,6 +148,7 @@ class GiteaServer:
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
+        self.stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -311,8 +320,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _api(self, path: str, query: dict[str, list[str]], body: bytes) -> None:
         fault = _take_fault(self.gitea, self.command, path)
-        if fault is not None and fault.status is None:
-            return  # dropped: the connection closes without a response
+        before = fault if fault is not None and not fault.after else None
+        if before is not None:
+            self.gitea.stopping.wait(before.delay)
+            if before.status is None:
+                return  # dropped: the connection closes without a response
         try:
             op, payload = self.gitea.contract.check_request(self.command, path, query, body)
         except ContractError as exc:
@@ -320,12 +332,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, {"Content-Type": "application/json"}, b'{"message":"contract violation"}')
             return
         headers = {"Content-Type": "application/json"}
-        if fault is not None:
-            assert fault.status is not None
-            status, reply = fault.status, {"message": f"injected {fault.status}"}
-            headers["Retry-After"] = fault.retry_after
+        if before is not None:
+            assert before.status is not None
+            status, reply = before.status, {"message": f"injected {before.status}"}
+            headers["Retry-After"] = before.retry_after
         else:
             status, reply = self.api.handle(op, query, payload, self.headers.get("Authorization"))
+        if fault is not None and fault.after:
+            self.gitea.stopping.wait(fault.delay)
+            if fault.status is None:
+                return  # done, but the answer never leaves
+            status, reply = fault.status, {"message": f"injected {fault.status}"}
+            headers["Retry-After"] = fault.retry_after
         raw = b"" if reply is None else json.dumps(reply).encode()
         try:
             self.gitea.contract.check_response(op, status, raw)

@@ -2,10 +2,16 @@
 
 The contract is Gitea's own OpenAPI document; the test server checks every request and response against it.
 The token travels only in the Authorization header: it is not part of any URL, repr, log line or error text.
+
+Failures mid-run are retried only where a retry cannot do a thing twice: reads and edits (GET, PATCH) are
+retried with backoff on 429, 5xx, timeouts and dropped connections; a create (POST) whose answer was lost may
+have taken effect, so it is retried only after a check finds nothing made (and an "already exists" answer is
+resolved by the same check). Each call has a deadline over all its attempts, and every answer a size limit.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,9 +20,12 @@ from typing import Any
 import httpx
 
 from gitops_engine.adapters.forge.base import Issue, PullRequest
-from gitops_engine.core.errors import PermanentRemoteError, RemoteError, TransientRemoteError
+from gitops_engine.core.errors import PermanentRemoteError, TransientRemoteError
+from gitops_engine.core.shown import shown
 
 _PAGE = 50
+_MAX_PAGES = 200  # 10,000 items: a server that never sends a short page must not keep a run listing
+_MAX_BODY = 16 << 20
 _LABEL_COLOR = "#0075ca"
 _PERMANENT_HINTS = {
     401: "the token was refused; check the token the gitea block names (tokenEnv / tokenFile)",
@@ -34,6 +43,7 @@ class RetryPolicy:
     attempts: int = 4
     backoff: float = 0.5
     max_delay: float = 30.0
+    deadline: float = 120.0  # seconds for one call, all attempts and waits included
 
     def delay(self, attempt: int, suggested: float | None) -> float:
         """Seconds to wait before retry number `attempt` (1-based); a server's Retry-After wins, capped."""
@@ -52,25 +62,26 @@ class Repository:
     empty: bool
 
 
-def raise_for_status(response: httpx.Response, what: str, secrets: Sequence[str] = ()) -> None:
+def raise_for_status(response: httpx.Response, content: bytes, what: str, secrets: Sequence[str] = ()) -> None:
     """Map an HTTP status to the error tree: 401/403/404/409/422 and other 4xx permanent, 429/5xx transient."""
     status = response.status_code
     if status < 400:
         return
-    detail = _server_message(response)
+    detail = _server_message(content)
     for secret in secrets:
         detail = detail.replace(secret, "***")
-    suffix = f": {detail}" if detail else ""
+    suffix = f": {shown(detail)}" if detail else ""
+    reason = shown(response.reason_phrase, 60)
     if status == 429 or status >= 500:
-        message = f"{what}: {status} {response.reason_phrase} (temporary; retried){suffix}"
+        message = f"{what}: {status} {reason} (temporary; retried){suffix}"
         raise TransientRemoteError(message, delay=_retry_after(response) or 1.0)
     hint = _PERMANENT_HINTS.get(status, "the server refused the request")
-    raise PermanentRemoteError(f"{what}: {status} {response.reason_phrase} — {hint}{suffix}", status=status)
+    raise PermanentRemoteError(f"{what}: {status} {reason} — {hint}{suffix}", status=status)
 
 
-def _server_message(response: httpx.Response) -> str:
+def _server_message(content: bytes) -> str:
     try:
-        body = response.json()
+        body = json.loads(content)
     except ValueError:
         return ""
     if isinstance(body, Mapping):
@@ -79,7 +90,7 @@ def _server_message(response: httpx.Response) -> str:
         parts = [str(message)] if message else []
         if isinstance(errors, list):
             parts += [str(e) for e in errors]
-        return "; ".join(parts)[:500]
+        return "; ".join(parts)
     return ""
 
 
@@ -105,6 +116,7 @@ class GiteaClient:
     ) -> None:
         self.server = server.rstrip("/")
         self._token = token
+        self._timeout = timeout
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._http = httpx.Client(
@@ -140,7 +152,13 @@ class GiteaClient:
     def admin_create_user(self, username: str, email: str, password: str) -> None:
         """Create a user with the admin API (needs an admin token)."""
         body = {"username": username, "email": email, "password": password, "must_change_password": False}
-        self._call("POST", "/admin/users", json=body, what=f"create user {username}")
+        self._call(
+            "POST",
+            "/admin/users",
+            payload=body,
+            what=f"create user {username}",
+            existing=lambda: self._found(f"/users/{username}"),
+        )
 
     def org_exists(self, name: str) -> bool:
         """True when the organisation exists."""
@@ -149,7 +167,11 @@ class GiteaClient:
     def create_org(self, name: str) -> None:
         """Create a private organisation owned by the token's user."""
         self._call(
-            "POST", "/orgs", json={"username": name, "visibility": "private"}, what=f"create organisation {name}"
+            "POST",
+            "/orgs",
+            payload={"username": name, "visibility": "private"},
+            what=f"create organisation {name}",
+            existing=lambda: self._found(f"/orgs/{name}"),
         )
 
     # -- repositories
@@ -167,7 +189,14 @@ class GiteaClient:
         """Create an empty private repository in an organisation or the token user's account."""
         body = {"name": name, "private": True, "auto_init": False, "default_branch": default_branch}
         path = f"/orgs/{owner}/repos" if in_org else "/user/repos"
-        return _repository(self._call("POST", path, json=body, what=f"create repository {owner}/{name}"))
+        made = self._call(
+            "POST",
+            path,
+            payload=body,
+            what=f"create repository {owner}/{name}",
+            existing=lambda: self._found(f"/repos/{owner}/{name}"),
+        )
+        return _repository(made)
 
     # -- pull requests
 
@@ -182,7 +211,15 @@ class GiteaClient:
         payload: dict[str, Any] = {"head": head, "base": base, "title": title, "body": body}
         if label_ids:
             payload["labels"] = list(label_ids)
-        raw = self._call("POST", f"/repos/{owner}/{repo}/pulls", json=payload, what=f"open pull request {head}")
+        path = f"/repos/{owner}/{repo}/pulls"
+
+        def existing() -> Mapping[str, Any] | None:
+            for raw in self._pages(path, {"state": "open"}):
+                if (raw.get("head") or {}).get("ref") == head and (raw.get("base") or {}).get("ref") == base:
+                    return raw
+            return None
+
+        raw = self._call("POST", path, payload=payload, what=f"open pull request {head}", existing=existing)
         return _pull_request(raw)
 
     def edit_pull_request(
@@ -197,27 +234,32 @@ class GiteaClient:
     ) -> PullRequest:
         """Change title, body or state (open/closed) of a pull request."""
         payload = {k: v for k, v in (("title", title), ("body", body), ("state", state)) if v is not None}
-        raw = self._call("PATCH", f"/repos/{owner}/{repo}/pulls/{number}", json=payload, what=f"edit pull #{number}")
+        raw = self._call("PATCH", f"/repos/{owner}/{repo}/pulls/{number}", payload=payload, what=f"edit pull #{number}")
         return _pull_request(raw)
 
     def merge_pull_request(self, owner: str, repo: str, number: int, style: str = "merge") -> None:
         """Merge a pull request (`style`: merge, rebase, rebase-merge, squash, fast-forward-only)."""
         self._call(
-            "POST", f"/repos/{owner}/{repo}/pulls/{number}/merge", json={"do": style}, what=f"merge pull #{number}"
+            "POST", f"/repos/{owner}/{repo}/pulls/{number}/merge", payload={"do": style}, what=f"merge pull #{number}"
         )
 
     def comment(self, owner: str, repo: str, number: int, body: str) -> None:
         """Comment on an issue or pull request."""
         path = f"/repos/{owner}/{repo}/issues/{number}/comments"
-        self._call("POST", path, json={"body": body}, what=f"comment on #{number}")
+        self._call("POST", path, payload={"body": body}, what=f"comment on #{number}")
 
     def label_ids(self, owner: str, repo: str, names: Sequence[str]) -> list[int]:
         """Ids of the named labels, creating the ones the repository lacks."""
-        known = {str(raw["name"]): int(raw["id"]) for raw in self._pages(f"/repos/{owner}/{repo}/labels", {})}
+        path = f"/repos/{owner}/{repo}/labels"
+        known = {str(raw["name"]): int(raw["id"]) for raw in self._pages(path, {})}
         for name in names:
             if name not in known:
                 body = {"name": name, "color": _LABEL_COLOR}
-                raw = self._call("POST", f"/repos/{owner}/{repo}/labels", json=body, what=f"create label {name}")
+
+                def existing(name: str = name) -> Mapping[str, Any] | None:
+                    return next((raw for raw in self._pages(path, {}) if raw.get("name") == name), None)
+
+                raw = self._call("POST", path, payload=body, what=f"create label {name}", existing=existing)
                 known[name] = int(raw["id"])
         return [known[name] for name in names]
 
@@ -225,7 +267,8 @@ class GiteaClient:
         """Add labels (created when missing) to an issue or pull request."""
         ids = self.label_ids(owner, repo, names)
         path = f"/repos/{owner}/{repo}/issues/{number}/labels"
-        self._call("POST", path, json={"labels": ids}, what=f"label #{number}")
+        # adding labels a pull request already has changes nothing: safe to repeat
+        self._call("POST", path, payload={"labels": ids}, what=f"label #{number}", idempotent=True)
 
     # -- issues
 
@@ -245,7 +288,13 @@ class GiteaClient:
         payload: dict[str, Any] = {"title": title, "body": body}
         if label_ids:
             payload["labels"] = list(label_ids)
-        return _issue(self._call("POST", f"/repos/{owner}/{repo}/issues", json=payload, what=f"open issue {title!r}"))
+        path = f"/repos/{owner}/{repo}/issues"
+
+        def existing() -> Mapping[str, Any] | None:
+            issues = self._pages(path, {"state": "open", "type": "issues"})
+            return next((raw for raw in issues if raw.get("title") == title), None)
+
+        return _issue(self._call("POST", path, payload=payload, what=f"open issue {title!r}", existing=existing))
 
     def edit_issue(
         self,
@@ -259,7 +308,8 @@ class GiteaClient:
     ) -> Issue:
         """Change title, body or state (open/closed) of an issue."""
         payload = {k: v for k, v in (("title", title), ("body", body), ("state", state)) if v is not None}
-        raw = self._call("PATCH", f"/repos/{owner}/{repo}/issues/{number}", json=payload, what=f"edit issue #{number}")
+        path = f"/repos/{owner}/{repo}/issues/{number}"
+        raw = self._call("PATCH", path, payload=payload, what=f"edit issue #{number}")
         return _issue(raw)
 
     def forge(self, owner: str, repo: str) -> GiteaForge:
@@ -269,44 +319,101 @@ class GiteaClient:
     # -- plumbing
 
     def _exists(self, path: str) -> bool:
+        return self._found(path) is not None
+
+    def _found(self, path: str) -> Any:
+        """What GET `path` answers, or None for a 404."""
         try:
-            self._call("GET", path)
+            return self._call("GET", path)
         except PermanentRemoteError as exc:
             if exc.status == 404:
-                return False
+                return None
             raise
-        return True
 
     def _pages(self, path: str, params: Mapping[str, str]) -> Iterator[Mapping[str, Any]]:
-        page = 1
-        while True:
+        for page in range(1, _MAX_PAGES + 1):
             batch = self._call("GET", path, params={**params, "page": str(page), "limit": str(_PAGE)})
             if not isinstance(batch, list):
                 raise PermanentRemoteError(f"GET {path}: expected a JSON list from {self.server}")
             yield from batch
             if len(batch) < _PAGE:
                 return
-            page += 1
+        raise PermanentRemoteError(f"GET {path}: {self.server} still had more after {_MAX_PAGES} pages")
 
     def _call(
-        self, method: str, path: str, *, params: Mapping[str, str] | None = None, json: Any = None, what: str = ""
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        payload: Any = None,
+        what: str = "",
+        existing: Callable[[], Any] | None = None,
+        idempotent: bool | None = None,
     ) -> Any:
+        """One API call and its JSON answer (see the module doc for what is retried).
+
+        `existing` answers, for a create, what an earlier attempt (or someone else) already made, or None.
+        """
         label = f"Gitea {self.server}: {what or method + ' ' + path}"
-        last: RemoteError | None = None
-        for attempt in range(1, self._retry.attempts + 1):
+        repeatable = method != "POST" if idempotent is None else idempotent
+        ends = time.monotonic() + self._retry.deadline
+        attempt = 0
+        while True:
+            attempt += 1
+            if attempt > 1 and not repeatable and existing is not None:
+                made = existing()
+                if made is not None:
+                    return made
+            suggested: float | None = None
             try:
-                response = self._http.request(method, path, params=params, json=json)
-                raise_for_status(response, label, (self._token,))
-                return response.json() if response.content else None
+                response, content = self._once(method, path, params, payload, label, ends)
+                suggested = _retry_after(response)
+                raise_for_status(response, content, label, (self._token,))
+                return _json(content, label)
             except TransientRemoteError as exc:
-                last, suggested = exc, exc.delay
+                last = exc
             except httpx.TransportError as exc:
                 last = TransientRemoteError(f"{label}: connection failed ({type(exc).__name__})")
-                suggested = None
-            if attempt < self._retry.attempts:
-                self._sleep(self._retry.delay(attempt, suggested))
-        assert last is not None
-        raise TransientRemoteError(f"{last} — gave up after {self._retry.attempts} attempts") from None
+            except PermanentRemoteError as exc:
+                # "already exists": made by an attempt whose answer was lost, or by someone else meanwhile
+                made = existing() if existing is not None and exc.status in (409, 422) else None
+                if made is None:
+                    raise
+                return made
+            if not repeatable and existing is None:
+                raise TransientRemoteError(f"{last} — not retried: the server may have acted on it") from None
+            wait = self._retry.delay(attempt, suggested)
+            if attempt >= self._retry.attempts or time.monotonic() + wait >= ends:
+                raise TransientRemoteError(f"{last} — gave up after {attempt} attempts") from None
+            self._sleep(wait)
+
+    def _once(
+        self, method: str, path: str, params: Mapping[str, str] | None, payload: Any, label: str, ends: float
+    ) -> tuple[httpx.Response, bytes]:
+        """Send one request and read its answer within the call's deadline and the size limit."""
+        remaining = ends - time.monotonic()
+        if remaining <= 0:
+            raise TransientRemoteError(f"{label}: no time left of the {self._retry.deadline:g} s allowed")
+        timeout = min(self._timeout, remaining)
+        with self._http.stream(method, path, params=params, json=payload, timeout=timeout) as response:
+            content = bytearray()
+            for chunk in response.iter_bytes():
+                content += chunk
+                if len(content) > _MAX_BODY:
+                    raise PermanentRemoteError(f"{label}: the answer is larger than {_MAX_BODY} bytes")
+                if time.monotonic() > ends:
+                    raise TransientRemoteError(f"{label}: no complete answer within {self._retry.deadline:g} s")
+        return response, bytes(content)
+
+
+def _json(content: bytes, label: str) -> Any:
+    if not content:
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:
+        raise PermanentRemoteError(f"{label}: the answer is not JSON") from None
 
 
 class GiteaForge:
