@@ -44,10 +44,11 @@ def parse_index(data: bytes, source_url: str) -> ChartIndex:
             f"{source_url}: the response is not a Helm repository index (no `entries` mapping); check the URL"
         )
     charts: dict[str, tuple[ChartRelease, ...]] = {}
-    for name, items in entries.items():
-        if isinstance(items, list):
-            releases = (_release(str(name), item) for item in items if isinstance(item, dict))
-            charts[str(name)] = tuple(release for release in releases if release is not None)
+    for key, items in entries.items():
+        name = _text(key)
+        if name is not None and isinstance(items, list):
+            releases = (_release(name, item) for item in items if isinstance(item, dict))
+            charts[name] = tuple(release for release in releases if release is not None)
     return ChartIndex(source_url=source_url, charts=MappingProxyType(charts))
 
 
@@ -71,6 +72,9 @@ def _release(chart: str, entry: Mapping[str, Any]) -> ChartRelease | None:
 def _text(value: Any) -> str | None:
     # An unquoted `1.10` arrives as a float; str() is the best that can be recovered from such an index.
     if value is None or isinstance(value, dict | list):
+        return None
+    if isinstance(value, int) and value.bit_length() > 64:
+        # Helm reads numbers in 64 bits, and Python refuses to spell one of thousands of digits: not a value
         return None
     return value if isinstance(value, str) else str(value)
 

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
+from gitops_engine.core.shown import shown
 from gitops_engine.core.yamlio import YamlError
 from gitops_engine.currency.manifests import (
     KUSTOMIZE_FILES,
@@ -438,12 +439,13 @@ def _pinned(
     if "${" in value:
         default = _DEFAULT_VAR.match(value)
         if default is None:
-            reason = f"version {value} has no default to bump"
+            reason = f"version {shown(value, 64)} has no default to bump"
             return _skipped(placed, holder, ref, reason, chart, source, scalar.line)
         version_text = default.group(1)
     ranged = is_constraint(version_text)
     if not ranged and parse_version(version_text) is None:
-        return _skipped(placed, holder, ref, f"{value!r} is not a version or range", chart, source, scalar.line)
+        reason = f"'{shown(value, 64)}' is not a version or range"
+        return _skipped(placed, holder, ref, reason, chart, source, scalar.line)
     return ChartUse(
         app=_app_name(chart, obj.path),
         chart=chart,

@@ -16,6 +16,9 @@ from functools import lru_cache
 
 _CORE = r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
 _IDENT = r"[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*"
+# Longer text is not a version: Helm's own parser keeps each part in 64 bits, and a part of thousands of digits
+# (one hostile index entry) would otherwise cost a slow or failing int() on every comparison.
+_MAX_LENGTH = 128
 _VERSION_RE = re.compile(rf"^(v?)(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-({_IDENT}))?(?:\+({_IDENT}))?$")
 _COMPOUND_RE = re.compile(rf"^{_CORE}(?:-({_IDENT}))?$")
 
@@ -105,7 +108,7 @@ class Version:
 @lru_cache(maxsize=65536)
 def parse_version(text: str) -> Version | None:
     """The version `text` spells (`1.2.3`, `v1.2.3`, `1.2.0-beta.1`, `1.3.0-2.5.0`), or None if it is not one."""
-    match = _VERSION_RE.match(text.strip())
+    match = _VERSION_RE.match(text.strip()) if len(text) <= _MAX_LENGTH else None
     if match is None:
         return None
     _, major, minor, patch, pre, _build = match.groups()
@@ -165,9 +168,9 @@ def _wild(part: str | None) -> bool:
 
 
 def _parse_term(text: str) -> Term:
-    match = _TERM_RE.match(text.strip())
+    match = _TERM_RE.match(text.strip()) if len(text) <= _MAX_LENGTH else None
     if match is None:
-        raise ValueError(f"not a version constraint: {text!r}")
+        raise ValueError(f"not a version constraint: {text[:_MAX_LENGTH]!r}")
     op, prefix, numbers, pre = match.groups()
     parts = numbers.split(".")
     padded: list[str | None] = [*parts, None, None][:3]
@@ -180,7 +183,7 @@ def _parse_term(text: str) -> Term:
     suffix = f"-{pre}" if pre else ""
     version = parse_version(f"{prefix}{nums[0]}.{nums[1]}.{nums[2]}{suffix}")
     if version is None or (pre and dirty):
-        raise ValueError(f"not a version constraint: {text!r}")
+        raise ValueError(f"not a version constraint: {text[:_MAX_LENGTH]!r}")
     return Term(op or "=", version, dirty, text.strip())
 
 

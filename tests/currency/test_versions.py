@@ -8,6 +8,7 @@ from gitops_engine.currency.versions import (
     RangeStrategy,
     UpdateType,
     Version,
+    is_constraint,
     parse_constraint,
     parse_version,
     rewrite_range,
@@ -84,6 +85,21 @@ def test_prerelease_only_matches_terms_that_name_one() -> None:
 def test_bad_constraint_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="not a version constraint"):
         parse_constraint(">=banana")
+
+
+HUGE = "1" + "0" * 5000
+
+
+@pytest.mark.parametrize("text", [f"{HUGE}.0.0", f"1.{HUGE}.0", f"1.0.0-rc.{HUGE}", f"1.0.0-{HUGE}.0.0"])
+def test_a_version_with_a_5000_digit_part_is_not_a_version(text: str) -> None:
+    assert parse_version(text) is None
+    assert is_constraint(text) is False
+
+
+def test_a_constraint_with_a_5000_digit_part_is_refused_with_a_short_message() -> None:
+    with pytest.raises(ValueError, match="not a version constraint") as caught:
+        parse_constraint(f">={HUGE}.0.0")
+    assert len(str(caught.value)) < 200
 
 
 @pytest.mark.parametrize(
