@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from gitops_engine.core.errors import InputError
+from gitops_engine.core.shown import shown
 from gitops_engine.core.urls import CREDENTIALS_FIX, has_credentials
 from gitops_engine.core.yamlio import LocatedDocument
 from gitops_engine.model.tree import Tree
@@ -19,6 +20,8 @@ _WORKSPACE_NS = re.compile(rf"^{names.WORKSPACES_DIR}/(?P<ws>[^/]+)/namespace\.y
 _PROJECT_NS = re.compile(rf"^{names.WORKSPACES_DIR}/(?P<ws>[^/]+)/projects/(?P<p>[^/]+)/namespace\.yaml$")
 _COPY_PATH = re.compile(rf"^{names.WORKSPACES_DIR}/[^/]+/(projects/[^/]+/)?{names.CATALOGS_DIR}/[^/]+\.ya?ml$")
 _WORKSPACES_PREFIX = names.WORKSPACES_DIR + "/"
+# a Kubernetes object name (RFC 1123 subdomain); copies are files named after it, so it must be one
+_OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 class TargetKind(StrEnum):
@@ -154,6 +157,11 @@ def _source(path: str, doc: LocatedDocument, errors: list[str]) -> CatalogSource
     before = len(errors)
     if not isinstance(name, str) or not name:
         errors.append(f"{path}:{doc.start_line}: GitRepository has no metadata.name (fix: name it)")
+    elif len(name) > 253 or not _OBJECT_NAME.fullmatch(name):
+        errors.append(
+            f"{path}:{doc.line_of(('metadata', 'name'))}: GitRepository name '{shown(name, 64)}' is not a Kubernetes "
+            "name (fix: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)"
+        )
     if not isinstance(spec, dict) or not isinstance(spec.get("url"), str):
         errors.append(f"{path}:{doc.line_of(('spec',))}: GitRepository {name} has no spec.url (fix: add the URL)")
     elif has_credentials(spec["url"]):

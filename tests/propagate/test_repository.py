@@ -128,6 +128,26 @@ def test_bad_config_is_one_line_exit_2_and_nothing_written(tmp_path: Path, capsy
     assert set(repo.odb) == objects
 
 
+@pytest.mark.parametrize("name", ["../../escape", "a/b", "..", "Upper", "-dash"])
+def test_a_source_named_like_a_path_is_refused_at_its_line_with_exit_2_and_nothing_written(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = fleet({"bad": source(name, {WS_DEFAULT: "true"})}, {}).merged(_fleet(1))
+    _seed(tmp_path / "fleet.git", bad)
+    repo = git.open_repository(tmp_path / "fleet.git", create=False)
+    objects = set(repo.odb)
+    code, _, err = _cli(capsys, "propagate", "--repo", str(tmp_path / "fleet.git"))
+    assert code == 2
+    assert err.splitlines() == [
+        f"error: common/catalog-repositories/bad.yaml:4: GitRepository name '{name}' is not a Kubernetes name "
+        "(fix: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)"
+    ]
+    code, out, err = _cli(capsys, "reconcile", "--repo", str(tmp_path / "fleet.git"))
+    assert code == 1 and err == ""
+    assert out.startswith("propagate: failed — common/catalog-repositories/bad.yaml:4: GitRepository name")
+    assert set(repo.odb) == objects
+
+
 def test_missing_branch_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _seed(tmp_path / "fleet.git", _fleet(1))
     code, _, err = _cli(capsys, "propagate", "--repo", str(tmp_path / "fleet.git"), "--branch", "nope")
