@@ -8,6 +8,7 @@ variables are set. Identities are never logged.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,18 +65,48 @@ def _read_key_file(path: Path, origin: str) -> list[str]:
 
 
 def write_identity(path: Path, pair: tuple[str, str] | None = None) -> str:
-    """Write the (identity, recipient) `pair` (a new one when None) to `path` with mode 0600, never
-    overwriting; return its recipient."""
-    if path.exists():
+    """Write the (identity, recipient) `pair` (a new one when None) to `path` with mode 0600; return its recipient.
+
+    An existing key is never overwritten; an empty file (what a crash while writing a key used to leave) holds no
+    key and is replaced. The key is written whole to a temporary file, flushed to disk and only then linked into
+    place, so a crash at any moment leaves either no key file or a complete one.
+    """
+    if _holds_something(path):
         raise InputError(f"{path}: already exists (choose another path; an existing key is never overwritten)")
     path.parent.mkdir(parents=True, exist_ok=True)
     identity, recipient = pair or generate_identity()
     # created 0600 from the start, so the key is never readable by others even for a moment
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(f"# public key: {recipient}\n{identity}\n")
-    path.chmod(0o600)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"# public key: {recipient}\n{identity}\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            if _holds_something(path):
+                raise InputError(f"{path}: another run wrote a key here meanwhile; it is kept, run again") from None
+            Path(temporary).replace(path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    _sync_directory(path.parent)
     return recipient
+
+
+def _holds_something(path: Path) -> bool:
+    try:
+        return bool(path.read_bytes().strip())
+    except FileNotFoundError:
+        return False
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def find_config(start: Path) -> Path | None:

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from gitops_engine.core.bech32 import checksum_ok
 from gitops_engine.core.errors import InputError
+from gitops_engine.core.shown import shown
 from gitops_engine.core.yamlio import PathKey, emit
 from gitops_engine.secrets.selection import SECRET_REGEX, Selection, read_selection
 from gitops_engine.spec.reader import SpecReader, read_config
@@ -87,11 +89,16 @@ def _recipients(reader: SpecReader, keys: PathKey, value: object) -> tuple[str, 
     if value is None:
         return ()
     if isinstance(value, str):
-        return tuple(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(dict.fromkeys(v.strip() for v in value))
-    reader.error(keys, "must be a comma-separated string or a list of age1… recipients")
-    return ()
+        found = tuple(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        found = tuple(dict.fromkeys(v.strip() for v in value))
+    else:
+        reader.error(keys, "must be a comma-separated string or a list of age1… recipients")
+        return ()
+    for recipient in found:
+        if recipient.startswith("age1") and not checksum_ok(recipient):
+            reader.error(keys, f"age recipient {shown(recipient, 80)}: the checksum does not match (a typo?)")
+    return found
 
 
 def _yaml_indent(reader: SpecReader, stores: object) -> int:

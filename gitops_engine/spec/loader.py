@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from gitops_engine.core.bech32 import checksum_ok
 from gitops_engine.core.errors import InputError
 from gitops_engine.core.yamlio import LocatedDocument
 from gitops_engine.model.platform import (
@@ -205,6 +206,8 @@ def _read_age(r: SpecReader, raw: Any) -> tuple[str, ...]:
         value = r.string(("age", "recipients", index), item)
         if value and not re.fullmatch(r"age1[02-9ac-hj-np-z]{58}", value):
             r.error(("age", "recipients", index), "not an age recipient (age1… public key, 62 characters)")
+        elif value and not checksum_ok(value):
+            r.error(("age", "recipients", index), "the age recipient's checksum does not match (a typo? copy it again)")
         recipients.append(value)
     return tuple(recipients)
 

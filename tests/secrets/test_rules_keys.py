@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from gitops_engine.adapters.agekeys import all_identities, discover_identities, find_config
+from gitops_engine.adapters.agekeys import all_identities, discover_identities, find_config, write_identity
 from gitops_engine.core.errors import InputError
 from gitops_engine.secrets import sopsfile
-from gitops_engine.secrets.agekeys import generate_identity
+from gitops_engine.secrets.agekeys import generate_identity, parse_identities, recipient_of
 from gitops_engine.secrets.creation_rules import CreationRule, SopsConfig, parse_config, render_config
 from gitops_engine.secrets.guard import plaintext_violations
 from gitops_engine.secrets.stores import Format
@@ -34,7 +38,8 @@ def test_first_matching_rule_wins_and_path_regex_is_a_search() -> None:
 
 
 def test_a_path_no_rule_matches_has_none_and_two_selection_rules_are_an_input_error() -> None:
-    config = parse_config(b"creation_rules:\n  - path_regex: ^secrets/\n    age: age1x\n")
+    recipient = generate_identity()[1]
+    config = parse_config(f"creation_rules:\n  - path_regex: ^secrets/\n    age: {recipient}\n")
     assert config.rule_for("apps/x.yaml") is None
     with pytest.raises(
         InputError, match=r"\.sops\.yaml:2: creation_rules\[0\]: sets unencrypted_regex and encrypted_regex"
@@ -132,7 +137,52 @@ def test_guard_flags_plaintext_secrets_and_rule_files_only() -> None:
 
 
 def test_rendered_config_routes_secret_paths_to_recipients() -> None:
-    config = parse_config(render_config(["age1abc", "age1def"]))
+    first, second = generate_identity()[1], generate_identity()[1]
+    config = parse_config(render_config([first, second]))
     rule = _rule(config, "clusters/c1/secrets/git.sops.yaml")
-    assert rule.age == ("age1abc", "age1def") and rule.selection.value == "^(data|stringData)$"
+    assert rule.age == (first, second) and rule.selection.value == "^(data|stringData)$"
     assert config.rule_for("apps/app.yaml") is None and config.yaml_indent == 2
+
+
+def test_a_recipient_with_a_broken_checksum_is_refused_at_its_rule() -> None:
+    recipient = generate_identity()[1]
+    typo = recipient[:30] + ("q" if recipient[30] != "q" else "p") + recipient[31:]
+    text = f"creation_rules:\n  - path_regex: a\n    age: {recipient}\n  - path_regex: b\n    age: {recipient},{typo}\n"
+    with pytest.raises(InputError) as caught:
+        parse_config(text, "repo/.sops.yaml")
+    assert caught.value.lines == (
+        f"repo/.sops.yaml:5: creation_rules[1].age: age recipient {typo}: the checksum does not match (a typo?)",
+    )
+
+
+def test_a_key_file_is_written_whole_or_not_at_all_and_an_empty_one_is_replaced(tmp_path: Path) -> None:
+    key = tmp_path / "age" / "fleet.agekey"
+    recipient = write_identity(key)
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert [recipient_of(i) for i in parse_identities(key.read_text())] == [recipient]
+    with pytest.raises(InputError, match="already exists"):
+        write_identity(key)
+    assert [p.name for p in key.parent.iterdir()] == ["fleet.agekey"], "no temporary file is left"
+    key.write_text("")  # what a crash while writing used to leave
+    replaced = write_identity(key)
+    assert replaced != recipient and [recipient_of(i) for i in parse_identities(key.read_text())] == [replaced]
+
+
+def test_a_key_writer_killed_at_any_moment_leaves_no_partial_key(tmp_path: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path; from gitops_engine.adapters.agekeys import write_identity\n"
+        "for n in range(100000): write_identity(Path(sys.argv[1]) / f'k{n}.agekey')\n"
+    )
+    complete = 0
+    for round_ in range(12):  # bounded: twelve kills at spread-out moments
+        directory = tmp_path / f"round{round_}"
+        directory.mkdir()
+        child = subprocess.Popen([sys.executable, "-c", code, str(directory)])
+        time.sleep(0.35 + round_ * 0.02)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        for key in directory.glob("*.agekey"):
+            identities = parse_identities(key.read_text())
+            assert len(identities) == 1 and recipient_of(identities[0]).startswith("age1"), key
+            complete += 1
+    assert complete > 0
