@@ -6,8 +6,13 @@ no-change run writes nothing and only looks up object ids it already knows.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import shutil
 import struct
+import tempfile
+import time
 import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +35,11 @@ _SMALL_OBJECT = 4096
 _PARALLEL_DEFLATE = 512
 _TREE_FILEMODE = 0o040000
 _FILE_FILEMODE = 0o100644
+_TEMPORARY = "tmp_gitops-engine_"
+_STALE_TEMPORARY = 3600  # seconds: far longer than writing any pack takes
+_STALE_LOCK = 600
+# a live writer holds a ref lock for microseconds (git itself waits up to 100 ms); 1.55 s in all
+_LOCK_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8)
 
 PlaintextGuard = Callable[[Mapping[str, bytes]], list[str]]
 
@@ -68,8 +78,21 @@ def open_repository(path: Path, create: bool = True) -> pygit2.Repository:
                 raise InputError(f"{path}: exists but is not a git repository (choose an empty or new path)") from exc
     if not create:
         raise InputError(f"{path}: no git repository there")
-    repo = pygit2.init_repository(str(path), bare=True, initial_head="main")
-    return repo
+    _create_bare(path)
+    return open_repository(path, create=False)
+
+
+def _create_bare(path: Path) -> None:
+    """A bare repository made beside `path` and renamed into place: no other process ever sees half of one, and
+    when two create it at once the loser's rename fails and it opens the winner's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new"))
+    try:
+        pygit2.init_repository(str(scratch), bare=True, initial_head="main")
+        with contextlib.suppress(OSError):  # someone else's repository is there now (or it is not empty)
+            scratch.rename(path)  # replaces an empty directory, never a full one
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def head_of(repo: pygit2.Repository, branch: str) -> BranchHead:
@@ -300,14 +323,27 @@ def _store(repo: pygit2.Repository, objects: Mapping[bytes, tuple[int, bytes]]) 
         return
     pack_dir = Path(repo.path) / "objects" / "pack"
     pack_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(pack_dir)
     pack, index = _pack_bytes(objects)
     name = f"pack-{pack[-20:].hex()}"
     # libgit2 rescans the pack directory when a lookup misses, so the new pack is found without reopening
     for suffix, data in ((".pack", pack), (".idx", index)):  # the index last: it makes the pack visible
-        tmp = pack_dir / f"tmp-{name}{suffix}"
-        tmp.write_bytes(data)
-        tmp.chmod(0o444)
-        tmp.replace(pack_dir / f"{name}{suffix}")
+        fd, temporary = tempfile.mkstemp(dir=pack_dir, prefix=_TEMPORARY)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        Path(temporary).chmod(0o444)
+        Path(temporary).replace(pack_dir / f"{name}{suffix}")
+
+
+def _remove_stale_temporaries(pack_dir: Path) -> None:
+    """Pack files a crashed run left half-written. Their names start with `tmp_`, which `git gc` also prunes (after
+    two weeks); ours are removed here once they are old enough that no live run can still be writing them.
+    `tmp-pack-` is what earlier versions named them."""
+    limit = time.time() - _STALE_TEMPORARY
+    for leftover in (*pack_dir.glob(f"{_TEMPORARY}*"), *pack_dir.glob("tmp-pack-*")):
+        with contextlib.suppress(OSError):  # gone already: another run cleaned it
+            if leftover.stat().st_mtime < limit:
+                leftover.unlink()
 
 
 def _pack_bytes(objects: Mapping[bytes, tuple[int, bytes]]) -> tuple[bytes, bytes]:
@@ -413,22 +449,37 @@ def create_commit(
 
 
 def move_branch(repo: pygit2.Repository, branch: str, new_commit: str, expected: str | None, reason: str) -> None:
-    """Point `branch` at `new_commit` only if it still points at `expected` (None: must not exist)."""
+    """Point `branch` at `new_commit` only if it still points at `expected` (None: must not exist).
+
+    A branch that already points at `new_commit` counts as moved: an identical run got there first. While another
+    process holds the ref's lock the move is tried again for a moment, as git does.
+    """
     name = _ref_name(branch)
-    try:
-        if expected is None:
-            repo.references.create(name, pygit2.Oid(hex=new_commit), force=False)
+    for wait in (*_LOCK_WAITS, None):
+        try:
+            if expected is None:
+                repo.references.create(name, pygit2.Oid(hex=new_commit), force=False)
+                return
+            ref = repo.references.get(name)
+            found = None if ref is None else str(ref.target)
+            if found == new_commit:
+                return
+            if ref is None or found != expected:
+                raise _moved(branch, expected, found)
+            # libgit2 re-checks the old value under the ref lock: a compare-and-swap
+            ref.set_target(pygit2.Oid(hex=new_commit), reason)
             return
-        ref = repo.references.get(name)
-        if ref is None or str(ref.target) != expected:
-            raise _moved(branch, expected, None if ref is None else str(ref.target))
-        # libgit2 re-checks the old value under the ref lock: a compare-and-swap
-        ref.set_target(pygit2.Oid(hex=new_commit), reason)
-    except pygit2.AlreadyExistsError as exc:
-        raise _moved(branch, expected, "an existing commit") from exc
-    except pygit2.GitError as exc:
-        current = repo.references.get(name)
-        raise _moved(branch, expected, None if current is None else str(current.target)) from exc
+        except (pygit2.GitError, OSError) as exc:  # AlreadyExistsError is a GitError; a held lock file an OSError
+            current = repo.references.get(name)
+            found = None if current is None else str(current.target)
+            if found == new_commit:
+                return
+            locked = _locked(repo, name)
+            if locked is None:
+                raise _moved(branch, expected, found) from exc
+            if wait is None:
+                raise locked from exc
+            time.sleep(wait)
 
 
 def delete_branch(repo: pygit2.Repository, branch: str, expected: str) -> None:
@@ -439,9 +490,10 @@ def delete_branch(repo: pygit2.Repository, branch: str, expected: str) -> None:
     try:
         # libgit2 deletes against the target it read, under the ref lock: a compare-and-delete
         ref.delete()
-    except pygit2.GitError as exc:
+    except (pygit2.GitError, OSError) as exc:
         current = repo.references.get(_ref_name(branch))
-        raise _moved(branch, expected, None if current is None else str(current.target)) from exc
+        found = None if current is None else str(current.target)
+        raise _locked(repo, _ref_name(branch)) or _moved(branch, expected, found) from exc
 
 
 def set_ref(repo: pygit2.Repository, ref: str, target: str) -> None:
@@ -486,6 +538,24 @@ def _moved(branch: str, expected: str | None, found: str | None) -> ConflictErro
         f"branch {branch!r} moved while we worked (expected {expected or 'no branch'}, found {found or 'none'}); "
         "nothing was changed — run the command again to build on the new head"
     )
+
+
+def _locked(repo: pygit2.Repository, ref_name: str) -> ConflictError | None:
+    """Why a ref could not be written when a git lock file is in the way, with the fix; None when none is."""
+    for lock in (Path(repo.path) / f"{ref_name}.lock", Path(repo.path) / "packed-refs.lock"):
+        try:
+            age = time.time() - lock.stat().st_mtime
+        except OSError:
+            continue
+        if age > _STALE_LOCK:
+            holder = f"it is {age / 60:.0f} minutes old, so it was most likely left by a git process that crashed"
+        else:
+            holder = "a git process may be writing the branch right now, or one crashed"
+        return ConflictError(
+            f"{ref_name} is locked by {lock} ({holder}); nothing was changed. If no git command is running on "
+            f"this repository, delete {lock} and run again"
+        )
+    return None
 
 
 def _ref_name(branch: str) -> str:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from gitops_engine.adapters.command import Command, Completed, run
 from gitops_engine.core.errors import ConflictError, ToolError
+from gitops_engine.core.shown import shown
 from gitops_engine.model.credentials import Credentials
 
 _USER_ENV = "GITOPS_ENGINE_GIT_USERNAME"
@@ -138,7 +139,8 @@ def push_branch(
     """Push `commit` to `branch`: a plain fast-forward, or with `lease` a force-with-lease on `expected`; `also`
     (ref → commit, refs only the engine writes) goes in the same atomic push, forced.
 
-    Raises ConflictError when the remote rejects it because the branch moved; the commit stays in `store`.
+    Raises ConflictError when the remote rejects it because the branch moved; the commit stays in `store`. A
+    rejected push whose branch holds `commit` anyway succeeded: an identical run pushed the same commit first.
     """
     argv = ["push", "--porcelain"]
     if also:
@@ -148,7 +150,9 @@ def push_branch(
     argv += ["--", remote.url, f"{commit}:refs/heads/{branch}"]
     argv += [f"+{target}:{ref}" for ref, target in sorted((also or {}).items())]
     done = _git(remote, store, argv, "push", ok_if_rejected=True)
-    rejected = _rejections(done.stdout.decode())
+    rejected = [shown(reason) for reason in _rejections(done.stdout.decode(errors="replace"))]
+    if rejected and remote_head(remote, branch, store) == commit:
+        return
     if rejected and any(marker in rejected[0] for marker in _MOVED):
         raise ConflictError(
             f"push of {commit[:12]} to {branch!r} on {remote.display} was rejected ({rejected[0]}): "
@@ -180,7 +184,7 @@ def push_for_review(
         options += ["-o", f"{key}={value.replace(chr(10), ' ').strip()}"]
     argv = ["push", "--porcelain", *options, "--", remote.url, f"{commit}:refs/for/{base}"]
     done = _git(remote, store, argv, "push for review", ok_if_rejected=True)
-    rejected = _rejections(done.stdout.decode())
+    rejected = [shown(reason) for reason in _rejections(done.stdout.decode(errors="replace"))]
     if rejected:
         raise ToolError(f"{remote.display} refused the review push of {commit[:12]} for {base!r}: {rejected[0]}")
 
@@ -225,7 +229,8 @@ def _git(remote: Remote, store: Path, args: list[str], what: str, *, ok_if_rejec
         raise ToolError(scrub(str(exc), secrets)) from None
     if done.returncode == 0 or (ok_if_rejected and done.returncode == 1 and _rejections(done.stdout.decode())):
         return done
-    tail = scrub(done.stderr.decode(errors="replace"), secrets).strip().splitlines()[-12:]
+    # the server's own words (hooks, "remote:" lines) are shown escaped, one line each
+    tail = [shown(line) for line in scrub(done.stderr.decode(errors="replace"), secrets).strip().splitlines()[-12:]]
     raise ToolError(
         f"git {what} with {remote.display} failed (exit {done.returncode}):\n" + ("\n".join(tail) or "(no output)")
     )

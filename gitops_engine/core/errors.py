@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gitops_engine.core.shown import shown
+
 
 class GitopsError(Exception):
     """Base of every error the engine raises on purpose."""
@@ -30,8 +32,8 @@ class ToolError(GitopsError):
 
     @classmethod
     def from_process(cls, argv: Sequence[str], returncode: int, stderr: str) -> ToolError:
-        """Build the error from a finished process, keeping the tail of its stderr."""
-        tail = stderr.strip().splitlines()[-20:]
+        """Build the error from a finished process, keeping the tail of its stderr (escaped: it may quote a server)."""
+        tail = [shown(line) for line in stderr.strip().splitlines()[-20:]]
         detail = "\n".join(tail) if tail else "(no output)"
         return cls(f"`{' '.join(argv)}` exited {returncode}:\n{detail}")
 
