@@ -29,7 +29,7 @@ def start_together(code: str, args: list[str], count: int, at: float) -> list[su
 
 def test_processes_racing_to_create_a_repository_all_open_it(tmp_path: Path) -> None:
     code = "from pathlib import Path; from gitops_engine.adapters import git; git.open_repository(Path(sys.argv[1]))"
-    for round_ in range(5):  # bounded: five races of six processes
+    for round_ in range(4):  # bounded: four races of six (before the fix about one loser in eight failed)
         path = tmp_path / f"race{round_}.git"
         children = start_together(code, [str(path)], 6, time.time() + 1.5)
         results = [(child.wait(timeout=60), child.stderr.read() if child.stderr else b"") for child in children]
