@@ -244,3 +244,18 @@ def test_bodies_that_never_end_keep_memory_bounded(server: FaultServer, tmp_path
     peak_mb = usage.ru_maxrss / 1024
     assert peak_mb < 400, f"peak memory {peak_mb:.0f} MB"
     assert elapsed < 60
+
+
+def test_reconcile_counts_a_failed_lookup_as_a_failure_and_leaves_no_lock_behind(
+    server: FaultServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad_url = server.helm("status-500")
+    repo = fleet(tmp_path / "fleet.git", {"good": server.helm("ok"), "bad": bad_url})
+    for _ in range(2):  # the second pass runs too: nothing was left locked
+        started = time.monotonic()
+        assert main(["reconcile", "--repo", str(repo)]) == 1
+        lines = capsys.readouterr().out.splitlines()
+        assert time.monotonic() - started < BOUND
+        assert f"bump: lookup failed: {bad_url}: GET {bad_url}/index.yaml: HTTP 500 (gave up after 3 attempts)" in lines
+        assert lines[-1].startswith("bump: failed — ") and lines[-1].endswith(" items, 1 failed")
+        assert any(line.startswith("bump: gitops-engine/demo-1: ") for line in lines)
