@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pygit2
 
-from gitops_engine.core.errors import ConflictError, InputError, SecretLeakError
+from gitops_engine.core.errors import ConflictError, InputError, RefLockError, SecretLeakError
 from gitops_engine.model.tree import Tree
 
 Repository = pygit2.Repository
@@ -540,7 +540,7 @@ def _moved(branch: str, expected: str | None, found: str | None) -> ConflictErro
     )
 
 
-def _locked(repo: pygit2.Repository, ref_name: str) -> ConflictError | None:
+def _locked(repo: pygit2.Repository, ref_name: str) -> RefLockError | None:
     """Why a ref could not be written when a git lock file is in the way, with the fix; None when none is."""
     for lock in (Path(repo.path) / f"{ref_name}.lock", Path(repo.path) / "packed-refs.lock"):
         try:
@@ -551,7 +551,7 @@ def _locked(repo: pygit2.Repository, ref_name: str) -> ConflictError | None:
             holder = f"it is {age / 60:.0f} minutes old, so it was most likely left by a git process that crashed"
         else:
             holder = "a git process may be writing the branch right now, or one crashed"
-        return ConflictError(
+        return RefLockError(
             f"{ref_name} is locked by {lock} ({holder}); nothing was changed. If no git command is running on "
             f"this repository, delete {lock} and run again"
         )

@@ -27,6 +27,10 @@ class ConflictError(GitopsError):
     """Someone else changed the target (a ref moved, a push was rejected); nothing was lost."""
 
 
+class RefLockError(GitopsError):
+    """A git lock file keeps a ref from being written: another process is writing it, or one crashed mid-write."""
+
+
 class ToolError(GitopsError):
     """An external command failed; the message carries the command and what it printed."""
 

@@ -17,13 +17,13 @@ from gitops_engine.adapters.forge.gitea import GiteaClient, RetryPolicy
 from gitops_engine.adapters.helmrepo import LookupOptions
 from gitops_engine.adapters.targets import GiteaTarget, gitea_target
 from gitops_engine.app.bump import AdapterLookup, bump_target
-from gitops_engine.app.publish import publish
 from gitops_engine.core.errors import PermanentRemoteError, TransientRemoteError
 from gitops_engine.model.tree import Tree
 from tests.currency.support import NOW
 from tests.faults.fleet import CHART, NEWER, PINNED, helm_release, helm_repository
 from tests.faults.servers import FaultServer, fault_server, helm_index
 from tests.forge.gitea_server import Fault, GiteaServer
+from tests.forge.support import publish_tree
 from tests.seed.helpers import reproducible_spec_text, run_cli, write_example
 
 PULLS = "/api/v1/repos/alice/fleet/pulls"
@@ -210,7 +210,7 @@ def gitea_fleet(gitea: GiteaServer, charts: FaultServer, monkeypatch: pytest.Mon
     for chart in (CHART, "other"):
         files[f"clusters/c/apps/{chart}.yaml"] = helm_release(chart, "charts", chart)
     author = git.Signature("human", "h@example.invalid", 1_800_000_000)
-    publish(target, "main", lambda _base: Tree(files), "fleet", author=author)
+    publish_tree(target, "main", lambda _base: Tree(files), "fleet", author=author)
     return target
 
 
@@ -231,7 +231,7 @@ def test_bump_on_gitea_keeps_going_when_one_pull_request_fails_and_the_rerun_com
 
     failed = [o for o in first.outcomes if o.failed]
     assert len(first.outcomes) == 2 and len(failed) == 1
-    assert "422" in failed[0].reason and failed[0].pull_request is None
+    assert "422" in failed[0].error and failed[0].pull_request is None
     opened = [o for o in first.outcomes if not o.failed]
     assert opened[0].pull_request is not None
     assert [p.head for p in gitea.pulls_of("platform", "fleet")] == [opened[0].name]

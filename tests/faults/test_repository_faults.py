@@ -45,7 +45,7 @@ def test_identical_seeds_started_together_all_succeed_with_one_commit(tmp_path: 
     env_home = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     os.environ.update(env_home)
     try:
-        children = start_together(code, ["seed", "-c", str(spec), "--repo", str(repo)], 3, time.time() + 2.0)
+        children = start_together(code, ["seed", "-c", str(spec), "--repo", str(repo), "--create"], 3, time.time() + 2.0)
         codes = [(child.wait(timeout=120), child.stderr.read() if child.stderr else b"") for child in children]
     finally:
         for key in env_home:
@@ -85,7 +85,7 @@ def test_a_lock_file_in_the_way_is_named_with_its_fix(age_minutes: int, words: s
     repo = tmp_path / "fleet.git"
     os.environ["XDG_CONFIG_HOME"] = str(tmp_path / "config")
     try:
-        assert run_cli("seed", "-c", str(spec), "--repo", str(repo)).code == 0
+        assert run_cli("seed", "-c", str(spec), "--repo", str(repo), "--create").code == 0
         before = git.head_of(git.open_repository(repo, create=False), "main").commit
         lock = repo / "refs" / "heads" / "main.lock"
         lock.write_text("")
