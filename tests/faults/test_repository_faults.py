@@ -38,18 +38,19 @@ def test_processes_racing_to_create_a_repository_all_open_it(tmp_path: Path) -> 
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(f".race{round_}")] == []
 
 
-def test_identical_seeds_started_together_all_succeed_with_one_commit(tmp_path: Path) -> None:
+def test_identical_seeds_started_together_all_succeed_with_one_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = write_example(tmp_path, reproducible_spec_text())
     repo = tmp_path / "fleet.git"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     code = "from gitops_engine.cli.main import main; sys.exit(main(sys.argv[1:]))"
-    env_home = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    os.environ.update(env_home)
-    try:
-        children = start_together(code, ["seed", "-c", str(spec), "--repo", str(repo), "--create"], 3, time.time() + 2.0)
-        codes = [(child.wait(timeout=120), child.stderr.read() if child.stderr else b"") for child in children]
-    finally:
-        for key in env_home:
-            os.environ.pop(key)
+    argv = ["seed", "-c", str(spec), "--repo", str(repo), "--create"]
+
+    children = start_together(code, argv, 3, time.time() + 2.0)
+
+    codes = [(child.wait(timeout=120), child.stderr.read() if child.stderr else b"") for child in children]
     assert [code for code, _ in codes] == [0, 0, 0], codes
     log = subprocess.run(["git", "--git-dir", str(repo), "rev-list", "--count", "main"], capture_output=True, text=True)
     assert log.stdout.strip() == "1"
@@ -80,29 +81,28 @@ def test_a_push_rejected_because_an_identical_push_won_is_a_success(tmp_path: Pa
 
 
 @pytest.mark.parametrize(("age_minutes", "words"), [(120, "120 minutes old"), (0, "may be writing the branch")])
-def test_a_lock_file_in_the_way_is_named_with_its_fix(age_minutes: int, words: str, tmp_path: Path) -> None:
+def test_a_lock_file_in_the_way_is_named_with_its_fix(
+    age_minutes: int, words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = write_example(tmp_path, reproducible_spec_text())
     repo = tmp_path / "fleet.git"
-    os.environ["XDG_CONFIG_HOME"] = str(tmp_path / "config")
-    try:
-        assert run_cli("seed", "-c", str(spec), "--repo", str(repo), "--create").code == 0
-        before = git.head_of(git.open_repository(repo, create=False), "main").commit
-        lock = repo / "refs" / "heads" / "main.lock"
-        lock.write_text("")
-        stamp = time.time() - age_minutes * 60
-        os.utime(lock, (stamp, stamp))
-        spec.write_text(spec.read_text().replace("retention: 30d", "retention: 45d"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert run_cli("seed", "-c", str(spec), "--repo", str(repo), "--create").code == 0
+    before = git.head_of(git.open_repository(repo, create=False), "main").commit
+    lock = repo / "refs" / "heads" / "main.lock"
+    lock.write_text("")
+    stamp = time.time() - age_minutes * 60
+    os.utime(lock, (stamp, stamp))
+    spec.write_text(spec.read_text().replace("retention: 30d", "retention: 45d"))
 
-        blocked = run_cli("seed", "-c", str(spec), "--repo", str(repo))
-        assert blocked.code == 1
-        assert blocked.err.startswith(f"error: refs/heads/main is locked by {lock} (")
-        assert words in blocked.err and f"delete {lock} and run again" in blocked.err
-        assert git.head_of(git.open_repository(repo, create=False), "main").commit == before
+    blocked = run_cli("seed", "-c", str(spec), "--repo", str(repo))
+    assert blocked.code == 1
+    assert blocked.err.startswith(f"error: refs/heads/main is locked by {lock} (")
+    assert words in blocked.err and f"delete {lock} and run again" in blocked.err
+    assert git.head_of(git.open_repository(repo, create=False), "main").commit == before
 
-        lock.unlink()
-        assert run_cli("seed", "-c", str(spec), "--repo", str(repo)).code == 0
-    finally:
-        os.environ.pop("XDG_CONFIG_HOME")
+    lock.unlink()
+    assert run_cli("seed", "-c", str(spec), "--repo", str(repo)).code == 0
 
 
 def test_pack_files_left_by_a_crash_are_removed_by_the_next_write_and_named_for_git_gc(tmp_path: Path) -> None:
