@@ -144,7 +144,7 @@ def test_a_source_named_like_a_path_is_refused_at_its_line_with_exit_2_and_nothi
     ]
     code, out, err = _cli(capsys, "reconcile", "--repo", str(tmp_path / "fleet.git"))
     assert code == 1 and err == ""
-    assert out.startswith("propagate: failed — common/catalog-repositories/bad.yaml:4: GitRepository name")
+    assert "\npropagate: failed — common/catalog-repositories/bad.yaml:4: GitRepository name" in out
     assert set(repo.odb) == objects
 
 
