@@ -451,35 +451,24 @@ def create_commit(
 def move_branch(repo: pygit2.Repository, branch: str, new_commit: str, expected: str | None, reason: str) -> None:
     """Point `branch` at `new_commit` only if it still points at `expected` (None: must not exist).
 
-    A branch that already points at `new_commit` counts as moved: an identical run got there first. While another
-    process holds the ref's lock the move is tried again for a moment, as git does.
+    A branch that already points at `new_commit` counts as moved: an identical run got there first.
     """
     name = _ref_name(branch)
-    for wait in (*_LOCK_WAITS, None):
-        try:
-            if expected is None:
-                repo.references.create(name, pygit2.Oid(hex=new_commit), force=False)
-                return
-            ref = repo.references.get(name)
-            found = None if ref is None else str(ref.target)
-            if found == new_commit:
-                return
-            if ref is None or found != expected:
-                raise _moved(branch, expected, found)
-            # libgit2 re-checks the old value under the ref lock: a compare-and-swap
-            ref.set_target(pygit2.Oid(hex=new_commit), reason)
+
+    def write() -> None:
+        if expected is None:
+            repo.references.create(name, pygit2.Oid(hex=new_commit), force=False)
             return
-        except (pygit2.GitError, OSError) as exc:  # AlreadyExistsError is a GitError; a held lock file an OSError
-            current = repo.references.get(name)
-            found = None if current is None else str(current.target)
-            if found == new_commit:
-                return
-            locked = _locked(repo, name)
-            if locked is None:
-                raise _moved(branch, expected, found) from exc
-            if wait is None:
-                raise locked from exc
-            time.sleep(wait)
+        ref = repo.references.get(name)
+        found = None if ref is None else str(ref.target)
+        if found == new_commit:
+            return
+        if ref is None or found != expected:
+            raise _moved(branch, expected, found)
+        # libgit2 re-checks the old value under the ref lock: a compare-and-swap
+        ref.set_target(pygit2.Oid(hex=new_commit), reason)
+
+    _write_ref(repo, name, new_commit, write, lambda found: _moved(branch, expected, found))
 
 
 def delete_branch(repo: pygit2.Repository, branch: str, expected: str) -> None:
@@ -498,7 +487,36 @@ def delete_branch(repo: pygit2.Repository, branch: str, expected: str) -> None:
 
 def set_ref(repo: pygit2.Repository, ref: str, target: str) -> None:
     """Point `ref` at `target` whatever it pointed at (refs only the engine writes, such as kept renders)."""
-    repo.references.create(ref, pygit2.Oid(hex=target), force=True)
+    _write_ref(repo, ref, target, lambda: repo.references.create(ref, pygit2.Oid(hex=target), force=True), None)
+
+
+def _write_ref(
+    repo: pygit2.Repository,
+    name: str,
+    target: str,
+    write: Callable[[], object],
+    moved: Callable[[str | None], ConflictError] | None,
+) -> None:
+    """Run `write`, which points ref `name` at `target`. A ref found at `target` when it fails counts as written
+    (an identical run got there first); while another process holds the ref's lock it is tried again for a
+    moment, as git does; any other failure is `moved(what the ref holds)` (or raised as it is, without `moved`)."""
+    for wait in (*_LOCK_WAITS, None):
+        try:
+            write()
+            return
+        except (pygit2.GitError, OSError) as exc:  # AlreadyExistsError is a GitError; a held lock file an OSError
+            current = repo.references.get(name)
+            found = None if current is None else str(current.target)
+            if found == target:
+                return
+            locked = _locked(repo, name)
+            if locked is None:
+                if moved is None:
+                    raise
+                raise moved(found) from exc
+            if wait is None:
+                raise locked from exc
+            time.sleep(wait)
 
 
 def branch_heads(repo: pygit2.Repository, prefix: str = "") -> dict[str, str]:
