@@ -197,7 +197,7 @@ def test_cut_short_indexes_are_never_cached(
         run_cli(["bump", "--repo", str(repo), "--dry-run", "--json"], capsys)
     # only the good index was recorded (once: the same content every time) and parsed
     assert len(list((private_cache / "gitops-engine" / "http-v1").iterdir())) == 1
-    assert len(list((private_cache / "gitops-engine" / "parsed-v1").rglob("*.json"))) == 1
+    assert len(list((private_cache / "gitops-engine").glob("parsed-*/*/*.json"))) == 1
 
 
 def test_the_run_deadline_leaves_no_source_waiting_for_ever(server: FaultServer, tmp_path: Path) -> None:
