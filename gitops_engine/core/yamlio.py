@@ -354,9 +354,10 @@ def _load_with_yaml_rs(text: str | bytes, yaml12_types: bool) -> list[Any] | Non
         source = text.decode("utf-8") if isinstance(text, bytes) else text
     except UnicodeDecodeError:
         return None  # PyYAML also reads UTF-16, and says why it cannot read the rest
+    shallow = _provably_shallow(source)
     if (
         _uses_what_yaml_rs_lacks(source)
-        or _VERY_LONG_PREFIX.search(source)
+        or (not shallow and _VERY_LONG_PREFIX.search(source))
         or not (yaml12_types or _tokens_agree(set(_TOKEN.findall(source))))
     ):
         return None
@@ -369,17 +370,16 @@ def _load_with_yaml_rs(text: str | bytes, yaml12_types: bool) -> list[Any] | Non
         )
     except (yaml_rs.YAMLDecodeError, ValueError):
         return None
-    # yaml_rs answers one document as itself and several as a list
-    count, first = 0, None
+    documents: list[Any] = [loaded]
     if source.startswith("---") or "\n---" in source:
-        count = len(_DOCUMENT_START.findall(source))
-        first = _DOCUMENT_START.search(source)
-    if _CONTENT_LINE.search(source, 0, first.start() if first else len(source)):
-        count += 1
-    documents = loaded if count > 1 else [loaded]
-    if not isinstance(documents, list) or len(documents) != max(count, 1):
-        return None
-    if not _provably_shallow(source) and any(_depth(doc) > MAX_DEPTH for doc in documents):
+        # yaml_rs answers one document as itself and several as a list
+        starts = [match.start() for match in _DOCUMENT_START.finditer(source)]
+        count = len(starts) + (_CONTENT_LINE.search(source, 0, starts[0] if starts else len(source)) is not None)
+        if count > 1:
+            if not isinstance(loaded, list) or len(loaded) != count:
+                return None
+            documents = loaded
+    if not shallow and any(_depth(doc) > MAX_DEPTH for doc in documents):
         return None  # PyYAML reads it again and names the line
     return [doc for doc in documents if doc is not None]
 
