@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,9 @@ def kustomize_command() -> tuple[str, ...]:
     raise ToolError("neither `kustomize` nor `kubectl` is on PATH; install one of them to validate builds")
 
 
+@cache
 def kustomize_version(command: tuple[str, ...]) -> str:
-    """What the build command says its version is (kubectl prints the kustomize it embeds)."""
+    """What the build command says its version is (kubectl prints the kustomize it embeds); asked once per run."""
     argv = (command[0], "version") if command[1] == "build" else (command[0], "version", "--client")
     try:
         done = run(Command(argv, timeout=30.0, ok_codes=(0, 1)))
