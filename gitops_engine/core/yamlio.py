@@ -270,9 +270,19 @@ def _provably_shallow(text: str) -> bool:
     return text.count("[") + text.count("{") <= _FLOW_OPENERS and _LONG_PREFIX.search(text) is None
 
 
+_LONG_PREFIX_BYTES = re.compile(_LONG_PREFIX.pattern.encode(), re.MULTILINE)
+
+
 def _may_exceed_limits(text: str | bytes) -> bool:
-    source = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
-    return "&" in source or not _provably_shallow(source)
+    if isinstance(text, str):
+        return "&" in text or not _provably_shallow(text)
+    # read as bytes, without decoding: a NUL means UTF-16 or UTF-32, whose layout the byte patterns cannot see
+    return (
+        b"&" in text
+        or b"\0" in text
+        or text.count(b"[") + text.count(b"{") > _FLOW_OPENERS
+        or _LONG_PREFIX_BYTES.search(text) is not None
+    )
 
 
 def _check_limits(roots: list[Node]) -> None:
