@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gitops_engine.adapters import git  # noqa: E402
-from gitops_engine.currency.versions import Version, parse_version  # noqa: E402
+from gitops_engine.updates.versions import Version, parse_version  # noqa: E402
 
 PEER = ROOT.parent / "shared" / "peers" / "renovate"
 CHARTS = {

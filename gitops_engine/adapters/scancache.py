@@ -13,7 +13,7 @@ from typing import Any
 
 from gitops_engine.adapters.build_id import code_digest
 from gitops_engine.adapters.fs import write_atomic
-from gitops_engine.currency.uses import CatalogFolder, ChartSource, ChartUse, Scalar, ScanResult, Site
+from gitops_engine.updates.uses import CatalogFolder, ChartSource, ChartUse, Scalar, ScanResult, Site
 
 log = logging.getLogger(__name__)
 

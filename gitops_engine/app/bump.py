@@ -31,13 +31,13 @@ from gitops_engine.app.publish import RENDER_REFS, Base, Change, PublishMode, Re
 from gitops_engine.app.verify import Verifier
 from gitops_engine.core.errors import GitopsError, InputError
 from gitops_engine.core.hashing import git_blob_ids, sha256_hex
-from gitops_engine.currency.branches import BRANCH_PREFIX, BranchPlan, branch_key, is_bot_branch, plan_branches
-from gitops_engine.currency.engine_apps import EngineBumpError, engine_bump, hold_pinned, is_engine_folder
-from gitops_engine.currency.policy import POLICY_PATH, Policy, parse_policy
-from gitops_engine.currency.proposals import Plan, propose
-from gitops_engine.currency.uses import ChartSource, ScanResult
 from gitops_engine.model.charts import ChartIndex
 from gitops_engine.model.state import STATE_PATH, State, decode
+from gitops_engine.updates.branches import BRANCH_PREFIX, BranchPlan, branch_key, is_bot_branch, plan_branches
+from gitops_engine.updates.engine_apps import EngineBumpError, engine_bump, hold_pinned, is_engine_folder
+from gitops_engine.updates.policy import POLICY_PATH, Policy, parse_policy
+from gitops_engine.updates.proposals import Plan, propose
+from gitops_engine.updates.uses import ChartSource, ScanResult
 
 if TYPE_CHECKING:
     from pygit2 import Repository
@@ -154,7 +154,7 @@ def scan_head(
     policy = load_policy(git.read_file(repo, tree_id, POLICY_PATH), policy_file)
     scan = scancache.load_scan(cache_dir, tree_id) if cache_dir is not None else None
     if scan is None:
-        from gitops_engine.currency.scan import scan_tree
+        from gitops_engine.updates.scan import scan_tree
 
         scan = scan_tree(git.read_tree(repo, tree_id))
         if cache_dir is not None:
@@ -282,10 +282,10 @@ def _branch_change(base: Base, plan: BranchPlan) -> Change:
     """The branch's change to the base: the edited files and, for a catalog folder move, the files it moves.
 
     Scalar edits touch a few files, so only those are read. A folder move reads every file: an app folder the
-    engine seeded moves the way a seed with the new version would render it (currency.engine_apps), any other
+    engine seeded moves the way a seed with the new version would render it (updates.engine_apps), any other
     catalog folder moves with every reference to it rewritten.
     """
-    from gitops_engine.currency.edits import apply_to_tree
+    from gitops_engine.updates.edits import apply_to_tree
 
     assert base.repo is not None and base.tree is not None
     edits = plan.edits()

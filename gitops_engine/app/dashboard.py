@@ -1,6 +1,6 @@
 """Use case: keep the repository's dashboard issue current at the end of a bot pass on a forge.
 
-The issue is found by its label and the marker line in its body (currency.dashboard), created when missing and
+The issue is found by its label and the marker line in its body (updates.dashboard), created when missing and
 edited only when its title or body would change. Two runs racing past "not found" each open one; whoever sees
 two keeps the lowest number and closes the other, and a run that has just opened one looks again at once, so a
 race is settled in the same pass. Whatever fails here is the outcome, never an exception: the branches and pull
@@ -17,10 +17,10 @@ from enum import StrEnum
 from gitops_engine.adapters.forge.base import Forge, Issue
 from gitops_engine.app.bump import BumpResult
 from gitops_engine.core.errors import GitopsError
-from gitops_engine.currency import dashboard
-from gitops_engine.currency.policy import Policy
-from gitops_engine.currency.report import build_report
 from gitops_engine.model.charts import ChartIndex
+from gitops_engine.updates import dashboard
+from gitops_engine.updates.policy import Policy
+from gitops_engine.updates.report import build_report
 
 
 class DashboardAction(StrEnum):

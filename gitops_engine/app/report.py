@@ -10,8 +10,8 @@ from pathlib import Path
 from gitops_engine.adapters.targets import Target
 from gitops_engine.app.bump import Lookup, read_base, scan_head
 from gitops_engine.app.publish import open_target
-from gitops_engine.currency.policy import Policy
-from gitops_engine.currency.report import Row, build_report, render_html
+from gitops_engine.updates.policy import Policy
+from gitops_engine.updates.report import Row, build_report, render_html
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from gitops_engine.cli.targets import forge_options, resolve_target, verify_opti
 if TYPE_CHECKING:
     from gitops_engine.app.bump import BumpResult
     from gitops_engine.app.dashboard import DashboardOutcome
-    from gitops_engine.currency.report import Row
+    from gitops_engine.updates.report import Row
 
 _REPO = click.option(
     "--repo", default="fleet.git", show_default=True, type=click.Path(path_type=Path), help="Local git repository."

@@ -11,10 +11,10 @@ import pytest
 from gitops_engine.adapters import build_id, kustomize, scancache
 from gitops_engine.app import seed as seed_app
 from gitops_engine.app.seed import SeedRequest, seed
-from gitops_engine.currency.scan import scan_tree
 from gitops_engine.model.state import STATE_PATH
-from tests.currency.support import SMALL_REPO, files_under
+from gitops_engine.updates.scan import scan_tree
 from tests.seed.helpers import reproducible_spec_text, write_example
+from tests.updates.support import SMALL_REPO, files_under
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_the_code_digest_changes_with_one_byte_of_one_source_file(
     monkeypatch.setattr(build_id, "_PACKAGE", copy)
     build_id.code_digest.cache_clear()
     assert build_id.code_digest() == installed
-    target = copy / "currency" / "scan.py"
+    target = copy / "updates" / "scan.py"
     target.write_bytes(target.read_bytes().replace(b"UNSCOPED = ", b"UNSCOPED =  "))
     build_id.code_digest.cache_clear()
     assert build_id.code_digest() != installed

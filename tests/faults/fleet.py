@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from tests.currency.support import commit_tree
+from tests.updates.support import commit_tree
 
 CHART = "demo"
 PINNED = "1.0.0"

@@ -19,12 +19,12 @@ from gitops_engine.adapters.targets import GiteaTarget, gitea_target
 from gitops_engine.app.bump import AdapterLookup, bump_target
 from gitops_engine.core.errors import PermanentRemoteError, TransientRemoteError
 from gitops_engine.model.tree import Tree
-from tests.currency.support import NOW
 from tests.faults.fleet import CHART, NEWER, PINNED, helm_release, helm_repository
 from tests.faults.servers import FaultServer, fault_server, helm_index
 from tests.forge.gitea_server import Fault, GiteaServer
 from tests.forge.support import publish_tree
 from tests.seed.helpers import reproducible_spec_text, run_cli, write_example
+from tests.updates.support import NOW
 
 PULLS = "/api/v1/repos/alice/fleet/pulls"
 QUICK = RetryPolicy(attempts=4, backoff=0.05, deadline=20)

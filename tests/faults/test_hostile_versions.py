@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from gitops_engine.cli.main import main
-from tests.currency.support import commit_tree
 from tests.faults.fleet import NEWER, PINNED, helm_release, helm_repository
 from tests.faults.servers import FaultServer, fault_server, helm_index
+from tests.updates.support import commit_tree
 
 HUGE = "1" + "0" * 5000
 

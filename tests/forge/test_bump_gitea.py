@@ -18,11 +18,11 @@ from gitops_engine.adapters.targets import Target, gitea_target, parse_target
 from gitops_engine.app.bump import Action, AdapterLookup, bump_target
 from gitops_engine.cli.main import main
 from gitops_engine.model.tree import Tree
-from tests.currency.support import NOW, SMALL_REPO, files_under
-from tests.currency.support import renovate_index_bytes as make_index
 from tests.forge.gitea_server import GiteaServer
 from tests.forge.support import publish_tree as publish
 from tests.lookups.servers import RepoServer, Route, serving
+from tests.updates.support import NOW, SMALL_REPO, files_under
+from tests.updates.support import renovate_index_bytes as make_index
 
 PEER_URL = b"http://127.0.0.1:18879"
 

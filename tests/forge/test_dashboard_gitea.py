@@ -24,13 +24,13 @@ from gitops_engine.app.bump import AdapterLookup, BumpResult, bump, bump_target
 from gitops_engine.app.dashboard import DashboardAction
 from gitops_engine.app.publish import open_target
 from gitops_engine.cli.main import main
-from gitops_engine.currency import dashboard
 from gitops_engine.model.tree import Tree
-from tests.currency.support import NOW, commit_tree
-from tests.currency.test_policy import release
+from gitops_engine.updates import dashboard
 from tests.forge.gitea_server import Fault, GiteaServer
 from tests.forge.support import publish_tree
 from tests.lookups.servers import RepoServer, Route, serving
+from tests.updates.support import NOW, commit_tree
+from tests.updates.test_policy import release
 
 AUTHOR = git.Signature("human", "h@example.invalid", 1_800_000_000)
 POLICY = b"defaults: {update_types: [patch, minor]}\n"

@@ -7,8 +7,8 @@ import json
 import time
 from pathlib import Path
 
-from tests.currency.support import commit_tree
 from tests.seed.helpers import run_cli
+from tests.updates.support import commit_tree
 
 SPEC = """apiVersion: gitops-engine.io/v1alpha1
 kind: Platform

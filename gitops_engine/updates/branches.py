@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from gitops_engine.currency.proposals import Proposal
-from gitops_engine.currency.uses import Edit
+from gitops_engine.updates.proposals import Proposal
+from gitops_engine.updates.uses import Edit
 
 BRANCH_PREFIX = "gitops-engine/"
 # the bot's own branches end in their target major; the engine's other branches (seed, conflicts, propagation)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from gitops_engine.core.shown import shown
 from gitops_engine.core.yamlio import YamlError
-from gitops_engine.currency.manifests import (
+from gitops_engine.updates.manifests import (
     KUSTOMIZE_FILES,
     FluxObject,
     iter_substitute,
@@ -26,8 +26,8 @@ from gitops_engine.currency.manifests import (
     might_hold_flux,
     read_objects,
 )
-from gitops_engine.currency.uses import CatalogFolder, ChartSource, ChartUse, Scalar, ScanResult, Site
-from gitops_engine.currency.versions import is_constraint, parse_version
+from gitops_engine.updates.uses import CatalogFolder, ChartSource, ChartUse, Scalar, ScanResult, Site
+from gitops_engine.updates.versions import is_constraint, parse_version
 
 __all__ = [
     "UNSCOPED",

@@ -23,13 +23,13 @@ from gitops_engine.app.bump import Action, AdapterLookup, BumpResult, Lookup, bu
 from gitops_engine.app.publish import open_target
 from gitops_engine.cli.main import main
 from gitops_engine.core.errors import ConflictError
-from gitops_engine.currency.branches import BranchPlan
-from gitops_engine.currency.scan import ChartSource
-from gitops_engine.currency.versions import Version, parse_version
 from gitops_engine.model.charts import ChartIndex
-from tests.currency.support import NOW, RENOVATE, SMALL_REPO, commit_tree, files_under, oci_stub_index
-from tests.currency.support import renovate_index_bytes as make_index
+from gitops_engine.updates.branches import BranchPlan
+from gitops_engine.updates.scan import ChartSource
+from gitops_engine.updates.versions import Version, parse_version
 from tests.lookups.servers import RepoServer, Route, serving
+from tests.updates.support import NOW, RENOVATE, SMALL_REPO, commit_tree, files_under, oci_stub_index
+from tests.updates.support import renovate_index_bytes as make_index
 
 PEER_URL = b"http://127.0.0.1:18879"
 

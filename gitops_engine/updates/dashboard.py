@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from gitops_engine.currency.branches import BranchPlan
-from gitops_engine.currency.proposals import Held
-from gitops_engine.currency.report import LOOKUP_FAILED, Row, Status
+from gitops_engine.updates.branches import BranchPlan
+from gitops_engine.updates.proposals import Held
+from gitops_engine.updates.report import LOOKUP_FAILED, Row, Status
 
 LABEL = "gitops-engine-dashboard"
 # each table stops here: a fleet of thousands of clusters keeps a readable page (the report has every row)

@@ -22,8 +22,8 @@ from gitops_engine.app.seed import SeedRequest, builtin_catalog_dir, plan_seed, 
 from gitops_engine.app.validate import validate_repository
 from gitops_engine.model.catalog import helm_repository_name
 from gitops_engine.model.state import STATE_PATH
-from tests.currency.support import NOW
 from tests.lookups.servers import RepoServer, Route, serving
+from tests.updates.support import NOW
 
 OLD, NEW = "0.14.8", "0.14.9"
 HUMAN = git.Signature("human", "human@example.invalid", 1_800_000_000)

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 
 from gitops_engine.core.errors import GitopsError
 from gitops_engine.core.yamlio import replace_scalars
-from gitops_engine.currency.manifests import locate
-from gitops_engine.currency.uses import CatalogFolder, Edit, Site
+from gitops_engine.updates.manifests import locate
+from gitops_engine.updates.uses import CatalogFolder, Edit, Site
 
 __all__ = ["Edit", "EditError", "apply_edits", "apply_to_tree", "replace_scalar"]
 

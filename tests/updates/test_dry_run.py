@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from gitops_engine.cli.main import main
-from tests.currency.support import commit_tree
 from tests.lookups.servers import RepoServer, Route, serving
+from tests.updates.support import commit_tree
 
 
 def index(*versions: str) -> bytes:

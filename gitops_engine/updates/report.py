@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from gitops_engine.currency.policy import Policy
-from gitops_engine.currency.proposals import releases_by_version
-from gitops_engine.currency.uses import ScanResult
-from gitops_engine.currency.versions import Version, parse_constraint, parse_version
 from gitops_engine.model.charts import ChartIndex, ChartRelease
+from gitops_engine.updates.policy import Policy
+from gitops_engine.updates.proposals import releases_by_version
+from gitops_engine.updates.uses import ScanResult
+from gitops_engine.updates.versions import Version, parse_constraint, parse_version
 
 # how a row whose chart repository could not be read starts its note (the dashboard lists the reason apart)
 LOOKUP_FAILED = "lookup failed"

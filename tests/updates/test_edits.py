@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gitops_engine.currency.edits import Edit, EditError, apply_to_tree, replace_scalar
-from gitops_engine.currency.scan import Site, scan_tree
-from tests.currency.support import FLUX_LOCAL, SMALL_REPO, files_under
+from gitops_engine.updates.edits import Edit, EditError, apply_to_tree, replace_scalar
+from gitops_engine.updates.scan import Site, scan_tree
+from tests.updates.support import FLUX_LOCAL, SMALL_REPO, files_under
 
 
 def sites_of(files: dict[str, bytes]) -> list[Site]:

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from gitops_engine.currency.policy import Policy, Settings, judge
-from gitops_engine.currency.uses import ChartUse, Edit, ScanResult
-from gitops_engine.currency.versions import (
+from gitops_engine.model.charts import ChartIndex, ChartRelease
+from gitops_engine.updates.policy import Policy, Settings, judge
+from gitops_engine.updates.uses import ChartUse, Edit, ScanResult
+from gitops_engine.updates.versions import (
     UpdateType,
     Version,
     parse_constraint,
@@ -23,7 +24,6 @@ from gitops_engine.currency.versions import (
     rewrite_range,
     update_type,
 )
-from gitops_engine.model.charts import ChartIndex, ChartRelease
 
 
 @dataclass(frozen=True)

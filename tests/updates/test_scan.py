@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gitops_engine.currency.scan import ChartSource, ChartUse, scan_tree
-from tests.currency.support import FLUX_LOCAL, SMALL_REPO, files_under
+from gitops_engine.updates.scan import ChartSource, ChartUse, scan_tree
+from tests.updates.support import FLUX_LOCAL, SMALL_REPO, files_under
 
 SYNC = """\
 apiVersion: kustomize.toolkit.fluxcd.io/v1

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 import pytest
 
 from gitops_engine.core.errors import InputError
-from gitops_engine.currency.policy import Policy, parse_policy
-from gitops_engine.currency.proposals import Plan, propose
-from gitops_engine.currency.scan import scan_tree
-from tests.currency.support import NOW, synthetic_index
+from gitops_engine.updates.policy import Policy, parse_policy
+from gitops_engine.updates.proposals import Plan, propose
+from gitops_engine.updates.scan import scan_tree
+from tests.updates.support import NOW, synthetic_index
 
 URL = "https://charts.example.invalid"
 REPO = f"""apiVersion: source.toolkit.fluxcd.io/v1

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from gitops_engine.cli.main import main
-from gitops_engine.currency.policy import Policy, parse_policy
-from gitops_engine.currency.report import Status, build_report, render_html
-from gitops_engine.currency.scan import scan_tree
-from tests.currency.support import NOW, commit_tree, synthetic_index
-from tests.currency.test_policy import REPO, URL, release
+from gitops_engine.updates.policy import Policy, parse_policy
+from gitops_engine.updates.report import Status, build_report, render_html
+from gitops_engine.updates.scan import scan_tree
+from tests.updates.support import NOW, commit_tree, synthetic_index
+from tests.updates.test_policy import REPO, URL, release
 
 
 def report_for(version: str, versions: dict[str, int], policy: Policy | None = None) -> tuple[Status, int, str]:

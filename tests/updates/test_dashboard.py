@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from gitops_engine.currency import dashboard
-from gitops_engine.currency.branches import plan_branches
-from gitops_engine.currency.policy import parse_policy
-from gitops_engine.currency.proposals import propose
-from gitops_engine.currency.report import Row, Status, build_report
-from gitops_engine.currency.scan import scan_tree
 from gitops_engine.model.charts import ChartIndex
-from tests.currency.support import NOW, synthetic_index
-from tests.currency.test_policy import REPO, URL, release
+from gitops_engine.updates import dashboard
+from gitops_engine.updates.branches import plan_branches
+from gitops_engine.updates.policy import parse_policy
+from gitops_engine.updates.proposals import propose
+from gitops_engine.updates.report import Row, Status, build_report
+from gitops_engine.updates.scan import scan_tree
+from tests.updates.support import NOW, synthetic_index
+from tests.updates.test_policy import REPO, URL, release
 
 DOWN = "https://down.example.invalid"
 DOWN_REPO = f"""apiVersion: source.toolkit.fluxcd.io/v1

@@ -19,9 +19,9 @@ from gitops_engine.adapters import git
 from gitops_engine.adapters.targets import LocalTarget
 from gitops_engine.app.bump import bump_target
 from gitops_engine.app.seed import SeedRequest, builtin_catalog_dir, seed
-from gitops_engine.currency.uses import ChartSource
-from gitops_engine.currency.versions import parse_version
 from gitops_engine.model.charts import ChartIndex, ChartRelease
+from gitops_engine.updates.uses import ChartSource
+from gitops_engine.updates.versions import parse_version
 from tests.seed.helpers import reproducible_spec_text
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)

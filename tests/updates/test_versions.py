@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitops_engine.currency.versions import (
+from gitops_engine.updates.versions import (
     RangeStrategy,
     UpdateType,
     Version,

@@ -19,8 +19,8 @@ from gitops_engine.catalog.retarget import retarget_files
 from gitops_engine.core.errors import GitopsError
 from gitops_engine.core.hashing import git_blob_id
 from gitops_engine.core.yamlio import Scalar, replace_scalars, scalar_at
-from gitops_engine.currency.uses import CatalogFolder, ChartUse, ScanResult
 from gitops_engine.model.state import STATE_PATH, AppRecord, Source, State, encode
+from gitops_engine.updates.uses import CatalogFolder, ChartUse, ScanResult
 
 VERSION_LABEL = "gitops-engine.io/app-version"
 _KUSTOMIZATION_SCALARS = (

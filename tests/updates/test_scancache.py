@@ -8,9 +8,9 @@ import pytest
 
 from gitops_engine.adapters import git, scancache
 from gitops_engine.app import bump
-from gitops_engine.currency import scan
-from gitops_engine.currency.scan import ScanResult, scan_tree
-from tests.currency.support import FLUX_LOCAL, SMALL_REPO, commit_tree, files_under
+from gitops_engine.updates import scan
+from gitops_engine.updates.scan import ScanResult, scan_tree
+from tests.updates.support import FLUX_LOCAL, SMALL_REPO, commit_tree, files_under
 
 
 @pytest.mark.parametrize("root", [SMALL_REPO, FLUX_LOCAL], ids=["small-repo", "flux-local"])

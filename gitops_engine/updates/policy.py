@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from gitops_engine.currency.versions import (
+from gitops_engine.updates.versions import (
     Constraint,
     RangeStrategy,
     UpdateType,
