@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from gitops_engine.adapters import fs, git, runcache, scancache
 from gitops_engine.adapters import helmrepo as lookups
-from gitops_engine.adapters.forge.base import PullRequest
+from gitops_engine.adapters.forge.base import Forge, PullRequest
 from gitops_engine.adapters.targets import Target
 from gitops_engine.app.publish import RENDER_REFS, Base, Change, PublishMode, Review, Session, open_target, publish
 from gitops_engine.app.verify import Verifier
@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 Lookup = Callable[[Sequence[ChartSource]], Mapping[str, ChartIndex]]
 BOT = ("gitops-engine", "gitops-engine@localhost")
+# how the bot's own closing comments begin (see _declined)
+SUPERSEDED = "Superseded"
 
 
 class Action(StrEnum):
@@ -56,6 +58,7 @@ class Action(StrEnum):
     UPDATED = "updated"
     UNCHANGED = "unchanged"
     SUPERSEDED = "superseded"
+    DECLINED = "declined"  # a human closed this very proposal: it waits for a newer version
     FAILED = "failed"
 
 
@@ -216,11 +219,17 @@ def bump(
         return BumpResult(branch, scan, plan, branches, outcomes, failures)
     existing = session.endpoint.heads(BRANCH_PREFIX)
     verifier = Verifier() if verify else None
-    results = [_isolated(session, base, plan_, branch, existing, cache_dir, verifier) for plan_ in branches]
-    keep = {b.name for b in branches} | {f"{BRANCH_PREFIX}{key}" for key in plan.deferred}
+    declined = _declined(session.forge, branches)
+    results = [
+        BranchOutcome(b.name, Action.DECLINED, pull_request=declined[b.name])
+        if b.name in declined
+        else _isolated(session, base, b, branch, existing, cache_dir, verifier)
+        for b in branches
+    ]
+    keep = {b.name for b in branches if b.name not in declined} | {f"{BRANCH_PREFIX}{key}" for key in plan.deferred}
     # a chart repository that could not be read says nothing about its apps' branches: they stay as they are
     keep |= {name for name in existing if branch_key(name) in plan.unread}
-    results += _supersede(session, keep, branch, existing)
+    results += _supersede(session, keep, branch, existing, reported=set(declined))
     result = BumpResult(branch, scan, plan, branches, tuple(results), failures)
     if session.forge is None:
         return result
@@ -228,6 +237,21 @@ def bump(
     from gitops_engine.app.dashboard import update_dashboard
 
     return replace(result, dashboard=update_dashboard(session.forge, result, indexes, policy, moment))
+
+
+def _declined(forge: Forge | None, branches: Sequence[BranchPlan]) -> dict[str, PullRequest]:
+    """The planned branches whose very proposal (same title) a human closed without merging: like Renovate, the
+    bot then waits for a newer version instead of proposing the same one again. PRs the bot closed itself (its
+    comment says superseded) do not count."""
+    if forge is None or not branches:
+        return {}
+    titles = {b.name: b.title for b in branches}
+    closed = [pr for pr in forge.list_closed_pull_requests(BRANCH_PREFIX) if titles.get(pr.head) == pr.title]
+    declined: dict[str, PullRequest] = {}
+    for pr in sorted(closed, key=lambda p: p.number):
+        if not pr.merged and not any(c.body.startswith(SUPERSEDED) for c in forge.comments_of(pr.number)):
+            declined[pr.head] = pr
+    return declined
 
 
 def _isolated(
@@ -365,10 +389,13 @@ def _remembered_change(base: Base, plan: BranchPlan, cache_dir: Path | None) -> 
     return change
 
 
-def _supersede(session: Session, keep: set[str], base: str, existing: Mapping[str, str]) -> list[BranchOutcome]:
+def _supersede(
+    session: Session, keep: set[str], base: str, existing: Mapping[str, str], reported: set[str]
+) -> list[BranchOutcome]:
     """Bot branches (and their open PRs) that no proposal wants any more: PRs closed, branches deleted.
 
-    A branch whose open PR targets another base belongs to a pass over that base and is left alone.
+    A branch whose open PR targets another base belongs to a pass over that base and is left alone; branches in
+    `reported` (declined ones) are deleted without an outcome of their own.
     """
     forge = session.forge
     open_prs = {pr.head: pr for pr in forge.list_open_pull_requests(BRANCH_PREFIX)} if forge is not None else {}
@@ -382,13 +409,14 @@ def _supersede(session: Session, keep: set[str], base: str, existing: Mapping[st
         pr, commit = open_prs.get(name), existing.get(name)
         try:
             if forge is not None and pr is not None:
-                forge.close_pull_request(pr.number, "Superseded: gitops-engine no longer proposes this change.")
+                forge.close_pull_request(pr.number, f"{SUPERSEDED}: gitops-engine no longer proposes this change.")
             if commit is not None:
                 session.endpoint.delete(name, commit)
         except GitopsError as exc:
             outcomes.append(BranchOutcome(name, Action.FAILED, commit, pr, str(exc).splitlines()[0]))
             continue
-        outcomes.append(BranchOutcome(name, Action.SUPERSEDED, commit, pr))
+        if name not in reported:  # a declined branch is cleaned up under its own outcome
+            outcomes.append(BranchOutcome(name, Action.SUPERSEDED, commit, pr))
     return outcomes
 
 

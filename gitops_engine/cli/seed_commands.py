@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from gitops_engine.adapters.targets import Target
+from gitops_engine.app.plan_comment import comment_plan
 from gitops_engine.app.seed import SeedPlan, SeedRequest, SeedResult, plan_seed, seed
 from gitops_engine.cli.targets import forge_options, resolve_target, verify_option
 from gitops_engine.core.errors import InputError
@@ -70,6 +71,11 @@ def init(output: Path, force: bool) -> None:
 @_create_option
 @_json_option
 @click.option("--markdown", is_flag=True, help="Print the plan as Markdown, fit for a pull request comment.")
+@click.option(
+    "--comment",
+    is_flag=True,
+    help="Post the Markdown plan on the Gitea pull request from --ref into --branch (one comment, kept current).",
+)
 def plan(
     spec_path: Path,
     repository: str | None,
@@ -81,6 +87,7 @@ def plan(
     create: bool,
     as_json: bool,
     markdown: bool,
+    comment: bool,
 ) -> None:
     """Show the installer phases in order and, per file, added / replaced / kept / merged / conflict / ...
 
@@ -93,8 +100,14 @@ def plan(
     )
     with _progress(not (as_json or markdown)) as step:
         result = plan_seed(request, step)
-    if markdown:
-        click.echo(plan_markdown(result, spec_ref), nl=False)
+    if markdown or comment:
+        text = plan_markdown(result, spec_ref)
+        click.echo(text, nl=False)
+        if comment:
+            if target is None or spec_ref is None:
+                raise InputError("--comment needs --repo, --ref and --gitea-token-env/--gitea-token-file")
+            posted = comment_plan(target, spec_ref, result.branch, text)
+            click.echo(f"plan comment {posted.action} on pull request #{posted.number} {posted.url}".rstrip(), err=True)
         return
     _print_plan(result, as_json)
 

@@ -439,6 +439,8 @@ class _Api:
             "repoEditPullRequest": self.edit_pull,
             "repoMergePullRequest": self.merge_pull,
             "issueCreateComment": self.create_comment,
+            "issueGetComments": self.list_comments,
+            "issueEditComment": self.edit_comment,
             "issueListIssues": self.list_issues,
             "issueCreateIssue": self.create_issue,
             "issueEditIssue": self.edit_issue,
@@ -745,6 +747,51 @@ class _Api:
             "updated_at": _NOW,
         }
         return 201, reply if issue else {**reply, "pull_request_url": url}
+
+    def _comment_json(self, repo: _Repo, number: int, comment: tuple[int, str, str], pull: bool) -> dict[str, Any]:
+        comment_id, login, text = comment
+        url = f"{self.s.url}/{repo.owner}/{repo.name}/{'pulls' if pull else 'issues'}/{number}"
+        reply = {
+            "id": comment_id,
+            "body": text,
+            "user": self._user_json(login),
+            "html_url": f"{url}#issuecomment-{comment_id}",
+            "issue_url": url,
+            "created_at": _NOW,
+            "updated_at": _NOW,
+        }
+        return {**reply, "pull_request_url": url} if pull else reply
+
+    def _commented(self, login: str, op: Operation, number: int) -> tuple[_Repo, _Issue | _Pull]:
+        repo = self._repo(login, op)
+        issue = next((i for i in self.s.issues.get((repo.owner, repo.name), []) if i.number == number), None)
+        if issue is not None:
+            return repo, issue
+        pull = next((p for p in self.s.pulls.get((repo.owner, repo.name), []) if p.number == number), None)
+        if pull is None:
+            raise ApiError(404, f"issue #{number} does not exist")
+        return repo, pull
+
+    def list_comments(self, login: str, op: Operation, query: Mapping[str, list[str]], body: Any) -> Reply:
+        number = int(op.path_params["index"])
+        repo, target = self._commented(login, op, number)
+        pull = isinstance(target, _Pull)
+        return 200, [self._comment_json(repo, number, c, pull) for c in target.comments]
+
+    def edit_comment(self, login: str, op: Operation, query: Mapping[str, list[str]], body: Any) -> Reply:
+        repo = self._repo(login, op)
+        wanted = int(op.path_params["id"])
+        targets: list[_Issue | _Pull] = [*self.s.issues.get((repo.owner, repo.name), [])]
+        targets += self.s.pulls.get((repo.owner, repo.name), [])
+        for target in targets:
+            for index, (comment_id, author, _text) in enumerate(target.comments):
+                if comment_id == wanted:
+                    if author != login:
+                        raise ApiError(403, "only the author may edit a comment")
+                    target.comments[index] = (comment_id, author, body["body"])
+                    pull = isinstance(target, _Pull)
+                    return 200, self._comment_json(repo, target.number, target.comments[index], pull)
+        raise ApiError(404, f"comment {wanted} does not exist")
 
     def _issue_json(self, repo: _Repo, issue: _Issue) -> dict[str, Any]:
         labels = [label for label in self.s.labels.get((repo.owner, repo.name), []) if label["id"] in issue.labels]

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from gitops_engine.adapters import git
-from gitops_engine.adapters.forge.base import Forge, Issue, PullRequest
+from gitops_engine.adapters.forge.base import Comment, Forge, Issue, PullRequest
 from gitops_engine.adapters.helmrepo import LookupOptions
 from gitops_engine.adapters.targets import LocalTarget
 from gitops_engine.app.bump import Action, AdapterLookup, BumpResult, Lookup, bump
@@ -243,6 +243,16 @@ class FakeForge:
 
     def comment(self, number: int, body: str) -> None:
         self.comments.append((number, body))
+
+    def comments_of(self, number: int) -> list[Comment]:
+        return [Comment(i, body) for i, (n, body) in enumerate(self.comments) if n == number]
+
+    def edit_comment(self, comment_id: int, body: str) -> None:
+        number, _ = self.comments[comment_id]
+        self.comments[comment_id] = (number, body)
+
+    def list_closed_pull_requests(self, head_prefix: str = "") -> list[PullRequest]:
+        return [p for p in self.prs.values() if p.state == "closed" and p.head.startswith(head_prefix)]
 
     def find_issues(self, label: str, marker: str) -> list[Issue]:
         found = [i for i, labels in self.issues.values() if i.state == "open" and label in labels and marker in i.body]

@@ -19,6 +19,7 @@ class PullRequest:
     body: str
     state: str
     url: str = ""
+    merged: bool = False
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,15 @@ class Issue:
     body: str
     state: str
     url: str = ""
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A comment on an issue or pull request."""
+
+    id: int
+    body: str
+    author: str = ""
 
 
 class Forge(Protocol):
@@ -57,6 +67,18 @@ class Forge(Protocol):
 
     def comment(self, number: int, body: str) -> None:
         """Add a comment to a PR."""
+        ...
+
+    def comments_of(self, number: int) -> list[Comment]:
+        """The comments of an issue or PR, oldest first."""
+        ...
+
+    def edit_comment(self, comment_id: int, body: str) -> None:
+        """Change a comment's text."""
+        ...
+
+    def list_closed_pull_requests(self, head_prefix: str = "") -> list[PullRequest]:
+        """Closed (merged or not) PRs whose head branch starts with `head_prefix`."""
         ...
 
     def find_issues(self, label: str, marker: str) -> list[Issue]:

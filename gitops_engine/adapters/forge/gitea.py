@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from gitops_engine.adapters.forge.base import Issue, PullRequest
+from gitops_engine.adapters.forge.base import Comment, Issue, PullRequest
 from gitops_engine.core.errors import PermanentRemoteError, TransientRemoteError
 from gitops_engine.core.shown import shown
 
@@ -248,6 +248,16 @@ class GiteaClient:
         path = f"/repos/{owner}/{repo}/issues/{number}/comments"
         self._call("POST", path, payload={"body": body}, what=f"comment on #{number}")
 
+    def list_comments(self, owner: str, repo: str, number: int) -> list[Comment]:
+        """The comments of an issue or pull request, oldest first."""
+        raws = self._found(f"/repos/{owner}/{repo}/issues/{number}/comments") or []
+        return [_comment(raw) for raw in raws if isinstance(raw, Mapping)]
+
+    def edit_comment(self, owner: str, repo: str, comment_id: int, body: str) -> None:
+        """Change a comment's text."""
+        path = f"/repos/{owner}/{repo}/issues/comments/{comment_id}"
+        self._call("PATCH", path, payload={"body": body}, what=f"edit comment {comment_id}", idempotent=True)
+
     def label_ids(self, owner: str, repo: str, names: Sequence[str]) -> list[int]:
         """Ids of the named labels, creating the ones the repository lacks."""
         path = f"/repos/{owner}/{repo}/labels"
@@ -454,6 +464,19 @@ class GiteaForge:
         """Add a comment to a PR."""
         self._client.comment(self.owner, self.repo, number, body)
 
+    def comments_of(self, number: int) -> list[Comment]:
+        """The comments of an issue or PR, oldest first."""
+        return self._client.list_comments(self.owner, self.repo, number)
+
+    def edit_comment(self, comment_id: int, body: str) -> None:
+        """Change a comment's text."""
+        self._client.edit_comment(self.owner, self.repo, comment_id, body)
+
+    def list_closed_pull_requests(self, head_prefix: str = "") -> list[PullRequest]:
+        """Closed (merged or not) PRs whose head branch starts with `head_prefix`."""
+        closed = self._client.list_pull_requests(self.owner, self.repo, state="closed")
+        return [pr for pr in closed if pr.head.startswith(head_prefix)]
+
     def add_labels(self, number: int, labels: Sequence[str]) -> None:
         """Add labels (created when missing) to a PR."""
         self._client.add_labels(self.owner, self.repo, number, labels)
@@ -505,7 +528,13 @@ def _pull_request(raw: Mapping[str, Any]) -> PullRequest:
         body=str(raw.get("body") or ""),
         state=str(raw.get("state") or ""),
         url=str(raw.get("html_url") or ""),
+        merged=bool(raw.get("merged")),
     )
+
+
+def _comment(raw: Mapping[str, Any]) -> Comment:
+    user = raw.get("user") or {}
+    return Comment(int(raw["id"]), str(raw.get("body") or ""), str(user.get("login") or ""))
 
 
 def _issue(raw: Mapping[str, Any]) -> Issue:
