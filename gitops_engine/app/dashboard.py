@@ -10,7 +10,7 @@ requests of the pass are already done.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -19,6 +19,7 @@ from gitops_engine.app.bump import BumpResult
 from gitops_engine.core.errors import GitopsError
 from gitops_engine.model.charts import ChartIndex
 from gitops_engine.updates import dashboard
+from gitops_engine.updates.branches import BRANCH_PREFIX, is_bot_branch
 from gitops_engine.updates.policy import Policy
 from gitops_engine.updates.report import build_report
 
@@ -59,7 +60,15 @@ def update_dashboard(
 ) -> DashboardOutcome:
     """Render the pass's dashboard (currency rows from the pass's own scan and indexes) and keep the issue."""
     try:
-        return _keep(forge, result.base, _facts(result, indexes, policy, now).markdown())
+        facts = _facts(result, indexes, policy, now)
+        planned = {p.plan.name for p in facts.pending}
+        # open bot PRs this pass did not re-check (their chart repository could not be read) are still pending
+        waiting = tuple(
+            dashboard.WaitingPull(pr.head, pr.title, pr.number, pr.url)
+            for pr in forge.list_open_pull_requests(BRANCH_PREFIX)
+            if pr.base == result.base and is_bot_branch(pr.head) and pr.head not in planned
+        )
+        return _keep(forge, result.base, replace(facts, waiting=waiting).markdown())
     except GitopsError as exc:
         return DashboardOutcome(DashboardAction.FAILED, error=str(exc).splitlines()[0])
 

@@ -53,6 +53,16 @@ class PendingBranch:
 
 
 @dataclass(frozen=True)
+class WaitingPull:
+    """An open bot pull request a pass did not re-check."""
+
+    head: str
+    title: str
+    number: int
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class Dashboard:
     """The facts of one bot pass over `base` at `now`, as the dashboard shows them."""
 
@@ -65,6 +75,8 @@ class Dashboard:
     rows: tuple[Row, ...]
     minor_window_days: int
     major_window_days: int
+    # open bot pull requests this pass did not re-check (their chart repository could not be read)
+    waiting: tuple[WaitingPull, ...] = ()
 
     @property
     def failures(self) -> int:
@@ -86,6 +98,7 @@ class Dashboard:
             "",
             *_table(("Branch", "Update", "Changes", "Pull request"), [_pending(p) for p in self.pending]),
             "",
+            *_waiting(self.waiting),
             "## Held back by policy",
             "",
             *_table(("App", "Chart", "Current", "Held back", "Why", "Where"), _held(self.held)),
@@ -117,6 +130,18 @@ class Dashboard:
             ),
         ]
         return "\n".join(lines) + "\n"
+
+
+def _waiting(pulls: Sequence[WaitingPull]) -> list[str]:
+    if not pulls:
+        return []
+    rows = [(_code(p.head), _text(p.title), f"[#{p.number}]({p.url})") for p in sorted(pulls, key=lambda p: p.number)]
+    return [
+        "Not checked this run (a chart repository could not be read; the pull requests stay as they are):",
+        "",
+        *_table(("Branch", "Update", "Pull request"), rows),
+        "",
+    ]
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
