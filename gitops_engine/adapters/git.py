@@ -14,7 +14,7 @@ import struct
 import tempfile
 import time
 import zlib
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -134,6 +134,21 @@ def list_blobs(repo: pygit2.Repository, tree_id: str | None) -> dict[str, str]:
     root = repo[tree_id]
     assert isinstance(root, pygit2.Tree)
     return {path: str(oid) for path, oid in _walk(repo, root, "")}
+
+
+def list_blobs_at(repo: pygit2.Repository, tree_id: str, paths: Iterable[str]) -> dict[str, str]:
+    """Path → blob id for those of `paths` that are files of the tree (the others are left out)."""
+    root = repo[tree_id]
+    assert isinstance(root, pygit2.Tree)
+    found: dict[str, str] = {}
+    for path in paths:
+        try:
+            entry = root[path]
+        except KeyError:
+            continue
+        if entry.type_str == "blob":
+            found[path] = str(entry.id)
+    return found
 
 
 def _walk(
@@ -536,6 +551,17 @@ def has_commit(repo: pygit2.Repository, commit: str) -> bool:
     except ValueError:
         return False
     return found is not None and found.type_str == "commit"
+
+
+def changed_paths(repo: pygit2.Repository, old_tree: str, new_tree: str) -> set[str]:
+    """The paths whose blob differs between two trees (added, removed or changed), from the trees alone."""
+    old, new = repo[old_tree], repo[new_tree]
+    assert isinstance(old, pygit2.Tree) and isinstance(new, pygit2.Tree)
+    diff = old.diff_to_tree(new)
+    paths: set[str] = set()
+    for delta in diff.deltas:
+        paths.update(p for p in (delta.old_file.path, delta.new_file.path) if p)
+    return paths
 
 
 def has_blob(repo: pygit2.Repository, blob_id: str) -> bool:

@@ -218,12 +218,13 @@ def bump(
         outcomes = tuple(BranchOutcome(b.name, Action.PLANNED) for b in branches)
         return BumpResult(branch, scan, plan, branches, outcomes, failures)
     existing = session.endpoint.heads(BRANCH_PREFIX)
-    verifier = Verifier() if verify else None
+    # version edits alone change no build; a moved folder can break what points at it
+    verifiers = {moves: Verifier(builds=moves) for moves in (False, True)} if verify else {}
     declined = _declined(session.forge, branches)
     results = [
         BranchOutcome(b.name, Action.DECLINED, pull_request=declined[b.name])
         if b.name in declined
-        else _isolated(session, base, b, branch, existing, cache_dir, verifier)
+        else _isolated(session, base, b, branch, existing, cache_dir, verifiers.get(_moves_folders(b)))
         for b in branches
     ]
     keep = {b.name for b in branches if b.name not in declined} | {f"{BRANCH_PREFIX}{key}" for key in plan.deferred}
@@ -237,6 +238,11 @@ def bump(
     from gitops_engine.app.dashboard import update_dashboard
 
     return replace(result, dashboard=update_dashboard(session.forge, result, indexes, policy, moment))
+
+
+def _moves_folders(plan: BranchPlan) -> bool:
+    """True when the branch moves a catalog folder (not only version scalars)."""
+    return any(e.folder is not None and e.folder_version not in (None, e.folder.version) for e in plan.edits())
 
 
 def _declined(forge: Forge | None, branches: Sequence[BranchPlan]) -> dict[str, PullRequest]:
@@ -313,7 +319,7 @@ def _branch_change(base: Base, plan: BranchPlan) -> Change:
 
     assert base.repo is not None and base.tree is not None
     edits = plan.edits()
-    if not any(e.folder is not None and e.folder_version not in (None, e.folder.version) for e in edits):
+    if not _moves_folders(plan):
         blobs = git.list_blobs(base.repo, base.tree)
         touched = git.read_blobs(base.repo, {edit.site.path: blobs[edit.site.path] for edit in edits})
         return Change(written=apply_to_tree(touched, edits))

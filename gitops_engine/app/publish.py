@@ -248,14 +248,12 @@ def publish(
         tree_id = _write(repo, current, change)
         if tree_id == current.tree:
             return PublishResult(None, current.commit, current.tree, attempt)
-        if verify is not None:
-            verify(current, repo, tree_id)
         parents = [current.commit] if current.commit else []
         commit = git.create_commit(repo, tree_id, parents, change.message or message, author(current))
         landing = branch if mode is PublishMode.PUSH or current.commit is None else _head(review)
         keep = _kept_render(repo, change, landing, commit, author(current))
         try:
-            return _land(session, branch, current, commit, tree_id, mode, review, keep, attempt)
+            return _land(session, branch, current, commit, tree_id, mode, review, keep, attempt, verify)
         except ConflictError as exc:
             if endpoint.heads(landing).get(landing) == commit:
                 # someone pushed the very same commit: the branch holds what we wanted
@@ -306,18 +304,29 @@ def _land(
     review: Review | None,
     keep: Mapping[str, str],
     attempt: int,
+    verify: Verify | None,
 ) -> PublishResult:
+    """Land `commit`: on the branch, on the review head (unless it already holds the same tree) or for AGit
+    review; `verify` sees the tree just before anything is written (a rerun that writes nothing checks nothing)."""
     endpoint, forge = session.endpoint, session.forge
+
+    def check() -> None:
+        if verify is not None:
+            verify(base, endpoint.writable(), tree_id)
+
     if mode is PublishMode.PUSH or base.commit is None:
+        check()
         endpoint.update(branch, commit, base.commit, lease=False, keep=keep)
         return PublishResult(branch, commit, tree_id, attempt)
     assert review is not None
     if mode is PublishMode.AGIT:
+        check()
         endpoint.propose(commit, branch, review)
         pr = forge.find_open_pull_request(review.head, branch) if forge else None
         return PublishResult(f"refs/for/{branch}", commit, tree_id, attempt, pr)
     existing = endpoint.heads(review.head).get(review.head)
     if existing is None or not _same_tree(endpoint.repo, existing, tree_id):
+        check()
         endpoint.update(review.head, commit, existing, lease=True, keep=keep)
     else:
         # a rerun with the same result: the branch already carries it, only the PR is refreshed

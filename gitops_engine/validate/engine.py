@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from gitops_engine.model.finding import Finding, Severity
 from gitops_engine.validate.build import Builder
-from gitops_engine.validate.discovery import Discovery, discover
+from gitops_engine.validate.discovery import Cluster, Discovery, discover
 from gitops_engine.validate.filechecks import check_files
 from gitops_engine.validate.locate import SourceIndex
 from gitops_engine.validate.refs import check_cluster
@@ -57,3 +57,21 @@ def validate_tree(
     for cluster in discovery.clusters:
         findings.update(check_cluster(cluster))
     return Report(tuple(sorted(findings)), discovery)
+
+
+def validate_focus(
+    files: Mapping[str, bytes], builder: Builder, starts: Iterable[str], changed: Collection[str]
+) -> Report:
+    """The findings a change can cause, found without validating the whole repository: the file checks of the
+    changed files, and every folder in `starts` built and followed as `validate --path` does (builds, schemas,
+    substitution, paths). References between objects are left out: a walk from a folder does not see the objects
+    the rest of the cluster applies, so every reference outside it would look missing."""
+    index = SourceIndex(files)
+    findings = set(check_files(index, only=changed))
+    clusters: list[Cluster] = []
+    check = SchemaChecker(None)
+    for start in sorted(set(starts)):
+        discovery = discover(files, builder, path=start, broken=index.is_broken, index=index, check=check)
+        findings.update(discovery.findings)
+        clusters.extend(discovery.clusters)
+    return Report(tuple(sorted(findings)), Discovery(tuple(clusters)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from gitops_engine.core.yamlio import LocatedDocument
@@ -15,10 +15,11 @@ from gitops_engine.validate.sops import is_sops_document, sops_problems
 _VERSION_DIR = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
 
 
-def check_files(index: SourceIndex) -> list[Finding]:
-    """Findings for every YAML file of `index` (Helm chart templates are skipped: they are Go templates)."""
+def check_files(index: SourceIndex, only: Collection[str] | None = None) -> list[Finding]:
+    """Findings for every YAML file of `index` (Helm chart templates are skipped: they are Go templates), or only
+    for the files in `only`."""
     findings: list[Finding] = []
-    for path in index.yaml_paths:
+    for path in index.yaml_paths if only is None else sorted(p for p in index.yaml_paths if p in only):
         error = index.syntax_error(path)
         if error is not None:
             findings.append(Finding(path, error.line, "yaml-syntax", f"invalid YAML: {error.problem}", "fix the YAML"))
@@ -26,7 +27,8 @@ def check_files(index: SourceIndex) -> list[Finding]:
         for doc in index.documents(path):
             findings.extend(_document_findings(path, doc))
     for path in index.kustomization_paths:
-        findings.extend(_refusal_findings(index, path))
+        if only is None or path in only:
+            findings.extend(_refusal_findings(index, path))
     return findings
 
 

@@ -87,6 +87,8 @@ class Fleet:
         result = bump_target(
             LocalTarget(self.root / "fleet.git"), AdapterLookup(), now=NOW, cache_dir=self.root / "scans"
         )
+        failed = [o.error for o in result.outcomes if o.failed]
+        assert not failed, failed
         return {o.name: o.action.value for o in result.outcomes if o.action is not Action.SUPERSEDED}
 
     def merge(self, branch: str) -> None:
@@ -221,3 +223,24 @@ def test_an_app_only_spec_pinned_deployments_run_is_held_back(fleet: Fleet) -> N
     skips = [s.reason for s in result.plan.skips if s.use.chart == "lbx"]
     assert set(skips) == {"pinned by the platform spec (lbx@management, lbx@team-a); change the pin there to move it"}
     assert not result.plan.proposals or all(p.use.chart != "lbx" for p in result.plan.proposals)
+
+
+def test_a_bump_that_would_break_a_hand_written_kustomization_is_not_written(fleet: Fleet) -> None:
+    """A human Kustomization still building the old folder: moving the folder would break it, so the branch is
+    refused with the finding (verification), and nothing is pushed."""
+    path = "clusters/edge/apps.yaml"
+    extra = (
+        "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: extra-lbx\n"
+        f"  namespace: kommander-flux\nspec:\n  interval: 10m\n  path: ./applications/lbx/{OLD}\n  prune: true\n"
+        "  sourceRef:\n    kind: GitRepository\n    name: management\n"
+    )
+    files = fleet.files()
+    fleet.hand_edit(path, files[path], files[path] + extra.encode())
+    result = bump_target(
+        LocalTarget(fleet.root / "fleet.git"), AdapterLookup(), now=NOW, cache_dir=fleet.root / "scans"
+    )
+    (outcome,) = [o for o in result.outcomes if o.name == "gitops-engine/lbx-0"]
+    assert outcome.failed
+    assert "refusing to commit" in outcome.error and "[ks-path-missing]" in outcome.error
+    assert "extra-lbx" in outcome.error
+    assert git.head_of(fleet.repo, "gitops-engine/lbx-0").commit is None
