@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -79,7 +80,8 @@ class Verifier:
         changed = {p for p in after if before.get(p) != after[p]}
         removed = set(before) - set(after)
         focus: set[str] | None = _starts(after, changed, removed) if self.builds else set()
-        if focus is not None and len(focus) > _FOCUS_LIMIT:
+        # most of the tree is new (a first render): validate it whole, as `validate` would
+        if focus is not None and (len(focus) > _FOCUS_LIMIT or 2 * len(changed) > len(after)):
             focus = None
         old = {_key(f): f for f in self._report(before, _present(before, focus), changed & set(before)).errors}
         return sorted(f for f in self._report(after, focus, changed).errors if _key(f) not in old)
@@ -110,12 +112,32 @@ class Verifier:
 
 def _starts(files: Mapping[str, bytes], changed: Iterable[str], removed: Iterable[str]) -> set[str]:
     """The folders to build and follow: the nearest kustomization above each changed file, and that of every file
-    still naming a folder the change removed."""
+    still naming a folder the change removed — those a Flux Kustomization builds (files no Kustomization reaches,
+    such as the state file, reach no cluster)."""
     folders = _folders(files)
     gone = {posixpath.dirname(p) for p in removed if posixpath.dirname(p) not in folders}
     needles = [folder.encode() for folder in gone if folder]
     mentioning = [p for p, data in files.items() if needles and any(n in data for n in needles)]
-    return {_nearest_kustomization(p, files) for p in (*changed, *mentioning)}
+    built = _flux_paths(files)
+    starts = {_nearest_kustomization(p, files) for p in (*changed, *mentioning)}
+    return {start for start in starts if not built or any(_within(start, path) for path in built)}
+
+
+# `path:` of a Flux Kustomization, read from its bytes: which folders Flux builds only has to be known roughly
+_FLUX_PATH = re.compile(rb"^\s+path:\s*[\"']?\.?/?([^\s\"'#]*)", re.MULTILINE)
+
+
+def _flux_paths(files: Mapping[str, bytes]) -> set[str]:
+    """The folders the tree's Flux Kustomizations build (empty when it has none)."""
+    paths: set[str] = set()
+    for data in files.values():
+        if b"kustomize.toolkit.fluxcd.io" in data and b"Kustomization" in data:
+            paths.update(m.group(1).decode(errors="replace").rstrip("/") for m in _FLUX_PATH.finditer(data))
+    return {path for path in paths if "${" not in path}
+
+
+def _within(folder: str, path: str) -> bool:
+    return not path or folder == path or folder.startswith(path + "/")
 
 
 def _folders(files: Mapping[str, bytes]) -> set[str]:
