@@ -2,8 +2,11 @@
 
 Files we write use the layout of **sops 3.10.2** (`version: 3.10.2`): struct field order, empty key lists
 omitted — `age` (each entry `recipient`, then `enc`), `lastmodified`, `mac`, the selection rule,
-`mac_only_encrypted` (only when true), `version`. The ≤3.9 layout (empty `kms: []`, `gcp_kms: []`,
-`azure_kv: []`, `hc_vault: []`, `pgp: []` always written) is kept for re-emitting files those releases wrote.
+`mac_only_encrypted` (only when true), `version`. A file another release wrote keeps that release's layout,
+told by its `version`, whenever it is written again (re-wrapped, rotated): the ≤3.9 layout (empty `kms: []`,
+`gcp_kms: []`, `azure_kv: []`, `hc_vault: []`, `pgp: []` always written) and the 3.13+ one, in which every key of
+the block is sorted, the keys of each entry too (`age: - enc: … recipient: …`, `encrypted_regex`,
+`lastmodified`, `mac`, `mac_only_encrypted`, `pgp`, `unencrypted_suffix`, `version`).
 
 Key sources other than age (PGP, KMS, Vault, Azure Key Vault) cannot be wrapped here, but a file may hold them
 next to its age stanzas: they are read as they are and written back unchanged, in the same struct order, so
@@ -19,7 +22,7 @@ from enum import StrEnum
 from gitops_engine.secrets.agekeys import AgeStanza
 from gitops_engine.secrets.errors import NotSopsError, UnsupportedKeyError
 from gitops_engine.secrets.selection import RULE_KEYS, Selection, selection_from
-from gitops_engine.secrets.values import Branch, Item, Node, from_plain, to_plain
+from gitops_engine.secrets.values import Branch, Comment, Item, Node, from_plain, to_plain
 
 WRITER_VERSION = "3.10.2"
 # key sources written before `age` in the struct order, and the one written after `mac`
@@ -38,6 +41,7 @@ class Layout(StrEnum):
 
     V3_9 = "3.9"
     V3_10 = "3.10"
+    V3_13 = "3.13"
 
     @classmethod
     def of_version(cls, version: str) -> Layout:
@@ -47,7 +51,9 @@ class Layout(StrEnum):
             major, minor = int(parts[0]), int(parts[1])
         except (IndexError, ValueError):
             return cls.V3_10
-        return cls.V3_9 if (major, minor) < (3, 10) else cls.V3_10
+        if (major, minor) < (3, 10):
+            return cls.V3_9
+        return cls.V3_10 if (major, minor) < (3, 13) else cls.V3_13
 
 
 @dataclass(frozen=True)
@@ -138,7 +144,26 @@ def metadata_node(meta: Metadata) -> Branch:
     if selection.mac_only_encrypted:
         items.append(("mac_only_encrypted", True))
     items.append(("version", meta.version))
-    return Branch(tuple(items))
+    block = Branch(tuple(items))
+    # 3.13+ turns the block into a Go map and back, which sorts every key at every level
+    return _sorted_branch(block) if meta.layout is Layout.V3_13 else block
+
+
+def _sorted_branch(branch: Branch) -> Branch:
+    pairs: list[tuple[str, Node]] = sorted(((key, _sorted(value)) for key, value in branch.pairs()), key=_first)
+    return Branch(tuple(pairs))
+
+
+def _sorted(node: Node) -> Node:
+    if isinstance(node, Branch):
+        return _sorted_branch(node)
+    if isinstance(node, tuple):
+        return tuple(_sorted(element) for element in node if not isinstance(element, Comment))
+    return node
+
+
+def _first(pair: tuple[str, Node]) -> str:
+    return pair[0]
 
 
 def flatten(meta: Metadata) -> list[tuple[str, str]]:

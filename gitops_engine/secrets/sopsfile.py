@@ -1,6 +1,7 @@
 """SOPS files as bytes in, bytes out: encrypt, decrypt (MAC always verified), updatekeys, rotate.
 
-Files we write are laid out as sops 3.10.2 writes them (see `metadata`). Nothing here logs or prints; a
+New files are laid out as sops 3.10.2 writes them; a file written again keeps its own release's layout (see
+`metadata`). Nothing here logs or prints; a
 failure raises before any plaintext is returned.
 """
 
@@ -279,6 +280,8 @@ def rotate(
         wrap_key(data_key, targets),
         opened.metadata.selection,
         lastmodified or now_rfc3339(),
+        # the file keeps the release (and so the layout of its sops block) it was written with
+        opened.metadata.version,
     )
     return render(docs, meta, fmt, opened.indent)
 
