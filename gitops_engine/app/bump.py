@@ -339,7 +339,7 @@ def _branch_change(base: Base, plan: BranchPlan) -> Change:
         render.update(bumped.render)
         state = decode(bumped.written[STATE_PATH], STATE_PATH)
     in_tree = all(written.get(path) == data for path, data in render.items())
-    ref = f"{RENDER_REFS}bump/{plan.key}/{plan.major}" if render else None
+    ref = f"{RENDER_REFS}bump/{plan.key}/{plan.line}" if render else None
     return Change(
         written=written,
         removed=frozenset(removed - written.keys()),

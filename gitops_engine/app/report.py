@@ -11,6 +11,7 @@ from gitops_engine.adapters.targets import Target
 from gitops_engine.app.bump import Lookup, read_base, scan_head
 from gitops_engine.app.publish import open_target
 from gitops_engine.updates.policy import Policy
+from gitops_engine.updates.proposals import propose
 from gitops_engine.updates.report import Row, build_report, render_html
 
 
@@ -46,4 +47,6 @@ def run_report(
     moment = now or datetime.now(UTC)
     indexes = lookup(scan.sources())
     failures = dict(getattr(lookup, "failures", {}))
-    return Report(build_report(scan, indexes, policy, moment, failures), policy, moment, failures)
+    # what the bot would hold back (policy, compatibility) is part of each row
+    held = propose(scan, indexes, policy, moment).held
+    return Report(build_report(scan, indexes, policy, moment, failures, held), policy, moment, failures)

@@ -127,6 +127,8 @@ def bump_lines(result: BumpResult) -> list[str]:
 
 def bump_json(result: BumpResult) -> dict[str, object]:
     """The machine-readable form of a bump run."""
+    from gitops_engine.updates.branches import branch_name
+
     return {
         "base": result.base,
         "proposals": [
@@ -140,7 +142,7 @@ def bump_json(result: BumpResult) -> dict[str, object]:
                 "newValue": p.new_value,
                 "updateType": p.update.value,
                 "source": p.source_url,
-                "branch": f"gitops-engine/{p.branch_key}-{p.target.major}",
+                "branch": branch_name(p.branch_key, p.line),
             }
             for p in result.plan.proposals
         ],
@@ -226,7 +228,7 @@ def _print_report(rows: Sequence[Row]) -> None:
             r.newest_minor or "-",
             r.newest_major or "-",
             f"{r.days_behind}d",
-            f"{r.file}:{r.line}" + (f" ({r.note})" if r.note else ""),
+            f"{r.file}:{r.line}" + (f" ({r.note})" if r.note else "") + (f" (held back {r.held})" if r.held else ""),
         )
         for r in rows
     ]

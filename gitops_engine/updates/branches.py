@@ -1,4 +1,8 @@
-"""Proposals grouped into branches, one per (app or group, target major), with commit message and PR body."""
+"""Proposals grouped into branches, one per (app or group, target release line), with commit message and PR body.
+
+A release line is a major (`versions.release_line`): the base technology's for compound versions, `major.minor`
+when the policy counts an app's minors as majors.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,9 @@ from gitops_engine.updates.proposals import Proposal
 from gitops_engine.updates.uses import Edit
 
 BRANCH_PREFIX = "gitops-engine/"
-# the bot's own branches end in their target major; the engine's other branches (seed, conflicts, propagation)
-# share the prefix but never that ending
-_BOT_BRANCH = re.compile(r"^gitops-engine/(?P<key>.+)-\d+$")
+# the bot's own branches end in their target release line (a major, or `major.minor` for an app whose minors
+# count as majors); the engine's other branches (seed, conflicts, propagation) share the prefix but never that ending
+_BOT_BRANCH = re.compile(r"^gitops-engine/(?P<key>.+)-\d+(?:\.\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,7 @@ class BranchPlan:
 
     name: str
     key: str
-    major: int
+    line: str
     proposals: tuple[Proposal, ...]
     title: str
     now: datetime
@@ -62,28 +66,28 @@ def branch_key(name: str) -> str | None:
     return found["key"] if found else None
 
 
-def branch_name(key: str, major: int) -> str:
-    """The deterministic branch name for (app or group, target major)."""
-    return f"{BRANCH_PREFIX}{key}-{major}"
+def branch_name(key: str, line: str) -> str:
+    """The deterministic branch name for (app or group, target release line)."""
+    return f"{BRANCH_PREFIX}{key}-{line}"
 
 
 def plan_branches(proposals: Iterable[Proposal], now: datetime) -> tuple[BranchPlan, ...]:
-    """Group proposals by (branch key, target major) and write their title and body."""
-    grouped: dict[tuple[str, int], list[Proposal]] = defaultdict(list)
+    """Group proposals by (branch key, target release line) and write their title and body."""
+    grouped: dict[tuple[str, str], list[Proposal]] = defaultdict(list)
     for proposal in proposals:
-        grouped[(proposal.branch_key, proposal.target.major)].append(proposal)
+        grouped[(proposal.branch_key, proposal.line)].append(proposal)
     plans = []
-    for (key, major), items in sorted(grouped.items()):
+    for (key, line), items in sorted(grouped.items()):
         items.sort(key=lambda p: (p.use.path, p.use.line, p.use.clusters))
-        plans.append(BranchPlan(branch_name(key, major), key, major, tuple(items), _title(key, items), now))
+        plans.append(BranchPlan(branch_name(key, line), key, line, tuple(items), _title(key, line, items), now))
     return tuple(plans)
 
 
-def _title(key: str, items: list[Proposal]) -> str:
+def _title(key: str, line: str, items: list[Proposal]) -> str:
     targets = sorted({p.target for p in items})
     if len(targets) == 1:
         return f"Update {key} to {targets[0].text}"
-    return f"Update {key} to {targets[0].major}.x ({', '.join(t.text for t in targets)})"
+    return f"Update {key} to {line}.x ({', '.join(t.text for t in targets)})"
 
 
 def release_age_days(proposal: Proposal, now: datetime) -> int | None:

@@ -1,9 +1,9 @@
 """The dashboard issue: one Markdown page per repository and base branch, rewritten by every bot pass.
 
 It shows what a scheduled bot otherwise hides: the updates waiting for review and their pull requests, what the
-policy holds back and why, the chart repositories that could not be read, and every app's currency window
-(seed 004). Its first line says when the bot last ran and whether that run failed, so a bot that stopped, or that
-cannot reach anything, is visible to anyone who opens the issue.
+policy or a cluster's Kubernetes version holds back and why, the chart repositories that could not be read, and
+every app's currency window (seed 004). Its first line says when the bot last ran and whether that run failed, so
+a bot that stopped, or that cannot reach anything, is visible to anyone who opens the issue.
 
 The page is a function of the run's facts and the date, never of the time of day: a rerun the same day with
 nothing new renders the same bytes, and the forge is not written to. The date changes daily, so a dashboard
@@ -99,7 +99,7 @@ class Dashboard:
             *_table(("Branch", "Update", "Changes", "Pull request"), [_pending(p) for p in self.pending]),
             "",
             *_waiting(self.waiting),
-            "## Held back by policy",
+            "## Held back by policy or compatibility",
             "",
             *_table(("App", "Chart", "Current", "Held back", "Why", "Where"), _held(self.held)),
             "",

@@ -6,7 +6,7 @@ prerelease of the same version (2.0.0-beta.1 may move to 2.0.0-rc.1, never to 2.
 as Helm's and npm's ranges, and Renovate's `ignoreUnstable`).
 
     defaults: {update_types: [patch, minor], minimum_release_age: 3d, range_strategy: widen}
-    windows: {minor_days: 30, major_days: 60}
+    windows: {minor_days: 30, major_days: 60}   # seed 004's currency windows, for every app a rule does not set
     groups: [{name: monitoring, apps: [kube-prometheus-stack, grafana]}]
     rules:
       - apps: [cert-manager]
@@ -16,6 +16,12 @@ as Helm's and npm's ranges, and Renovate's `ignoreUnstable`).
         prereleases: never            # auto (only when on one of the same version) | never | always
         schedule: ["sat,sun 00:00-06:00"]
         enabled: true
+      - groups: [monitoring]          # a rule selects apps by name (`apps`), by group (`groups`), or both
+        windows: {minor_days: 14}
+      - apps: [kafka]
+        minor_is_major: true          # an upstream whose minors break: a minor is a major (own branch, window)
+
+A rule applies to the apps its `apps` patterns match and to the members of its `groups`; later rules win.
 """
 
 from __future__ import annotations
@@ -75,6 +81,9 @@ class Rule:
     range_strategy: RangeStrategy | None = None
     schedule: tuple[Window, ...] | None = None
     enabled: bool | None = None
+    minor_is_major: bool | None = None
+    minor_window_days: int | None = None
+    major_window_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,10 @@ class Settings:
     range_strategy: RangeStrategy = RangeStrategy.WIDEN
     schedule: tuple[Window, ...] = ()
     enabled: bool = True
+    # seed 004 allows an upstream that does not follow semver to have its minors counted as majors
+    minor_is_major: bool = False
+    minor_window_days: int = 30
+    major_window_days: int = 60
     group: str | None = None
 
     def in_schedule(self, when: datetime) -> bool:
@@ -97,22 +110,35 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class Selector:
+    """Which apps a rule applies to: those its `apps` patterns match and the members of its `groups`."""
+
+    apps: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    def selects(self, app: str, group: str | None) -> bool:
+        """Whether the rule applies to `app` (a member of `group`, if any)."""
+        return (group is not None and group in self.groups) or any(fnmatch.fnmatchcase(app, p) for p in self.apps)
+
+
+@dataclass(frozen=True)
 class Policy:
-    """Defaults, per-app rules (in file order, later rules win) and groups."""
+    """Defaults, rules (in file order, later rules win), groups and the default currency windows."""
 
     defaults: Rule = field(default_factory=Rule)
-    rules: tuple[tuple[tuple[str, ...], Rule], ...] = ()
+    rules: tuple[tuple[Selector, Rule], ...] = ()
     groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
     minor_window_days: int = 30
     major_window_days: int = 60
 
     def for_app(self, app: str) -> Settings:
-        """Defaults overlaid by every rule whose `apps` patterns match `app`, plus its group."""
-        settings = _overlay(Settings(), self.defaults)
-        for patterns, rule in self.rules:
-            if any(fnmatch.fnmatchcase(app, pattern) for pattern in patterns):
-                settings = _overlay(settings, rule)
+        """The default windows and the defaults, overlaid by every rule that selects `app`, plus its group."""
         group = next((name for name, apps in self.groups if any(fnmatch.fnmatchcase(app, a) for a in apps)), None)
+        windows = Settings(minor_window_days=self.minor_window_days, major_window_days=self.major_window_days)
+        settings = _overlay(windows, self.defaults)
+        for selector, rule in self.rules:
+            if selector.selects(app, group):
+                settings = _overlay(settings, rule)
         return replace(settings, group=group)
 
 
@@ -135,7 +161,7 @@ def judge(current: Version, candidate: Version, created: datetime | None, settin
         return Verdict(False, "not newer")
     if candidate.is_prerelease and not _prerelease_allowed(settings.prereleases, current, candidate):
         return Verdict(False, "prerelease (allowed only to apps already on a prerelease of the same version)")
-    step = update_type(current, candidate)
+    step = update_type(current, candidate, settings.minor_is_major)
     if step not in settings.update_types:
         return Verdict(False, f"{step.value} updates are not allowed")
     if settings.allow is not None and not settings.allow.matches(candidate):
@@ -173,31 +199,61 @@ def parse_policy(text: bytes, path: str) -> Policy:
     if reader is None:
         return Policy()
     top = reader.mapping((), reader.doc.data, ("defaults", "rules", "groups", "windows"))
-    defaults = _rule(reader, ("defaults",), reader.mapping(("defaults",), top.get("defaults") or {}, _RULE_KEYS))
-    rules: list[tuple[tuple[str, ...], Rule]] = []
-    for index, raw in enumerate(reader.sequence(("rules",), top.get("rules"))):
-        keys: PathKey = ("rules", index)
-        body = reader.mapping(keys, raw, ("apps", *_RULE_KEYS), ("apps",))
-        rules.append((_apps(reader, (*keys, "apps"), body.get("apps")), _rule(reader, keys, body)))
+    # the default windows are the top-level `windows`: `defaults` takes every other rule key
+    default_keys = tuple(k for k in _RULE_KEYS if k != "windows")
+    defaults = _rule(reader, ("defaults",), reader.mapping(("defaults",), top.get("defaults") or {}, default_keys))
     groups: list[tuple[str, tuple[str, ...]]] = []
     for index, raw in enumerate(reader.sequence(("groups",), top.get("groups"))):
-        keys = ("groups", index)
+        keys: PathKey = ("groups", index)
         body = reader.mapping(keys, raw, ("name", "apps"), ("name", "apps"))
         groups.append(
             (reader.string((*keys, "name"), body.get("name")), _apps(reader, (*keys, "apps"), body.get("apps")))
         )
-    windows = reader.mapping(("windows",), top.get("windows") or {}, ("minor_days", "major_days"))
-    minor_days = _day_count(reader, ("windows", "minor_days"), windows.get("minor_days", 30))
-    major_days = _day_count(reader, ("windows", "major_days"), windows.get("major_days", 60))
+    group_names = [name for name, _ in groups]
+    rules: list[tuple[Selector, Rule]] = []
+    for index, raw in enumerate(reader.sequence(("rules",), top.get("rules"))):
+        keys = ("rules", index)
+        body = reader.mapping(keys, raw, ("apps", "groups", *_RULE_KEYS))
+        rules.append((_selector(reader, keys, body, group_names), _rule(reader, keys, body)))
+    minor_days, major_days = _windows(reader, ("windows",), top.get("windows") or {})
     reader.raise_errors()
-    return Policy(defaults, tuple(rules), tuple(groups), minor_days, major_days)
+    return Policy(
+        defaults,
+        tuple(rules),
+        tuple(groups),
+        30 if minor_days is None else minor_days,
+        60 if major_days is None else major_days,
+    )
 
 
-def _apps(reader: SpecReader, keys: PathKey, value: object) -> tuple[str, ...]:
+def _selector(reader: SpecReader, keys: PathKey, body: Mapping[str, Any], group_names: list[str]) -> Selector:
+    if "apps" not in body and "groups" not in body:
+        reader.error(keys, "missing required key 'apps' (or 'groups'): the apps or groups the rule applies to")
+        return Selector()
+    apps = _apps(reader, (*keys, "apps"), body.get("apps"))
+    groups = _apps(reader, (*keys, "groups"), body.get("groups"), "group names")
+    for position, name in enumerate(groups):
+        if name not in group_names:
+            known = ", ".join(group_names) or "none is defined"
+            reader.error((*keys, "groups", position), f"no group {name!r} in `groups` (groups: {known})")
+    return Selector(apps, groups)
+
+
+def _windows(reader: SpecReader, keys: PathKey, raw: object) -> tuple[int | None, int | None]:
+    """`{minor_days, major_days}`: days a new minor or major may wait before it is overdue (None: not set)."""
+    body = reader.mapping(keys, raw, ("minor_days", "major_days"))
+    minor = _day_count(reader, (*keys, "minor_days"), body["minor_days"]) if "minor_days" in body else None
+    major = _day_count(reader, (*keys, "major_days"), body["major_days"]) if "major_days" in body else None
+    return minor, major
+
+
+def _apps(
+    reader: SpecReader, keys: PathKey, value: object, what: str = "app names or glob patterns"
+) -> tuple[str, ...]:
     if value is None:
-        return ()  # the missing key is reported by the mapping read
+        return ()  # a missing key is reported by the mapping read
     if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
-        reader.error(keys, "must be a non-empty list of app names or glob patterns")
+        reader.error(keys, f"must be a non-empty list of {what}")
         return ()
     return tuple(value)
 
@@ -218,6 +274,8 @@ _RULE_KEYS = (
     "range_strategy",
     "schedule",
     "enabled",
+    "minor_is_major",
+    "windows",
 )
 
 
@@ -248,6 +306,10 @@ def _rule(reader: SpecReader, keys: PathKey, raw: Mapping[str, Any]) -> Rule:
         values["minimum_release_age"] = _age(reader, (*keys, "minimum_release_age"), raw["minimum_release_age"])
     if "schedule" in raw:
         values["schedule"] = _schedule(reader, (*keys, "schedule"), raw["schedule"])
+    if "minor_is_major" in raw:
+        values["minor_is_major"] = reader.boolean((*keys, "minor_is_major"), raw["minor_is_major"])
+    if "windows" in raw:
+        values["minor_window_days"], values["major_window_days"] = _windows(reader, (*keys, "windows"), raw["windows"])
     return Rule(**values)
 
 

@@ -1,7 +1,9 @@
 """From scanned chart uses, looked-up indexes and the policy to proposals: what to bump, to which version, why not.
 
 Like Renovate's `separateMajorMinor`, a use can get two proposals: the newest allowed version in its current
-major and the newest allowed one overall when that is a higher major (each lands on its own branch). When one
+major and the newest allowed one overall when that is a higher major (each lands on its own branch). The major
+is the release line of `versions.release_line`: the base technology's for a compound version, `major.minor`
+for an app whose policy counts minors as majors. When one
 file is applied by clusters whose same-named sources differ, only versions every one of those sources has are
 proposed, so no cluster is pointed at a version its own repository lacks.
 """
@@ -21,6 +23,7 @@ from gitops_engine.updates.versions import (
     Version,
     parse_constraint,
     parse_version,
+    release_line,
     rewrite_range,
     update_type,
 )
@@ -30,7 +33,8 @@ from gitops_engine.updates.versions import (
 class Proposal:
     """Move one use from `current` to `target`; `new_value` is the scalar as it will be written.
 
-    `written` is the version part of `new_value`: the target, or the rewritten range.
+    `written` is the version part of `new_value`: the target, or the rewritten range; `line` the target's release
+    line (its major, see versions.release_line), which names the branch.
     """
 
     use: ChartUse
@@ -42,6 +46,7 @@ class Proposal:
     branch_key: str
     source_url: str
     written: str
+    line: str
 
     def edit(self) -> Edit:
         """The byte-level edit this proposal makes."""
@@ -88,7 +93,7 @@ def releases_by_version(index: ChartIndex, chart: str) -> list[tuple[Version, Ch
     return sorted(parsed, key=lambda pair: pair[0])
 
 
-_Move = tuple[Version, Version, ChartRelease, str, UpdateType]
+_Move = tuple[Version, Version, ChartRelease, str, UpdateType, str]
 
 
 class _Decision(NamedTuple):
@@ -155,14 +160,13 @@ def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy,
             continue
         branch_key = app.branch_key
         if not app.in_schedule:
-            deferred.update(f"{branch_key}-{target.major}" for _, target, _, _, _ in decided.moves)
+            deferred.update(f"{branch_key}-{line}" for *_, line in decided.moves)
             skips.append(Skip(use, _OUTSIDE_SCHEDULE))
-            held.append(Held(use, max(target for _, target, _, _, _ in decided.moves).text, _OUTSIDE_SCHEDULE))
+            held.append(Held(use, max(move[1] for move in decided.moves).text, _OUTSIDE_SCHEDULE))
             continue
-        for current, target, release, written, update in decided.moves:
-            proposals.append(
-                Proposal(use, current, target, site.value_with(written), update, release, branch_key, url, written)
-            )
+        for current, target, release, written, update, line in decided.moves:
+            value = site.value_with(written)
+            proposals.append(Proposal(use, current, target, value, update, release, branch_key, url, written, line))
     return Plan(tuple(proposals), tuple(skips), frozenset(deferred), tuple(held), frozenset(unread))
 
 
@@ -215,12 +219,18 @@ def _decide(
         new_text = rewrite_range(constraint, target, settings.range_strategy)
         if new_text is None:
             return _Decision(skip=f"range {text} cannot be rewritten to admit {target.text}; edit it by hand")
-        return _Decision(((current, target, release, new_text, update_type(current, target)),), held=beyond)
-    picks = [pair for pair in candidates if pair[0].major == current.major][-1:]
-    if candidates[-1][0].major != current.major:
+        return _Decision((_move(current, target, release, new_text, settings),), held=beyond)
+    line = release_line(current, settings.minor_is_major)
+    picks = [pair for pair in candidates if release_line(pair[0], settings.minor_is_major) == line][-1:]
+    if release_line(candidates[-1][0], settings.minor_is_major) != line:
         picks.append(candidates[-1])
-    moves = tuple((current, target, release, target.text, update_type(current, target)) for target, release in picks)
+    moves = tuple(_move(current, target, release, target.text, settings) for target, release in picks)
     return _Decision(moves, held=beyond)
+
+
+def _move(current: Version, target: Version, release: ChartRelease, written: str, settings: Settings) -> _Move:
+    step = update_type(current, target, settings.minor_is_major)
+    return (current, target, release, written, step, release_line(target, settings.minor_is_major))
 
 
 def _shared_versions(

@@ -1,23 +1,28 @@
 """The currency report: per pinned chart, how far behind it is and whether seed 004's windows are kept.
 
 A new minor should be adopted within `minor_window_days` (30) of its release and a new major within
-`major_window_days` (60). Status: ok (nothing newer in minor or major), due (newer exists, still inside its
-window), overdue (a window has passed). Days behind count from the first release newer than the current one.
+`major_window_days` (60); the policy may set other windows per app or group. Status: ok (nothing newer in minor
+or major), due (newer exists, still inside its window), overdue (a window has passed). Whether a newer version is
+a patch, minor or major is `versions.update_type`'s step, so a compound version is rated by its base technology
+and an app whose minors count as majors has its minors rated as majors. Days behind count from the first release
+newer than the current one. A row also names the newer version the bot holds back (policy or compatibility) and
+why, as the plan of the same run decided.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
 from gitops_engine.model.charts import ChartIndex, ChartRelease
-from gitops_engine.updates.policy import Policy
-from gitops_engine.updates.proposals import releases_by_version
-from gitops_engine.updates.uses import ScanResult
-from gitops_engine.updates.versions import Version, parse_constraint, parse_version
+from gitops_engine.updates.policy import Policy, Settings
+from gitops_engine.updates.proposals import Held, releases_by_version
+from gitops_engine.updates.uses import ChartUse, ScanResult
+from gitops_engine.updates.versions import UpdateType, Version, parse_constraint, parse_version, update_type
 
 # how a row whose chart repository could not be read starts its note (the dashboard lists the reason apart)
 LOOKUP_FAILED = "lookup failed"
@@ -48,6 +53,7 @@ class Row:
     days_behind: int
     status: Status
     note: str = ""
+    held: str = ""  # the newer version held back and why, e.g. "2.0.0: major updates are not allowed"
 
 
 def build_report(
@@ -56,10 +62,17 @@ def build_report(
     policy: Policy,
     now: datetime,
     failures: Mapping[str, str] | None = None,
+    held: Iterable[Held] = (),
 ) -> tuple[Row, ...]:
     """A row per pinned chart use (skipped ones carry their reason as the note, and uses whose chart repository
-    could not be read say so: their currency is unknown, not ok)."""
+    could not be read say so: their currency is unknown, not ok); `held` is the run's `Plan.held`."""
     failures = failures or {}
+    held_of: dict[ChartUse, list[str]] = defaultdict(list)
+    for h in held:
+        text = f"{h.version}: {h.reason}" if h.version else h.reason
+        if text not in held_of[h.use]:
+            held_of[h.use].append(text)
+    settings: dict[str, Settings] = {}
     rows: list[Row] = []
     for use in scan.uses:
         base = (use.app, use.chart, use.clusters, use.path, use.line)
@@ -74,7 +87,9 @@ def build_report(
             note = f"{LOOKUP_FAILED}: {failure}" if failure is not None else "no index data"
             rows.append(Row(*base, use.site.version_text, None, None, None, 0, Status.UNKNOWN, note))
             continue
-        rows.append(_row(base, use.site.version_text, current, available, policy, now))
+        app = settings.get(use.app) or settings.setdefault(use.app, policy.for_app(use.app))
+        row = _row(base, use.site.version_text, current, available, app, now)
+        rows.append(row if use not in held_of else replace(row, held="; ".join(held_of[use])))
     return tuple(sorted(rows, key=lambda r: (r.app, r.file, r.line)))
 
 
@@ -91,17 +106,18 @@ def _row(
     written: str,
     current: Version,
     available: list[tuple[Version, ChartRelease]],
-    policy: Policy,
+    settings: Settings,
     now: datetime,
 ) -> Row:
     newer = [(v, r) for v, r in available if v > current and (current.is_prerelease or not v.is_prerelease)]
-    patch = [v for v, _ in newer if v.core[:2] == current.core[:2]]
-    minor = [(v, r) for v, r in newer if v.major == current.major and v.minor != current.minor]
-    major = [(v, r) for v, r in newer if v.major != current.major]
+    steps = [(update_type(current, v, settings.minor_is_major), v, r) for v, r in newer]
+    patch = [v for step, v, _ in steps if step is UpdateType.PATCH]
+    minor = [(v, r) for step, v, r in steps if step is UpdateType.MINOR]
+    major = [(v, r) for step, v, r in steps if step is UpdateType.MAJOR]
     oldest = min((r.created for _, r in newer if r.created is not None), default=None)
     days = (now - oldest).days if oldest is not None else 0
     status = Status.OK
-    for group, window in ((minor, policy.minor_window_days), (major, policy.major_window_days)):
+    for group, window in ((minor, settings.minor_window_days), (major, settings.major_window_days)):
         if not group:
             continue
         first = min((r.created for _, r in group if r.created is not None), default=None)
@@ -147,12 +163,13 @@ def render_html(rows: tuple[Row, ...], policy: Policy, now: datetime) -> str:
             str(r.days_behind),
             r.status.value,
             r.note,
+            r.held,
         )
         tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
         body_rows.append(f'<tr class="{r.status.value}">{tds}</tr>')
     headers = (
         *("App", "Chart", "Clusters", "File", "Current"),
-        *("Newest patch", "Newest minor", "Newest major", "Days behind", "Status", "Note"),
+        *("Newest patch", "Newest minor", "Newest major", "Days behind", "Status", "Note", "Held back"),
     )
     head = "".join(f"<th>{h}</th>" for h in headers)
     return (

@@ -128,15 +128,33 @@ def _identifier(part: str) -> str | int:
     return int(part) if part.isdigit() and (part == "0" or not part.startswith("0")) else part
 
 
-def update_type(current: Version, candidate: Version) -> UpdateType:
-    """The step from `current` to `candidate`: the first part that differs; a compound's base-tech part counts next."""
+def update_type(current: Version, candidate: Version, minor_is_major: bool = False) -> UpdateType:
+    """The step from `current` to `candidate`: the first part that differs.
+
+    Between compound versions the base technology decides, as seed 004 rates currency by the upstream it
+    packages: `1.3.0-2.5.0 → 1.4.0-3.8.0` is a major (the base went from 2 to 3), `1.3.0-2.5.0 → 1.3.1-2.6.0` a
+    minor; the integration part decides only when the base is unchanged. With `minor_is_major` (an upstream whose
+    minors break, as seed 004 allows a policy to say) a minor step counts as a major.
+    """
+    step = _step(current, candidate)
+    return UpdateType.MAJOR if minor_is_major and step is UpdateType.MINOR else step
+
+
+def _step(current: Version, candidate: Version) -> UpdateType:
+    if current.base is not None and candidate.base is not None and current.base.core != candidate.base.core:
+        return _step(current.base, candidate.base)
     if candidate.major != current.major:
         return UpdateType.MAJOR
     if candidate.minor != current.minor:
         return UpdateType.MINOR
-    if candidate.patch == current.patch and current.base is not None and candidate.base is not None:
-        return update_type(current.base, candidate.base)
     return UpdateType.PATCH
+
+
+def release_line(version: Version, minor_is_major: bool = False) -> str:
+    """The release line a version belongs to, which names its bot branch (one per target major): the major of
+    the base technology for a compound version, else its own; `major.minor` when minors count as majors."""
+    part = version.base if version.base is not None else version
+    return f"{part.major}.{part.minor}" if minor_is_major else str(part.major)
 
 
 # --- constraints -------------------------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def test_the_dashboard_is_opened_once_left_alone_when_nothing_changed_and_edited
         "| `gitops-engine/podinfo-6` | Update podinfo to 6.8.0 | podinfo `6.7.0` → `6.8.0` (minor) "
         f"| [#1]({gitea.url}/platform/fleet/pulls/1) |\n"
         "\n"
-        "## Held back by policy\n"
+        "## Held back by policy or compatibility\n"
         "\n"
         "| App | Chart | Current | Held back | Why | Where |\n"
         "|---|---|---|---|---|---|\n"

@@ -86,7 +86,7 @@ This issue is rewritten by gitops-engine on every `bump` and `reconcile`; edits 
 | `gitops-engine/podinfo-6` | Update podinfo to 6.8.0 | podinfo `6.7.0` → `6.8.0` (minor) \
 | [#1](https://gitea.example.invalid/platform/fleet/pulls/1) |
 
-## Held back by policy
+## Held back by policy or compatibility
 
 | App | Chart | Current | Held back | Why | Where |
 |---|---|---|---|---|---|
