@@ -66,6 +66,7 @@ def _release(chart: str, entry: Mapping[str, Any]) -> ChartRelease | None:
         app_version=_text(entry.get("appVersion")),
         home=_text(entry.get("home")),
         sources=_texts(entry.get("sources")),
+        kube_version=_text(entry.get("kubeVersion")),
     )
 
 
@@ -171,11 +172,12 @@ def _to_row(release: ChartRelease) -> list[Any]:
         release.app_version,
         release.home,
         list(release.sources),
+        release.kube_version,
     ]
 
 
 def _from_row(name: str, row: list[Any]) -> ChartRelease:
-    version, created, digest, urls, app_version, home, sources = row
+    version, created, digest, urls, app_version, home, sources, kube_version = row
     return ChartRelease(
         name=name,
         version=version,
@@ -185,4 +187,5 @@ def _from_row(name: str, row: list[Any]) -> ChartRelease:
         app_version=app_version,
         home=home,
         sources=tuple(sources),
+        kube_version=kube_version,
     )

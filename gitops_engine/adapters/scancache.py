@@ -30,7 +30,8 @@ def load_scan(cache_dir: Path, tree_id: str) -> ScanResult | None:
         sources = [ChartSource(url, kind, tuple(charts), insecure) for url, kind, charts, insecure in payload["s"]]
         shared = _Shared(sources, payload["t"])
         uses = tuple(map(shared.use, payload["u"]))
-        return ScanResult(uses, tuple(payload["p"]))
+        kubernetes = tuple((cluster, version) for cluster, version in payload["k"])
+        return ScanResult(uses, tuple(payload["p"]), kubernetes)
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         if not isinstance(exc, FileNotFoundError):
             log.info("scan cache for %s unreadable, scanning again: %s", tree_id, exc)
@@ -48,6 +49,7 @@ def store_scan(cache_dir: Path, tree_id: str, result: ScanResult) -> None:
         "t": table,
         "u": rows,
         "p": list(result.problems),
+        "k": [list(pair) for pair in result.kubernetes],
     }
     try:
         write_atomic(cache_file(cache_dir, tree_id), json.dumps(payload, separators=(",", ":")).encode(), mode=0o600)

@@ -20,6 +20,8 @@ class ChartRelease:
     app_version: str | None = None
     home: str | None = None
     sources: tuple[str, ...] = ()
+    # the chart's `kubeVersion`: a Helm (Masterminds) constraint on the Kubernetes version it runs on
+    kube_version: str | None = None
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,8 @@ class Cluster:
     role: Role
     workspace: str
     labels: Mapping[str, str] = field(default_factory=_frozen_map)
+    # the Kubernetes version the cluster runs (e.g. 1.29.4); the bot proposes no chart whose kubeVersion excludes it
+    kubernetes_version: str | None = None
 
     def selector_labels(self) -> Mapping[str, str]:
         """Labels selectors see: the cluster's own plus its name, as Kommander labels KommanderClusters."""

@@ -357,6 +357,9 @@ def _kommander_vars(platform: Platform, cluster: Cluster, placements: Sequence[P
         data["kommanderGitCredentialsSecretName"] = platform.git.secret_name
     if platform.ingress.domain:
         data["ingressDomain"] = platform.ingress.domain
+    if cluster.kubernetes_version:
+        # read by the currency bot: no chart is proposed whose kubeVersion this cluster does not satisfy
+        data["kubernetesVersion"] = cluster.kubernetes_version
     data.update(platform.variables)
     return _yaml(*(o.config_map(o.VARS_CONFIGMAP, ns, data, {o.MANAGED_LABEL: o.MANAGER}) for ns in namespaces))
 

@@ -29,6 +29,8 @@ from gitops_engine.spec.reader import SpecReader, read_config
 API_VERSION = "gitops-engine.io/v1alpha1"
 KIND = "Platform"
 FLUX_VARIABLE = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")
+# what `kubectl version` shows as a server's gitVersion: v1.29.4, 1.29.4, v1.29.4-eks-036c24b, v1.29.4+k3s1
+KUBERNETES_VERSION = re.compile(r"^v?\d{1,4}\.\d{1,4}\.\d{1,4}(?:[-+][0-9A-Za-z.+-]{1,64})?$")
 RESERVED_NAMESPACES = ("kommander-flux", "kube-system", "default")
 
 _TOP = (
@@ -268,14 +270,19 @@ def _read_clusters(r: SpecReader, raw: Any) -> list[Cluster]:
     out = []
     for index, item in enumerate(items):
         path = ("clusters", index)
-        body = r.mapping(path, item, ("name", "role", "workspace", "labels"), ("name", "workspace"))
+        allowed = ("name", "role", "workspace", "labels", "kubernetesVersion")
+        body = r.mapping(path, item, allowed, ("name", "workspace"))
         role = r.choice((*path, "role"), body.get("role"), ("management", "workload"), "workload")
+        kubernetes = r.string((*path, "kubernetesVersion"), body.get("kubernetesVersion"))
+        if kubernetes and not KUBERNETES_VERSION.match(kubernetes):
+            r.error((*path, "kubernetesVersion"), f"{kubernetes!r} is not a Kubernetes version (write e.g. \"1.29.4\")")
         out.append(
             Cluster(
                 name=r.string((*path, "name"), body.get("name"), dns=True),
                 role="management" if role == "management" else "workload",
                 workspace=r.string((*path, "workspace"), body.get("workspace")),
                 labels=r.string_map((*path, "labels"), body.get("labels"), label_keys=True),
+                kubernetes_version=kubernetes or None,
             )
         )
     managers = [i for i, c in enumerate(out) if c.role == "management"]

@@ -5,7 +5,9 @@ major and the newest allowed one overall when that is a higher major (each lands
 is the release line of `versions.release_line`: the base technology's for a compound version, `major.minor`
 for an app whose policy counts minors as majors. When one
 file is applied by clusters whose same-named sources differ, only versions every one of those sources has are
-proposed, so no cluster is pointed at a version its own repository lacks.
+proposed, so no cluster is pointed at a version its own repository lacks. Likewise no version is proposed whose
+chart `kubeVersion` (a Helm constraint in the index) excludes the Kubernetes version of a cluster the use runs
+in: the newest such version is held back with the clusters named, and an older one that fits may be proposed.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from datetime import datetime
 from typing import NamedTuple
 
 from gitops_engine.model.charts import ChartIndex, ChartRelease
-from gitops_engine.updates.policy import Policy, Settings, judge
+from gitops_engine.updates.policy import Policy, Settings, Verdict, judge
 from gitops_engine.updates.uses import ChartUse, Edit, ScanResult
 from gitops_engine.updates.versions import (
+    Constraint,
     UpdateType,
     Version,
     parse_constraint,
@@ -98,11 +101,13 @@ _Move = tuple[Version, Version, ChartRelease, str, UpdateType, str]
 
 class _Decision(NamedTuple):
     """What every use with the same inputs gets: the moves to propose (none when current) or why none (`skip`),
-    and the newest version the policy holds back with its reason, if any."""
+    and the newest version the policy or compatibility holds back with its reason, if any; `blocked` are the
+    Kubernetes versions that kept it back (the clusters running them are named per use)."""
 
     moves: tuple[_Move, ...] = ()
     skip: str = ""
     held: tuple[str, str] | None = None
+    blocked: tuple[str, ...] = ()
 
 
 def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy, now: datetime) -> Plan:
@@ -119,6 +124,7 @@ def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy,
     per_app: dict[str, _AppSettings] = {}
     # equal settings share one number, so memo keys hash an int rather than the whole Settings value per use
     numbers: dict[Settings, int] = {}
+    kubernetes = dict(scan.kubernetes)
     for use in scan.uses:
         site, source = use.site, use.source
         if use.skip or site is None or source is None:
@@ -147,14 +153,17 @@ def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy,
         allowed_texts = shared.get((site.path, site.scalar.start)) if shared else None
         if allowed_texts is not None:
             available = [(v, r) for v, r in available if r.version in allowed_texts]
-        memo_key = (url, use.chart, site.version_text, use.is_range, app.number, allowed_texts)
+        # the decision depends on the Kubernetes versions the use runs on, not on which clusters run them
+        kube = tuple(sorted({kubernetes[c] for c in use.clusters if c in kubernetes})) if kubernetes else ()
+        memo_key = (url, use.chart, site.version_text, use.is_range, app.number, allowed_texts, kube)
         decided = decisions.get(memo_key)
         if decided is None:
-            decided = decisions[memo_key] = _decide(use, available, app.settings, now)
+            decided = decisions[memo_key] = _decide(use, available, app.settings, now, kube)
+        where = _clusters_running(decided.blocked, use, kubernetes)
         if decided.held is not None:
-            held.append(Held(use, *decided.held))
+            held.append(Held(use, decided.held[0], decided.held[1] + where))
         if decided.skip:
-            skips.append(Skip(use, decided.skip))
+            skips.append(Skip(use, decided.skip + where))
             continue
         if not decided.moves:
             continue
@@ -173,6 +182,14 @@ def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy,
 _OUTSIDE_SCHEDULE = "outside the policy's schedule windows; existing branches are kept"
 
 
+def _clusters_running(versions: tuple[str, ...], use: ChartUse, kubernetes: Mapping[str, str]) -> str:
+    """` (cluster a, b)`: the use's clusters that run one of `versions`; empty when none is named."""
+    if not versions:
+        return ""
+    names = [cluster for cluster in use.clusters if kubernetes.get(cluster) in versions]
+    return f" (cluster{'s' if len(names) > 1 else ''} {', '.join(names)})"
+
+
 class _AppSettings(NamedTuple):
     settings: Settings
     number: int
@@ -181,9 +198,14 @@ class _AppSettings(NamedTuple):
 
 
 def _decide(
-    use: ChartUse, available: list[tuple[Version, ChartRelease]], settings: Settings, now: datetime
+    use: ChartUse,
+    available: list[tuple[Version, ChartRelease]],
+    settings: Settings,
+    now: datetime,
+    kube: tuple[str, ...] = (),
 ) -> _Decision:
-    """What every use like `use` (same source, chart, written version and settings) gets; it names no use."""
+    """What every use like `use` (same source, chart, written version, settings and Kubernetes versions `kube`)
+    gets; it names no use."""
     assert use.site is not None
     if not settings.enabled:
         return _Decision(skip="disabled by policy", held=("", "disabled by policy"))
@@ -199,33 +221,60 @@ def _decide(
         assert parsed is not None  # the scan only pins parseable versions
         current = parsed
     candidates: list[tuple[Version, ChartRelease]] = []
-    held: tuple[Version, str] | None = None
+    held: tuple[Version, str, tuple[str, ...]] | None = None
     for version, release in available:
         verdict = judge(current, version, release.created, settings, now)
+        blocked: tuple[str, ...] = ()
+        if verdict.allowed and kube and release.kube_version:
+            verdict, blocked = _runs_on(release.kube_version, kube)
         if verdict.allowed:
             candidates.append((version, release))
         elif version > current and not (version.is_prerelease and not current.is_prerelease):
-            held = (version, verdict.reason)
+            held = (version, verdict.reason, blocked)
     if not candidates:
         if held is None:
             return _Decision()
-        return _Decision(skip=f"newest {held[0].text} not proposed: {held[1]}", held=(held[0].text, held[1]))
+        version, reason, blocked = held
+        skip = f"newest {version.text} not proposed: {reason}"
+        return _Decision(skip=skip, held=(version.text, reason), blocked=blocked)
     # a newer version than every allowed one: proposed are the allowed ones, the newest is held back
-    beyond = (held[0].text, held[1]) if held is not None and held[0] > candidates[-1][0] else None
+    beyond = held if held is not None and held[0] > candidates[-1][0] else None
+    kept = (beyond[0].text, beyond[1]) if beyond is not None else None
+    blocked = beyond[2] if beyond is not None else ()
     if constraint is not None:
         target, release = candidates[-1]
         if constraint.matches(target):
-            return _Decision(held=beyond)  # Flux already resolves the range to it
+            return _Decision(held=kept, blocked=blocked)  # Flux already resolves the range to it
         new_text = rewrite_range(constraint, target, settings.range_strategy)
         if new_text is None:
             return _Decision(skip=f"range {text} cannot be rewritten to admit {target.text}; edit it by hand")
-        return _Decision((_move(current, target, release, new_text, settings),), held=beyond)
+        return _Decision((_move(current, target, release, new_text, settings),), held=kept, blocked=blocked)
     line = release_line(current, settings.minor_is_major)
     picks = [pair for pair in candidates if release_line(pair[0], settings.minor_is_major) == line][-1:]
     if release_line(candidates[-1][0], settings.minor_is_major) != line:
         picks.append(candidates[-1])
     moves = tuple(_move(current, target, release, target.text, settings) for target, release in picks)
-    return _Decision(moves, held=beyond)
+    return _Decision(moves, held=kept, blocked=blocked)
+
+
+def _runs_on(kube_version: str, kube: tuple[str, ...]) -> tuple[Verdict, tuple[str, ...]]:
+    """Whether a chart with this `kubeVersion` installs on every Kubernetes version of `kube`, as Helm checks it
+    (Masterminds constraints: a cluster's prerelease-style version such as `1.29.4-eks-1` satisfies only a term
+    that names a prerelease, hence charts' `>=1.25.0-0`); the versions it excludes."""
+    try:
+        constraint = parse_constraint(kube_version)
+    except ValueError:
+        return Verdict(False, f"its kubeVersion {kube_version!r} is not a constraint Helm can read"), kube
+    excluded = tuple(k for k in kube if not _satisfies(constraint, k))
+    if not excluded:
+        return Verdict(True), ()
+    return Verdict(False, f"kubeVersion {kube_version} excludes Kubernetes {', '.join(excluded)}"), excluded
+
+
+def _satisfies(constraint: Constraint, kubernetes: str) -> bool:
+    version = parse_version(kubernetes)
+    assert version is not None  # the scan keeps only versions that parse (updates.clusters)
+    return constraint.matches(version)
 
 
 def _move(current: Version, target: Version, release: ChartRelease, written: str, settings: Settings) -> _Move:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from gitops_engine.core.shown import shown
 from gitops_engine.core.yamlio import YamlError
+from gitops_engine.updates.clusters import kubernetes_versions
 from gitops_engine.updates.manifests import (
     KUSTOMIZE_FILES,
     FluxObject,
@@ -88,7 +89,9 @@ def scan_tree(files: Mapping[str, bytes]) -> ScanResult:
             problems.append(f"{path}:1: not valid YAML, skipped ({exc})")
     layout = _Layout(files, kustomize)
     membership = _clusters(objects, layout)
-    return ScanResult(tuple(_resolve(objects, membership)), tuple(problems))
+    uses = tuple(_resolve(objects, membership))
+    kubernetes = kubernetes_versions(files, {cluster for use in uses for cluster in use.clusters})
+    return ScanResult(uses, tuple(problems), kubernetes)
 
 
 class _Layout:

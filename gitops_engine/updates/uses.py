@@ -72,10 +72,12 @@ class ChartUse:
 
 @dataclass(frozen=True)
 class ScanResult:
-    """What a scan found: chart uses (bumpable or skipped) and files that could not be read."""
+    """What a scan found: chart uses (bumpable or skipped), files that could not be read, and the Kubernetes
+    version of each cluster that names one, as sorted (cluster, version) pairs."""
 
     uses: tuple[ChartUse, ...]
     problems: tuple[str, ...] = ()
+    kubernetes: tuple[tuple[str, str], ...] = ()
 
     def sources(self) -> tuple[ChartSource, ...]:
         """Each source once, with every chart asked of it: what the lookup fetches."""
