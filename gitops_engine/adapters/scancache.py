@@ -13,7 +13,7 @@ from typing import Any
 
 from gitops_engine.adapters.build_id import code_digest
 from gitops_engine.adapters.fs import write_atomic
-from gitops_engine.updates.uses import CatalogFolder, ChartSource, ChartUse, Scalar, ScanResult, Site
+from gitops_engine.updates.uses import CatalogFolder, ChartSource, ChartUse, Scalar, ScanResult, SecretRef, Site
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,10 @@ def load_scan(cache_dir: Path, tree_id: str) -> ScanResult | None:
     """The stored scan of `tree_id`, or None."""
     try:
         payload = json.loads(cache_file(cache_dir, tree_id).read_bytes())
-        sources = [ChartSource(url, kind, tuple(charts), insecure) for url, kind, charts, insecure in payload["s"]]
+        sources = [
+            ChartSource(url, kind, tuple(charts), insecure, None if secret is None else SecretRef(*secret))
+            for url, kind, charts, insecure, secret in payload["s"]
+        ]
         shared = _Shared(sources, payload["t"])
         uses = tuple(map(shared.use, payload["u"]))
         kubernetes = tuple((cluster, version) for cluster, version in payload["k"])
@@ -45,7 +48,7 @@ def store_scan(cache_dir: Path, tree_id: str, result: ScanResult) -> None:
     rows = [_row(use, sources, shared) for use in result.uses]
     table = [list(value) if isinstance(value, tuple) else value for value in shared]
     payload = {
-        "s": [[s.url, s.kind, list(s.charts), s.insecure] for s in sources],
+        "s": [[s.url, s.kind, list(s.charts), s.insecure, _secret(s.secret)] for s in sources],
         "t": table,
         "u": rows,
         "p": list(result.problems),
@@ -55,6 +58,11 @@ def store_scan(cache_dir: Path, tree_id: str, result: ScanResult) -> None:
         write_atomic(cache_file(cache_dir, tree_id), json.dumps(payload, separators=(",", ":")).encode(), mode=0o600)
     except OSError as exc:
         log.warning("could not write the scan cache in %s: %s", cache_dir, exc)
+
+
+def _secret(secret: SecretRef | None) -> list[object] | None:
+    # where the Secret is, never what it holds: a scan carries no credentials
+    return None if secret is None else [secret.name, secret.path, secret.doc]
 
 
 def _row(use: ChartUse, sources: dict[ChartSource, int], shared: dict[object, int]) -> list[Any]:

@@ -27,6 +27,7 @@ from gitops_engine.adapters import fs, git, runcache, scancache
 from gitops_engine.adapters import helmrepo as lookups
 from gitops_engine.adapters.forge.base import Forge, PullRequest
 from gitops_engine.adapters.targets import Target
+from gitops_engine.app.chart_credentials import with_credentials
 from gitops_engine.app.publish import RENDER_REFS, Base, Change, PublishMode, Review, Session, open_target, publish
 from gitops_engine.app.verify import Verifier
 from gitops_engine.core.errors import GitopsError, InputError
@@ -106,7 +107,7 @@ class AdapterLookup:
 
     def __call__(self, sources: Sequence[ChartSource]) -> Mapping[str, ChartIndex]:
         """Fetch every source once (in parallel across sources)."""
-        wanted = [lookups.ChartSource(source.url, insecure=source.insecure) for source in sources]
+        wanted = [lookups.ChartSource(source.url, source.auth, insecure=source.insecure) for source in sources]
         results = lookups.fetch_indexes(wanted, self.options)
         found: dict[str, ChartIndex] = {}
         for url, result in results.items():
@@ -210,10 +211,11 @@ def bump(
     state = git.read_file(base.repo, base.tree, STATE_PATH)
     scan = hold_pinned(scan, decode(state, STATE_PATH) if state is not None else None)
     moment = now or datetime.now(UTC)
-    indexes = lookup(scan.sources())
+    sources, unopened = with_credentials(scan.sources(), base.repo, base.tree)
+    indexes = lookup(sources)
     plan = propose(scan, indexes, policy, moment)
     branches = plan_branches(plan.proposals, moment)
-    failures = dict(getattr(lookup, "failures", {}))
+    failures = {**unopened, **getattr(lookup, "failures", {})}
     if dry_run:
         outcomes = tuple(BranchOutcome(b.name, Action.PLANNED) for b in branches)
         return BumpResult(branch, scan, plan, branches, outcomes, failures)

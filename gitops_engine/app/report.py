@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gitops_engine.adapters.targets import Target
 from gitops_engine.app.bump import Lookup, read_base, scan_head
+from gitops_engine.app.chart_credentials import with_credentials
 from gitops_engine.app.publish import open_target
 from gitops_engine.updates.policy import Policy
 from gitops_engine.updates.proposals import propose
@@ -44,9 +45,10 @@ def run_report(
         base = read_base(session, branch)
         assert base.repo is not None and base.tree is not None
         scan, policy = scan_head(base.repo, base.tree, policy_file, cache_dir)
+        sources, unopened = with_credentials(scan.sources(), base.repo, base.tree)
     moment = now or datetime.now(UTC)
-    indexes = lookup(scan.sources())
-    failures = dict(getattr(lookup, "failures", {}))
+    indexes = lookup(sources)
+    failures = {**unopened, **getattr(lookup, "failures", {})}
     # what the bot would hold back (policy, compatibility) is part of each row
     held = propose(scan, indexes, policy, moment).held
     return Report(build_report(scan, indexes, policy, moment, failures, held), policy, moment, failures)

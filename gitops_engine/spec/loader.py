@@ -275,7 +275,7 @@ def _read_clusters(r: SpecReader, raw: Any) -> list[Cluster]:
         role = r.choice((*path, "role"), body.get("role"), ("management", "workload"), "workload")
         kubernetes = r.string((*path, "kubernetesVersion"), body.get("kubernetesVersion"))
         if kubernetes and not KUBERNETES_VERSION.match(kubernetes):
-            r.error((*path, "kubernetesVersion"), f"{kubernetes!r} is not a Kubernetes version (write e.g. \"1.29.4\")")
+            r.error((*path, "kubernetesVersion"), f'{kubernetes!r} is not a Kubernetes version (write e.g. "1.29.4")')
         out.append(
             Cluster(
                 name=r.string((*path, "name"), body.get("name"), dns=True),

@@ -14,7 +14,16 @@ from typing import Any
 
 from gitops_engine.core.yamlio import ByteOffsets, MappingNode, Scalar, ScalarNode, compose, load, scalar_at
 
-__all__ = ["KUSTOMIZE_FILES", "FluxObject", "kustomize_config", "locate", "might_hold_flux", "read_objects"]
+__all__ = [
+    "KUSTOMIZE_FILES",
+    "FluxObject",
+    "kustomize_config",
+    "locate",
+    "might_hold_flux",
+    "might_hold_secret",
+    "read_objects",
+    "read_secrets",
+]
 
 _FLUX_KINDS = frozenset({"HelmRelease", "HelmRepository", "OCIRepository", "HelmChart", "Kustomization"})
 _KIND_HINT = re.compile(rb"kind:\s*[\"']?(HelmRelease|HelmRepository|OCIRepository|HelmChart|Kustomization)\b")
@@ -56,8 +65,15 @@ _WANTED: dict[str, tuple[str, ...]] = {
         "spec.chartRef.name",
         "spec.chartRef.namespace",
     ),
-    "HelmRepository": ("spec.url", "spec.type", "spec.insecure"),
-    "OCIRepository": ("spec.url", "spec.ref.tag", "spec.ref.semver", "spec.ref.digest", "spec.insecure"),
+    "HelmRepository": ("spec.url", "spec.type", "spec.insecure", "spec.secretRef.name"),
+    "OCIRepository": (
+        "spec.url",
+        "spec.ref.tag",
+        "spec.ref.semver",
+        "spec.ref.digest",
+        "spec.insecure",
+        "spec.secretRef.name",
+    ),
     "HelmChart": (
         "spec.chart",
         "spec.version",
@@ -109,6 +125,32 @@ _ALL_WANTED = _wanted_tree(
 )
 _KEEP = {kind: frozenset(paths) for kind, paths in _WANTED.items()}
 _API_SUFFIXES = tuple(f".fluxcd.io/{v}" for v in ("v1", "v1beta1", "v1beta2", "v2", "v2beta1", "v2beta2"))
+
+
+_SECRET_HINT = re.compile(rb"kind:\s*[\"']?Secret\b")
+_IDENTITY_ONLY = _wanted_tree(_IDENTITY)
+
+
+def might_hold_secret(data: bytes) -> bool:
+    """Cheap pre-filter for `read_secrets`."""
+    return _SECRET_HINT.search(data) is not None
+
+
+def read_secrets(path: str, data: bytes) -> list[FluxObject]:
+    """Every `v1` Secret of the file by identity only (kind, name, namespace): its values are never read here."""
+    offsets = ByteOffsets(data)
+    found: list[FluxObject] = []
+    for doc_index, root in enumerate(compose(data)):
+        if not isinstance(root, MappingNode):
+            continue
+        scalars: dict[str, Scalar] = {}
+        _collect(root, _IDENTITY_ONLY, offsets, scalars)
+        values = {k: v.value for k, v in scalars.items()}
+        if values.get("kind") == "Secret" and values.get("apiVersion") == "v1" and values.get("metadata.name"):
+            line = root.start_mark.line + 1
+            namespace = values.get("metadata.namespace") or None
+            found.append(FluxObject(path, doc_index, line, "v1", "Secret", values["metadata.name"], namespace, {}, {}))
+    return found
 
 
 def might_hold_flux(data: bytes) -> bool:

@@ -25,9 +25,11 @@ from gitops_engine.updates.manifests import (
     iter_substitute,
     kustomize_config,
     might_hold_flux,
+    might_hold_secret,
     read_objects,
+    read_secrets,
 )
-from gitops_engine.updates.uses import CatalogFolder, ChartSource, ChartUse, Scalar, ScanResult, Site
+from gitops_engine.updates.uses import CatalogFolder, ChartSource, ChartUse, Scalar, ScanResult, SecretRef, Site
 from gitops_engine.updates.versions import is_constraint, parse_version
 
 __all__ = [
@@ -87,11 +89,24 @@ def scan_tree(files: Mapping[str, bytes]) -> ScanResult:
             problems.append(f"{path}:{exc.line}: not valid YAML, skipped ({exc.problem})")
         except UnicodeDecodeError as exc:
             problems.append(f"{path}:1: not valid YAML, skipped ({exc})")
+    if any(o.text("spec.secretRef.name") for o in objects):
+        objects.extend(_secrets(files))
     layout = _Layout(files, kustomize)
     membership = _clusters(objects, layout)
     uses = tuple(_resolve(objects, membership))
     kubernetes = kubernetes_versions(files, {cluster for use in uses for cluster in use.clusters})
     return ScanResult(uses, tuple(problems), kubernetes)
+
+
+def _secrets(files: Mapping[str, bytes]) -> Iterator[FluxObject]:
+    """The Secrets of the tree (identity only), for chart sources that authenticate with one; a file that is no
+    valid YAML is left out (a source whose Secret is not found says so when it is looked up)."""
+    for path, data in files.items():
+        if path.endswith((".yaml", ".yml")) and might_hold_secret(data):
+            try:
+                yield from read_secrets(path, data)
+            except (YamlError, UnicodeDecodeError):
+                continue
 
 
 class _Layout:
@@ -294,7 +309,7 @@ def _uses_of(item: _Placed, index: Mapping[tuple[str, str, str, str], list[_Plac
         if target is None:
             yield _skipped(item, holder, ref, f"{ref} is not defined in cluster {cluster}")
         elif ref_kind == "OCIRepository":
-            yield _oci_repository_use(target, ref)
+            yield _oci_repository_use(target, ref, index)
         elif ref_kind == "HelmChart":
             yield from _helm_chart_use(target, index)
         else:
@@ -326,7 +341,7 @@ def _chart_spec_use(
     if repo is None:
         yield _skipped(item, holder, ref, f"{ref} is not defined in cluster {item.ctx.cluster}", chart)
         return
-    source = _source_of(repo, chart)
+    source = _source_of(repo, chart, index)
     if version is None:
         yield _skipped(item, holder, ref, "no version: Flux already follows the newest", chart, source)
         return
@@ -338,7 +353,8 @@ def _unambiguous(
 ) -> _Placed | None:
     """Without sync objects a cluster's folder is only a guess; accept a definition elsewhere if all agree."""
     found = [p for (_, k, n, m), items in index.items() if (k, n, m) == (kind, ns, name) for p in items]
-    urls = {_source_of(p, chart) for p in found}
+    sources = (_source_of(p, chart, index) for p in found)
+    urls = {(s.url, s.kind, s.insecure) for s in sources}
     return found[0] if len(urls) == 1 else None
 
 
@@ -356,14 +372,16 @@ def _helm_chart_use(target: _Placed, index: Mapping[tuple[str, str, str, str], l
         reason = f"{ref} is not defined in cluster {target.ctx.cluster}" if version else "no spec.version"
         yield _skipped(target, holder, ref, reason, chart)
         return
-    yield _pinned(target, holder, ref, chart, _source_of(repo, chart), version, ("spec", "version"))
+    yield _pinned(target, holder, ref, chart, _source_of(repo, chart, index), version, ("spec", "version"))
 
 
-def _oci_repository_use(target: _Placed, ref: str) -> ChartUse:
+def _oci_repository_use(
+    target: _Placed, ref: str, index: Mapping[tuple[str, str, str, str], list[_Placed]]
+) -> ChartUse:
     obj = target.obj
     url = target.sub(obj.text("spec.url") or "").rstrip("/")
     chart = url.rpartition("/")[2]
-    source = ChartSource(url, "oci", (chart,), obj.text("spec.insecure") == "true")
+    source = ChartSource(url, "oci", (chart,), obj.text("spec.insecure") == "true", _secret_of(target, index))
     tag = obj.scalars.get("spec.ref.tag")
     semver = obj.scalars.get("spec.ref.semver")
     if tag is not None:
@@ -374,18 +392,30 @@ def _oci_repository_use(target: _Placed, ref: str) -> ChartUse:
     return _skipped(target, ref, ref, reason, chart, source)
 
 
-def _source_of(repo: _Placed, chart: str) -> ChartSource:
+def _source_of(repo: _Placed, chart: str, index: Mapping[tuple[str, str, str, str], list[_Placed]]) -> ChartSource:
     url = repo.sub(repo.obj.text("spec.url") or "").rstrip("/")
+    secret = _secret_of(repo, index)
     if repo.obj.text("spec.type") == "oci" or url.startswith("oci://"):
         # one OCI repository per chart: the tag list of `<url>/<chart>` is its index
-        return _source(f"{url}/{chart}", "oci", chart, repo.obj.text("spec.insecure") == "true")
-    return _source(url, "helm", chart, False)
+        return _source(f"{url}/{chart}", "oci", chart, repo.obj.text("spec.insecure") == "true", secret)
+    return _source(url, "helm", chart, False, secret)
+
+
+def _secret_of(source: _Placed, index: Mapping[tuple[str, str, str, str], list[_Placed]]) -> SecretRef | None:
+    """The Secret a source's `spec.secretRef` names, looked up in the source's cluster and namespace."""
+    name = source.obj.text("spec.secretRef.name")
+    if not name:
+        return None
+    name, cluster = source.sub(name), source.ctx.cluster
+    where = f"Secret {source.namespace}/{name} (cluster {cluster})"
+    found = _find(index, cluster, "Secret", source.namespace, name)
+    return SecretRef(where) if found is None else SecretRef(where, found.obj.path, found.obj.doc)
 
 
 @functools.lru_cache(maxsize=4096)
-def _source(url: str, kind: str, chart: str, insecure: bool) -> ChartSource:
+def _source(url: str, kind: str, chart: str, insecure: bool, secret: SecretRef | None) -> ChartSource:
     """One shared value per distinct source: thousands of releases name the same few."""
-    return ChartSource(url, kind, (chart,), insecure)
+    return ChartSource(url, kind, (chart,), insecure, secret)
 
 
 def _catalog(path: str) -> CatalogFolder | None:

@@ -7,21 +7,38 @@ cache, and the proposal logic, load none of the parsing code.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gitops_engine.core.yamlio import Scalar
+from gitops_engine.model.credentials import Credentials
 
-__all__ = ["CatalogFolder", "ChartSource", "ChartUse", "Edit", "Scalar", "ScanResult", "Site"]
+__all__ = ["CatalogFolder", "ChartSource", "ChartUse", "Edit", "Scalar", "ScanResult", "SecretRef", "Site"]
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """The Secret a chart source authenticates with (Flux `spec.secretRef`, in the source's namespace): `name` as
+    `namespace/name (cluster c)`, and where the scan found it (`path` empty: the cluster does not define it)."""
+
+    name: str
+    path: str = ""
+    doc: int = 0
 
 
 @dataclass(frozen=True)
 class ChartSource:
-    """A chart repository to look up: Helm HTTP (`<url>/index.yaml`) or one OCI repository (`oci://…/<chart>`)."""
+    """A chart repository to look up: Helm HTTP (`<url>/index.yaml`) or one OCI repository (`oci://…/<chart>`).
+
+    `secret` is the Secret it authenticates with; `auth` the credentials read from it just before a lookup, never
+    part of a scan (nor of its cache) and never compared or shown.
+    """
 
     url: str
     kind: str
     charts: tuple[str, ...] = ()
     insecure: bool = False
+    secret: SecretRef | None = None
+    auth: Credentials | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -80,15 +97,27 @@ class ScanResult:
     kubernetes: tuple[tuple[str, str], ...] = ()
 
     def sources(self) -> tuple[ChartSource, ...]:
-        """Each source once, with every chart asked of it: what the lookup fetches."""
+        """Each source once, with every chart asked of it: what the lookup fetches. A repository several
+        clusters authenticate to is read with one of their Secrets (any one opens it): a found one, the first."""
         charts: dict[tuple[str, str, bool], set[str]] = defaultdict(set)
+        secrets: dict[tuple[str, str, bool], SecretRef] = {}
         for use in self.uses:
-            if use.source is not None and not use.skip:
-                charts[(use.source.url, use.source.kind, use.source.insecure)].add(use.chart)
+            source = use.source
+            if source is None or use.skip:
+                continue
+            key = (source.url, source.kind, source.insecure)
+            charts[key].add(use.chart)
+            known = secrets.get(key)
+            if source.secret is not None and (known is None or _preferred(source.secret) < _preferred(known)):
+                secrets[key] = source.secret
         return tuple(
-            ChartSource(url, kind, tuple(sorted(names)), insecure)
+            ChartSource(url, kind, tuple(sorted(names)), insecure, secrets.get((url, kind, insecure)))
             for (url, kind, insecure), names in sorted(charts.items())
         )
+
+
+def _preferred(secret: SecretRef) -> tuple[bool, str, int, str]:
+    return (not secret.path, secret.path, secret.doc, secret.name)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""A real OCI registry (Debian's docker-registry, i.e. distribution) on 127.0.0.1, a token issuer, chart pushes."""
+"""A real OCI registry (Debian's docker-registry, i.e. distribution) on 127.0.0.1, a token issuer, an htpasswd file
+for basic auth (Debian's htpasswd, apache2-utils), chart pushes."""
 
 from __future__ import annotations
 
@@ -129,9 +130,24 @@ def token_issuer(directory: Path) -> Iterator[TokenIssuer]:
         httpd.server_close()
 
 
+def htpasswd_file(directory: Path, username: str, password: str) -> Path:
+    """An htpasswd file with one bcrypt entry (the only kind distribution accepts), written by Debian's htpasswd;
+    the password goes in on stdin, not on the command line. Fails the test (never skips) without htpasswd."""
+    binary = shutil.which("htpasswd")
+    if binary is None:
+        pytest.fail("the basic-auth registry tests need htpasswd: apt-get install apache2-utils (scripts/test does)")
+    path = directory / "htpasswd"
+    command = [binary, "-i", "-B", "-c", str(path), username]
+    subprocess.run(command, input=password.encode(), check=True, capture_output=True)
+    return path
+
+
 @contextmanager
-def registry(directory: Path, issuer: TokenIssuer | None = None) -> Iterator[str]:
-    """Run docker-registry on 127.0.0.1 with storage in `directory`; yields its base URL (http://host:port)."""
+def registry(directory: Path, issuer: TokenIssuer | None = None, htpasswd: Path | None = None) -> Iterator[str]:
+    """Run docker-registry on 127.0.0.1 with storage in `directory`; yields its base URL (http://host:port).
+
+    With `issuer` it accepts only that issuer's bearer tokens; with `htpasswd` only HTTP basic auth of its users.
+    """
     binary = registry_binary()
     port = free_port()
     auth = ""
@@ -141,6 +157,8 @@ def registry(directory: Path, issuer: TokenIssuer | None = None) -> Iterator[str
             f"    realm: {issuer.url}\n    service: {SERVICE}\n    issuer: {ISSUER}\n"
             f"    rootcertbundle: {issuer.cert_path}\n"
         )
+    elif htpasswd is not None:
+        auth = f"auth:\n  htpasswd:\n    realm: loopback-registry\n    path: {htpasswd}\n"
     config = directory / "config.yml"
     config.write_text(
         "version: 0.1\n"
@@ -174,13 +192,17 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes], log_path: Path) 
     pytest.fail(f"docker-registry did not answer on {base} within 15 s:\n{log_path.read_text()}")
 
 
-def push_chart(base: str, name: str, version: str, token: str | None = None) -> str:
-    """Push a minimal Helm chart as an OCI artifact (config + chart layer + manifest); returns the manifest digest."""
+def push_chart(
+    base: str, name: str, version: str, token: str | None = None, basic: tuple[str, str] | None = None
+) -> str:
+    """Push a minimal Helm chart as an OCI artifact (config + chart layer + manifest); returns the manifest digest.
+
+    `token` is sent as a bearer token, `basic` as HTTP basic credentials."""
     chart = name.rsplit("/", 1)[-1]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     config = json.dumps({"apiVersion": "v2", "name": chart, "version": version}).encode()
     layer = _chart_archive(chart, version)
-    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+    with httpx.Client(base_url=base, headers=headers, timeout=10, auth=basic) as client:
         descriptors = [
             _upload(client, name, blob, media) for blob, media in ((config, HELM_CONFIG), (layer, HELM_CHART))
         ]

@@ -210,6 +210,5 @@ def test_a_kubernetes_version_that_is_no_version_is_refused_at_its_line() -> Non
     with pytest.raises(InputError) as caught:
         load_platform(text, "platform.yaml")
     assert caught.value.lines == (
-        "platform.yaml:18: clusters[0].kubernetesVersion: 'latest' is not a Kubernetes version "
-        '(write e.g. "1.29.4")',
+        "platform.yaml:18: clusters[0].kubernetesVersion: 'latest' is not a Kubernetes version (write e.g. \"1.29.4\")",
     )
