@@ -250,7 +250,10 @@ def _compose(text: str | bytes, composer: type[yaml.CSafeLoader]) -> list[Node]:
     finally:
         loader.dispose()
     if _may_exceed_limits(text):
-        _check_limits(nodes)
+        if ("&" in text) if isinstance(text, str) else (b"&" in text):
+            _check_limits(nodes)
+        else:
+            _check_depth(nodes)  # no anchor: no alias, so a tree
     return nodes
 
 
@@ -283,6 +286,16 @@ def _may_exceed_limits(text: str | bytes) -> bool:
         or text.count(b"[") + text.count(b"{") > _FLOW_OPENERS
         or _LONG_PREFIX_BYTES.search(text) is not None
     )
+
+
+def _check_depth(roots: list[Node]) -> None:
+    """Refuse nesting deeper than MAX_DEPTH in a tree (nodes without aliases): one look at each collection."""
+    stack = [(root, 1) for root in roots if not isinstance(root, ScalarNode)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise YamlError(_line(node), _TOO_DEEP)
+        stack.extend((child, depth + 1) for child in _children(node) if not isinstance(child, ScalarNode))
 
 
 def _check_limits(roots: list[Node]) -> None:
@@ -336,7 +349,7 @@ def _line(node: Node) -> int:
 
 # Tokens that might not be strings: starting like a number, or a YAML 1.1 bool/null word. Bounded by what may
 # surround a plain scalar, so quoted text ("0777") is not a token. Over-matching only costs time.
-_TOKEN = re.compile(r"(?<![^\s\[{,])([-+]?[.0-9][0-9A-Za-z_.:+-]*|[yYnNoO~][A-Za-z]{0,2})(?![^\s,\]}:]|:\S)")
+_TOKEN = re.compile(r"(?<![^\s\[{,])([-+]?[.0-9][0-9A-Za-z_.:+-]*(?<!:)|[yYnNoO~][A-Za-z]{0,2})(?![^\s,\]}:]|:\S)")
 # A tag (`!!binary`, `!custom`) or an anchor starts a node; a `!` or `&` inside a plain or quoted string does not.
 _TAG_OR_ANCHOR = re.compile(r"(?<![^\s\[{,:-])[!&]")
 _DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.MULTILINE)

@@ -56,6 +56,7 @@ def test_kustomize_output_of_the_corpora_reads_the_same(tmp_path: Path) -> None:
         "# notes\n---\n- a\n---\n- b\n",  # two list documents
         "a: 1\n---\nb: 2\n---\n",  # several documents and an empty one
         "version: 6.5.4\nport: 8080\nratio: 0.5\nname: 'on'\n",  # agreeing scalars
+        ".sops.yaml: e9ee9a64\n1:20: x\n.5: y\n",  # keys that start like numbers
         "a: [1\n",  # broken
         "",
     ],
