@@ -22,7 +22,6 @@ import posixpath
 import re
 import tempfile
 import threading
-from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -37,17 +36,10 @@ from gitops_engine.adapters.build_id import code_digest
 from gitops_engine.adapters.command import Command, run, which
 from gitops_engine.core.errors import ToolError
 from gitops_engine.core.yamlio import YamlError, compose, emit, emit_documents, load
+from gitops_engine.flux.kustomize_refs import Refusal, check_kustomization, references, resolve_reference
+from gitops_engine.flux.tree import FolderTree, is_kustomization_file
 from gitops_engine.model.tree import Tree
 from gitops_engine.validate.build import BuildOutput, BuiltObject
-from gitops_engine.validate.kustomize_refs import (
-    KUSTOMIZATION_FILES,
-    Refusal,
-    TreeView,
-    check_kustomization,
-    is_kustomization_file,
-    references,
-    resolve_reference,
-)
 
 _ORIGIN = "config.kubernetes.io/origin"
 _KLOG_HEADER = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.-]+:\d+\] ", re.MULTILINE)
@@ -123,16 +115,7 @@ class KustomizeBuilder:
         # a build's output is kustomize's and ours (the annotations and generated kustomizations written for it)
         self._salt = f"{' '.join(self.command)}\0{kustomize_version(self.command)}\0{code_digest()}\0"
         self.stats = BuildStats()
-        self._by_dir: dict[str, list[str]] = defaultdict(list)
-        self._subdirs: dict[str, set[str]] = defaultdict(set)
-        for path in files:
-            directory = posixpath.dirname(path)
-            self._by_dir[directory].append(path)
-            while directory:
-                parent = posixpath.dirname(directory)
-                self._subdirs[parent].add(directory)
-                directory = parent
-        self._view = TreeView(files)
+        self._view = FolderTree(files)
         self._refusals: dict[str, list[Refusal]] = {}
         self._unbounded: dict[str, str | None] = {}
         self._generated: dict[str, bytes] = {}
@@ -181,13 +164,13 @@ class KustomizeBuilder:
             if directory in seen:
                 continue
             seen.add(directory)
-            for file in self._files_below(directory):
+            for file in self._view.files_below(directory):
                 files.add(file)
                 if is_kustomization_file(file):
                     for ref in self._references(file):
                         if ref in self.files:
                             files.add(ref)
-                        elif ref in self._subdirs or ref in self._by_dir:
+                        elif self._view.is_folder(ref):
                             todo.append(ref)
         return tuple(sorted(files))
 
@@ -222,15 +205,10 @@ class KustomizeBuilder:
                     if resolved is not None:
                         yield resolved
 
-    def _files_below(self, directory: str) -> Iterator[str]:
-        yield from self._by_dir.get(directory, ())
-        for sub in self._subdirs.get(directory, ()):
-            yield from self._files_below(sub)
-
     def _ensure_kustomization(self, path: str) -> None:
-        if any(posixpath.join(path, n) in self.files for n in KUSTOMIZATION_FILES) or path in self._generated:
+        if self._view.kustomization_in(path) is not None or path in self._generated:
             return
-        resources = sorted(self._generated_resources(path))
+        resources = sorted(self._view.generated_resources(path))
         data = emit_documents(
             [
                 {
@@ -242,19 +220,6 @@ class KustomizeBuilder:
             ]
         )
         self._generated[path] = data
-
-    def _generated_resources(self, path: str) -> Iterator[str]:
-        """What Flux's generator lists: manifests below `path`, and sub-folders that have a kustomization."""
-        for file in self._by_dir.get(path, ()):
-            if file.endswith((".yaml", ".yml")) and _has_manifest(self.files[file]):
-                yield posixpath.relpath(file, path or ".")
-        for sub in self._subdirs.get(path, ()):
-            if any(posixpath.join(sub, n) in self.files for n in KUSTOMIZATION_FILES):
-                yield posixpath.relpath(sub, path or ".")
-            else:
-                yield from (
-                    posixpath.join(posixpath.relpath(sub, path or "."), r) for r in self._generated_resources(sub)
-                )
 
     def _key(self, path: str, closure: Sequence[str]) -> str:
         digest = hashlib.sha256()
@@ -349,14 +314,6 @@ def _with_origin_annotations(data: bytes) -> bytes:
     metadata = [m for m in doc.get("buildMetadata") or [] if isinstance(m, str)]
     doc["buildMetadata"] = sorted({*metadata, "originAnnotations"})
     return emit(doc).encode()
-
-
-def _has_manifest(data: bytes) -> bool:
-    try:
-        return any(isinstance(d, dict) and d.get("apiVersion") and d.get("kind") for d in load(data))
-    except YamlError:
-        # listed anyway so the build reports the broken file, as Flux would
-        return True
 
 
 def _parse_output(path: str, stdout: bytes, closure: tuple[str, ...]) -> BuildOutput:

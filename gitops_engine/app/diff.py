@@ -11,6 +11,7 @@ from gitops_engine.app.validate import check_start, load_tree
 from gitops_engine.model.finding import Finding
 from gitops_engine.validate.diff import ObjectChange, diff_rendered
 from gitops_engine.validate.discovery import Discovery, discover
+from gitops_engine.validate.engine import with_artifacts
 
 
 @dataclass(frozen=True)
@@ -41,5 +42,6 @@ def _render(
 ) -> Discovery:
     tree = load_tree(repo, ref)
     start = check_start(tree, path)
-    with kustomize_builder(tree, cache_dir or default_cache_dir()) as builder:
-        return discover(tree, builder, path=start, sources=sources)
+    mounted, artifacts = with_artifacts(tree, sources)
+    with kustomize_builder(mounted, cache_dir or default_cache_dir()) as builder:
+        return discover(tree, builder, path=start, sources=sources, artifacts=artifacts)

@@ -15,14 +15,14 @@ from gitops_engine.adapters.git import open_repository, read_tree
 from gitops_engine.adapters.helmrepo import ChartSource, LookupFailure, LookupOptions, fetch_indexes
 from gitops_engine.adapters.kustomize import BuildStats, default_cache_dir, kustomize_builder, read_directory
 from gitops_engine.core.errors import InputError
+from gitops_engine.flux.kustomization import clean_path
 from gitops_engine.model.charts import ChartIndex
 from gitops_engine.model.finding import Finding
 from gitops_engine.model.tree import Tree
 from gitops_engine.secrets.recipients import drift_findings
 from gitops_engine.validate.charts import chart_findings, chart_uses
 from gitops_engine.validate.discovery import Discovery
-from gitops_engine.validate.engine import Report, validate_tree
-from gitops_engine.validate.fluxks import clean_path
+from gitops_engine.validate.engine import Report, validate_tree, with_artifacts
 
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[^/@\s]+@[^:\s]+:)")
 
@@ -81,8 +81,11 @@ def validate_repository(
     """
     tree = load_tree(repo, ref)
     start = check_start(tree, path)
-    with kustomize_builder(tree, cache_dir or default_cache_dir(), workers) as builder:
-        report = validate_tree(tree, builder, path=start, sources=sources, kubernetes_version=kubernetes_version)
+    mounted, artifacts = with_artifacts(tree, sources)
+    with kustomize_builder(mounted, cache_dir or default_cache_dir(), workers) as builder:
+        report = validate_tree(
+            tree, builder, path=start, sources=sources, kubernetes_version=kubernetes_version, artifacts=artifacts
+        )
     # the secrets domain reads `.sops.yaml`; the validator does not, so its findings join here
     extra = drift_findings(tree)
     if online:

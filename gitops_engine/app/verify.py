@@ -24,10 +24,10 @@ from gitops_engine.adapters.kustomize import default_cache_dir, kustomize_builde
 from gitops_engine.app.publish import Base
 from gitops_engine.core.errors import GitopsError
 from gitops_engine.core.hashing import sha256_hex
+from gitops_engine.flux.tree import KUSTOMIZATION_FILES
 from gitops_engine.model.finding import Finding, Severity
-from gitops_engine.validate.engine import Report, validate_focus, validate_tree
+from gitops_engine.validate.engine import Report, validate_focus, validate_tree, with_artifacts
 from gitops_engine.validate.filechecks import check_files
-from gitops_engine.validate.kustomize_refs import KUSTOMIZATION_FILES
 from gitops_engine.validate.locate import SourceIndex
 
 _Key = tuple[str, str, str]
@@ -104,10 +104,11 @@ class Verifier:
         return self._files[tree]
 
     def _report(self, files: Mapping[str, bytes], starts: Collection[str] | None, changed: Collection[str]) -> Report:
-        with kustomize_builder(files, self.cache_dir) as builder:
+        mounted, artifacts = with_artifacts(files)
+        with kustomize_builder(mounted, self.cache_dir) as builder:
             if starts is None:
-                return validate_tree(files, builder)
-            return validate_focus(files, builder, starts, changed)
+                return validate_tree(files, builder, artifacts=artifacts)
+            return validate_focus(files, builder, starts, changed, artifacts)
 
 
 def _starts(files: Mapping[str, bytes], changed: Iterable[str], removed: Iterable[str]) -> set[str]:

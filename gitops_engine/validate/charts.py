@@ -13,10 +13,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gitops_engine.flux.kinds import HELM_GROUP, SOURCE_GROUP
 from gitops_engine.model.charts import ChartIndex
 from gitops_engine.model.finding import Finding, Severity
 from gitops_engine.validate.discovery import Cluster
-from gitops_engine.validate.objects import HELM_GROUP, SOURCE_GROUP, RenderedObject
+from gitops_engine.validate.objects import RenderedObject
 
 _EXACT = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 _VERSION_PATH = ("spec", "chart", "spec", "version")

@@ -1,9 +1,11 @@
 """Discover what each cluster applies, the way Flux does: from the sync Kustomization, level by level.
 
-A cluster's entry point is a Flux Kustomization whose own file lies inside the path it builds (that is
-what `flux bootstrap` writes as gotk-sync.yaml). Each level's paths are built in one batch; every Flux
-Kustomization a build produces is followed when its source is this repository (the entry point's source,
-or a source mapped to a folder with `sources`), otherwise it is recorded as external.
+A cluster starts at a sync root (flux.roots): a Flux Kustomization whose own file lies inside the path it
+builds, as `flux bootstrap` writes gotk-sync.yaml. `--path DIR` starts at DIR instead: at the sync
+Kustomization that builds DIR when DIR holds one (so it is not applied twice), else at DIR itself. Each level's
+paths are built in one batch; every Flux Kustomization a build produces is followed when its source is this
+repository (flux.sources) or an ExternalArtifact rebuilt from it (flux.artifacts), otherwise it is recorded as
+external and its source is reported once as not checked.
 
 Builds arrive one by one while the rest of the batch is still running, and each is substituted and checked
 at once, so this work overlaps with kustomize instead of following it. Only a Kustomization whose
@@ -13,9 +15,6 @@ apply it).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import posixpath
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -24,30 +23,34 @@ from functools import partial
 from typing import Any
 
 from gitops_engine.core.yamlio import YamlError, emit, load
-from gitops_engine.model.finding import Finding
-from gitops_engine.validate.build import Builder, BuildOutput
-from gitops_engine.validate.fluxks import (
-    FluxKustomization,
-    Ref,
-    clean_path,
-    is_flux_kustomization,
-    parse_kustomization,
-)
-from gitops_engine.validate.locate import SourceIndex
-from gitops_engine.validate.objects import (
+from gitops_engine.flux.artifacts import Artifact, Artifacts
+from gitops_engine.flux.kinds import (
     CLUSTER_SCOPED_KINDS,
-    FLUX_KS_GROUP,
-    ObjectId,
-    RenderedObject,
-    is_manifest,
-    object_id,
+    EXTERNAL_ARTIFACT,
+    KUSTOMIZE_GROUP,
+    is_flux_kustomization,
 )
-from gitops_engine.validate.substitute import SubstitutionSyntaxError, invalid_names, substitute
+from gitops_engine.flux.kustomization import Kustomization, Ref, clean_path, parse_kustomization
+from gitops_engine.flux.roots import outermost, root_candidates
+from gitops_engine.flux.sources import BOOTSTRAP_SOURCE, RepositorySources
+from gitops_engine.flux.substitute import (
+    SubstitutionSyntaxError,
+    invalid_names,
+    is_opted_out,
+    substitute,
+    variables_of,
+)
+from gitops_engine.flux.tree import KUSTOMIZATION_FILES
+from gitops_engine.model.finding import Finding, Severity
+from gitops_engine.validate.build import Builder, BuildOutput
+from gitops_engine.validate.locate import SourceIndex
+from gitops_engine.validate.objects import ObjectId, RenderedObject, is_manifest, object_id
 
-SUBSTITUTE_KEY = f"{FLUX_KS_GROUP}/substitute"
-
+FluxKustomization = Kustomization[RenderedObject]
 # Findings about one rendered object, computed as soon as the object exists (see discover's `check`).
 ObjectCheck = Callable[[RenderedObject], Iterable[Finding]]
+# Where rebuilt artifacts are laid out beside the repository's files for kustomize (see mount_artifacts).
+ARTIFACTS_DIR = ".gitops-engine-artifacts"
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,12 @@ class Cluster:
     kustomizations: tuple[FluxKustomization, ...]
     objects: tuple[RenderedObject, ...]
     external: tuple[FluxKustomization, ...] = ()
+    sources: RepositorySources = field(default_factory=lambda: RepositorySources({}, frozenset()))
+
+    @property
+    def id(self) -> ObjectId:
+        """The root Kustomization's identity."""
+        return self.root.origin.id
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,28 @@ class Discovery:
 
     clusters: tuple[Cluster, ...]
     findings: tuple[Finding, ...] = field(default=())
+
+
+def artifact_folder(artifact: Artifact) -> str:
+    """The folder a rebuilt artifact is laid out in, beside the repository's own files."""
+    return f"{ARTIFACTS_DIR}/{artifact.namespace}/{artifact.name}"
+
+
+def mount_artifacts(files: Mapping[str, bytes], artifacts: Artifacts) -> dict[str, bytes]:
+    """`files` plus every complete artifact's files under its artifact_folder (what the builder builds from)."""
+    mounted = dict(files)
+    for artifact in artifacts.by_key.values():
+        if artifact.complete:
+            base = artifact_folder(artifact)
+            mounted.update({f"{base}/{path}": data for path, data in artifact.files.items()})
+    return mounted
+
+
+def base_sources(files: Mapping[str, bytes], sources: Mapping[str, str], index: SourceIndex) -> RepositorySources:
+    """This repository's sources for a walk with no sync root: the sources of the tree's sync Kustomizations, or
+    the bootstrap GitRepository when the tree has none."""
+    own = [ks.source for ks in find_roots(files, index, sources) if ks.source is not None]
+    return RepositorySources(dict(sources), frozenset()).with_own(own or [BOOTSTRAP_SOURCE])
 
 
 def discover(
@@ -78,64 +109,81 @@ def discover(
     broken: Callable[[str], bool] | None = None,
     index: SourceIndex | None = None,
     check: ObjectCheck | None = None,
+    artifacts: Artifacts | None = None,
 ) -> Discovery:
     """Find the entry points of `files` (or start at `path`) and render every cluster.
 
     `check` runs on every object as it is rendered; its findings join the discovery's. `index` shares
     parsed files with the caller. A failed build that reads a file `broken` accepts is not reported (the
-    caller reports that file instead).
+    caller reports that file instead). `artifacts` are the tree's rebuilt ExternalArtifacts; `builder` must
+    build from `mount_artifacts(files, artifacts)`.
     """
     index = index or SourceIndex(files)
-    walker = _Walker(files, builder, index, dict(sources or {}), broken or (lambda _: False), check)
-    roots = [_synthetic_root(clean_path(path))] if path is not None else find_roots(files, index, sources or {})
-    if not roots:
-        roots = [_synthetic_root("")]
-    walks = [walker.walk(root) for root in roots]
-    reached = [{(ks.id, ks.path) for ks in cluster.kustomizations} for cluster in walks]
-    kept: list[int] = []
-    for i, cluster in enumerate(walks):
-        key = (cluster.root.id, cluster.root.path)
-        # A candidate another entry point applies is part of that cluster, unless they apply each other
-        # (then the first, shortest path, stands for both).
-        inside_other = any(
-            j != i and key in reached[j] and (j in kept or (walks[j].root.id, walks[j].root.path) not in reached[i])
-            for j in range(len(walks))
-        )
-        if not inside_other:
-            kept.append(i)
+    mapped = dict(sources or {})
+    walker = _Walker(files, builder, index, broken or (lambda _: False), check, artifacts or Artifacts({}))
+    candidates = find_roots(files, index, mapped)
+    if path is not None:
+        start = clean_path(path)
+        own = RepositorySources(mapped, frozenset())
+        # the sync Kustomization of DIR, when DIR holds it: starting from DIR itself would apply it a second time
+        roots = [ks for ks in candidates if own.with_own([ks.source] if ks.source else []).build_path(ks) == start]
+        roots = roots[:1] or [_synthetic_root(start)]
+    else:
+        roots = candidates or [_synthetic_root("")]
+    fallback = base_sources(files, mapped, index)
+    walks = [walker.walk(root, _sources_of(root, mapped, fallback)) for root in roots]
+    # one sync Kustomization name (flux-system, management) serves every cluster: the path tells them apart
+    applied = [{(ks.origin.id, ks.path) for ks in (*w.kustomizations, *w.external)} for w in walks]
+    kept = outermost([(w.root.origin.id, w.root.path) for w in walks], lambda i, key: key in applied[i])
     findings = {f for i in kept for f in walker.findings_of[i]}
+    findings.update(_not_checked(walks[i] for i in kept))
     return Discovery(tuple(walks[i] for i in kept), tuple(sorted(findings)))
 
 
 def find_roots(files: Mapping[str, bytes], index: SourceIndex, sources: Mapping[str, str]) -> list[FluxKustomization]:
     """Flux Kustomizations that build a folder containing their own file, shortest path first."""
-    roots: list[FluxKustomization] = []
+    found: list[tuple[str, FluxKustomization]] = []
     for file in index.yaml_paths:
-        if b"kustomize.toolkit.fluxcd.io" not in files[file]:
+        if KUSTOMIZE_GROUP.encode() not in files[file]:
             continue
         for doc in index.data(file):
-            if not is_manifest(doc):
-                continue
-            obj = _rendered(doc, file, index, None)
-            if not is_flux_kustomization(obj):
-                continue
-            ks = parse_kustomization(obj)
-            if ks.source is None or (ks.source.kind != "GitRepository" and ks.source.name not in sources):
-                continue
-            full = _join(clean_path(sources.get(ks.source.name, "")), ks.path)
-            if full == "" or file.startswith(full + "/"):
-                roots.append(ks)
-    return sorted(roots, key=lambda ks: (ks.path.count("/"), ks.path, ks.id))
+            if is_manifest(doc) and is_flux_kustomization(doc):
+                found.append((file, parse_kustomization(doc, _rendered(doc, file, index, None))))
+    return root_candidates(found, sources)
+
+
+def _sources_of(root: FluxKustomization, mapped: Mapping[str, str], fallback: RepositorySources) -> RepositorySources:
+    if root.source is None:
+        return fallback
+    return RepositorySources(dict(mapped), frozenset()).with_own([root.source])
+
+
+def _not_checked(clusters: Iterable[Cluster]) -> Iterable[Finding]:
+    """One warning per source that is not this repository, at the first Kustomization that reads it."""
+    first: dict[tuple[str, str, str], FluxKustomization] = {}
+    for cluster in clusters:
+        for ks in cluster.external:
+            assert ks.source is not None
+            key = (ks.source.kind, ks.source.namespace, ks.source.name)
+            if key not in first or (ks.origin.file, ks.origin.id) < (first[key].origin.file, first[key].origin.id):
+                first[key] = ks
+    for (kind, namespace, name), ks in first.items():
+        yield Finding(
+            ks.origin.file,
+            ks.origin.line_of(("spec", "sourceRef")),
+            "source-not-checked",
+            f"{kind} {namespace}/{name} is not this repository: {ks.origin.id} and whatever reads the same source "
+            "were not built",
+            "validate that repository on its own, or map the source to a folder here with --source NAME=DIR",
+            Severity.WARNING,
+        )
 
 
 def _synthetic_root(path: str) -> FluxKustomization:
-    ks_id = ObjectId(FLUX_KS_GROUP, "Kustomization", "flux-system", path or "root")
-    origin = RenderedObject(ks_id, f"{FLUX_KS_GROUP}/v1", {}, path or ".")
-    return FluxKustomization(ks_id, path, None, "", {}, (), (), None, origin)
-
-
-def _join(base: str, path: str) -> str:
-    return clean_path(posixpath.join(base, path)) if base else path
+    body = {"metadata": {"name": path or "root", "namespace": "flux-system"}, "spec": {"path": path}}
+    ks_id = ObjectId(KUSTOMIZE_GROUP, "Kustomization", "flux-system", path or "root")
+    origin = RenderedObject(ks_id, f"{KUSTOMIZE_GROUP}/v1", {}, path or ".")
+    return parse_kustomization(body, origin)
 
 
 def _rendered(body: Mapping[str, Any], file: str, index: SourceIndex, producer: ObjectId | None) -> RenderedObject:
@@ -151,52 +199,71 @@ class _Walker:
         files: Mapping[str, bytes],
         builder: Builder,
         index: SourceIndex,
-        sources: dict[str, str],
         broken: Callable[[str], bool],
         check: ObjectCheck | None,
+        artifacts: Artifacts,
     ) -> None:
         self.files = files
         self.builder = builder
         self.index = index
-        self.sources = sources
         self.broken = broken
         self.check = check
+        self.artifacts = artifacts
         self.findings: list[Finding] = []
         self.findings_of: list[list[Finding]] = []
-        self._dirs = {posixpath.dirname(p) for p in files}
-        self._dirs.update(d for p in list(self._dirs) for d in _ancestors(p))
+        folders = {posixpath.dirname(p) for p in files}
+        for artifact in artifacts.by_key.values():
+            base = artifact_folder(artifact)
+            folders.update(posixpath.dirname(f"{base}/{p}") for p in artifact.files)
+        self._dirs = folders | {d for p in folders for d in _ancestors(p)}
+        # rebuilt artifact files → the repository file each was copied from
+        self._origins = {
+            f"{artifact_folder(a)}/{p}": origin for a in artifacts.by_key.values() for p, origin in a.origins.items()
+        }
 
-    def walk(self, root: FluxKustomization) -> Cluster:
+    def walk(self, root: FluxKustomization, sources: RepositorySources) -> Cluster:
         self.findings = []
         self.findings_of.append(self.findings)
-        seen: set[ObjectId] = {root.id}
+        seen: set[ObjectId] = {root.origin.id}
         followed: list[FluxKustomization] = [root]
         objects: list[RenderedObject] = []
         external: list[FluxKustomization] = []
         level = [root]
         while level:
-            rendered = self._render_level(level, root, objects)
+            targets = {ks.origin.id: self._target(ks, sources) for ks in level}
+            rendered = self._render_level(level, targets, objects)
             next_level: list[FluxKustomization] = []
             for ks in level:
-                for obj in rendered[ks.id]:
+                for obj in rendered[ks.origin.id]:
                     objects.append(obj)
-                    if not is_flux_kustomization(obj) or obj.id in seen:
+                    if not is_flux_kustomization(obj.body) or obj.id in seen:
                         continue
-                    child = parse_kustomization(obj)
-                    seen.add(child.id)
-                    (next_level if self._full_path(child, root) is not None else external).append(child)
+                    child = parse_kustomization(obj.body, obj)
+                    seen.add(child.origin.id)
+                    (next_level if self._target(child, sources) is not None else external).append(child)
             followed.extend(next_level)
             level = next_level
-        return Cluster(root.path or ".", root, tuple(followed), tuple(objects), tuple(external))
+        return Cluster(root.path or ".", root, tuple(followed), tuple(objects), tuple(external), sources)
+
+    def _target(self, ks: FluxKustomization, sources: RepositorySources) -> str | None:
+        """The folder `ks` builds (in the repository or a rebuilt artifact), or None when its source is elsewhere."""
+        if ks.source is not None and ks.source.kind == EXTERNAL_ARTIFACT:
+            artifact = self.artifacts.get(ks.source)
+            if artifact is None or not artifact.complete:
+                return None
+            return clean_path(posixpath.join(artifact_folder(artifact), ks.path))
+        return sources.build_path(ks)
 
     def _render_level(
-        self, level: list[FluxKustomization], root: FluxKustomization, objects: list[RenderedObject]
+        self,
+        level: list[FluxKustomization],
+        targets: Mapping[ObjectId, str | None],
+        objects: list[RenderedObject],
     ) -> dict[ObjectId, list[RenderedObject]]:
         """The objects each Kustomization of `level` applies, rendering each build as soon as it arrives."""
-        targets = {ks.id: self._full_path(ks, root) for ks in level}
         by_path: dict[str, list[FluxKustomization]] = defaultdict(list)
         for ks in level:
-            target = targets[ks.id]
+            target = targets[ks.origin.id]
             if target is not None and target in self._dirs:
                 by_path[target].append(ks)
         earlier = _value_pool(objects)
@@ -207,32 +274,18 @@ class _Walker:
             outputs[output.path] = output
             for ks in by_path[output.path]:
                 if all(_ref_id(ref) in earlier for ref in ks.substitute_from):
-                    rendered[ks.id] = self._apply(ks, output.path, outputs, earlier)
+                    rendered[ks.origin.id] = self._apply(ks, output.path, outputs, earlier)
                 else:
                     waiting.append(ks)
         if waiting:
             # this level's own ConfigMaps and Secrets, before substitution; earlier levels' win on a clash
             pool = _value_pool(objects, ((ks, outputs[path]) for path, group in by_path.items() for ks in group))
             for ks in waiting:
-                rendered[ks.id] = self._apply(ks, targets[ks.id], outputs, pool)
+                rendered[ks.origin.id] = self._apply(ks, targets[ks.origin.id], outputs, pool)
         for ks in level:
-            if ks.id not in rendered:
-                rendered[ks.id] = self._apply(ks, targets[ks.id], outputs, earlier)
+            if ks.origin.id not in rendered:
+                rendered[ks.origin.id] = self._apply(ks, targets[ks.origin.id], outputs, earlier)
         return rendered
-
-    def _full_path(self, ks: FluxKustomization, root: FluxKustomization) -> str | None:
-        """Where `ks` builds inside this repository, or None when its source is somewhere else."""
-        if ks.source is None:
-            return ks.path
-        if ks.source.name in self.sources:
-            return _join(clean_path(self.sources[ks.source.name]), ks.path)
-        same_source = root.source is not None and (ks.source.kind, ks.source.name) == (
-            root.source.kind,
-            root.source.name,
-        )
-        if same_source or (root.source is None and ks.source.kind == "GitRepository"):
-            return ks.path
-        return None
 
     def _apply(
         self,
@@ -245,19 +298,23 @@ class _Walker:
             return []
         origin = ks.origin
         if full_path not in self._dirs:
+            if ks.source is not None and ks.source.kind == EXTERNAL_ARTIFACT:
+                what = f"./{ks.path} of {ks.source.kind} {ks.source.namespace}/{ks.source.name}, which it does not hold"
+            else:
+                what = f"./{full_path}, which does not exist in the repository"
             self.findings.append(
                 Finding(
                     origin.file,
                     origin.line_of(("spec", "path")),
                     "ks-path-missing",
-                    f"Kustomization {ks.id} builds ./{full_path}, which does not exist in the repository",
+                    f"Kustomization {origin.id} builds {what}",
                     "point spec.path at an existing folder (paths are relative to the source root)",
                 )
             )
             return []
         output = outputs[full_path]
         if output.error is not None:
-            if not any(self.broken(file) for file in output.files):
+            if not any(self.broken(self._origins.get(file, file)) for file in output.files):
                 self.findings.append(self._build_failure(ks, full_path, output.error))
             return []
         variables = self._variables(ks, pool)
@@ -267,7 +324,7 @@ class _Walker:
         for built in output.objects:
             body = _with_namespace(built.body, ks.target_namespace)
             file = built.origin or full_path
-            before = _rendered(body, file, self.index, ks.id)
+            before = _rendered(body, self._origins.get(file, file), self.index, origin.id)
             after = self._substitute(ks, before, variables) if variables else before
             if after is not None:
                 rendered.append(after)
@@ -279,7 +336,7 @@ class _Walker:
         kustomization = next(
             (
                 f"{full_path}/{n}".lstrip("/")
-                for n in ("kustomization.yaml", "kustomization.yml", "Kustomization")
+                for n in KUSTOMIZATION_FILES
                 if f"{full_path}/{n}".lstrip("/") in self.files
             ),
             None,
@@ -304,13 +361,13 @@ class _Walker:
                             ks.origin.file,
                             ks.origin.line_of(("spec", "postBuild", "substituteFrom", position)),
                             "subst-from-missing",
-                            f"Kustomization {ks.id} substitutes from {ref.kind} {ref.namespace}/{ref.name}, "
+                            f"Kustomization {ks.origin.id} substitutes from {ref.kind} {ref.namespace}/{ref.name}, "
                             "which no Kustomization of this cluster applies",
                             "add the object to the repository or mark the entry optional: true",
                         )
                     )
                 continue
-            variables.update(_values_of(found))
+            variables.update(variables_of(found))
         variables.update(ks.substitute)
         for name in invalid_names(variables):
             self.findings.append(
@@ -327,9 +384,7 @@ class _Walker:
     def _substitute(
         self, ks: FluxKustomization, obj: RenderedObject, variables: Mapping[str, str]
     ) -> RenderedObject | None:
-        meta = obj.body.get("metadata") or {}
-        marks = {**(meta.get("labels") or {}), **(meta.get("annotations") or {})}
-        if marks.get(SUBSTITUTE_KEY) == "disabled" or not _has_dollar(obj.body):
+        if is_opted_out(obj.body) or not _has_dollar(obj.body):
             return obj
         try:
             result = substitute(emit(obj.body), variables)
@@ -347,7 +402,7 @@ class _Walker:
                     self.index.line_containing(obj.file, "${" + name, start) or start,
                     "subst-unset",
                     f"variable {name} is not set and has no default; Flux's strict substitution fails "
-                    f"Kustomization {ks.id}",
+                    f"Kustomization {ks.origin.id}",
                     f"set {name} in postBuild.substitute or substituteFrom, or write ${{{name}:=default}}",
                 )
             )
@@ -367,7 +422,9 @@ class _Walker:
             )
             return None
         body = docs[0] if docs and isinstance(docs[0], dict) else {}
-        return RenderedObject(object_id(body), str(body.get("apiVersion", "")), body, obj.file, ks.id, obj.locate)
+        return RenderedObject(
+            object_id(body), str(body.get("apiVersion", "")), body, obj.file, ks.origin.id, obj.locate
+        )
 
 
 def _ancestors(directory: str) -> list[str]:
@@ -419,17 +476,3 @@ def _has_dollar(value: Any) -> bool:
 def _pool_add(pool: dict[ObjectId, Mapping[str, Any]], body: Mapping[str, Any]) -> None:
     if body.get("apiVersion") == "v1" and body.get("kind") in ("ConfigMap", "Secret"):
         pool[object_id(body)] = body
-
-
-def _values_of(body: Mapping[str, Any]) -> dict[str, str]:
-    """Variables a ConfigMap or Secret provides (Secret `data` decoded; SOPS values stay as written)."""
-    values: dict[str, str] = {}
-    for key, value in (body.get("data") or {}).items():
-        text = "" if value is None else str(value)
-        if body.get("kind") == "Secret":
-            with contextlib.suppress(binascii.Error, UnicodeDecodeError):
-                text = base64.b64decode(text, validate=True).decode()
-        values[str(key)] = text.replace("\n", "")
-    for key, value in (body.get("stringData") or {}).items():
-        values[str(key)] = ("" if value is None else str(value)).replace("\n", "")
-    return values

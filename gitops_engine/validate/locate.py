@@ -8,9 +8,8 @@ from functools import cached_property
 from typing import Any
 
 from gitops_engine.core.yamlio import LocatedDocument, YamlError, load, load_located
-from gitops_engine.validate.kustomize_refs import Refusal, TreeView, check_kustomization, is_kustomization_file
-
-YAML_SUFFIXES = (".yaml", ".yml")
+from gitops_engine.flux.kustomize_refs import Refusal, check_kustomization
+from gitops_engine.flux.tree import YAML_SUFFIXES, FolderTree, is_kustomization_file
 
 
 def is_yaml_path(path: str) -> bool:
@@ -37,8 +36,8 @@ class SourceIndex:
         return tuple(sorted(p for p in self._files if is_kustomization_file(p)))
 
     @cached_property
-    def _view(self) -> TreeView:
-        return TreeView(self._files)
+    def _view(self) -> FolderTree:
+        return FolderTree(self._files)
 
     def refusals(self, path: str) -> list[Refusal]:
         """The reads the kustomization at `path` names that would leave the tree (see kustomize_refs)."""

@@ -7,33 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_engine.core.yamlio import LocatedDocument, PathKey
-
-FLUX_KS_GROUP = "kustomize.toolkit.fluxcd.io"
-HELM_GROUP = "helm.toolkit.fluxcd.io"
-SOURCE_GROUP = "source.toolkit.fluxcd.io"
-
-# Kinds that never carry a namespace; targetNamespace and reference defaults skip them.
-CLUSTER_SCOPED_KINDS = frozenset(
-    {
-        "Namespace",
-        "CustomResourceDefinition",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "PriorityClass",
-        "StorageClass",
-        "PersistentVolume",
-        "ClusterIssuer",
-        "ClusterPolicy",
-        "MutatingWebhookConfiguration",
-        "ValidatingWebhookConfiguration",
-        "APIService",
-        "IngressClass",
-        "RuntimeClass",
-        "Node",
-        "Workspace",
-        "ClusterApp",
-    }
-)
+from gitops_engine.flux.kinds import group_of
 
 
 @dataclass(frozen=True, order=True)
@@ -48,11 +22,6 @@ class ObjectId:
     def __str__(self) -> str:
         where = f"{self.namespace}/" if self.namespace else ""
         return f"{self.kind}/{where}{self.name}"
-
-
-def group_of(api_version: str) -> str:
-    """The API group of `apiVersion` ('' for the core group)."""
-    return api_version.rpartition("/")[0]
 
 
 def object_id(doc: Mapping[str, Any]) -> ObjectId:

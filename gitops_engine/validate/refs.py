@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gitops_engine.flux.artifacts import is_generator
+from gitops_engine.flux.kinds import (
+    BUCKET,
+    EXTERNAL_ARTIFACT,
+    GIT_REPOSITORY,
+    HELM_GROUP,
+    IMAGE_GROUP,
+    KUSTOMIZE_GROUP,
+    NOTIFICATION_GROUP,
+    SOURCE_GROUP,
+)
+from gitops_engine.flux.kustomization import Ref, clean_path
 from gitops_engine.model.finding import Finding, Severity
 from gitops_engine.validate.discovery import Cluster
-from gitops_engine.validate.objects import FLUX_KS_GROUP, HELM_GROUP, SOURCE_GROUP, RenderedObject
+from gitops_engine.validate.objects import RenderedObject
 
 Key = tuple[str, str, str]  # kind, namespace, name
+# Secrets a reference may name that are usually created out of band rather than committed: a missing one is a
+# warning (it must exist in the cluster), not an error.
+_OUT_OF_BAND = frozenset({"ref-decryption-secret", "ref-secret"})
 
 
 @dataclass(frozen=True)
@@ -24,34 +40,59 @@ class _Reference:
     optional: bool = False
 
 
-def check_cluster(cluster: Cluster) -> list[Finding]:
-    """Reference, cycle and duplicate findings for one cluster."""
+def check_cluster(cluster: Cluster, files: Collection[str] = ()) -> list[Finding]:
+    """Reference, cycle and duplicate findings for one cluster; `files` are the repository's paths (for charts a
+    HelmRelease reads from this repository)."""
     present: set[Key] = {(o.id.kind, o.id.namespace, o.id.name) for o in cluster.objects}
+    present.update(_generated_artifacts(cluster.objects))
     findings: list[Finding] = []
+    # a walk that starts at a folder cannot see the sources defined outside it, this repository's own included
     check_sources = cluster.root.source is not None
     for obj in cluster.objects:
         for ref in _references(obj):
-            if ref.optional or (ref.kind, ref.namespace, ref.name) in present:
+            if ref.optional or (ref.kind, ref.namespace, ref.name) in present or ref.name in ("", "*"):
                 continue
-            if ref.rule == "ref-source" and obj.id.kind == "Kustomization" and not check_sources:
+            if ref.rule == "ref-source" and not check_sources and (
+                obj.id.kind == "Kustomization" or _is_this_repository(cluster, ref)
+            ):
                 continue
             findings.append(_missing(obj, ref))
-    findings.extend(_cycles(cluster.objects, FLUX_KS_GROUP, "Kustomization"))
+        findings.extend(_local_chart(cluster, obj, files))
+    findings.extend(_cycles(cluster.objects, KUSTOMIZE_GROUP, "Kustomization"))
     findings.extend(_cycles(cluster.objects, HELM_GROUP, "HelmRelease"))
     findings.extend(_duplicates(cluster.objects))
     return findings
 
 
+def _is_this_repository(cluster: Cluster, ref: _Reference) -> bool:
+    """A source that stands for this repository: its object lives with the sync objects, wherever they are."""
+    return cluster.sources.folder_of(Ref(ref.kind, ref.namespace, ref.name)) is not None
+
+
+def _generated_artifacts(objects: tuple[RenderedObject, ...]) -> Iterator[Key]:
+    """The ExternalArtifacts the cluster's ArtifactGenerators produce (they are never written as objects)."""
+    for obj in objects:
+        if is_generator(obj.body):
+            for item in _list(_map(obj.body.get("spec")).get("artifacts")):
+                yield EXTERNAL_ARTIFACT, obj.id.namespace, str(item.get("name") or "")
+
+
 def _missing(obj: RenderedObject, ref: _Reference) -> Finding:
     target = f"{ref.kind} {ref.namespace}/{ref.name}" if ref.namespace else f"{ref.kind} {ref.name}"
-    if ref.rule == "ref-decryption-secret":
+    if ref.rule in _OUT_OF_BAND:
+        verb = "decrypts with" if ref.rule == "ref-decryption-secret" else "reads"
+        hint = (
+            f"create it out of band (kubectl -n {ref.namespace} create secret generic {ref.name} "
+            "--from-file=age.agekey=...); it must never be committed"
+            if ref.rule == "ref-decryption-secret"
+            else "commit it SOPS-encrypted or create it out of band before Flux needs it"
+        )
         return Finding(
             obj.file,
             obj.line_of(ref.path),
             ref.rule,
-            f"{obj.id} decrypts with {target}, which is not in the repository",
-            f"create it out of band (kubectl -n {ref.namespace} create secret generic {ref.name} "
-            "--from-file=age.agekey=...); it must never be committed",
+            f"{obj.id} {verb} {target}, which is not in the repository",
+            hint,
             Severity.WARNING,
         )
     return Finding(
@@ -64,10 +105,37 @@ def _missing(obj: RenderedObject, ref: _Reference) -> Finding:
     )
 
 
+def _local_chart(cluster: Cluster, obj: RenderedObject, files: Collection[str]) -> Iterator[Finding]:
+    """A HelmRelease whose chart is a folder of this repository (`chart: ./charts/x` from a GitRepository)."""
+    if obj.id.group != HELM_GROUP or obj.id.kind != "HelmRelease" or not files:
+        return
+    chart_spec = _map(_map(_map(obj.body.get("spec")).get("chart")).get("spec"))
+    source = _map(chart_spec.get("sourceRef"))
+    if source.get("kind") not in (GIT_REPOSITORY, BUCKET) or not chart_spec.get("chart"):
+        return
+    ref = Ref(str(source["kind"]), str(source.get("namespace") or obj.id.namespace), str(source.get("name") or ""))
+    base = cluster.sources.folder_of(ref)
+    if base is None:
+        return  # another repository: its charts are not here
+    chart = str(chart_spec["chart"])
+    folder = clean_path(posixpath.join(base, chart))
+    if posixpath.join(folder, "Chart.yaml") in files:
+        return
+    yield Finding(
+        obj.file,
+        obj.line_of(("spec", "chart", "spec", "chart")),
+        "helm-chart-missing",
+        f"{obj.id} installs the chart at {chart} of {ref.kind} {ref.namespace}/{ref.name}, but ./{folder} holds no "
+        "Chart.yaml",
+        "point chart at the folder of a Helm chart (relative to the source root)",
+    )
+
+
 def _references(obj: RenderedObject) -> Iterator[_Reference]:
     spec = _map(obj.body.get("spec"))
     namespace = obj.id.namespace
-    if obj.id.group == HELM_GROUP and obj.id.kind == "HelmRelease":
+    group, kind = obj.id.group, obj.id.kind
+    if group == HELM_GROUP and kind == "HelmRelease":
         source = _map(_map(_map(spec.get("chart")).get("spec")).get("sourceRef"))
         if source.get("name"):
             yield _ref(("spec", "chart", "spec", "sourceRef"), source, "HelmRepository", namespace, "ref-source")
@@ -78,21 +146,56 @@ def _references(obj: RenderedObject) -> Iterator[_Reference]:
             yield _ref(("spec", "valuesFrom", i), item, "ConfigMap", namespace, "ref-values-from", same_ns=True)
         for i, item in enumerate(_list(spec.get("dependsOn"))):
             yield _ref(("spec", "dependsOn", i), item, "HelmRelease", namespace, "ref-depends-on", forced_kind=True)
-    elif obj.id.group == FLUX_KS_GROUP and obj.id.kind == "Kustomization":
+    elif group == KUSTOMIZE_GROUP and kind == "Kustomization":
         source = _map(spec.get("sourceRef"))
         if source.get("name"):
             yield _ref(("spec", "sourceRef"), source, "GitRepository", namespace, "ref-source")
         for i, item in enumerate(_list(spec.get("dependsOn"))):
             yield _ref(("spec", "dependsOn", i), item, "Kustomization", namespace, "ref-depends-on", forced_kind=True)
-        secret = _map(_map(spec.get("decryption")).get("secretRef"))
-        if secret.get("name"):
-            yield _Reference(
-                ("spec", "decryption", "secretRef"), "Secret", namespace, str(secret["name"]), "ref-decryption-secret"
-            )
-    elif obj.id.group == SOURCE_GROUP and obj.id.kind == "HelmChart":
+        yield from _secret(spec, ("decryption", "secretRef"), namespace, "ref-decryption-secret")
+    elif group == SOURCE_GROUP and kind == "HelmChart":
         source = _map(spec.get("sourceRef"))
         if source.get("name"):
             yield _ref(("spec", "sourceRef"), source, "HelmRepository", namespace, "ref-source", same_ns=True)
+    elif group == NOTIFICATION_GROUP:
+        yield from _notification_references(kind, spec, namespace)
+    elif group == IMAGE_GROUP:
+        yield from _image_references(kind, spec, namespace)
+
+
+def _notification_references(kind: str, spec: Mapping[str, Any], namespace: str) -> Iterator[_Reference]:
+    if kind == "Alert":
+        provider = _map(spec.get("providerRef"))
+        name = str(provider.get("name") or "")
+        yield _Reference(("spec", "providerRef"), "Provider", namespace, name, "ref-provider")
+    if kind in ("Provider", "Receiver"):
+        yield from _secret(spec, ("secretRef",), namespace, "ref-secret")
+    if kind == "Provider":
+        yield from _secret(spec, ("certSecretRef",), namespace, "ref-secret")
+
+
+def _image_references(kind: str, spec: Mapping[str, Any], namespace: str) -> Iterator[_Reference]:
+    if kind == "ImagePolicy":
+        target = _map(spec.get("imageRepositoryRef"))
+        if target.get("name"):
+            yield _ref(("spec", "imageRepositoryRef"), target, "ImageRepository", namespace, "ref-image-repository",
+                       forced_kind=True)  # fmt: skip
+    elif kind == "ImageRepository":
+        yield from _secret(spec, ("secretRef",), namespace, "ref-secret")
+        yield from _secret(spec, ("certSecretRef",), namespace, "ref-secret")
+    elif kind == "ImageUpdateAutomation":
+        source = _map(spec.get("sourceRef"))
+        if source.get("name"):
+            yield _ref(("spec", "sourceRef"), source, "GitRepository", namespace, "ref-source")
+
+
+def _secret(spec: Mapping[str, Any], keys: tuple[str, ...], namespace: str, rule: str) -> Iterator[_Reference]:
+    value: Any = spec
+    for key in keys:
+        value = _map(value).get(key)
+    name = _map(value).get("name")
+    if name:
+        yield _Reference(("spec", *keys), "Secret", namespace, str(name), rule)
 
 
 def _ref(

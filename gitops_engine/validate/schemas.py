@@ -23,10 +23,10 @@ import jsonschema
 from referencing import Registry, Resource
 
 from gitops_engine.core.yamlio import load
+from gitops_engine.flux.kinds import FLUX_GROUPS
 from gitops_engine.model.finding import Finding, Severity
 from gitops_engine.validate.objects import RenderedObject
 
-FLUX_GROUPS = frozenset({"source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "helm.toolkit.fluxcd.io"})
 # Versions the bundled CRDs no longer serve, and what replaced them.
 DEPRECATED = {
     "helm.toolkit.fluxcd.io": {"v2beta1": "v2", "v2beta2": "v2"},

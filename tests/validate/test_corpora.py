@@ -31,7 +31,7 @@ def _applied(report: Report) -> dict[str, set[str]]:
     result: dict[str, set[str]] = {}
     for cluster in report.discovery.clusters:
         for ks in cluster.kustomizations:
-            result[ks.id.name] = {str(o.id) for o in cluster.objects if o.producer == ks.id}
+            result[ks.origin.id.name] = {str(o.id) for o in cluster.objects if o.producer == ks.origin.id}
     return result
 
 
@@ -63,6 +63,9 @@ def test_cluster_substitutes_from_configmap_and_secret() -> None:
         ("secret-plaintext", "clusters/prod/flux-system/cluster-secrets.yaml", 7),
         # SECRET_DOMAIN3 and SECRET_DOMAIN4 are both "SECRET": two Certificates named SECRET-staging
         ("duplicate-object", "apps/prod/certificates.yaml", 45),
+        # ... and an upper-case name is no DNS subdomain: the API server refuses both
+        ("object-name", "apps/prod/certificates.yaml", 34),
+        ("object-name", "apps/prod/certificates.yaml", 48),
     }
     assert _deprecated(report) == {
         "HelmRelease/podinfo/podinfo",
@@ -77,7 +80,7 @@ def test_cluster_substitutes_from_configmap_and_secret() -> None:
 def test_cluster2_follows_its_git_source_and_leaves_the_oci_one_external() -> None:
     report = _validate("cluster2")
     (cluster,) = report.discovery.clusters
-    assert [str(ks.id) for ks in cluster.external] == ["Kustomization/flux-system/flux"]
+    assert [str(ks.origin.id) for ks in cluster.external] == ["Kustomization/flux-system/flux"]
     applied = _applied(report)
     assert applied["cluster-apps"] == {
         "Namespace/monitoring",
@@ -95,7 +98,7 @@ def test_cluster2_follows_its_git_source_and_leaves_the_oci_one_external() -> No
 
 def test_cluster3_oci_source_mapped_to_a_folder() -> None:
     unmapped = _validate("cluster3")
-    assert {str(ks.id) for ks in unmapped.discovery.clusters[0].external} == {
+    assert {str(ks.origin.id) for ks in unmapped.discovery.clusters[0].external} == {
         "Kustomization/flux-system/namespaces",
         "Kustomization/flux-system/tenants",
     }

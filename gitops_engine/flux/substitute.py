@@ -6,13 +6,21 @@ functions of drone/envsubst (which Flux forks) apply: defaults `:=`, `:-`, `=`; 
 trims `# ## % %%` (plain strings, not globs); replacements `/ // /# /%`; substrings `:pos[:len]`; and
 `${#var}`. In strict mode (the default since Flux 2.9) a variable that is unset and has no default is an
 error.
+
+`validate` and the bot's scan both substitute with this module, so an expression means the same to both.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from gitops_engine.flux.kinds import SUBSTITUTE_MARK
 
 VAR_NAME = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")
 _NAME_AT = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
@@ -49,6 +57,39 @@ def substitute(text: str, variables: Mapping[str, str], strict: bool = True) -> 
 def invalid_names(variables: Mapping[str, str]) -> list[str]:
     """Variable names Flux rejects (they must match ^[_[:alpha:]][_[:alpha:][:digit:]]*$)."""
     return sorted(name for name in variables if not VAR_NAME.match(name))
+
+
+def is_opted_out(body: Mapping[str, Any]) -> bool:
+    """True when the object's label or annotation turns substitution off for it."""
+    meta = body.get("metadata") if isinstance(body.get("metadata"), Mapping) else {}
+    assert isinstance(meta, Mapping)
+    for marks in (meta.get("labels"), meta.get("annotations")):
+        if isinstance(marks, Mapping) and marks.get(SUBSTITUTE_MARK) == "disabled":
+            return True
+    return False
+
+
+def flat_value(value: Any) -> str:
+    """A variable's value as Flux substitutes it: booleans lowercased, newlines dropped."""
+    text = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return text.replace("\n", "")
+
+
+def variables_of(body: Mapping[str, Any]) -> dict[str, str]:
+    """The variables a ConfigMap or Secret named in substituteFrom provides (Secret `data` base64-decoded; a value
+    that does not decode, such as a SOPS ciphertext, stays as written)."""
+    values: dict[str, str] = {}
+    data = body.get("data")
+    for key, value in (data.items() if isinstance(data, Mapping) else ()):
+        text = "" if value is None else str(value)
+        if body.get("kind") == "Secret":
+            with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+                text = base64.b64decode(text, validate=True).decode()
+        values[str(key)] = text.replace("\n", "")
+    string_data = body.get("stringData")
+    for key, value in (string_data.items() if isinstance(string_data, Mapping) else ()):
+        values[str(key)] = flat_value(value)
+    return values
 
 
 class _Evaluator:

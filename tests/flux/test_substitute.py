@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitops_engine.validate.substitute import SubstitutionSyntaxError, invalid_names, substitute
+from gitops_engine.flux.substitute import SubstitutionSyntaxError, invalid_names, substitute
 
 VARS = {"name": "podinfo", "domain": "example.com", "empty": ""}
 

@@ -10,16 +10,13 @@ kustomization can make it read; a field missing from it is refused rather than t
 
 from __future__ import annotations
 
-import bisect
 import posixpath
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitops_engine.core.yamlio import YamlError, load
+from gitops_engine.flux.tree import FolderTree
 from gitops_engine.spec.reader import render_path
-
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 # every field of kustomize's Kustomization type (api/types/kustomization.go), Components included
 _KNOWN_FIELDS = frozenset(
@@ -68,54 +65,6 @@ class Refusal:
 
     def __str__(self) -> str:
         return f"{self.file}: {render_path(self.key)}: {self.value!r} {self.reason}"
-
-
-class TreeView:
-    """What the checks need to know of a tree: which paths are files, which are folders, and their documents."""
-
-    def __init__(self, files: Mapping[str, bytes]) -> None:
-        self._files = files
-        self._sorted = sorted(files)
-        self._folders = {""}
-        for path in files:
-            parent = posixpath.dirname(path)
-            while parent not in self._folders:
-                self._folders.add(parent)
-                parent = posixpath.dirname(parent)
-
-    def is_file(self, path: str) -> bool:
-        """True for a file of the tree."""
-        return path in self._files
-
-    def is_folder(self, path: str) -> bool:
-        """True for a folder of the tree ('' is the root)."""
-        return path in self._folders
-
-    def files_below(self, folder: str) -> list[str]:
-        """Every file below `folder`, sorted."""
-        if not folder:
-            return list(self._sorted)
-        # "0" follows "/" in code-point order: the paths in between are exactly those below the folder
-        start = bisect.bisect_left(self._sorted, folder + "/")
-        end = bisect.bisect_left(self._sorted, folder + "0")
-        return self._sorted[start:end]
-
-    def documents(self, path: str) -> list[Any]:
-        """The YAML documents of a file (none when it is not YAML)."""
-        return self.inline(self._files.get(path, b""))
-
-    @staticmethod
-    def inline(text: str | bytes) -> list[Any]:
-        """The YAML documents of text written in place (none when it is not YAML)."""
-        try:
-            return load(text)
-        except YamlError:
-            return []
-
-
-def is_kustomization_file(path: str) -> bool:
-    """True for the file names kustomize reads as a folder's kustomization."""
-    return posixpath.basename(path) in KUSTOMIZATION_FILES
 
 
 def references(doc: Mapping[str, Any]) -> Iterator[Reference]:
@@ -184,7 +133,7 @@ def plugin_references(doc: Any, key: Key = ()) -> Iterator[Reference]:
                 yield from plugin_references(item, (*here, index))
 
 
-def check_kustomization(path: str, doc: Any, tree: TreeView) -> list[Refusal]:
+def check_kustomization(path: str, doc: Any, tree: FolderTree) -> list[Refusal]:
     """Why a build that reads the kustomization at `path` must not run (empty when every read stays inside)."""
     if not isinstance(doc, Mapping):
         return []
@@ -208,7 +157,7 @@ def check_kustomization(path: str, doc: Any, tree: TreeView) -> list[Refusal]:
     return refusals
 
 
-def _plugin_refusals(path: str, folder: str, ref: Reference, tree: TreeView) -> Iterator[Refusal]:
+def _plugin_refusals(path: str, folder: str, ref: Reference, tree: FolderTree) -> Iterator[Refusal]:
     """A generator/transformer/validator entry names a file of configurations, or a folder that builds them."""
     target = _resolve(folder, ref.target)
     assert target is not None  # _problem accepted it
@@ -217,14 +166,14 @@ def _plugin_refusals(path: str, folder: str, ref: Reference, tree: TreeView) -> 
             yield from _config_refusals(path, folder, ref.key, config, tree)
 
 
-def _config_refusals(path: str, folder: str, key: Key, config: Any, tree: TreeView) -> Iterator[Refusal]:
+def _config_refusals(path: str, folder: str, key: Key, config: Any, tree: FolderTree) -> Iterator[Refusal]:
     for ref in plugin_references(config):
         reason = _problem(folder, ref, tree)
         if reason is not None:
             yield Refusal(path, (*key, *ref.key), ref.value, *reason)
 
 
-def _problem(folder: str, ref: Reference, tree: TreeView) -> tuple[str, str] | None:
+def _problem(folder: str, ref: Reference, tree: FolderTree) -> tuple[str, str] | None:
     """(reason, rule) when the reference must not be read; None when it names a file or folder of the tree."""
     target = ref.target.strip()
     if "://" in target or target.startswith(("git@", "git::")):

@@ -1,13 +1,15 @@
-"""The parts of a Flux Kustomization that discovery and the checks read, with Flux's defaults applied."""
+"""The parts of a Flux Kustomization every domain reads, with the controller's defaults applied."""
 
 from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from gitops_engine.validate.objects import FLUX_KS_GROUP, ObjectId, RenderedObject
+from gitops_engine.flux.substitute import flat_value
+
+Origin = TypeVar("Origin")
 
 
 @dataclass(frozen=True, order=True)
@@ -21,10 +23,11 @@ class Ref:
 
 
 @dataclass(frozen=True)
-class FluxKustomization:
-    """A Flux Kustomization as discovery follows it."""
+class Kustomization(Generic[Origin]):
+    """A Flux Kustomization as discovery follows it; `origin` is the caller's own record of the object."""
 
-    id: ObjectId
+    namespace: str
+    name: str
     path: str
     source: Ref | None
     target_namespace: str
@@ -32,30 +35,31 @@ class FluxKustomization:
     substitute_from: tuple[Ref, ...]
     depends_on: tuple[Ref, ...]
     decryption_secret: str | None
-    origin: RenderedObject
+    origin: Origin
 
-
-def is_flux_kustomization(obj: RenderedObject) -> bool:
-    """True for kustomize.toolkit.fluxcd.io Kustomization objects."""
-    return obj.id.group == FLUX_KS_GROUP and obj.id.kind == "Kustomization"
+    @property
+    def has_variables(self) -> bool:
+        """True when postBuild names any variable source (Flux substitutes only then)."""
+        return bool(self.substitute or self.substitute_from)
 
 
 def clean_path(path: str) -> str:
-    """A spec.path as a repository-relative POSIX path ('' is the source root)."""
+    """A spec.path as a source-relative POSIX path ('' is the source root); `..` cannot climb above the root."""
     normal = posixpath.normpath("/" + path.strip()).lstrip("/")
     return "" if normal == "." else normal
 
 
-def parse_kustomization(obj: RenderedObject) -> FluxKustomization:
-    """Read a Flux Kustomization, defaulting namespaces the way the controller does."""
-    spec = _mapping(obj.body.get("spec"))
-    namespace = obj.id.namespace
+def parse_kustomization(body: Mapping[str, Any], origin: Origin) -> Kustomization[Origin]:
+    """Read a Flux Kustomization, defaulting namespaces the way kustomize-controller does."""
+    meta = _mapping(body.get("metadata"))
+    namespace = str(meta.get("namespace") or "")
+    spec = _mapping(body.get("spec"))
     post_build = _mapping(spec.get("postBuild"))
     source_ref = _mapping(spec.get("sourceRef"))
-    decryption = _mapping(spec.get("decryption"))
-    secret_ref = _mapping(decryption.get("secretRef"))
-    return FluxKustomization(
-        id=obj.id,
+    secret_ref = _mapping(_mapping(spec.get("decryption")).get("secretRef"))
+    return Kustomization(
+        namespace=namespace,
+        name=str(meta.get("name") or ""),
         path=clean_path(str(spec.get("path") or "")),
         source=(
             Ref(
@@ -67,8 +71,9 @@ def parse_kustomization(obj: RenderedObject) -> FluxKustomization:
             else None
         ),
         target_namespace=str(spec.get("targetNamespace") or ""),
-        substitute={str(k): _flat(v) for k, v in _mapping(post_build.get("substitute")).items()},
+        substitute={str(k): flat_value(v) for k, v in _mapping(post_build.get("substitute")).items()},
         substitute_from=tuple(
+            # substituteFrom has no namespace field: the objects live in the Kustomization's namespace
             Ref(str(item.get("kind") or ""), namespace, str(item.get("name") or ""), bool(item.get("optional")))
             for item in _items(post_build.get("substituteFrom"))
         ),
@@ -77,14 +82,8 @@ def parse_kustomization(obj: RenderedObject) -> FluxKustomization:
             for item in _items(spec.get("dependsOn"))
         ),
         decryption_secret=str(secret_ref["name"]) if secret_ref.get("name") else None,
-        origin=obj,
+        origin=origin,
     )
-
-
-def _flat(value: Any) -> str:
-    # Flux drops newlines from every variable value before substituting.
-    text = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-    return text.replace("\n", "")
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
