@@ -132,9 +132,10 @@ def discover(
         roots = candidates or [_synthetic_root("")]
     fallback = base_sources(files, mapped, index)
     walks = [walker.walk(root, _sources_of(root, mapped, fallback)) for root in roots]
-    # one sync Kustomization name (flux-system, management) serves every cluster: the path tells them apart
-    applied = [{(ks.origin.id, ks.path) for ks in (*w.kustomizations, *w.external)} for w in walks]
-    kept = outermost([(w.root.origin.id, w.root.path) for w in walks], lambda i, key: key in applied[i])
+    # one sync Kustomization name (flux-system, management) serves every cluster: its file tells them apart (not its
+    # path, which a patch may change on the way)
+    applied = [{(ks.origin.id, ks.origin.file) for ks in (*w.kustomizations, *w.external)} for w in walks]
+    kept = outermost([(w.root.origin.id, w.root.origin.file) for w in walks], lambda i, key: key in applied[i])
     findings = {f for i in kept for f in walker.findings_of[i]}
     findings.update(_not_checked(walks[i] for i in kept))
     return Discovery(tuple(walks[i] for i in kept), tuple(sorted(findings)))
@@ -247,7 +248,7 @@ class _Walker:
 
     def _target(self, ks: FluxKustomization, sources: RepositorySources) -> str | None:
         """The folder `ks` builds (in the repository or a rebuilt artifact), or None when its source is elsewhere."""
-        if ks.source is not None and ks.source.kind == EXTERNAL_ARTIFACT:
+        if ks.source is not None and ks.source.kind == EXTERNAL_ARTIFACT and ks.source.name not in sources.mapped:
             artifact = self.artifacts.get(ks.source)
             if artifact is None or not artifact.complete:
                 return None

@@ -90,6 +90,50 @@ def _release(old: str, new: str) -> dict[str, str]:
     return {"apps/release.yaml": RELEASE.replace(old, new)}
 
 
+def _added(name: str, text: str) -> dict[str, str]:
+    """A new file in apps/, listed by its kustomization."""
+    return {f"apps/{name}": text, "apps/kustomization.yaml": BASE["apps/kustomization.yaml"] + f"  - {name}\n"}
+
+
+ALERT = """\
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata:
+  name: on-call
+spec:
+  providerRef:
+    name: slack
+  eventSources:
+    - kind: HelmRelease
+      name: "*"
+"""
+PROVIDER = """\
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata:
+  name: slack
+spec:
+  type: slack
+  secretRef:
+    name: slack-webhook
+"""
+IMAGE_POLICY = """\
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata:
+  name: podinfo
+spec:
+  imageRepositoryRef:
+    name: podinfo
+  policy:
+    semver:
+      range: 6.x
+"""
+GIT_CHART_RELEASE = RELEASE.replace("      chart: podinfo\n", "      chart: ./charts/podinfo\n").replace(
+    "        kind: HelmRepository\n        name: podinfo\n",
+    "        kind: GitRepository\n        name: flux-system\n        namespace: flux-system\n",
+)
+
 CASES = [
     Case(
         "unknown field",
@@ -250,6 +294,43 @@ CASES = [
         "l5: &l5",  # where the repeated nodes pass 250,000
     ),
     Case(
+        "object name with a port (what a chart URL once gave)",
+        {"apps/repository.yaml": REPOSITORY.replace("name: podinfo", "name: 127.0.0.1:18765")}
+        | _release("        name: podinfo\n", "        name: 127.0.0.1:18765\n"),
+        "object-name",
+        "apps/repository.yaml",
+        "name: 127.0.0.1:18765",
+    ),
+    Case(
+        "Alert whose Provider does not exist",
+        _added("alert.yaml", ALERT),
+        "ref-provider",
+        "apps/alert.yaml",
+        "providerRef:",
+    ),
+    Case(
+        "Provider whose Secret is not in the repository",
+        _added("provider.yaml", PROVIDER),
+        "ref-secret",
+        "apps/provider.yaml",
+        "secretRef:",
+        Severity.WARNING,
+    ),
+    Case(
+        "ImagePolicy whose ImageRepository does not exist",
+        _added("policy.yaml", IMAGE_POLICY),
+        "ref-image-repository",
+        "apps/policy.yaml",
+        "imageRepositoryRef:",
+    ),
+    Case(
+        "HelmRelease chart folder missing from this repository",
+        {"apps/release.yaml": GIT_CHART_RELEASE},
+        "helm-chart-missing",
+        "apps/release.yaml",
+        "chart: ./charts/podinfo",
+    ),
+    Case(
         "duplicate YAML key",
         _release("  interval: 10m\n", "  interval: 10m\n  interval: 5m\n"),
         "yaml-duplicate-key",
@@ -314,3 +395,16 @@ def test_findings_carry_a_fix_hint(tmp_path: Path) -> None:
     assert isinstance(finding, Finding)
     assert "intervall" in finding.message
     assert finding.hint
+
+
+def test_alert_with_its_provider_and_secret_present_is_clean(tmp_path: Path) -> None:
+    secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: slack-webhook\n"
+    files = {**BASE, **_added("alert.yaml", "---\n".join((ALERT, PROVIDER, secret)))}
+    write_tree(tmp_path / "repo", files)
+    assert _validate(tmp_path / "repo").findings == ()
+
+
+def test_helm_release_chart_from_this_repository_is_found(tmp_path: Path) -> None:
+    chart = "apiVersion: v2\nname: podinfo\nversion: 6.5.4\n"
+    write_tree(tmp_path / "repo", {**BASE, "apps/release.yaml": GIT_CHART_RELEASE, "charts/podinfo/Chart.yaml": chart})
+    assert _validate(tmp_path / "repo").findings == ()

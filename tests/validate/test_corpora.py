@@ -13,17 +13,18 @@ import pytest
 
 from gitops_engine.adapters.kustomize import kustomize_builder, read_directory
 from gitops_engine.model.finding import Severity
-from gitops_engine.validate.engine import Report, validate_tree
+from gitops_engine.validate.engine import Report, validate_tree, with_artifacts
 from tests.conftest import DATA
 
 CORPORA = DATA / "flux-local" / "testdata"
 
 
-def _validate(name: str, sources: Mapping[str, str] | None = None) -> Report:
+def _validate(name: str, sources: Mapping[str, str] | None = None, path: str | None = None) -> Report:
     prefix = f"tests/testdata/{name}"
     files = {f"{prefix}/{path}": data for path, data in read_directory(CORPORA / name).items()}
-    with kustomize_builder(files, cache_dir=None) as builder:
-        return validate_tree(files, builder, sources=sources)
+    mounted, artifacts = with_artifacts(files, sources)
+    with kustomize_builder(mounted, cache_dir=None) as builder:
+        return validate_tree(files, builder, sources=sources, path=path, artifacts=artifacts)
 
 
 def _applied(report: Report) -> dict[str, set[str]]:
@@ -199,3 +200,52 @@ def test_every_corpus_validates_without_crashing(name: str) -> None:
     report = _validate(name)
     assert report.discovery.clusters
     assert all(Path(f.file).parts[:3] == ("tests", "testdata", name) for f in report.findings)
+
+
+def _warnings(report: Report, name: str) -> set[tuple[str, str, int]]:
+    prefix = f"tests/testdata/{name}/"
+    return {
+        (f.rule, f.file.removeprefix(prefix), f.line)
+        for f in report.findings
+        if f.severity is Severity.WARNING and f.rule != "flux-deprecated-api"
+    }
+
+
+def test_oci_sources_of_other_repositories_are_reported_once_as_not_checked() -> None:
+    # cluster2 and cluster4 apply Flux itself from an OCIRepository; cluster3 two Kustomizations read one
+    assert _warnings(_validate("cluster2"), "cluster2") == {("source-not-checked", "flux/config/flux.yaml", 23)}
+    assert _warnings(_validate("cluster4"), "cluster4") == {("source-not-checked", "flux/config/flux.yaml", 23)}
+    assert _warnings(_validate("cluster3"), "cluster3") == {
+        ("source-not-checked", "clusters/cluster3/namespaces.yaml", 14)
+    }
+    # mapped to a folder, the source is this repository and nothing is left unchecked
+    assert _warnings(_validate("cluster3", {"cluster": "tests/testdata/cluster3"}), "cluster3") == set()
+
+
+# the folder holding each corpus's sync Kustomization, as `validate --path` is given it
+SYNC_FOLDERS = {
+    "cluster": "clusters/prod",
+    "cluster2": "flux",
+    "cluster3": "clusters/cluster3",
+    "cluster4": "flux",
+    "cluster5": "clusters/prod",
+    "cluster6": "cluster",
+    "cluster7": "clusters/home",
+    "cluster8": "cluster",
+    "image_error": "cluster",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SYNC_FOLDERS))
+def test_path_mode_on_the_sync_folder_finds_what_discovery_finds(name: str) -> None:
+    """Before, every object was reported twice: the folder's own sync Kustomization was applied a second time."""
+    folder = f"tests/testdata/{name}/{SYNC_FOLDERS[name]}"
+    by_path = _validate(name, path=folder)
+    duplicates = [f for f in by_path.findings if f.rule == "duplicate-object"]
+    assert len(duplicates) == (1 if name == "cluster" else 0)  # cluster's one duplicate is its own (see above)
+    assert not [f for f in by_path.findings if f.rule == "ks-path-missing"]
+    assert set(by_path.findings) == set(_validate(name).findings)
+    # the walk starts at the folder's own sync Kustomization, not at a stand-in for the folder
+    (cluster,) = by_path.discovery.clusters
+    assert (cluster.root.path, cluster.root.origin.id.kind) == (folder, "Kustomization")
+    assert cluster.root.source is not None
