@@ -80,14 +80,14 @@ def variables_of(body: Mapping[str, Any]) -> dict[str, str]:
     that does not decode, such as a SOPS ciphertext, stays as written)."""
     values: dict[str, str] = {}
     data = body.get("data")
-    for key, value in (data.items() if isinstance(data, Mapping) else ()):
+    for key, value in data.items() if isinstance(data, Mapping) else ():
         text = "" if value is None else str(value)
         if body.get("kind") == "Secret":
             with contextlib.suppress(binascii.Error, UnicodeDecodeError):
                 text = base64.b64decode(text, validate=True).decode()
         values[str(key)] = text.replace("\n", "")
     string_data = body.get("stringData")
-    for key, value in (string_data.items() if isinstance(string_data, Mapping) else ()):
+    for key, value in string_data.items() if isinstance(string_data, Mapping) else ():
         values[str(key)] = flat_value(value)
     return values
 

@@ -52,8 +52,10 @@ def check_cluster(cluster: Cluster, files: Collection[str] = ()) -> list[Finding
         for ref in _references(obj):
             if ref.optional or (ref.kind, ref.namespace, ref.name) in present or ref.name in ("", "*"):
                 continue
-            if ref.rule == "ref-source" and not check_sources and (
-                obj.id.kind == "Kustomization" or _is_this_repository(cluster, ref)
+            if (
+                ref.rule == "ref-source"
+                and not check_sources
+                and (obj.id.kind == "Kustomization" or _is_this_repository(cluster, ref))
             ):
                 continue
             findings.append(_missing(obj, ref))

@@ -179,8 +179,7 @@ HELM_EXAMPLE: Mapping[str, str] = {
     "infrastructure/controllers/cert-manager.yaml": CERT_MANAGER,
     "infrastructure/configs/kustomization.yaml": "resources:\n  - cluster-issuers.yaml\n",
     "infrastructure/configs/cluster-issuers.yaml": (
-        "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata:\n  name: letsencrypt\n"
-        "spec:\n  selfSigned: {}\n"
+        "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata:\n  name: letsencrypt\nspec:\n  selfSigned: {}\n"
     ),
     "apps/base/podinfo/kustomization.yaml": (
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: podinfo\n"
