@@ -407,3 +407,14 @@ def test_path_mode_accepts_a_helm_release_reading_the_bootstrap_git_repository(t
     # the chart folder is still checked: it must exist in this repository
     missing = _validate(tmp_path / "b", {**files, "charts/local/Chart.yaml": None}, path="apps/local")
     assert [(f.rule, f.line) for f in missing.findings] == [("helm-chart-missing", line_of(release, "./charts"))]
+
+
+def test_artifact_generator_is_checked_against_its_crd(tmp_path: Path) -> None:
+    # Extract arrived with source-watcher v2.1 (Flux 2.8); the v2.0 API of Flux 2.7 does not have it
+    artifacts = ARTIFACTS.replace(
+        '          to: "@artifact/"\n', '          to: "@artifact/"\n          strategy: Extract\n'
+    )
+    report = _validate(tmp_path, {**HELM_EXAMPLE, "clusters/staging/artifacts.yaml": artifacts})
+    assert [(f.rule, f.file, f.line) for f in report.findings] == [
+        ("schema-enum", "clusters/staging/artifacts.yaml", line_of(artifacts, "strategy: Extract"))
+    ]
