@@ -8,28 +8,42 @@ directly.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
-from gitops_engine.core.yamlio import ByteOffsets, MappingNode, Scalar, ScalarNode, compose, load, scalar_at
+from gitops_engine.core.yamlio import (
+    ByteOffsets,
+    MappingNode,
+    Scalar,
+    ScalarNode,
+    SequenceNode,
+    compose,
+    load,
+    scalar_at,
+)
+from gitops_engine.flux.kustomization import Kustomization, parse_kustomization
+from gitops_engine.flux.substitute import variables_of
 
 __all__ = [
-    "KUSTOMIZE_FILES",
     "FluxObject",
+    "ValueSource",
+    "kustomization_of",
     "kustomize_config",
     "locate",
     "might_hold_flux",
     "might_hold_secret",
     "read_objects",
     "read_secrets",
+    "read_value_sources",
 ]
 
 _FLUX_KINDS = frozenset({"HelmRelease", "HelmRepository", "OCIRepository", "HelmChart", "Kustomization"})
 _KIND_HINT = re.compile(rb"kind:\s*[\"']?(HelmRelease|HelmRepository|OCIRepository|HelmChart|Kustomization)\b")
-KUSTOMIZE_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _SUBSTITUTE = "spec.postBuild.substitute"
 _SUBSTITUTE_PREFIX = f"{_SUBSTITUTE}."
+_SUBSTITUTE_FROM = "spec.postBuild.substituteFrom"
+_SUBSTITUTE_FROM_PREFIX = f"{_SUBSTITUTE_FROM}."
 # Fields whose scalar a bump rewrites: these keep their byte range, every other field only its text.
 _EDITABLE = frozenset({"spec.chart.spec.version", "spec.ref.tag", "spec.ref.semver", "spec.version"})
 
@@ -53,7 +67,8 @@ class FluxObject:
         return self.fields.get(key)
 
 
-# Dotted paths of the fields each kind needs; `spec.postBuild.substitute.*` is gathered separately.
+# Dotted paths of the fields each kind needs; `spec.postBuild.substitute.*` and `...substituteFrom.<i>.*` are
+# gathered separately.
 _WANTED: dict[str, tuple[str, ...]] = {
     "HelmRelease": (
         "spec.chart.spec.chart",
@@ -86,7 +101,9 @@ _WANTED: dict[str, tuple[str, ...]] = {
         "spec.targetNamespace",
         "spec.sourceRef.kind",
         "spec.sourceRef.name",
+        "spec.sourceRef.namespace",
         _SUBSTITUTE,
+        _SUBSTITUTE_FROM,
     ),
 }
 # A wanted-key tree: each key maps to (read as a scalar leaf, read every scalar child, wanted children, its dotted
@@ -119,9 +136,11 @@ def _freeze(node: dict[str, Any], prefix: str) -> Wanted:
 
 
 _IDENTITY = ("apiVersion", "kind", "metadata.name", "metadata.namespace")
+# leaves read whole: a map of scalars (substitute) and a list of maps of scalars (substituteFrom)
+_MAP_LEAVES = (_SUBSTITUTE, _SUBSTITUTE_FROM)
 # Every kind's fields in one tree: the kind is only known once its `kind:` line has been read.
 _ALL_WANTED = _wanted_tree(
-    _IDENTITY + tuple(sorted({p for paths in _WANTED.values() for p in paths if p != _SUBSTITUTE})), (_SUBSTITUTE,)
+    _IDENTITY + tuple(sorted({p for paths in _WANTED.values() for p in paths if p not in _MAP_LEAVES})), _MAP_LEAVES
 )
 _KEEP = {kind: frozenset(paths) for kind, paths in _WANTED.items()}
 _API_SUFFIXES = tuple(f".fluxcd.io/{v}" for v in ("v1", "v1beta1", "v1beta2", "v2", "v2beta1", "v2beta2"))
@@ -184,8 +203,8 @@ def _object(
     if kind not in _FLUX_KINDS or not api.endswith(_API_SUFFIXES):
         return None
     keep = _KEEP[kind]
-    substitute = _SUBSTITUTE in keep
-    fields = {k: v for k, v in values.items() if k in keep or (substitute and k.startswith(_SUBSTITUTE_PREFIX))}
+    prefixes = tuple(f"{leaf}." for leaf in _MAP_LEAVES if leaf in keep)
+    fields = {k: v for k, v in values.items() if k in keep or (prefixes and k.startswith(prefixes))}
     return FluxObject(
         path=path,
         doc=doc,
@@ -214,9 +233,18 @@ def _collect(node: MappingNode, wanted: Wanted, offsets: ByteOffsets, out: dict[
                 _collect(value, children, offsets, out)
             elif every:
                 # a wanted mapping leaf (postBuild.substitute): every scalar entry of it
-                for k, v in value.value:
-                    if isinstance(k, ScalarNode) and isinstance(v, ScalarNode):
-                        out[f"{dotted}.{k.value}"] = offsets.scalar(v)
+                _scalars_of(value, dotted, offsets, out)
+        elif isinstance(value, SequenceNode) and every:
+            # a wanted list leaf (postBuild.substituteFrom): every scalar entry of each mapping, by position
+            for position, item in enumerate(value.value):
+                if isinstance(item, MappingNode):
+                    _scalars_of(item, f"{dotted}.{position}", offsets, out)
+
+
+def _scalars_of(node: MappingNode, dotted: str, offsets: ByteOffsets, out: dict[str, Scalar]) -> None:
+    for k, v in node.value:
+        if isinstance(k, ScalarNode) and isinstance(v, ScalarNode):
+            out[f"{dotted}.{k.value}"] = offsets.scalar(v)
 
 
 def locate(data: bytes, doc: int, keys: tuple[str, ...]) -> Scalar | None:
@@ -239,8 +267,59 @@ def kustomize_config(data: bytes) -> tuple[tuple[str, ...], str | None]:
     return tuple(entries), namespace if isinstance(namespace, str) and namespace else None
 
 
-def iter_substitute(obj: FluxObject) -> Iterator[tuple[str, str]]:
-    """The inline `postBuild.substitute` variables of a Flux Kustomization."""
+def kustomization_of(obj: FluxObject) -> Kustomization[FluxObject]:
+    """The Flux Kustomization `obj` holds, read by the flux layer's one parser."""
+    spec: dict[str, Any] = {}
+    substitute: dict[str, str] = {}
+    substitute_from: dict[int, dict[str, Any]] = {}
     for key, value in obj.fields.items():
         if key.startswith(_SUBSTITUTE_PREFIX):
-            yield key[len(_SUBSTITUTE_PREFIX) :], value
+            substitute[key[len(_SUBSTITUTE_PREFIX) :]] = value
+        elif key.startswith(_SUBSTITUTE_FROM_PREFIX):
+            position, _, field = key[len(_SUBSTITUTE_FROM_PREFIX) :].partition(".")
+            entry = substitute_from.setdefault(int(position), {})
+            entry[field] = value == "true" if field == "optional" else value
+        else:
+            node = spec
+            *parents, last = key.removeprefix("spec.").split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[last] = value
+    post_build: dict[str, Any] = {}
+    if substitute:
+        post_build["substitute"] = substitute
+    if substitute_from:
+        post_build["substituteFrom"] = [substitute_from[i] for i in sorted(substitute_from)]
+    if post_build:
+        spec["postBuild"] = post_build
+    body = {"metadata": {"name": obj.name, "namespace": obj.namespace or ""}, "spec": spec}
+    return parse_kustomization(body, obj)
+
+
+@dataclass(frozen=True)
+class ValueSource:
+    """A ConfigMap or Secret a Kustomization may substitute from; a SOPS-encrypted one's values are unknown."""
+
+    path: str
+    kind: str
+    name: str
+    namespace: str | None
+    values: Mapping[str, str]
+    sealed: bool = False
+
+
+def read_value_sources(path: str, data: bytes, names: Set[str]) -> list[ValueSource]:
+    """The ConfigMaps and Secrets named in `names` that the file holds (YamlError for a file that is not YAML)."""
+    found: list[ValueSource] = []
+    for doc in load(data):
+        if not isinstance(doc, dict) or doc.get("apiVersion") != "v1" or doc.get("kind") not in ("ConfigMap", "Secret"):
+            continue
+        meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+        assert isinstance(meta, dict)
+        name = str(meta.get("name") or "")
+        if name in names:
+            namespace = str(meta["namespace"]) if meta.get("namespace") else None
+            sealed = isinstance(doc.get("sops"), dict)
+            values = {} if sealed else variables_of(doc)
+            found.append(ValueSource(path, str(doc["kind"]), name, namespace, values, sealed))
+    return found

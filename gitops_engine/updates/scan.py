@@ -13,21 +13,28 @@ import functools
 import posixpath
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from gitops_engine.core.shown import shown
 from gitops_engine.core.yamlio import YamlError
+from gitops_engine.flux.kinds import KUSTOMIZE_GROUP
+from gitops_engine.flux.kustomization import Kustomization, clean_path
+from gitops_engine.flux.roots import outermost, root_candidates
+from gitops_engine.flux.sources import RepositorySources
+from gitops_engine.flux.substitute import SubstitutionSyntaxError, substitute
+from gitops_engine.flux.tree import FolderTree, is_kustomization_file
 from gitops_engine.updates.clusters import kubernetes_versions
 from gitops_engine.updates.manifests import (
-    KUSTOMIZE_FILES,
     FluxObject,
-    iter_substitute,
+    ValueSource,
+    kustomization_of,
     kustomize_config,
     might_hold_flux,
     might_hold_secret,
     read_objects,
     read_secrets,
+    read_value_sources,
 )
 from gitops_engine.updates.uses import CatalogFolder, ChartSource, ChartUse, Scalar, ScanResult, SecretRef, Site
 from gitops_engine.updates.versions import is_constraint, parse_version
@@ -40,34 +47,34 @@ __all__ = [
     "ScanResult",
     "Site",
     "scan_tree",
-    "substitute",
 ]
 
 UNSCOPED = "(repository)"
 _CLUSTER_DIR = re.compile(r"(?:^|/)clusters/([^/]+)/")
 _CATALOG_DIR = re.compile(r"(?:^|/)applications/([^/]+)/([^/]+)/")
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[=-])([^}]*))?\}")
+_VALUE_KIND = re.compile(rb"kind:\s*[\"']?(ConfigMap|Secret)\b")
+Variables = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
 class _Context:
     cluster: str
     namespace: str | None
-    variables: tuple[tuple[str, str], ...] = ()
+    variables: Variables = ()
     # True when the repository has no sync objects and clusters were guessed from `clusters/<name>/` folders
     guessed: bool = False
 
 
-def substitute(text: str, variables: Mapping[str, str]) -> str:
-    """Flux postBuild-style substitution: `${v}`, `${v:=default}`, `${v:-default}`; unknown bare vars stay."""
-
-    def one(match: re.Match[str]) -> str:
-        name, op, default = match.groups()
-        if name in variables:
-            return variables[name]
-        return default if op is not None else match.group(0)
-
-    return _VAR.sub(one, text) if "${" in text else text
+def resolved(text: str, variables: Mapping[str, str]) -> str:
+    """`text` after Flux's postBuild substitution (flux.substitute, the one validate uses); text whose variables
+    are not all set, or that does not parse, stays as written: the bot cannot know what Flux would make of it."""
+    if "${" not in text:
+        return text
+    try:
+        result = substitute(text, variables)
+    except SubstitutionSyntaxError:
+        return text
+    return text if result.unset else result.text
 
 
 def scan_tree(files: Mapping[str, bytes]) -> ScanResult:
@@ -76,12 +83,12 @@ def scan_tree(files: Mapping[str, bytes]) -> ScanResult:
     kustomize: dict[str, tuple[tuple[str, ...], str | None]] = {}
     problems: list[str] = []
     for path in files:
-        name = posixpath.basename(path)
-        if not path.endswith((".yaml", ".yml")) and name not in KUSTOMIZE_FILES:
+        kustomization = is_kustomization_file(path)
+        if not path.endswith((".yaml", ".yml")) and not kustomization:
             continue
         data = files[path]
         try:
-            if name in KUSTOMIZE_FILES:
+            if kustomization:
                 kustomize[path] = kustomize_config(data)
             if might_hold_flux(data):
                 objects.extend(read_objects(path, data))
@@ -92,7 +99,8 @@ def scan_tree(files: Mapping[str, bytes]) -> ScanResult:
     if any(o.text("spec.secretRef.name") for o in objects):
         objects.extend(_secrets(files))
     layout = _Layout(files, kustomize)
-    membership = _clusters(objects, layout)
+    values = _value_sources(files, objects)
+    membership = _clusters(objects, layout, values)
     uses = tuple(_resolve(objects, membership))
     kubernetes = kubernetes_versions(files, {cluster for use in uses for cluster in use.clusters})
     return ScanResult(uses, tuple(problems), kubernetes)
@@ -109,34 +117,29 @@ def _secrets(files: Mapping[str, bytes]) -> Iterator[FluxObject]:
                 continue
 
 
+def _value_sources(files: Mapping[str, bytes], objects: list[FluxObject]) -> dict[str, list[ValueSource]]:
+    """By file, the ConfigMaps and Secrets some Kustomization names in postBuild.substituteFrom."""
+    names = {ref.name for o in objects if o.kind == "Kustomization" for ref in kustomization_of(o).substitute_from}
+    found: dict[str, list[ValueSource]] = {}
+    if not names:
+        return found
+    encoded = [name.encode() for name in names]
+    for path, data in files.items():
+        if path.endswith((".yaml", ".yml")) and _VALUE_KIND.search(data) and any(n in data for n in encoded):
+            try:
+                if sources := read_value_sources(path, data, names):
+                    found[path] = sources
+            except (YamlError, UnicodeDecodeError):
+                continue  # reported with the other unreadable files when it holds Flux objects
+    return found
+
+
 class _Layout:
     """Directory structure of the tree and what a kustomize build of a directory includes."""
 
-    def __init__(self, files: Iterable[str], kustomize: Mapping[str, tuple[tuple[str, ...], str | None]]) -> None:
-        self.files = set(files)
+    def __init__(self, files: Mapping[str, bytes], kustomize: Mapping[str, tuple[tuple[str, ...], str | None]]) -> None:
+        self.tree = FolderTree(files)
         self.kustomize = kustomize
-        self.children: dict[str, list[str]] = defaultdict(list)
-        self.subdirs: dict[str, set[str]] = defaultdict(set)
-        for path in self.files:
-            parent = path.rpartition("/")[0]
-            known = parent in self.children
-            self.children[parent].append(path)
-            # a directory seen before already has its whole chain of parents recorded
-            while parent and not known:
-                grand = parent.rpartition("/")[0]
-                known = grand in self.children or grand in self.subdirs
-                self.subdirs[grand].add(parent)
-                parent = grand
-
-    def is_dir(self, path: str) -> bool:
-        return path in self.children or path in self.subdirs
-
-    def config_of(self, directory: str) -> str | None:
-        for name in KUSTOMIZE_FILES:
-            candidate = posixpath.join(directory, name) if directory else name
-            if candidate in self.kustomize:
-                return candidate
-        return None
 
     def expand(self, directory: str, namespace: str | None) -> Iterator[tuple[str, str | None]]:
         """(file, namespace override) for what applying `directory` applies, as kustomize-controller builds it."""
@@ -147,37 +150,26 @@ class _Layout:
             if (current, ns) in seen:
                 continue
             seen.add((current, ns))
-            config = self.config_of(current)
-            if config is not None:
-                resources, own_ns = self.kustomize[config]
+            config = self.tree.kustomization_in(current)
+            if config is None:
+                # Flux generates a kustomization: the one rule of the flux layer
+                entries: tuple[str, ...] = tuple(self.tree.generated_resources(current))
+                effective = ns
+            else:
+                entries, own_ns = self.kustomize.get(config, ((), None))
                 # an outer namespace (or targetNamespace) wins over the inner kustomization's own
                 effective = ns or own_ns
-                for entry in resources:
-                    if "://" in entry or entry.startswith(("github.com/", "git@")):
-                        continue
-                    target = posixpath.normpath(posixpath.join(current, entry))
-                    if target.startswith("../") or target == "..":
-                        continue
-                    target = "" if target == "." else target
-                    if target in self.files:
-                        yield target, effective
-                    elif self.is_dir(target):
-                        stack.append((target, effective))
-                continue
-            # no kustomization.yaml: Flux generates one with every manifest below, stopping at nested configs
-            for path in self.children.get(current, ()):
-                if path.endswith((".yaml", ".yml")):
-                    yield path, ns
-            stack.extend((sub, ns) for sub in self.subdirs.get(current, ()))
-
-
-def _flux_path(value: str | None) -> str | None:
-    if value is None:
-        return None
-    normal = posixpath.normpath(value.strip().lstrip("/")) if value.strip() not in ("", "./", ".") else "."
-    if normal.startswith(".."):
-        return None
-    return "" if normal == "." else normal
+            for entry in entries:
+                if "://" in entry or entry.startswith(("github.com/", "git@")):
+                    continue
+                target = posixpath.normpath(posixpath.join(current, entry))
+                if target.startswith("../") or target == "..":
+                    continue
+                target = "" if target == "." else target
+                if self.tree.is_file(target):
+                    yield target, effective
+                elif self.tree.is_folder(target):
+                    stack.append((target, effective))
 
 
 def _cluster_name(obj: FluxObject, path: str) -> str:
@@ -185,20 +177,23 @@ def _cluster_name(obj: FluxObject, path: str) -> str:
     return match.group(1) if match else (path or "root")
 
 
-def _clusters(objects: list[FluxObject], layout: _Layout) -> dict[str, set[_Context]]:
+def _clusters(
+    objects: list[FluxObject], layout: _Layout, values: Mapping[str, list[ValueSource]]
+) -> dict[str, set[_Context]]:
     """Which cluster contexts (cluster, target namespace, variables) apply each file."""
-    kustomizations = [o for o in objects if o.kind == "Kustomization" and o.api_version.startswith("kustomize.")]
-    by_file: dict[str, list[FluxObject]] = defaultdict(list)
+    kustomizations = [
+        kustomization_of(o) for o in objects if o.kind == "Kustomization" and o.api_version.startswith(KUSTOMIZE_GROUP)
+    ]
+    by_file: dict[str, list[Kustomization[FluxObject]]] = defaultdict(list)
     for ks in kustomizations:
-        by_file[ks.path].append(ks)
+        by_file[ks.origin.path].append(ks)
+    roots = root_candidates(((ks.origin.path, ks) for ks in kustomizations), {})
+    walks = [_Walk(root, layout, by_file, values) for root in roots]
+    kept = outermost([(r.origin.path, r.origin.doc) for r in roots], lambda i, key: key in walks[i].reached)
     membership: dict[str, set[_Context]] = defaultdict(set)
-    roots = []
-    for ks in kustomizations:
-        path = _flux_path(ks.text("spec.path"))
-        if path is not None and any(f == ks.path for f, _ in layout.expand(path, None)):
-            roots.append((ks, path))
-    for root, path in roots:
-        _walk_cluster(root, path, layout, by_file, membership)
+    for i in kept:
+        for file, contexts in walks[i].membership.items():
+            membership[file] |= contexts
     # only files holding objects need a context; one shared context per guessed cluster
     holders = {o.path for o in objects}
     guessed: dict[str, _Context] = {}
@@ -215,36 +210,86 @@ def _clusters(objects: list[FluxObject], layout: _Layout) -> dict[str, set[_Cont
     return membership
 
 
-def _walk_cluster(
-    root: FluxObject,
-    path: str,
-    layout: _Layout,
-    by_file: Mapping[str, list[FluxObject]],
-    membership: dict[str, set[_Context]],
-) -> None:
-    """Follow one sync Kustomization through every Flux Kustomization it applies from the same source."""
-    cluster = _cluster_name(root, path)
-    source_name = root.text("spec.sourceRef.name")
-    queue: list[tuple[str, str | None, tuple[tuple[str, str], ...]]] = [
-        (path, root.text("spec.targetNamespace"), tuple(iter_substitute(root)))
-    ]
-    visited: set[tuple[str, int]] = {(root.path, root.doc)}
-    while queue:
-        directory, namespace, variables = queue.pop()
-        parent_vars = dict(variables)
-        for file, ns in layout.expand(directory, namespace):
-            membership[file].add(_Context(cluster, ns, variables))
-            for child in by_file.get(file, ()):
-                # a Kustomization of another source applies paths of another repository
-                if (child.path, child.doc) in visited or child.text("spec.sourceRef.name") != source_name:
-                    continue
-                visited.add((child.path, child.doc))
-                child_path = _flux_path(substitute(child.text("spec.path") or "", parent_vars))
-                if child_path is None:
-                    continue
-                target_ns = child.text("spec.targetNamespace")
-                child_vars = tuple((k, substitute(v, parent_vars)) for k, v in iter_substitute(child))
-                queue.append((child_path, substitute(target_ns, parent_vars) if target_ns else None, child_vars))
+class _Walk:
+    """One cluster: the files its sync Kustomization applies through every Flux Kustomization of this repository,
+    each with the namespace and variables it is applied with.
+
+    Variables come from postBuild.substitute and from the ConfigMaps and Secrets postBuild.substituteFrom names,
+    in the Kustomization's namespace, among the objects this cluster applies (as Flux reads them from the cluster).
+    Which objects those are depends on the variables only through nested paths, so a first walk finds them with
+    the inline variables and, when substituteFrom is used at all, a second walk applies them.
+    """
+
+    def __init__(
+        self,
+        root: Kustomization[FluxObject],
+        layout: _Layout,
+        by_file: Mapping[str, list[Kustomization[FluxObject]]],
+        values: Mapping[str, list[ValueSource]],
+    ) -> None:
+        self.root = root
+        self.layout = layout
+        self.by_file = by_file
+        self.cluster = _cluster_name(root.origin, root.path)
+        self.sources = RepositorySources({}, frozenset()).with_own([root.source] if root.source else [])
+        self.pool: dict[tuple[str, str, str], ValueSource] = {}
+        self.uses_values = False
+        self._run()
+        if self.uses_values:
+            self.pool = _pool(self.cluster, self.membership, values)
+            self._run()
+
+    def _run(self) -> None:
+        self.membership: dict[str, set[_Context]] = defaultdict(set)
+        self.reached: set[tuple[str, int]] = {(self.root.origin.path, self.root.origin.doc)}
+        root_ns = self.root.target_namespace or None
+        queue = [(self.root.path, root_ns, self._variables(self.root, {}))]
+        while queue:
+            directory, namespace, variables = queue.pop()
+            for file, ns in self.layout.expand(directory, namespace):
+                self.membership[file].add(_Context(self.cluster, ns, variables))
+                for child in self.by_file.get(file, ()):
+                    key = (child.origin.path, child.origin.doc)
+                    if key in self.reached:
+                        continue
+                    self.reached.add(key)
+                    # the child object is substituted with its parent's variables before Flux reads it
+                    parent = dict(variables)
+                    base = self.sources.folder_of(child.source)
+                    if base is None:
+                        continue  # another repository or artifact: its paths are not this tree's
+                    path = clean_path(posixpath.join(base, resolved(child.origin.text("spec.path") or "", parent)))
+                    target = resolved(child.target_namespace, parent) or None
+                    queue.append((path, target, self._variables(child, parent, ns)))
+
+    def _variables(
+        self, ks: Kustomization[FluxObject], parent: Mapping[str, str], placed: str | None = None
+    ) -> Variables:
+        own: dict[str, str] = {}
+        namespace = placed or ks.namespace or "default"
+        for ref in ks.substitute_from:
+            self.uses_values = True
+            found = self.pool.get((ref.kind, namespace, ref.name))
+            if found is not None:
+                own.update(found.values)
+        own.update({k: resolved(v, parent) for k, v in ks.substitute.items()})
+        return tuple(sorted(own.items()))
+
+
+def _pool(
+    cluster: str, membership: Mapping[str, set[_Context]], values: Mapping[str, list[ValueSource]]
+) -> dict[tuple[str, str, str], ValueSource]:
+    """The ConfigMaps and Secrets a cluster applies, by (kind, namespace, name); SOPS-encrypted ones are left out
+    (their values are not the bot's to read), so variables from them stay unresolved."""
+    pool: dict[tuple[str, str, str], ValueSource] = {}
+    for file, sources in values.items():
+        for ctx in membership.get(file, ()):
+            if ctx.cluster != cluster:
+                continue
+            for source in sources:
+                if not source.sealed:
+                    pool[(source.kind, ctx.namespace or source.namespace or "default", source.name)] = source
+    return pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,13 +299,13 @@ class _Placed:
     namespace: str
 
     def sub(self, text: str) -> str:
-        return substitute(text, dict(self.ctx.variables)) if "${" in text else text
+        return resolved(text, dict(self.ctx.variables)) if "${" in text else text
 
 
 def _place(obj: FluxObject, ctx: _Context) -> _Placed:
     namespace = ctx.namespace or obj.namespace or "default"
     if "${" in namespace:
-        namespace = substitute(namespace, dict(ctx.variables))
+        namespace = resolved(namespace, dict(ctx.variables))
     return _Placed(obj, ctx, namespace)
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from gitops_engine.adapters.kustomize import kustomize_builder
 from gitops_engine.flux.substitute import SubstitutionSyntaxError, invalid_names, substitute
+from gitops_engine.updates.scan import scan_tree
+from gitops_engine.validate.engine import validate_tree
+from tests.validate.fixtures import BASE
 
 VARS = {"name": "podinfo", "domain": "example.com", "empty": ""}
 
@@ -46,3 +50,23 @@ def test_unterminated_expression_is_a_syntax_error() -> None:
 
 def test_invalid_variable_names() -> None:
     assert invalid_names({"ok_1": "", "1bad": "", "with-dash": ""}) == ["1bad", "with-dash"]
+
+
+def test_validate_and_the_bot_substitute_alike() -> None:
+    """One implementation: before, the bot's own regex knew `:=` and `:-` only and left `${region/./-}` as text."""
+    files = {path: text.encode() for path, text in BASE.items()}
+    files["clusters/dev/apps.yaml"] = files["clusters/dev/apps.yaml"].replace(
+        b"      env: dev\n", b"      env: dev\n      region: eu.west\n"
+    )
+    files["apps/repository.yaml"] = files["apps/repository.yaml"].replace(
+        b"url: https://stefanprodan.github.io/podinfo", b"url: https://${region/./-}.${domain%.com}.invalid/${env^^}"
+    )
+    with kustomize_builder(files, cache_dir=None) as builder:
+        report = validate_tree(files, builder)
+    assert report.findings == ()
+    (cluster,) = report.discovery.clusters
+    repository = next(o for o in cluster.objects if o.id.kind == "HelmRepository")
+    expected = "https://eu-west.example.invalid/DEV"
+    assert repository.body["spec"]["url"] == expected
+    (use,) = scan_tree(files).uses
+    assert use.source is not None and use.source.url == expected

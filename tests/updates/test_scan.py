@@ -140,3 +140,57 @@ def test_invalid_yaml_is_reported_not_fatal() -> None:
     scan = scan_tree(files)
     assert scan.problems and scan.problems[0].startswith("clusters/a/bad.yaml:")
     assert len([u for u in scan.uses if not u.skip]) == 2
+
+
+VARS_CM = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: kommander-vars
+  namespace: flux-system
+data:
+  helmMirrorURL: {mirror}
+"""
+MIRRORED_REPO = REPO.format(url="${helmMirrorURL:=https://charts.example.invalid/upstream}")
+FROM_VARS = APPS.replace(
+    "    substitute:\n      repoName: charts\n",
+    "    substitute:\n      repoName: charts\n    substituteFrom:\n      - kind: ConfigMap\n        name: kommander-vars\n"
+    "        optional: true\n",
+)
+
+
+def mirrored(mirror: str | None) -> dict[str, bytes]:
+    """One cluster whose HelmRepository and apps are applied by Kustomizations substituting from kommander-vars."""
+    infra = FROM_VARS.replace("name: apps", "name: infra").replace("path: ./apps/podinfo", "path: ./infra")
+    files = {
+        "clusters/prod/flux-system/gotk-sync.yaml": SYNC.format(cluster="prod").encode(),
+        "clusters/prod/infra.yaml": infra.format(namespace="flux-system").encode(),
+        "clusters/prod/apps.yaml": FROM_VARS.format(namespace="podinfo").encode(),
+        "infra/repos.yaml": MIRRORED_REPO.encode(),
+        "apps/podinfo/release.yaml": RELEASE,
+    }
+    if mirror is not None:
+        files["clusters/prod/vars.yaml"] = VARS_CM.format(mirror=mirror).encode()
+    return files
+
+
+def test_substitute_from_configmap_points_releases_at_the_mirror() -> None:
+    """Before, the bot read only postBuild.substitute: an air-gapped fleet's bump asked the public upstream."""
+    (use,) = scan_tree(mirrored("http://127.0.0.1:8080/charts")).uses
+    assert use.source == ChartSource("http://127.0.0.1:8080/charts", "helm", ("podinfo",))
+    # without the ConfigMap (it is optional) the default applies, as in Flux
+    (upstream,) = scan_tree(mirrored(None)).uses
+    assert upstream.source == ChartSource("https://charts.example.invalid/upstream", "helm", ("podinfo",))
+
+
+def test_a_sops_encrypted_secret_leaves_its_variables_to_flux() -> None:
+    files = mirrored(None)
+    files["clusters/prod/vars.yaml"] = (
+        b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: kommander-vars\n  namespace: flux-system\n"
+        b"stringData:\n  helmMirrorURL: ENC[AES256_GCM,data:AAAA,iv:AAAA,tag:AAAA,type:str]\n"
+        b"sops:\n  mac: ENC[AES256_GCM,data:AAAA,iv:AAAA,tag:AAAA,type:str]\n  version: 3.10.2\n"
+    )
+    files["clusters/prod/infra.yaml"] = files["clusters/prod/infra.yaml"].replace(b"kind: ConfigMap", b"kind: Secret")
+    (use,) = scan_tree(files).uses
+    # the bot cannot read the value, so it cannot claim the mirror either: the expression's default stands
+    assert use.source == ChartSource("https://charts.example.invalid/upstream", "helm", ("podinfo",))
