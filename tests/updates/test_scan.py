@@ -154,8 +154,8 @@ data:
 MIRRORED_REPO = REPO.format(url="${helmMirrorURL:=https://charts.example.invalid/upstream}")
 FROM_VARS = APPS.replace(
     "    substitute:\n      repoName: charts\n",
-    "    substitute:\n      repoName: charts\n    substituteFrom:\n      - kind: ConfigMap\n        name: kommander-vars\n"
-    "        optional: true\n",
+    "    substitute:\n      repoName: charts\n"
+    "    substituteFrom:\n      - kind: ConfigMap\n        name: kommander-vars\n        optional: true\n",
 )
 
 
