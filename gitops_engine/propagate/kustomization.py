@@ -7,6 +7,7 @@ from typing import Any
 
 from gitops_engine.core.errors import InputError
 from gitops_engine.core.yamlio import emit_documents
+from gitops_engine.flux.tree import KUSTOMIZATION_FILES, FolderTree, is_kustomization_file
 from gitops_engine.model.tree import Tree
 from gitops_engine.propagate import names
 from gitops_engine.propagate.parsing import parse_fast, parse_located
@@ -23,6 +24,11 @@ def _read(tree: Tree, path: str) -> dict[str, Any]:
         line = parse_located(path, tree[path])[0].line_of(("resources",))
         raise InputError(f"{path}:{line}: resources must be a list of paths (fix: - file.yaml)")
     return dict(docs[0])
+
+
+def _kustomization_path(tree: Tree, folder: str) -> str:
+    """The folder's kustomization file under whichever name kustomize reads, or the name a new one gets."""
+    return FolderTree(tree).kustomization_in(folder) or f"{folder}/{KUSTOMIZATION_FILES[0]}"
 
 
 def _render(doc: dict[str, Any]) -> bytes:
@@ -44,7 +50,7 @@ def sync_catalogs_kustomization(
     Entries someone else added are kept in place; ours are appended sorted. A folder whose target is gone and
     that would list nothing loses its kustomization, so the workspace's leftovers disappear with it.
     """
-    path = f"{catalogs_dir}/{names.KUSTOMIZATION}"
+    path = _kustomization_path(tree, catalogs_dir)
     if path in tree:
         doc = _read(tree, path)
         resources: list[str] = [r for r in doc.get("resources", []) if r not in removed]
@@ -54,7 +60,7 @@ def sync_catalogs_kustomization(
     else:
         return {}
     resources += sorted(set(wanted) - set(resources))
-    others = [name for name in present if name != names.KUSTOMIZATION and name not in removed]
+    others = [name for name in present if not is_kustomization_file(name) and name not in removed]
     if not is_target and not resources and not others:
         return {path: None}
     if path in tree and doc.get("resources", []) == resources:
@@ -65,8 +71,8 @@ def sync_catalogs_kustomization(
 
 def ensure_parent_lists_catalogs(tree: Tree, directory: str) -> dict[str, bytes]:
     """Edit the target's own kustomization.yaml to include catalogs/ when it does not yet (the seed may omit it)."""
-    path = f"{directory}/{names.KUSTOMIZATION}"
-    if path not in tree:
+    path = FolderTree(tree).kustomization_in(directory)
+    if path is None:
         return {}
     doc = _read(tree, path)
     resources: list[str] = list(doc.get("resources", []))

@@ -11,11 +11,9 @@ MANAGED_BY_KIND_LABEL = "kommander.d2iq.io/managed-by-kind"
 # Only objects carrying this annotation are ours to update or delete; everything else is the engineer's.
 PROPAGATED_FROM = "gitops-engine.io/propagated-from"
 
-SOURCE_API_GROUP = "source.toolkit.fluxcd.io/"
 # Kommander's catalog loader writes sources here; a source without a namespace is read as living here too.
 MANAGEMENT_NAMESPACE = "kommander"
 
 WORKSPACES_DIR = "workspaces"
 CATALOGS_DIR = "catalogs"
-KUSTOMIZATION = "kustomization.yaml"
 CONFIG_PATH = ".gitops-engine/propagate.yaml"

@@ -12,6 +12,8 @@ from gitops_engine.core.errors import InputError
 from gitops_engine.core.shown import shown
 from gitops_engine.core.urls import CREDENTIALS_FIX, has_credentials
 from gitops_engine.core.yamlio import LocatedDocument
+from gitops_engine.flux.kinds import GIT_REPOSITORY, SOURCE_GROUP, is_kind
+from gitops_engine.flux.names import name_problem
 from gitops_engine.model.tree import Tree
 from gitops_engine.propagate import names
 from gitops_engine.propagate.parsing import parse_fast, parse_located
@@ -20,8 +22,6 @@ _WORKSPACE_NS = re.compile(rf"^{names.WORKSPACES_DIR}/(?P<ws>[^/]+)/namespace\.y
 _PROJECT_NS = re.compile(rf"^{names.WORKSPACES_DIR}/(?P<ws>[^/]+)/projects/(?P<p>[^/]+)/namespace\.yaml$")
 _COPY_PATH = re.compile(rf"^{names.WORKSPACES_DIR}/[^/]+/(projects/[^/]+/)?{names.CATALOGS_DIR}/[^/]+\.ya?ml$")
 _WORKSPACES_PREFIX = names.WORKSPACES_DIR + "/"
-# a Kubernetes object name (RFC 1123 subdomain); copies are files named after it, so it must be one
-_OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 class TargetKind(StrEnum):
@@ -98,11 +98,7 @@ def _is_yaml(path: str) -> bool:
 
 
 def _is_git_repository(doc: Any) -> bool:
-    return (
-        isinstance(doc, dict)
-        and doc.get("kind") == "GitRepository"
-        and str(doc.get("apiVersion", "")).startswith(names.SOURCE_API_GROUP)
-    )
+    return isinstance(doc, dict) and is_kind(doc, SOURCE_GROUP, GIT_REPOSITORY)
 
 
 def _metadata(doc: Any) -> dict[str, Any]:
@@ -157,7 +153,7 @@ def _source(path: str, doc: LocatedDocument, errors: list[str]) -> CatalogSource
     before = len(errors)
     if not isinstance(name, str) or not name:
         errors.append(f"{path}:{doc.start_line}: GitRepository has no metadata.name (fix: name it)")
-    elif len(name) > 253 or not _OBJECT_NAME.fullmatch(name):
+    elif name_problem(GIT_REPOSITORY, name) is not None:
         errors.append(
             f"{path}:{doc.line_of(('metadata', 'name'))}: GitRepository name '{shown(name, 64)}' is not a Kubernetes "
             "name (fix: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)"

@@ -308,3 +308,16 @@ def test_two_sources_with_one_name_are_refused() -> None:
         InputError, match=r"twin\.yaml:1: catalog source other/dkp clashes with kommander/dkp at .*dkp\.yaml:1"
     ):
         plan_propagation(tree)
+
+
+def test_a_catalogs_folder_kustomization_yml_is_edited_not_joined_by_a_second_kustomization_file() -> None:
+    """kustomize reads `kustomization.yml` as well, and refuses a folder with two kustomization files; before,
+    propagation wrote a `kustomization.yaml` beside a hand-named `kustomization.yml`."""
+    files = dict(workspace("w2", {"tier": "dev"}))
+    files["workspaces/w2/catalogs/kustomization.yml"] = files.pop("workspaces/w2/catalogs/kustomization.yaml")
+    doc = source("dkp-catalog", {WS_DEFAULT: "true"})
+    plan = plan_propagation(fleet({"dkp-catalog": doc}, files))
+    assert catalog_files(plan.after) == {
+        f"{W2}/kustomization.yml": index(["dkp-catalog.yaml"]),
+        f"{W2}/dkp-catalog.yaml": copy_of(doc, "w2-ns"),
+    }
