@@ -9,7 +9,6 @@ both tests run on one xdist worker.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -148,24 +147,28 @@ def test_installed_wheel_runs_init_seed_validate_and_bump_against_a_loopback_mir
     assert all(line in text for line in OCI_APPS), "the example spec changed; update OCI_APPS"
     for line in OCI_APPS:
         text = text.replace(line, "")
-    spec.write_text(text)
-
-    seeded = checked(installed.run("gitops-engine", "seed", "-c", "platform.yaml", cwd=tmp_path), "seed")
-    assert "committed" in seeded and "to main in fleet.git" in seeded
-    key = installed.home / ".config" / "gitops-engine" / "age" / "example.agekey"
-    assert key.stat().st_mode & 0o777 == 0o600
-
-    validated = checked(
-        installed.run("gitops-engine", "validate", "--repo", "fleet.git", "--ref", "main", cwd=tmp_path), "validate"
-    )
-    assert "0 error(s)" in validated
 
     with serving() as mirror:
         mirror.routes["/mirror/index.yaml"] = Route(body=MIRROR_INDEX)
         url = f"{mirror.url}/mirror"
-        point_helm_repositories_at(tmp_path / "fleet.git", url, installed.home)
-        branches_before = git(tmp_path / "fleet.git", installed.home, "branch", "--list")
+        # an air-gapped fleet as the spec declares it: the mirror is a variable of kommander-vars, and every
+        # HelmRepository reads ${helmMirrorURL:=<upstream>}; bump must resolve it as Flux does
+        mirror_line = "  # helmMirrorURL: https://charts.mirror.example.com"
+        assert mirror_line in text, "the example spec changed; update the helmMirrorURL line"
+        spec.write_text(text.replace(mirror_line, f"  helmMirrorURL: {url}"))
 
+        seeded = checked(installed.run("gitops-engine", "seed", "-c", "platform.yaml", cwd=tmp_path), "seed")
+        assert "committed" in seeded and "to main in fleet.git" in seeded
+        key = installed.home / ".config" / "gitops-engine" / "age" / "example.agekey"
+        assert key.stat().st_mode & 0o777 == 0o600
+
+        validated = checked(
+            installed.run("gitops-engine", "validate", "--repo", "fleet.git", "--ref", "main", cwd=tmp_path),
+            "validate",
+        )
+        assert "0 error(s)" in validated
+
+        branches_before = git(tmp_path / "fleet.git", installed.home, "branch", "--list")
         bump = installed.run("gitops-engine", "bump", "--repo", "fleet.git", "--dry-run", cwd=tmp_path)
 
         assert bump.returncode == 0, bump.stdout + bump.stderr
@@ -175,26 +178,8 @@ def test_installed_wheel_runs_init_seed_validate_and_bump_against_a_loopback_mir
         assert "flux2 skipped: rendered by gitops-engine itself (Flux's own chart)" in bump.stdout
         assert f"traefik skipped: chart traefik not found in {url}" in bump.stdout
         assert mirror.requests_for("/mirror/index.yaml"), "bump never asked the mirror"
+        assert "https://" not in bump.stdout, "a lookup went past the mirror"
         assert git(tmp_path / "fleet.git", installed.home, "branch", "--list") == branches_before == "* main\n"
-
-
-def point_helm_repositories_at(repository: Path, url: str, home: Path) -> None:
-    """Commit, as an operator pinning a chart mirror would, every HelmRepository's URL set to `url`.
-
-    The seeded HelmRepositories read `${helmMirrorURL:=<upstream>}`; the variable lives in the kommander-vars
-    ConfigMap, which bump does not read, so without this commit it would look up the public upstreams.
-    """
-    clone = repository.parent / "edit"
-    git(repository.parent, home, "clone", "--quiet", str(repository), str(clone))
-    files = sorted((clone / "common" / "helm-repositories").glob("*.yaml"))
-    edited = 0
-    for path in files:
-        text, count = re.subn(r"\$\{helmMirrorURL:=[^}]*\}", url, path.read_text())
-        path.write_text(text)
-        edited += count
-    assert edited == len(files) - 1, "every HelmRepository file (all but kustomization.yaml) names the mirror variable"
-    git(clone, home, "commit", "--quiet", "-am", "charts from the mirror")
-    git(clone, home, "push", "--quiet", "origin", "HEAD:main")
 
 
 def git(cwd: Path, home: Path, *args: str) -> str:

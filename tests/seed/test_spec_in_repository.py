@@ -10,6 +10,7 @@ import pytest
 
 from gitops_engine.adapters import git
 from gitops_engine.app.seed import SPEC_PATH, builtin_catalog_dir
+from tests.lookups.servers import Route, serving
 from tests.seed.helpers import reproducible_spec_text, run_cli
 
 HUMAN = git.Signature("human", "human@example.invalid", 1_800_000_000)
@@ -83,33 +84,52 @@ def test_catalog_folders_named_by_a_repository_spec_come_from_its_tree(fleet: Pa
     assert f"applications/lb-lite/{version.name}/helmrelease.yaml" in _files(fleet, "main")
 
 
-def test_reconcile_re_seeds_when_the_spec_on_the_branch_changed(fleet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # the example's chart repositories are on the internet: a proxy that refuses every connection keeps the
-    # bot's lookups off the network (they fail at once, and the pass says so), while the seed step is checked
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
-    first = run_cli("reconcile", "--repo", str(fleet), "--json")
-    assert first.code == 1, first.out + first.err
-    steps = {s["name"]: s for s in json.loads(first.out)["steps"]}
-    assert steps["seed"]["status"] == "ok" and steps["seed"]["detail"].startswith("committed ")
-    assert steps["bump"]["status"] == "failed" and steps["bump"]["failures"][0].startswith("lookup failed: https://")
-    second = json.loads(run_cli("reconcile", "--repo", str(fleet), "--json").out)
-    assert {s["name"]: s["detail"] for s in second["steps"]}["seed"] == "up to date"
-    # a merged spec change reaches the render on the next pass
-    text = _files(fleet, "main")[SPEC_PATH].decode().replace("retention: 30d", "retention: 45d")
-    _commit(fleet, "main", {SPEC_PATH: text.encode()})
-    third = run_cli("reconcile", "--repo", str(fleet))
-    assert "seed: ok — committed " in third.out
-    overrides = "clusters/host-cluster/apps/management/kube-prometheus-stack-overrides.yaml"
-    assert b"retention: 45d" in _files(fleet, "main")[overrides]
-    log = subprocess.run(
-        ["git", "--git-dir", str(fleet), "log", "--format=%s", "main"], capture_output=True, text=True, check=True
-    )
-    assert log.stdout.splitlines()[:3] == [
-        "gitops-engine seed",
-        "edit",
-        "Propagate catalog GitRepositories to workspaces and projects",
-    ]
+# A loopback Helm mirror holding the cert-manager the catalog pins and nothing newer: the pass looks up, proposes
+# nothing, and this test stays about re-seeding.
+MIRROR_INDEX = b"""apiVersion: v1
+entries:
+  cert-manager:
+  - {name: cert-manager, version: v1.16.2, created: "2026-09-01T12:00:00Z", urls: [cert-manager-v1.16.2.tgz]}
+"""
+# the example's charts from public OCI registries; the mirror serves Helm repositories only
+OCI_APPS = ("  - {app: zookeeper, project: analytics}\n", "  - {app: kafka, project: analytics}\n")
+
+
+def test_reconcile_re_seeds_when_the_spec_on_the_branch_changed(fleet: Path) -> None:
+    # the fleet is air-gapped the way Kommander does it: helmMirrorURL in kommander-vars, which every HelmRepository
+    # reads; the bot resolves it as Flux does, so its lookups go to the loopback mirror and nowhere else
+    with serving() as mirror:
+        mirror.routes["/charts/index.yaml"] = Route(body=MIRROR_INDEX)
+        text = _files(fleet, "main")[SPEC_PATH].decode()
+        assert all(line in text for line in OCI_APPS), "the example spec changed; update OCI_APPS"
+        for line in OCI_APPS:
+            text = text.replace(line, "")
+        commented = "  # helmMirrorURL: https://charts.mirror.example.com"
+        assert commented in text, "the example spec changed; update the helmMirrorURL line"
+        _commit(fleet, "main", {SPEC_PATH: text.replace(commented, f"  helmMirrorURL: {mirror.url}/charts").encode()})
+        first = run_cli("reconcile", "--repo", str(fleet), "--json")
+        assert first.code == 0, first.out + first.err
+        steps = {s["name"]: s for s in json.loads(first.out)["steps"]}
+        assert steps["seed"]["status"] == "ok" and steps["seed"]["detail"].startswith("committed ")
+        assert steps["bump"]["status"] == "ok", steps["bump"]
+        assert mirror.requests_for("/charts/index.yaml"), "the bot never asked the mirror"
+        second = json.loads(run_cli("reconcile", "--repo", str(fleet), "--json").out)
+        assert {s["name"]: s["detail"] for s in second["steps"]}["seed"] == "up to date"
+        # a merged spec change reaches the render on the next pass
+        text = _files(fleet, "main")[SPEC_PATH].decode().replace("retention: 30d", "retention: 45d")
+        _commit(fleet, "main", {SPEC_PATH: text.encode()})
+        third = run_cli("reconcile", "--repo", str(fleet))
+        assert "seed: ok — committed " in third.out
+        overrides = "clusters/host-cluster/apps/management/kube-prometheus-stack-overrides.yaml"
+        assert b"retention: 45d" in _files(fleet, "main")[overrides]
+        log = subprocess.run(
+            ["git", "--git-dir", str(fleet), "log", "--format=%s", "main"], capture_output=True, text=True, check=True
+        )
+        assert log.stdout.splitlines()[:3] == [
+            "gitops-engine seed",
+            "edit",
+            "Propagate catalog GitRepositories to workspaces and projects",
+        ]
 
 
 def test_a_ref_without_a_spec_is_a_clear_error(fleet: Path) -> None:
