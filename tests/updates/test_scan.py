@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import gitops_engine
 from gitops_engine.updates.scan import ChartSource, ChartUse, scan_tree
 from tests.updates.support import FLUX_LOCAL, SMALL_REPO, files_under
 
@@ -194,3 +197,26 @@ def test_a_sops_encrypted_secret_leaves_its_variables_to_flux() -> None:
     (use,) = scan_tree(files).uses
     # the bot cannot read the value, so it cannot claim the mirror either: the expression's default stands
     assert use.source == ChartSource("https://charts.example.invalid/upstream", "helm", ("podinfo",))
+
+
+def test_oci_registry_mirror_from_kommander_vars_reaches_the_catalog_oci_sources() -> None:
+    """Kommander's OCI counterpart of helmMirrorURL is ociRegistryURL (a registry replacing the upstream one, the
+    chart paths kept); the catalog's OCIRepositories read it, and the bot resolves it like any variable."""
+    catalog = Path(gitops_engine.__file__).parent / "data" / "catalog" / "kafka" / "0.44.0" / "helmrelease.yaml"
+    app = FROM_VARS.replace("path: ./apps/podinfo", "path: ./applications/kafka/0.44.0").replace(
+        "      repoName: charts\n", "      releaseName: kafka\n      appVersion: 0.44.0\n      releaseNamespace: data\n"
+    )
+    files = {
+        "clusters/prod/flux-system/gotk-sync.yaml": SYNC.format(cluster="prod").encode(),
+        "clusters/prod/apps.yaml": app.format(namespace="data").encode(),
+        "clusters/prod/vars.yaml": VARS_CM.format(mirror="x")
+        .replace("helmMirrorURL: x", "ociRegistryURL: oci://127.0.0.1:5000")
+        .encode(),
+        "applications/kafka/0.44.0/helmrelease.yaml": catalog.read_bytes(),
+    }
+    (use,) = scan_tree(files).uses
+    assert use.source == ChartSource("oci://127.0.0.1:5000/strimzi-helm/strimzi-kafka-operator", "oci",
+                                     ("strimzi-kafka-operator",))  # fmt: skip
+    del files["clusters/prod/vars.yaml"]
+    (upstream,) = scan_tree(files).uses
+    assert upstream.source is not None and upstream.source.url == "oci://quay.io/strimzi-helm/strimzi-kafka-operator"
