@@ -27,7 +27,7 @@ def _validate(name: str, sources: Mapping[str, str] | None = None, path: str | N
         return validate_tree(files, builder, sources=sources, path=path, artifacts=artifacts)
 
 
-def _applied(report: Report) -> dict[str, set[str]]:
+def applied_by(report: Report) -> dict[str, set[str]]:
     """Flux Kustomization name → ids of the objects it applies, over all clusters."""
     result: dict[str, set[str]] = {}
     for cluster in report.discovery.clusters:
@@ -49,7 +49,7 @@ def test_cluster_substitutes_from_configmap_and_secret() -> None:
     report = _validate("cluster")
     (cluster,) = report.discovery.clusters
     assert cluster.name == "tests/testdata/cluster/clusters/prod"
-    applied = _applied(report)
+    applied = applied_by(report)
     assert set(applied) == {"flux-system", "apps", "infra-configs", "infra-controllers"}
     assert applied["infra-controllers"] == {"HelmRelease/flux-system/weave-gitops", "HelmRelease/metallb/metallb"}
     assert "HelmRepository/flux-system/podinfo" in applied["infra-configs"]
@@ -82,7 +82,7 @@ def test_cluster2_follows_its_git_source_and_leaves_the_oci_one_external() -> No
     report = _validate("cluster2")
     (cluster,) = report.discovery.clusters
     assert [str(ks.origin.id) for ks in cluster.external] == ["Kustomization/flux-system/flux"]
-    applied = _applied(report)
+    applied = applied_by(report)
     assert applied["cluster-apps"] == {
         "Namespace/monitoring",
         "Namespace/networking",
@@ -104,7 +104,7 @@ def test_cluster3_oci_source_mapped_to_a_folder() -> None:
         "Kustomization/flux-system/tenants",
     }
     report = _validate("cluster3", {"cluster": "tests/testdata/cluster3"})
-    applied = _applied(report)
+    applied = applied_by(report)
     assert applied["namespaces"] == {
         "Namespace/podinfo",
         "HelmRelease/podinfo/podinfo",
@@ -117,7 +117,7 @@ def test_cluster3_oci_source_mapped_to_a_folder() -> None:
 def test_cluster4_flux_and_kustomize_kustomizations_share_a_folder() -> None:
     report = _validate("cluster4")
     assert len(report.discovery.clusters) == 1
-    assert _applied(report)["cluster-apps-headlamp"] == {"HelmRelease/monitoring/headlamp"}
+    assert applied_by(report)["cluster-apps-headlamp"] == {"HelmRelease/monitoring/headlamp"}
     assert _errors(report, "cluster4") == set()
 
 
@@ -126,7 +126,7 @@ def test_cluster5_kustomization_outside_flux_system_has_a_dangling_source() -> N
     (cluster,) = report.discovery.clusters
     assert cluster.name == "tests/testdata/cluster5/clusters/prod"
     # no spec.path: Flux builds the source root, which reaches cluster5/kustomization.yaml
-    assert _applied(report)["infra-controllers"] == {
+    assert applied_by(report)["infra-controllers"] == {
         "HelmRelease/flux-system/weave-gitops",
         "HelmRelease/metallb/metallb",
         "HelmRepository/flux-system/bitnami",
@@ -138,7 +138,7 @@ def test_cluster5_kustomization_outside_flux_system_has_a_dangling_source() -> N
 
 def test_cluster6_kustomization_without_required_fields() -> None:
     report = _validate("cluster6")
-    assert _applied(report)["apps"] == {"HelmRelease/default/renovate", "HelmRepository/flux-system/renovate"}
+    assert applied_by(report)["apps"] == {"HelmRelease/default/renovate", "HelmRepository/flux-system/renovate"}
     assert {(f.rule, f.message.rsplit(": ", 1)[-1]) for f in report.errors} == {
         ("schema-required", "'interval' is a required property"),
         ("schema-required", "'prune' is a required property"),
@@ -147,7 +147,7 @@ def test_cluster6_kustomization_without_required_fields() -> None:
 
 def test_cluster7_chart_refs_and_a_generated_kustomization() -> None:
     report = _validate("cluster7")
-    applied = _applied(report)
+    applied = applied_by(report)
     assert applied["apps"] == {
         "Namespace/database",
         "HelmRelease/flux-system/cloudflared",
@@ -169,7 +169,7 @@ def test_cluster7_chart_refs_and_a_generated_kustomization() -> None:
 
 def test_cluster8_pods_secret_and_values_from() -> None:
     report = _validate("cluster8")
-    assert len(_applied(report)["apps"]) == 9
+    assert len(applied_by(report)["apps"]) == 9
     assert _errors(report, "cluster8") == {
         ("secret-plaintext", "apps/podinfo-tls-values.yaml", 6),
         ("schema-required", "apps/pods.yaml", 26),

@@ -15,33 +15,10 @@ from pathlib import Path
 from gitops_engine.app.validate import validate_repository
 from gitops_engine.model.finding import Severity
 from gitops_engine.validate.engine import Report
-from tests.validate.fixtures import line_of, write_tree
+from tests.validate.fixtures import GOTK_SYNC, line_of, write_tree
+from tests.validate.test_corpora import applied_by
 
-SYNC = """\
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 1m
-  ref:
-    branch: main
-  url: https://example.invalid/fleet.git
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 10m
-  path: ./clusters/staging
-  prune: true
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-"""
+SYNC = GOTK_SYNC.replace("./clusters/dev", "./clusters/staging")
 
 ARTIFACTS = """\
 apiVersion: source.extensions.fluxcd.io/v1beta1
@@ -209,18 +186,10 @@ def _validate(root: Path, files: Mapping[str, str | None], **options: object) ->
     return report
 
 
-def _applied(report: Report) -> dict[str, set[str]]:
-    return {
-        ks.origin.id.name: {str(o.id) for o in cluster.objects if o.producer == ks.origin.id}
-        for cluster in report.discovery.clusters
-        for ks in cluster.kustomizations
-    }
-
-
 def test_helm_example_builds_the_artifacts_its_generator_composes(tmp_path: Path) -> None:
     report = _validate(tmp_path, HELM_EXAMPLE)
     assert report.findings == ()
-    applied = _applied(report)
+    applied = applied_by(report)
     assert applied["infra-controllers"] == {
         "Namespace/cert-manager",
         "OCIRepository/cert-manager/cert-manager",
@@ -274,7 +243,7 @@ def test_generator_source_mapped_with_source_option_is_read_from_that_folder(tmp
     ]
     mapped = _validate(tmp_path / "b", files, sources={"manifests": "deploy"})
     assert mapped.findings == ()
-    assert "HelmRelease/podinfo/podinfo" in _applied(mapped)["apps"]
+    assert "HelmRelease/podinfo/podinfo" in applied_by(mapped)["apps"]
 
 
 TENANT_SYNC = """\
