@@ -173,8 +173,8 @@ def _not_checked(clusters: Iterable[Cluster]) -> Iterable[Finding]:
             ks.origin.file,
             ks.origin.line_of(("spec", "sourceRef")),
             "source-not-checked",
-            f"{kind} {namespace}/{name} is not this repository: {ks.origin.id} and whatever reads the same source "
-            "were not built",
+            f"{kind} {namespace}/{name} is not {'made from ' if kind == EXTERNAL_ARTIFACT else ''}this repository: "
+            f"{ks.origin.id} and whatever reads the same source were not built",
             "validate that repository on its own, or map the source to a folder here with --source NAME=DIR",
             Severity.WARNING,
         )

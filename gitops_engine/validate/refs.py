@@ -44,7 +44,8 @@ def check_cluster(cluster: Cluster, files: Collection[str] = ()) -> list[Finding
     """Reference, cycle and duplicate findings for one cluster; `files` are the repository's paths (for charts a
     HelmRelease reads from this repository)."""
     present: set[Key] = {(o.id.kind, o.id.namespace, o.id.name) for o in cluster.objects}
-    present.update(_generated_artifacts(cluster.objects))
+    generated = set(_generated_artifacts(cluster.objects))
+    present.update((EXTERNAL_ARTIFACT, namespace, name) for namespace, name in generated)
     findings: list[Finding] = []
     # a walk that starts at a folder cannot see the sources defined outside it, this repository's own included
     check_sources = cluster.root.source is not None
@@ -52,6 +53,8 @@ def check_cluster(cluster: Cluster, files: Collection[str] = ()) -> list[Finding
         for ref in _references(obj):
             if ref.optional or (ref.kind, ref.namespace, ref.name) in present or ref.name in ("", "*"):
                 continue
+            if ref.kind == EXTERNAL_ARTIFACT and (ref.namespace, ref.name) not in generated:
+                continue  # made by a controller from a source not in this tree (reported once as not checked)
             if (
                 ref.rule == "ref-source"
                 and not check_sources
@@ -71,12 +74,13 @@ def _is_this_repository(cluster: Cluster, ref: _Reference) -> bool:
     return cluster.sources.folder_of(Ref(ref.kind, ref.namespace, ref.name)) is not None
 
 
-def _generated_artifacts(objects: tuple[RenderedObject, ...]) -> Iterator[Key]:
-    """The ExternalArtifacts the cluster's ArtifactGenerators produce (they are never written as objects)."""
+def _generated_artifacts(objects: tuple[RenderedObject, ...]) -> Iterator[tuple[str, str]]:
+    """(namespace, name) of the ExternalArtifacts the cluster's ArtifactGenerators produce (they are never written
+    as objects)."""
     for obj in objects:
         if is_generator(obj.body):
             for item in _list(_map(obj.body.get("spec")).get("artifacts")):
-                yield EXTERNAL_ARTIFACT, obj.id.namespace, str(item.get("name") or "")
+                yield obj.id.namespace, str(item.get("name") or "")
 
 
 def _missing(obj: RenderedObject, ref: _Reference) -> Finding:

@@ -387,3 +387,18 @@ def test_artifact_generator_is_checked_against_its_crd(tmp_path: Path) -> None:
     assert [(f.rule, f.file, f.line) for f in report.findings] == [
         ("schema-enum", "clusters/staging/artifacts.yaml", line_of(artifacts, "strategy: Extract"))
     ]
+
+
+def test_an_external_artifact_no_generator_here_makes_is_built_from_the_folder_source_names(tmp_path: Path) -> None:
+    """Before: `ref-source` for the artifact (no object in git ever is one), even with --source NAME=DIR."""
+    apps = APPS.replace("name: apps\n", "name: rendered\n").replace("  dependsOn:\n    - name: infra-configs\n", "")
+    files = {
+        "clusters/staging/flux-system/gotk-sync.yaml": SYNC,
+        "clusters/staging/apps.yaml": apps,
+        **{f"rendered/{p.removeprefix('apps/')}": text for p, text in HELM_EXAMPLE.items() if p.startswith("apps/")},
+    }
+    unmapped = _validate(tmp_path / "a", files)
+    assert [(f.rule, f.severity) for f in unmapped.findings] == [("source-not-checked", Severity.WARNING)]
+    mapped = _validate(tmp_path / "b", files, sources={"rendered": "rendered"})
+    assert mapped.findings == ()
+    assert "HelmRelease/podinfo/podinfo" in applied_by(mapped)["rendered"]
