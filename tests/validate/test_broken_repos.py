@@ -117,6 +117,7 @@ spec:
   secretRef:
     name: slack-webhook
 """
+SLACK_SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: slack-webhook\n"
 IMAGE_POLICY = """\
 apiVersion: image.toolkit.fluxcd.io/v1
 kind: ImagePolicy
@@ -317,6 +318,13 @@ CASES = [
         Severity.WARNING,
     ),
     Case(
+        "Provider of a type notification-controller does not know",
+        _added("provider.yaml", PROVIDER.replace("type: slack", "type: slak") + "---\n" + SLACK_SECRET),
+        "schema-enum",
+        "apps/provider.yaml",
+        "type: slak",
+    ),
+    Case(
         "ImagePolicy whose ImageRepository does not exist",
         _added("policy.yaml", IMAGE_POLICY),
         "ref-image-repository",
@@ -398,8 +406,7 @@ def test_findings_carry_a_fix_hint(tmp_path: Path) -> None:
 
 
 def test_alert_with_its_provider_and_secret_present_is_clean(tmp_path: Path) -> None:
-    secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: slack-webhook\n"
-    files = {**BASE, **_added("alert.yaml", "---\n".join((ALERT, PROVIDER, secret)))}
+    files = {**BASE, **_added("alert.yaml", "---\n".join((ALERT, PROVIDER, SLACK_SECRET)))}
     write_tree(tmp_path / "repo", files)
     assert _validate(tmp_path / "repo").findings == ()
 
