@@ -1,7 +1,7 @@
 """`kustomize build` of repository folders: in parallel, and cached by the content of what a build reads.
 
 A build reads only the tree under check: before kustomize runs, every path the kustomizations of its closure
-name is checked to stay inside the tree (validate.kustomize_refs); a build that would read anything else (an
+name is checked to stay inside the tree (flux.kustomize_refs); a build that would read anything else (an
 absolute path, `../` beyond the root, a remote address) is refused and never run, so nothing outside the tree
 reaches its output or the cache. Within the tree any file may be read, as Flux allows.
 
