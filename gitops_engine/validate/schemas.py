@@ -23,15 +23,16 @@ import jsonschema
 from referencing import Registry, Resource
 
 from gitops_engine.core.yamlio import load
-from gitops_engine.flux.kinds import FLUX_GROUPS
+from gitops_engine.flux.kinds import FLUX_GROUPS, HELM_GROUP, IMAGE_GROUP, KUSTOMIZE_GROUP, SOURCE_GROUP
 from gitops_engine.model.finding import Finding, Severity
 from gitops_engine.validate.objects import RenderedObject
 
-# Versions the bundled CRDs no longer serve, and what replaced them.
+# Versions current Flux no longer serves or has deprecated, and what replaced them.
 DEPRECATED = {
-    "helm.toolkit.fluxcd.io": {"v2beta1": "v2", "v2beta2": "v2"},
-    "kustomize.toolkit.fluxcd.io": {"v1beta1": "v1", "v1beta2": "v1"},
-    "source.toolkit.fluxcd.io": {"v1beta1": "v1", "v1beta2": "v1"},
+    HELM_GROUP: {"v2beta1": "v2", "v2beta2": "v2"},
+    IMAGE_GROUP: {"v1beta1": "v1", "v1beta2": "v1"},
+    KUSTOMIZE_GROUP: {"v1beta1": "v1", "v1beta2": "v1"},
+    SOURCE_GROUP: {"v1beta1": "v1", "v1beta2": "v1"},
 }
 _MAX_ERRORS_PER_OBJECT = 10
 
@@ -84,13 +85,13 @@ def _check_flux(
                 obj.file,
                 obj.line_of(("apiVersion",)),
                 "flux-deprecated-api",
-                f"{obj.id}: {obj.api_version} is no longer served by current Flux; it was replaced by "
+                f"{obj.id}: {obj.api_version} is deprecated or no longer served by current Flux; it was replaced by "
                 f"{group}/{replacement}",
                 f"change apiVersion to {group}/{replacement} (see the Flux upgrade notes for renamed fields)",
                 Severity.WARNING,
             )
         ]
-    served = _flux_schemas().get((group, obj.id.kind))
+    served = _flux_schemas().get((group, obj.id.kind.lower()))
     if served is None:
         return []
     schema = served.get(version)
@@ -165,15 +166,20 @@ def _describe(error: jsonschema.ValidationError, what: str) -> Iterator[Problem]
 
 @cache
 def _flux_schemas() -> dict[tuple[str, str], dict[str, Mapping[str, Any]]]:
-    """(group, kind) → served version → closed schema, from the CRDs bundled in gitops_engine/data."""
+    """(group, lower-case kind) → served version → closed schema, from the schemas bundled in gitops_engine/data:
+    CRDs (`*.yaml`), and JSON schemas Flux extracted from its CRDs (`<group>_<kind>_<version>.json`)."""
     folder = resources.files("gitops_engine").joinpath("data", "flux-schemas")
     found: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            group, kind, version = entry.name.removesuffix(".json").rsplit("_", 2)
+            found.setdefault((group, kind), {})[version] = _closed(json.loads(entry.read_text()))
+            continue
         if not entry.name.endswith(".yaml"):
             continue
         for crd in load(entry.read_bytes()):
             spec = crd["spec"]
-            versions = found.setdefault((spec["group"], spec["names"]["kind"]), {})
+            versions = found.setdefault((spec["group"], spec["names"]["kind"].lower()), {})
             for version in spec["versions"]:
                 if version.get("served"):
                     versions[version["name"]] = _closed(version["schema"]["openAPIV3Schema"])
@@ -182,7 +188,7 @@ def _flux_schemas() -> dict[tuple[str, str], dict[str, Mapping[str, Any]]]:
 
 @cache
 def _validator(group: str, kind: str, version: str) -> jsonschema.protocols.Validator:
-    schema = _flux_schemas()[(group, kind)][version]
+    schema = _flux_schemas()[(group, kind.lower())][version]
     return jsonschema.Draft7Validator(schema)
 
 

@@ -130,6 +130,38 @@ spec:
     semver:
       range: 6.x
 """
+IMAGE_REPOSITORY = """\
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata:
+  name: podinfo
+spec:
+  image: ghcr.io/stefanprodan/podinfo
+  interval: 5m
+"""
+IMAGE_AUTOMATION = """\
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageUpdateAutomation
+metadata:
+  name: podinfo
+spec:
+  interval: 30m
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+    namespace: flux-system
+  git:
+    commit:
+      author:
+        email: fluxcdbot@users.noreply.github.com
+        name: fluxcdbot
+    push:
+      branch: main
+  update:
+    path: ./apps
+    strategy: Setters
+"""
+IMAGE_AUTOMATION_SET = "---\n".join((IMAGE_REPOSITORY, IMAGE_POLICY, IMAGE_AUTOMATION))
 GIT_CHART_RELEASE = RELEASE.replace("      chart: podinfo\n", "      chart: ./charts/podinfo\n").replace(
     "        kind: HelmRepository\n        name: podinfo\n",
     "        kind: GitRepository\n        name: flux-system\n        namespace: flux-system\n",
@@ -332,6 +364,37 @@ CASES = [
         "imageRepositoryRef:",
     ),
     Case(
+        "ImageRepository without the interval its CRD requires",
+        _added("images.yaml", IMAGE_AUTOMATION_SET.replace("  interval: 5m\n", "", 1)),
+        "schema-required",
+        "apps/images.yaml",
+        "spec:",
+    ),
+    Case(
+        "ImageUpdateAutomation with an update strategy image-automation-controller does not know",
+        _added("images.yaml", IMAGE_AUTOMATION_SET.replace("strategy: Setters", "strategy: Sleepers")),
+        "schema-enum",
+        "apps/images.yaml",
+        "strategy: Sleepers",
+    ),
+    Case(
+        "ImageUpdateAutomation with a misspelt field",
+        _added("images.yaml", IMAGE_AUTOMATION_SET.replace("    push:\n", "    pushh:\n")),
+        "schema-unknown-field",
+        "apps/images.yaml",
+        "pushh:",
+    ),
+    Case(
+        "ImagePolicy in the deprecated v1beta2 API",
+        _added(
+            "images.yaml", IMAGE_AUTOMATION_SET.replace("io/v1\nkind: ImagePolicy", "io/v1beta2\nkind: ImagePolicy")
+        ),
+        "flux-deprecated-api",
+        "apps/images.yaml",
+        "image.toolkit.fluxcd.io/v1beta2",
+        Severity.WARNING,
+    ),
+    Case(
         "HelmRelease chart folder missing from this repository",
         {"apps/release.yaml": GIT_CHART_RELEASE},
         "helm-chart-missing",
@@ -415,3 +478,15 @@ def test_helm_release_chart_from_this_repository_is_found(tmp_path: Path) -> Non
     chart = "apiVersion: v2\nname: podinfo\nversion: 6.5.4\n"
     write_tree(tmp_path / "repo", {**BASE, "apps/release.yaml": GIT_CHART_RELEASE, "charts/podinfo/Chart.yaml": chart})
     assert _validate(tmp_path / "repo").findings == ()
+
+
+def test_image_automation_objects_that_fit_their_schemas_and_each_other_are_clean(tmp_path: Path) -> None:
+    write_tree(tmp_path / "repo", {**BASE, **_added("images.yaml", IMAGE_AUTOMATION_SET)})
+    report = _validate(tmp_path / "repo")
+    assert report.findings == ()
+    kinds = {str(o.id) for o in report.discovery.clusters[0].objects if o.id.group == "image.toolkit.fluxcd.io"}
+    assert kinds == {
+        "ImageRepository/podinfo/podinfo",
+        "ImagePolicy/podinfo/podinfo",
+        "ImageUpdateAutomation/podinfo/podinfo",
+    }
