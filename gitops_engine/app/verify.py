@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from gitops_engine.adapters.kustomize import default_cache_dir, kustomize_builde
 from gitops_engine.app.publish import Base
 from gitops_engine.core.errors import GitopsError
 from gitops_engine.core.hashing import sha256_hex
+from gitops_engine.flux.kustomization import built_paths
 from gitops_engine.flux.tree import KUSTOMIZATION_FILES
 from gitops_engine.model.finding import Finding, Severity
 from gitops_engine.validate.engine import Report, validate_focus, validate_tree, with_artifacts
@@ -119,22 +119,9 @@ def _starts(files: Mapping[str, bytes], changed: Iterable[str], removed: Iterabl
     gone = {posixpath.dirname(p) for p in removed if posixpath.dirname(p) not in folders}
     needles = [folder.encode() for folder in gone if folder]
     mentioning = [p for p, data in files.items() if needles and any(n in data for n in needles)]
-    built = _flux_paths(files)
+    built = built_paths(files)
     starts = {_nearest_kustomization(p, files) for p in (*changed, *mentioning)}
     return {start for start in starts if not built or any(_within(start, path) for path in built)}
-
-
-# `path:` of a Flux Kustomization, read from its bytes: which folders Flux builds only has to be known roughly
-_FLUX_PATH = re.compile(rb"^\s+path:\s*[\"']?\.?/?([^\s\"'#]*)", re.MULTILINE)
-
-
-def _flux_paths(files: Mapping[str, bytes]) -> set[str]:
-    """The folders the tree's Flux Kustomizations build (empty when it has none)."""
-    paths: set[str] = set()
-    for data in files.values():
-        if b"kustomize.toolkit.fluxcd.io" in data and b"Kustomization" in data:
-            paths.update(m.group(1).decode(errors="replace").rstrip("/") for m in _FLUX_PATH.finditer(data))
-    return {path for path in paths if "${" not in path}
 
 
 def _within(folder: str, path: str) -> bool:

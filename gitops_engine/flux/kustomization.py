@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from gitops_engine.flux.kinds import KUSTOMIZE_GROUP
 from gitops_engine.flux.substitute import flat_value
 
 Origin = TypeVar("Origin")
+
+# Reading every Flux Kustomization of a 200-cluster fleet (5,000 documents) as YAML takes 0.6 s, its bytes 0.1 s:
+# verification asks which folders are built on every commit, and only needs to know it roughly.
+_DOCUMENT_START = re.compile(rb"^---", re.MULTILINE)
+_KUSTOMIZATION_KIND = re.compile(rb"^kind:\s*[\"']?Kustomization\b", re.MULTILINE)
+_PATH_LINE = re.compile(rb"^\s+path:\s*[\"']?([^\s\"'#]*)", re.MULTILINE)
 
 
 @dataclass(frozen=True, order=True)
@@ -84,6 +92,24 @@ def parse_kustomization(body: Mapping[str, Any], origin: Origin) -> Kustomizatio
         decryption_secret=str(secret_ref["name"]) if secret_ref.get("name") else None,
         origin=origin,
     )
+
+
+def built_paths(files: Mapping[str, bytes]) -> set[str]:
+    """The folders the Flux Kustomizations written in `files` build, source-relative ('' is the source root), read
+    roughly from their bytes: a document whose path is not found this way counts as building its root, so the
+    answer errs towards more folders. A path still holding `${…}` is left out (only its applier knows it)."""
+    marker = KUSTOMIZE_GROUP.encode()
+    written: set[bytes] = set()
+    for name, data in files.items():
+        if not name.endswith((".yaml", ".yml")) or marker not in data:
+            continue
+        several = data.count(b"\n---") + data.startswith(b"---") > 1
+        for document in _DOCUMENT_START.split(data) if several else (data,):
+            if marker in document and _KUSTOMIZATION_KIND.search(document):
+                found = _PATH_LINE.findall(document)
+                written.update(found or [b""])
+    paths = {clean_path(path.decode(errors="replace")) for path in written}
+    return {path for path in paths if "${" not in path}
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

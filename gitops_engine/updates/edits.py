@@ -19,7 +19,6 @@ from gitops_engine.updates.uses import CatalogFolder, Edit, Site
 __all__ = ["Edit", "EditError", "apply_edits", "apply_to_tree", "replace_scalar"]
 
 
-
 class EditError(GitopsError):
     """An edit did not produce exactly the intended value; nothing is committed."""
 

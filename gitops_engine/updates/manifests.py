@@ -22,6 +22,17 @@ from gitops_engine.core.yamlio import (
     load,
     scalar_at,
 )
+from gitops_engine.flux.kinds import (
+    HELM_CHART,
+    HELM_GROUP,
+    HELM_RELEASE,
+    HELM_REPOSITORY,
+    KUSTOMIZATION,
+    KUSTOMIZE_GROUP,
+    OCI_REPOSITORY,
+    SOURCE_GROUP,
+    group_of,
+)
 from gitops_engine.flux.kustomization import Kustomization, parse_kustomization
 from gitops_engine.flux.substitute import variables_of
 
@@ -38,8 +49,15 @@ __all__ = [
     "read_value_sources",
 ]
 
-_FLUX_KINDS = frozenset({"HelmRelease", "HelmRepository", "OCIRepository", "HelmChart", "Kustomization"})
-_KIND_HINT = re.compile(rb"kind:\s*[\"']?(HelmRelease|HelmRepository|OCIRepository|HelmChart|Kustomization)\b")
+# The Flux kinds the bot reads, each with the API group it belongs to.
+_FLUX_KINDS = {
+    HELM_RELEASE: HELM_GROUP,
+    HELM_REPOSITORY: SOURCE_GROUP,
+    OCI_REPOSITORY: SOURCE_GROUP,
+    HELM_CHART: SOURCE_GROUP,
+    KUSTOMIZATION: KUSTOMIZE_GROUP,
+}
+_KIND_HINT = re.compile(rb"kind:\s*[\"']?(" + "|".join(_FLUX_KINDS).encode() + rb")\b")
 _SUBSTITUTE = "spec.postBuild.substitute"
 _SUBSTITUTE_PREFIX = f"{_SUBSTITUTE}."
 _SUBSTITUTE_FROM = "spec.postBuild.substituteFrom"
@@ -70,7 +88,7 @@ class FluxObject:
 # Dotted paths of the fields each kind needs; `spec.postBuild.substitute.*` and `...substituteFrom.<i>.*` are
 # gathered separately.
 _WANTED: dict[str, tuple[str, ...]] = {
-    "HelmRelease": (
+    HELM_RELEASE: (
         "spec.chart.spec.chart",
         "spec.chart.spec.version",
         "spec.chart.spec.sourceRef.kind",
@@ -80,8 +98,8 @@ _WANTED: dict[str, tuple[str, ...]] = {
         "spec.chartRef.name",
         "spec.chartRef.namespace",
     ),
-    "HelmRepository": ("spec.url", "spec.type", "spec.insecure", "spec.secretRef.name"),
-    "OCIRepository": (
+    HELM_REPOSITORY: ("spec.url", "spec.type", "spec.insecure", "spec.secretRef.name"),
+    OCI_REPOSITORY: (
         "spec.url",
         "spec.ref.tag",
         "spec.ref.semver",
@@ -89,14 +107,14 @@ _WANTED: dict[str, tuple[str, ...]] = {
         "spec.insecure",
         "spec.secretRef.name",
     ),
-    "HelmChart": (
+    HELM_CHART: (
         "spec.chart",
         "spec.version",
         "spec.sourceRef.kind",
         "spec.sourceRef.name",
         "spec.sourceRef.namespace",
     ),
-    "Kustomization": (
+    KUSTOMIZATION: (
         "spec.path",
         "spec.targetNamespace",
         "spec.sourceRef.kind",
@@ -143,7 +161,6 @@ _ALL_WANTED = _wanted_tree(
     _IDENTITY + tuple(sorted({p for paths in _WANTED.values() for p in paths if p not in _MAP_LEAVES})), _MAP_LEAVES
 )
 _KEEP = {kind: frozenset(paths) for kind, paths in _WANTED.items()}
-_API_SUFFIXES = tuple(f".fluxcd.io/{v}" for v in ("v1", "v1beta1", "v1beta2", "v2", "v2beta1", "v2beta2"))
 
 
 _SECRET_HINT = re.compile(rb"kind:\s*[\"']?Secret\b")
@@ -200,7 +217,7 @@ def _object(
     """The Flux object a document's values describe, or None for any other document."""
     kind = values.get("kind")
     api = values.get("apiVersion") or ""
-    if kind not in _FLUX_KINDS or not api.endswith(_API_SUFFIXES):
+    if kind not in _FLUX_KINDS or group_of(api) != _FLUX_KINDS[kind]:
         return None
     keep = _KEEP[kind]
     prefixes = tuple(f"{leaf}." for leaf in _MAP_LEAVES if leaf in keep)

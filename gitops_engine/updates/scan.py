@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from gitops_engine.core.shown import shown
 from gitops_engine.core.yamlio import YamlError
-from gitops_engine.flux.kinds import KUSTOMIZE_GROUP
+from gitops_engine.flux.kinds import HELM_CHART, HELM_RELEASE, HELM_REPOSITORY, KUSTOMIZATION, OCI_REPOSITORY
 from gitops_engine.flux.kustomization import Kustomization, clean_path
 from gitops_engine.flux.roots import outermost, root_candidates
 from gitops_engine.flux.sources import RepositorySources
@@ -119,7 +119,7 @@ def _secrets(files: Mapping[str, bytes]) -> Iterator[FluxObject]:
 
 def _value_sources(files: Mapping[str, bytes], objects: list[FluxObject]) -> dict[str, list[ValueSource]]:
     """By file, the ConfigMaps and Secrets some Kustomization names in postBuild.substituteFrom."""
-    names = {ref.name for o in objects if o.kind == "Kustomization" for ref in kustomization_of(o).substitute_from}
+    names = {ref.name for o in objects if o.kind == KUSTOMIZATION for ref in kustomization_of(o).substitute_from}
     found: dict[str, list[ValueSource]] = {}
     if not names:
         return found
@@ -181,9 +181,7 @@ def _clusters(
     objects: list[FluxObject], layout: _Layout, values: Mapping[str, list[ValueSource]]
 ) -> dict[str, set[_Context]]:
     """Which cluster contexts (cluster, target namespace, variables) apply each file."""
-    kustomizations = [
-        kustomization_of(o) for o in objects if o.kind == "Kustomization" and o.api_version.startswith(KUSTOMIZE_GROUP)
-    ]
+    kustomizations = [kustomization_of(o) for o in objects if o.kind == KUSTOMIZATION]
     by_file: dict[str, list[Kustomization[FluxObject]]] = defaultdict(list)
     for ks in kustomizations:
         by_file[ks.origin.path].append(ks)
@@ -320,7 +318,7 @@ def _resolve(objects: list[FluxObject], membership: Mapping[str, set[_Context]])
     # one ChartUse per (holder site, source); the clusters that share both are listed together
     merged: dict[tuple[object, ...], tuple[ChartUse, set[str]]] = {}
     for item in placed:
-        if item.obj.kind != "HelmRelease":
+        if item.obj.kind != HELM_RELEASE:
             continue
         cluster = item.ctx.cluster
         for use in _uses_of(item, index):
@@ -353,9 +351,9 @@ def _uses_of(item: _Placed, index: Mapping[tuple[str, str, str, str], list[_Plac
         ref = f"{ref_kind} {ref_ns}/{ref_name}"
         if target is None:
             yield _skipped(item, holder, ref, f"{ref} is not defined in cluster {cluster}")
-        elif ref_kind == "OCIRepository":
+        elif ref_kind == OCI_REPOSITORY:
             yield _oci_repository_use(target, ref, index)
-        elif ref_kind == "HelmChart":
+        elif ref_kind == HELM_CHART:
             yield from _helm_chart_use(target, index)
         else:
             yield _skipped(item, holder, ref, f"chartRef kind {ref_kind} has no versions to bump")
@@ -371,13 +369,13 @@ def _chart_spec_use(
     item: _Placed, index: Mapping[tuple[str, str, str, str], list[_Placed]], chart: str, holder: str
 ) -> Iterator[ChartUse]:
     obj = item.obj
-    kind = obj.text("spec.chart.spec.sourceRef.kind") or "HelmRepository"
+    kind = obj.text("spec.chart.spec.sourceRef.kind") or HELM_REPOSITORY
     ns = item.sub(obj.text("spec.chart.spec.sourceRef.namespace") or item.namespace)
     name = item.sub(obj.text("spec.chart.spec.sourceRef.name") or "")
     ref = f"{kind} {ns}/{name}"
     chart = item.sub(chart)
     version = obj.scalars.get("spec.chart.spec.version")
-    if kind != "HelmRepository":
+    if kind != HELM_REPOSITORY:
         yield _skipped(item, holder, ref, f"chart comes from a {kind}; bump that source's ref instead", chart)
         return
     repo = _find(index, item.ctx.cluster, kind, ns, name)
@@ -406,12 +404,12 @@ def _unambiguous(
 def _helm_chart_use(target: _Placed, index: Mapping[tuple[str, str, str, str], list[_Placed]]) -> Iterator[ChartUse]:
     obj = target.obj
     holder = f"HelmChart {target.namespace}/{target.sub(obj.name)}"
-    kind = obj.text("spec.sourceRef.kind") or "HelmRepository"
+    kind = obj.text("spec.sourceRef.kind") or HELM_REPOSITORY
     name = target.sub(obj.text("spec.sourceRef.name") or "")
     ns = target.sub(obj.text("spec.sourceRef.namespace") or target.namespace)
     ref = f"{kind} {ns}/{name}"
     chart = target.sub(obj.text("spec.chart") or "")
-    repo = _find(index, target.ctx.cluster, kind, ns, name) if kind == "HelmRepository" else None
+    repo = _find(index, target.ctx.cluster, kind, ns, name) if kind == HELM_REPOSITORY else None
     version = obj.scalars.get("spec.version")
     if repo is None or version is None:
         reason = f"{ref} is not defined in cluster {target.ctx.cluster}" if version else "no spec.version"
