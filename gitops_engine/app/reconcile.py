@@ -134,9 +134,7 @@ def _seed_step(target: Target, branch: str, cache_root: Path | None, sink: ItemS
     return StepReport("seed", status, line, (line,), failures=failures)
 
 
-def _propagate_step(
-    target: Target, branch: str, cache_root: Path | None, sink: ItemSink, verify: bool
-) -> StepReport:
+def _propagate_step(target: Target, branch: str, cache_root: Path | None, sink: ItemSink, verify: bool) -> StepReport:
     try:
         outcome = propagate(target, branch, cache_root=cache_root, verify=verify)
     except GitopsError as exc:

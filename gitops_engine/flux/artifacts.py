@@ -98,6 +98,11 @@ def is_generator(doc: Any) -> bool:
     )
 
 
+def artifact_names(doc: Mapping[str, Any]) -> list[str]:
+    """The names of the ExternalArtifacts an ArtifactGenerator document produces, in its own namespace."""
+    return [str(item.get("name") or "") for item in _list(_map(doc.get("spec")).get("artifacts"))]
+
+
 def build_artifacts(files: Mapping[str, bytes], folder_of: Callable[[Ref], str | None]) -> Artifacts:
     """Rebuild the artifacts of every ArtifactGenerator written in `files`; `folder_of` says which repository
     folder a source stands for (None: not this repository)."""
@@ -153,10 +158,11 @@ class _Generator:
             if (self.namespace, name) in into:
                 self.problem(("spec", "artifacts", i, "name"), f"artifact {name!r} is produced twice")
                 continue
-            for key in ("revision", "originRevision"):
-                alias = str(item.get(key) or "").removeprefix("@")
-                if key == "revision" and alias and alias not in sources:
-                    self.problem(("spec", "artifacts", i, key), f"revision names alias @{alias}, which is not declared")
+            alias = str(item.get("revision") or "").removeprefix("@")
+            if alias and alias not in sources:
+                self.problem(
+                    ("spec", "artifacts", i, "revision"), f"revision names alias @{alias}, which is not declared"
+                )
             into[(self.namespace, name)] = self._artifact(i, name, item, sources)
 
     def _artifact(self, index: int, name: str, item: Mapping[str, Any], sources: Mapping[str, str | None]) -> Artifact:

@@ -8,15 +8,20 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitops_engine.flux.artifacts import is_generator
+from gitops_engine.flux.artifacts import artifact_names, is_generator
 from gitops_engine.flux.kinds import (
     BUCKET,
     EXTERNAL_ARTIFACT,
     GIT_REPOSITORY,
+    HELM_CHART,
     HELM_GROUP,
+    HELM_RELEASE,
+    HELM_REPOSITORY,
     IMAGE_GROUP,
+    KUSTOMIZATION,
     KUSTOMIZE_GROUP,
     NOTIFICATION_GROUP,
+    OCI_REPOSITORY,
     SOURCE_GROUP,
 )
 from gitops_engine.flux.kustomization import Ref, clean_path
@@ -58,13 +63,13 @@ def check_cluster(cluster: Cluster, files: Collection[str] = ()) -> list[Finding
             if (
                 ref.rule == "ref-source"
                 and not check_sources
-                and (obj.id.kind == "Kustomization" or _is_this_repository(cluster, ref))
+                and (obj.id.kind == KUSTOMIZATION or _is_this_repository(cluster, ref))
             ):
                 continue
             findings.append(_missing(obj, ref))
         findings.extend(_local_chart(cluster, obj, files))
-    findings.extend(_cycles(cluster.objects, KUSTOMIZE_GROUP, "Kustomization"))
-    findings.extend(_cycles(cluster.objects, HELM_GROUP, "HelmRelease"))
+    findings.extend(_cycles(cluster.objects, KUSTOMIZE_GROUP, KUSTOMIZATION))
+    findings.extend(_cycles(cluster.objects, HELM_GROUP, HELM_RELEASE))
     findings.extend(_duplicates(cluster.objects))
     return findings
 
@@ -79,8 +84,7 @@ def _generated_artifacts(objects: tuple[RenderedObject, ...]) -> Iterator[tuple[
     as objects)."""
     for obj in objects:
         if is_generator(obj.body):
-            for item in _list(_map(obj.body.get("spec")).get("artifacts")):
-                yield obj.id.namespace, str(item.get("name") or "")
+            yield from ((obj.id.namespace, name) for name in artifact_names(obj.body))
 
 
 def _missing(obj: RenderedObject, ref: _Reference) -> Finding:
@@ -113,7 +117,7 @@ def _missing(obj: RenderedObject, ref: _Reference) -> Finding:
 
 def _local_chart(cluster: Cluster, obj: RenderedObject, files: Collection[str]) -> Iterator[Finding]:
     """A HelmRelease whose chart is a folder of this repository (`chart: ./charts/x` from a GitRepository)."""
-    if obj.id.group != HELM_GROUP or obj.id.kind != "HelmRelease" or not files:
+    if obj.id.group != HELM_GROUP or obj.id.kind != HELM_RELEASE or not files:
         return
     chart_spec = _map(_map(_map(obj.body.get("spec")).get("chart")).get("spec"))
     source = _map(chart_spec.get("sourceRef"))
@@ -141,28 +145,28 @@ def _references(obj: RenderedObject) -> Iterator[_Reference]:
     spec = _map(obj.body.get("spec"))
     namespace = obj.id.namespace
     group, kind = obj.id.group, obj.id.kind
-    if group == HELM_GROUP and kind == "HelmRelease":
+    if group == HELM_GROUP and kind == HELM_RELEASE:
         source = _map(_map(_map(spec.get("chart")).get("spec")).get("sourceRef"))
         if source.get("name"):
-            yield _ref(("spec", "chart", "spec", "sourceRef"), source, "HelmRepository", namespace, "ref-source")
+            yield _ref(("spec", "chart", "spec", "sourceRef"), source, HELM_REPOSITORY, namespace, "ref-source")
         chart_ref = _map(spec.get("chartRef"))
         if chart_ref.get("name"):
-            yield _ref(("spec", "chartRef"), chart_ref, "OCIRepository", namespace, "ref-source")
+            yield _ref(("spec", "chartRef"), chart_ref, OCI_REPOSITORY, namespace, "ref-source")
         for i, item in enumerate(_list(spec.get("valuesFrom"))):
             yield _ref(("spec", "valuesFrom", i), item, "ConfigMap", namespace, "ref-values-from", same_ns=True)
         for i, item in enumerate(_list(spec.get("dependsOn"))):
-            yield _ref(("spec", "dependsOn", i), item, "HelmRelease", namespace, "ref-depends-on", forced_kind=True)
-    elif group == KUSTOMIZE_GROUP and kind == "Kustomization":
+            yield _ref(("spec", "dependsOn", i), item, HELM_RELEASE, namespace, "ref-depends-on", forced_kind=True)
+    elif group == KUSTOMIZE_GROUP and kind == KUSTOMIZATION:
         source = _map(spec.get("sourceRef"))
         if source.get("name"):
-            yield _ref(("spec", "sourceRef"), source, "GitRepository", namespace, "ref-source")
+            yield _ref(("spec", "sourceRef"), source, GIT_REPOSITORY, namespace, "ref-source")
         for i, item in enumerate(_list(spec.get("dependsOn"))):
-            yield _ref(("spec", "dependsOn", i), item, "Kustomization", namespace, "ref-depends-on", forced_kind=True)
+            yield _ref(("spec", "dependsOn", i), item, KUSTOMIZATION, namespace, "ref-depends-on", forced_kind=True)
         yield from _secret(spec, ("decryption", "secretRef"), namespace, "ref-decryption-secret")
-    elif group == SOURCE_GROUP and kind == "HelmChart":
+    elif group == SOURCE_GROUP and kind == HELM_CHART:
         source = _map(spec.get("sourceRef"))
         if source.get("name"):
-            yield _ref(("spec", "sourceRef"), source, "HelmRepository", namespace, "ref-source", same_ns=True)
+            yield _ref(("spec", "sourceRef"), source, HELM_REPOSITORY, namespace, "ref-source", same_ns=True)
     elif group == NOTIFICATION_GROUP:
         yield from _notification_references(kind, spec, namespace)
     elif group == IMAGE_GROUP:
@@ -192,7 +196,7 @@ def _image_references(kind: str, spec: Mapping[str, Any], namespace: str) -> Ite
     elif kind == "ImageUpdateAutomation":
         source = _map(spec.get("sourceRef"))
         if source.get("name"):
-            yield _ref(("spec", "sourceRef"), source, "GitRepository", namespace, "ref-source")
+            yield _ref(("spec", "sourceRef"), source, GIT_REPOSITORY, namespace, "ref-source")
 
 
 def _secret(spec: Mapping[str, Any], keys: tuple[str, ...], namespace: str, rule: str) -> Iterator[_Reference]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gitops_engine.flux.artifacts import Artifact, build_artifacts
+from gitops_engine.core.yamlio import load
+from gitops_engine.flux.artifacts import Artifact, artifact_names, build_artifacts
 from gitops_engine.flux.kustomization import Ref
 
 SOURCE = {
@@ -96,3 +97,14 @@ def test_an_artifact_from_another_repository_is_incomplete() -> None:
     built = build_artifacts(files, lambda ref: None)
     assert built.by_key[("flux-system", "out")].complete is False
     assert built.by_key[("flux-system", "out")].files == {}
+
+
+def test_a_revision_naming_an_alias_the_generator_does_not_declare_is_a_problem() -> None:
+    files = {**SOURCE, "clusters/gen.yaml": _generator(_copy("@src/values.yaml", "@artifact/")).replace(
+        b"    - name: out\n", b"    - name: out\n      revision: \"@sorce\"\n"
+    )}  # fmt: skip
+    built = build_artifacts(files, lambda ref: "")
+    assert [(p.file, p.line, p.message) for p in built.problems] == [
+        ("clusters/gen.yaml", 13, "ArtifactGenerator gen: revision names alias @sorce, which is not declared")
+    ]
+    assert artifact_names(load(files["clusters/gen.yaml"])[0]) == ["out"]
