@@ -249,3 +249,104 @@ def test_path_mode_on_the_sync_folder_finds_what_discovery_finds(name: str) -> N
     (cluster,) = by_path.discovery.clusters
     assert (cluster.root.path, cluster.root.origin.id.kind) == (folder, "Kustomization")
     assert cluster.root.source is not None
+
+
+_DEPRECATED = "flux-deprecated-api"
+# Every finding on every corpus, written from the corpora themselves: each `apiVersion` line of a v1beta/v2beta Flux
+# object that some Kustomization applies (a patch such as cluster/apps/prod/podinfo-values.yaml is no object of its
+# own), and the errors and unchecked sources the tests above explain one by one.
+ALL_FINDINGS: dict[str, set[tuple[str, str, int]]] = {
+    "cluster": {
+        ("secret-plaintext", "clusters/prod/flux-system/cluster-secrets.yaml", 7),
+        ("duplicate-object", "apps/prod/certificates.yaml", 45),
+        ("object-name", "apps/prod/certificates.yaml", 34),
+        ("object-name", "apps/prod/certificates.yaml", 48),
+        (_DEPRECATED, "apps/base/podinfo/release.yaml", 2),
+        (_DEPRECATED, "infrastructure/configs/helm-repositories.yaml", 2),
+        (_DEPRECATED, "infrastructure/configs/helm-repositories.yaml", 13),
+        (_DEPRECATED, "infrastructure/configs/helm-repositories.yaml", 23),
+        (_DEPRECATED, "infrastructure/controllers/metallb-release.yaml", 2),
+        (_DEPRECATED, "infrastructure/controllers/weave-gitops-release.yaml", 2),
+    },
+    "cluster2": {
+        ("source-not-checked", "flux/config/flux.yaml", 23),
+        (_DEPRECATED, "apps/monitoring/headlamp/app/helmrelease.yaml", 2),
+        (_DEPRECATED, "apps/networking/ingress-nginx/app/helmrelease.yaml", 2),
+        (_DEPRECATED, "flux/config/flux.yaml", 2),
+        (_DEPRECATED, "flux/repositories/helm/headlamp.yaml", 2),
+        (_DEPRECATED, "flux/repositories/helm/ingress-nginx.yaml", 2),
+        (_DEPRECATED, "flux/repositories/helm/kyverno.yaml", 2),
+    },
+    # namespaces/ is read from the OCI artifact, which is not checked unless mapped (see below)
+    "cluster3": {
+        ("source-not-checked", "clusters/cluster3/namespaces.yaml", 14),
+        (_DEPRECATED, "clusters/cluster3/cluster.yaml", 2),
+    },
+    "cluster4": {
+        ("source-not-checked", "flux/config/flux.yaml", 23),
+        (_DEPRECATED, "apps/monitoring/headlamp/helmrelease.yaml", 2),
+        (_DEPRECATED, "flux/config/flux.yaml", 2),
+        (_DEPRECATED, "flux/repositories/headlamp.yaml", 2),
+    },
+    "cluster5": {
+        ("ref-source", "clusters/prod/infrastructure.yaml", 11),
+        (_DEPRECATED, "metallb-release.yaml", 2),
+        (_DEPRECATED, "repositories.yaml", 2),
+        (_DEPRECATED, "repositories.yaml", 12),
+        (_DEPRECATED, "weave-gitops-release.yaml", 2),
+    },
+    "cluster6": {
+        # interval and prune, both missing from the same Kustomization
+        ("schema-required", "cluster/apps.yaml", 7),
+        (_DEPRECATED, "apps/renovate/release.yaml", 2),
+        (_DEPRECATED, "apps/renovate/repository.yaml", 2),
+    },
+    "cluster7": {
+        ("schema-required", "flux/apps/ingress-nginx/chart.yaml", 7),
+        ("schema-unknown-field", "flux/apps/ingress-nginx/chart.yaml", 12),
+        ("ref-source", "flux/apps/ingress-nginx/chart.yaml", 9),
+        ("schema-required", "flux/apps/ingress-nginx/release.yaml", 7),
+        (_DEPRECATED, "flux/apps/database/postgresql/helm-release.yaml", 2),
+        (_DEPRECATED, "flux/charts/app-template.yaml", 2),
+        (_DEPRECATED, "flux/charts/bitnami-charts.yaml", 2),
+    },
+    "cluster8": {
+        ("secret-plaintext", "apps/podinfo-tls-values.yaml", 6),
+        ("schema-required", "apps/pods.yaml", 26),
+        (_DEPRECATED, "apps/podinfo.yaml", 2),
+        (_DEPRECATED, "apps/podinfo.yaml", 12),
+        (_DEPRECATED, "apps/tailscale.yaml", 13),
+    },
+    "image_error": {
+        ("schema-required", "apps/pods.yaml", 26),
+        ("schema-type", "apps/pods.yaml", 29),
+    },
+    "repo": {("secret-plaintext", "cluster-secrets.yaml", 7)},
+}
+CLUSTER3_MAPPED = {
+    (_DEPRECATED, "clusters/cluster3/cluster.yaml", 2),
+    (_DEPRECATED, "namespaces/base/podinfo/release.yaml", 2),
+    (_DEPRECATED, "namespaces/base/podinfo/repository.yaml", 2),
+}
+
+
+def _all(report: Report, name: str) -> set[tuple[str, str, int]]:
+    prefix = f"tests/testdata/{name}/"
+    return {(f.rule, f.file.removeprefix(prefix), f.line) for f in report.findings}
+
+
+@pytest.mark.parametrize("name", sorted(ALL_FINDINGS))
+def test_every_finding_on_a_corpus_is_one_written_down_in_discovery_and_path_mode(name: str) -> None:
+    assert sorted(p.name for p in CORPORA.iterdir() if p.is_dir()) == sorted(ALL_FINDINGS)
+    assert _all(_validate(name), name) == ALL_FINDINGS[name]
+    # --path at the folder of the sync Kustomization (the corpus root where there is none)
+    start = f"tests/testdata/{name}/{SYNC_FOLDERS[name]}" if name in SYNC_FOLDERS else f"tests/testdata/{name}"
+    assert _all(_validate(name, path=start), name) == ALL_FINDINGS[name]
+
+
+def test_cluster3_with_its_oci_source_mapped_has_only_its_deprecated_apis_left() -> None:
+    sources = {"cluster": "tests/testdata/cluster3"}
+    assert _all(_validate("cluster3", sources), "cluster3") == CLUSTER3_MAPPED
+    assert (
+        _all(_validate("cluster3", sources, "tests/testdata/cluster3/clusters/cluster3"), "cluster3") == CLUSTER3_MAPPED
+    )
