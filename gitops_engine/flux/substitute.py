@@ -54,6 +54,21 @@ def substitute(text: str, variables: Mapping[str, str], strict: bool = True) -> 
     return Substituted(result, tuple(dict.fromkeys(unset)))
 
 
+def sole_default(text: str) -> str | None:
+    """The default of a text that is a single defaulting expression and nothing else (`${name:=default}`,
+    `${name:-default}` or `${name=default}`, the default holding no `$`): the part a bot may rewrite in place.
+    None for any other text."""
+    match = _NAME_AT.match(text, 2) if text.startswith("${") and text.endswith("}") else None
+    if match is None:
+        return None
+    rest = text[match.end() : -1]
+    operator = next((op for op in _OPERATORS if rest.startswith(op)), None)
+    if operator not in _DEFAULTING:
+        return None
+    default = rest[len(operator) :]
+    return None if "$" in default or "}" in default else default
+
+
 def invalid_names(variables: Mapping[str, str]) -> list[str]:
     """Variable names Flux rejects (they must match ^[_[:alpha:]][_[:alpha:][:digit:]]*$)."""
     return sorted(name for name in variables if not VAR_NAME.match(name))

@@ -22,7 +22,7 @@ from gitops_engine.flux.kinds import HELM_CHART, HELM_RELEASE, HELM_REPOSITORY, 
 from gitops_engine.flux.kustomization import Kustomization, clean_path
 from gitops_engine.flux.roots import outermost, root_candidates
 from gitops_engine.flux.sources import RepositorySources
-from gitops_engine.flux.substitute import SubstitutionSyntaxError, substitute
+from gitops_engine.flux.substitute import SubstitutionSyntaxError, sole_default, substitute
 from gitops_engine.flux.tree import FolderTree, is_kustomization_file
 from gitops_engine.updates.clusters import kubernetes_versions
 from gitops_engine.updates.manifests import (
@@ -503,9 +503,6 @@ def _skipped(
     )
 
 
-_DEFAULT_VAR = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*:?[=-]([^}]*)\}$")
-
-
 def _pinned(
     placed: _Placed, holder: str, ref: str, chart: str, source: ChartSource, scalar: Scalar, keys: tuple[str, ...]
 ) -> ChartUse:
@@ -513,11 +510,11 @@ def _pinned(
     value = scalar.value
     version_text = value
     if "${" in value:
-        default = _DEFAULT_VAR.match(value)
+        default = sole_default(value)
         if default is None:
             reason = f"version {shown(value, 64)} has no default to bump"
             return _skipped(placed, holder, ref, reason, chart, source, scalar.line)
-        version_text = default.group(1)
+        version_text = default
     ranged = is_constraint(version_text)
     if not ranged and parse_version(version_text) is None:
         reason = f"'{shown(value, 64)}' is not a version or range"

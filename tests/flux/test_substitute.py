@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gitops_engine.adapters.kustomize import kustomize_builder
-from gitops_engine.flux.substitute import SubstitutionSyntaxError, invalid_names, substitute
+from gitops_engine.flux.substitute import SubstitutionSyntaxError, invalid_names, sole_default, substitute
 from gitops_engine.updates.scan import scan_tree
 from gitops_engine.validate.engine import validate_tree
 from tests.validate.fixtures import BASE
@@ -46,6 +46,28 @@ def test_strict_mode_reports_each_unset_variable_once() -> None:
 def test_unterminated_expression_is_a_syntax_error() -> None:
     with pytest.raises(SubstitutionSyntaxError):
         substitute("host: ${name", VARS)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("${version:=6.5.0}", "6.5.0"),
+        ("${version:-6.5.0}", "6.5.0"),
+        ("${version=6.5.0}", "6.5.0"),
+        # `-` alone is none of drone/envsubst's operators (substitute refuses it): no default to edit
+        ("${version-6.5.0}", None),
+        ("${version}", None),
+        ("${version:=${base}}", None),
+        ("v${version:=6.5.0}", None),
+        ("${version:=6.5.0}-${suffix:=x}", None),
+        ("${version^^}", None),
+        ("6.5.0", None),
+    ],
+)
+def test_sole_default_is_the_default_of_a_text_that_is_one_defaulting_expression(
+    text: str, expected: str | None
+) -> None:
+    assert sole_default(text) == expected
 
 
 def test_invalid_variable_names() -> None:
