@@ -10,6 +10,7 @@ from typing import Any
 
 from gitops_engine.core.errors import InputError
 from gitops_engine.core.yamlio import LocatedDocument, YamlError, load_located
+from gitops_engine.flux.tree import KUSTOMIZATION_FILES
 from gitops_engine.model.catalog import AppVersion, Catalog, ChartSource, Scope
 from gitops_engine.spec.reader import SpecReader
 
@@ -69,8 +70,8 @@ def _read_app_version(
     if METADATA not in files:
         errors.append(f"{where}/{METADATA}:1: missing; every catalog version folder needs one")
         return None
-    if "kustomization.yaml" not in files:
-        errors.append(f"{where}/kustomization.yaml:1: missing; list the folder's resources in one")
+    if not any(name in files for name in KUSTOMIZATION_FILES):
+        errors.append(f"{where}/{KUSTOMIZATION_FILES[0]}:1: missing; list the folder's resources in one")
     doc = _one_document(files[METADATA], f"{where}/{METADATA}", errors)
     if doc is None:
         return None
