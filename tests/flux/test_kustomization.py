@@ -3,57 +3,17 @@
 from __future__ import annotations
 
 from gitops_engine.flux.kustomization import built_paths
+from tests.validate.fixtures import GOTK_SYNC
 
-SYNC = b"""\
-# written by flux bootstrap
----
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  url: ssh://git@example.invalid/fleet.git
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  path: ./clusters/dev/
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-"""
-
-ROOT = b"""\
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: everything
-spec:
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-"""
-
-VARIABLE = b"""\
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: apps
-spec:
-  path: "./apps/${cluster}"
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: infra
-spec:
-  path: infra//controllers
-"""
-
+# a GitRepository and the sync Kustomization, below a comment line, as `flux bootstrap` writes them
+SYNC = ("# written by flux bootstrap\n---\n" + GOTK_SYNC.replace("./clusters/dev", "./clusters/dev/")).encode()
+# Flux builds the source root when spec.path is missing
+ROOT = GOTK_SYNC.replace("  path: ./clusters/dev\n", "").encode()
+VARIABLE = (
+    GOTK_SYNC.split("---\n")[1].replace("./clusters/dev", '"./apps/${cluster}"')
+    + "---\n"
+    + GOTK_SYNC.split("---\n")[1].replace("./clusters/dev", "infra//controllers")
+).encode()
 KUSTOMIZE_FILE = b"""\
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
