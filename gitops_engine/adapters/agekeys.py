@@ -1,8 +1,14 @@
-"""Age identities found the way sops finds them, key generation, and `.sops.yaml` discovery.
+"""Age identities in one documented order, key generation, and `.sops.yaml` discovery.
 
-Order (sops 3.13 `loadIdentities`, age part): `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`
-(run through the command adapter), then `<user config dir>/sops/age/keys.txt`, which is read even when the
-variables are set. Identities are never logged.
+Every command that opens encrypted files (`secrets decrypt/updatekeys/rotate`, and `seed` and `reconcile` when
+they check whether a Secret changed) tries identities in this order, all of them, until one opens the file:
+
+1. the file given with `--age-key` (or `GITOPS_ENGINE_AGE_KEY`);
+2. sops's own sources, in sops 3.13's order (`loadIdentities`, age part): `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`,
+   `SOPS_AGE_KEY_CMD` (run through the command adapter), then `$XDG_CONFIG_HOME/sops/age/keys.txt`;
+3. the keys `seed` generates: `$XDG_CONFIG_HOME/gitops-engine/age/*.agekey`, by name.
+
+`$XDG_CONFIG_HOME` defaults to `~/.config`. Identities are never logged.
 """
 
 from __future__ import annotations
@@ -28,16 +34,26 @@ class IdentitySource:
     identities: tuple[str, ...]
 
 
+def _config_home(env: Mapping[str, str]) -> Path:
+    return Path(env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", str(Path.home()))) / ".config"))
+
+
 def user_keys_file(env: Mapping[str, str]) -> Path:
     """`$XDG_CONFIG_HOME/sops/age/keys.txt`, else `~/.config/sops/age/keys.txt`."""
-    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", str(Path.home()))) / ".config")
-    return Path(base) / "sops" / "age" / "keys.txt"
+    return _config_home(env) / "sops" / "age" / "keys.txt"
 
 
-def discover_identities(env: Mapping[str, str] | None = None) -> list[IdentitySource]:
-    """Every identity sops would try, in sops's order, grouped by source."""
+def engine_keys_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where `seed` keeps the identities it generates: `$XDG_CONFIG_HOME/gitops-engine/age/`."""
+    return _config_home(os.environ if env is None else env) / "gitops-engine" / "age"
+
+
+def discover_identities(env: Mapping[str, str] | None = None, key_file: Path | None = None) -> list[IdentitySource]:
+    """Every identity to try, in the order of the module docstring, grouped by source."""
     env = os.environ if env is None else env
     sources: list[IdentitySource] = []
+    if key_file is not None:
+        sources.append(IdentitySource(f"--age-key {key_file}", tuple(_read_key_file(key_file, "--age-key"))))
     if env.get("SOPS_AGE_KEY"):
         sources.append(IdentitySource("SOPS_AGE_KEY", tuple(env["SOPS_AGE_KEY"].split())))
     if env.get("SOPS_AGE_KEY_FILE"):
@@ -49,12 +65,15 @@ def discover_identities(env: Mapping[str, str] | None = None) -> list[IdentitySo
     default = user_keys_file(env)
     if default.is_file():
         sources.append(IdentitySource(str(default), tuple(_read_key_file(default, str(default)))))
+    engine_keys = engine_keys_dir(env)
+    for path in sorted(engine_keys.glob("*.agekey")) if engine_keys.is_dir() else ():
+        sources.append(IdentitySource(str(path), tuple(_read_key_file(path, str(path)))))
     return sources
 
 
-def all_identities(env: Mapping[str, str] | None = None) -> list[str]:
+def all_identities(env: Mapping[str, str] | None = None, key_file: Path | None = None) -> list[str]:
     """The identities of `discover_identities`, flattened in order."""
-    return [identity for source in discover_identities(env) for identity in source.identities]
+    return [identity for source in discover_identities(env, key_file) for identity in source.identities]
 
 
 def _read_key_file(path: Path, origin: str) -> list[str]:

@@ -82,7 +82,7 @@ def lock_path(target: Target, cache_root: Path | None = None) -> Path:
     """Where the repository's lock lives: inside a local repository's git directory, else beside its cache store."""
     if isinstance(target, LocalTarget):
         return Path(git.open_repository(target.path, create=False).path) / LOCK_NAME
-    return transport.store_for(_url(target), cache_root).with_suffix(".lock")
+    return transport.store_for(target_url(target), cache_root).with_suffix(".lock")
 
 
 def reconcile(
@@ -92,24 +92,36 @@ def reconcile(
     on_item: ItemSink | None = None,
     cache_root: Path | None = None,
     verify: bool = True,
+    age_key: Path | None = None,
 ) -> ReconcileReport:
-    """Run one pass under the repository lock (LockedError when another pass holds it); items stream to `on_item`."""
+    """Run one pass under the repository lock (LockedError when another pass holds it); items stream to `on_item`.
+
+    The re-seed is unattended: `age_key` (else the spec's recipients or the default key file) must exist, and
+    no secret value is read (see SeedRequest.unattended)."""
     sink: ItemSink = on_item or (lambda step, line: None)
-    name = str(target.path) if isinstance(target, LocalTarget) else transport.scrub_url(_url(target))
+    name = display_name(target)
     with lock.exclusive(lock_path(target, cache_root), f"repository {name}"):
         steps = (
-            _seed_step(target, branch, cache_root, sink, verify),
+            _seed_step(target, branch, cache_root, sink, verify, age_key),
             _propagate_step(target, branch, cache_root, sink, verify),
             _bump_step(target, branch, cache_root, sink, verify),
         )
     return ReconcileReport(name, branch, steps)
 
 
-def _url(target: RemoteTarget | GiteaTarget) -> str:
+def display_name(target: Target) -> str:
+    """How a pass names its repository: the local path, or the URL without credentials."""
+    return str(target.path) if isinstance(target, LocalTarget) else transport.scrub_url(target_url(target))
+
+
+def target_url(target: RemoteTarget | GiteaTarget) -> str:
+    """The URL git fetches a remote target from."""
     return target.clone_url if isinstance(target, GiteaTarget) else target.url
 
 
-def _seed_step(target: Target, branch: str, cache_root: Path | None, sink: ItemSink, verify: bool) -> StepReport:
+def _seed_step(
+    target: Target, branch: str, cache_root: Path | None, sink: ItemSink, verify: bool, age_key: Path | None
+) -> StepReport:
     try:
         with open_target(target, cache_root=cache_root) as session:
             base = session.read(branch)
@@ -117,7 +129,14 @@ def _seed_step(target: Target, branch: str, cache_root: Path | None, sink: ItemS
         if not holds_spec:
             return StepReport("seed", StepStatus.SKIPPED, f"the branch holds no {SPEC_PATH}")
         request = SeedRequest(
-            Path(SPEC_PATH), branch=branch, spec_ref=branch, target=target, cache_root=cache_root, verify=verify
+            Path(SPEC_PATH),
+            branch=branch,
+            spec_ref=branch,
+            target=target,
+            cache_root=cache_root,
+            verify=verify,
+            age_key_file=age_key,
+            unattended=True,
         )
         result = seed(request)
     except GitopsError as exc:

@@ -60,11 +60,16 @@ def _config_near(path: Path) -> tuple[SopsConfig, str] | None:
 
 
 def _transform(
-    action: Action, data: bytes, path: str, rule_source: tuple[SopsConfig, str] | None, recipients: tuple[str, ...]
+    action: Action,
+    data: bytes,
+    path: str,
+    rule_source: tuple[SopsConfig, str] | None,
+    recipients: tuple[str, ...],
+    age_key: Path | None,
 ) -> bytes:
     fmt = Format.for_path(path)
     if action is Action.DECRYPT:
-        return sopsfile.decrypt(data, fmt, all_identities(), path)
+        return sopsfile.decrypt(data, fmt, all_identities(key_file=age_key), path)
     rule = rule_source[0].rule_for(rule_source[1]) if rule_source else None
     targets = recipients or (rule.age if rule else ())
     indent = rule_source[0].yaml_indent if rule_source else 4
@@ -76,15 +81,17 @@ def _transform(
     if action is Action.UPDATEKEYS:
         if not targets:
             raise InputError(f"{path}: no creation rule in .sops.yaml matches it (add one, or pass --age)")
-        return sopsfile.updatekeys(data, fmt, all_identities(), targets, path)
-    return sopsfile.rotate(data, fmt, all_identities(), targets or None, where=path)
+        return sopsfile.updatekeys(data, fmt, all_identities(key_file=age_key), targets, path)
+    return sopsfile.rotate(data, fmt, all_identities(key_file=age_key), targets or None, where=path)
 
 
-def run_file(action: Action, path: Path, recipients: tuple[str, ...] = ()) -> bytes:
-    """The transformed bytes of one file (the caller decides where they go; plaintext is never written here)."""
+def run_file(action: Action, path: Path, recipients: tuple[str, ...] = (), age_key: Path | None = None) -> bytes:
+    """The transformed bytes of one file (the caller decides where they go; plaintext is never written here).
+
+    `age_key` is tried first, then the identities adapters.agekeys discovers."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    return _transform(action, path.read_bytes(), str(path), _config_near(path), recipients)
+    return _transform(action, path.read_bytes(), str(path), _config_near(path), recipients, age_key)
 
 
 def run_repo(
@@ -94,6 +101,7 @@ def run_repo(
     recipients: tuple[str, ...] = (),
     message: str | None = None,
     clock: Callable[[], float] = time.time,
+    age_key: Path | None = None,
 ) -> RepoResult:
     """Apply `action` to every file the root `.sops.yaml` covers and commit the result as one commit."""
     if action is Action.DECRYPT:
@@ -111,7 +119,7 @@ def run_repo(
     failures: Mapping[str, str] = {}
     if action is Action.UPDATEKEYS:
         # only files whose recipients differ are opened, so up-to-date files need no key and stay as they are
-        result = rewrap(tree, config, all_identities, recipients)
+        result = rewrap(tree, config, lambda: all_identities(key_file=age_key), recipients)
         updated.update(result.files)
         changed = sorted(result.files)
         failures = result.failures
@@ -119,7 +127,7 @@ def run_repo(
         changed = [
             path for path in sorted(tree)
             if path != ".sops.yaml" and config.rule_for(path) is not None
-            and _apply(action, path, tree[path], config, recipients, updated)
+            and _apply(action, path, tree[path], config, recipients, updated, age_key)
         ]  # fmt: skip
     if not changed:
         return RepoResult((), None, failures)
@@ -139,11 +147,12 @@ def _apply(
     config: SopsConfig,
     recipients: tuple[str, ...],
     updated: dict[str, bytes],
+    age_key: Path | None,
 ) -> bool:
     # encrypt only plaintext files; updatekeys/rotate only encrypted ones
     if _looks_encrypted(data, path) == (action is Action.ENCRYPT):
         return False
-    result = _transform(action, data, path, (config, path), recipients)
+    result = _transform(action, data, path, (config, path), recipients, age_key)
     if result == data:
         return False
     updated[path] = result

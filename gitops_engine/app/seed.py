@@ -24,6 +24,7 @@ from gitops_engine.adapters.build_id import engine_build
 from gitops_engine.adapters.forge.base import PullRequest
 from gitops_engine.adapters.targets import LocalTarget, Target, gitea_target, parse_target
 from gitops_engine.app.publish import Base, Change, PublishMode, Review, Session, fixed, open_target, preview, publish
+from gitops_engine.app.repo_template import workflow_templates
 from gitops_engine.app.reseed import CONFLICT_BRANCH, MergeConflictError, reseed_tree
 from gitops_engine.app.seed_secrets import (
     AgeKey,
@@ -86,6 +87,9 @@ class SeedRequest:
     target: Target | None = None  # an already parsed target (wins over `repository`)
     verify: bool = True  # refuse a commit that introduces errors `validate` reports (git's --no-verify)
     cache_root: Path | None = None  # where remotes' object stores live (default: the user's cache)
+    # a scheduled pass (reconcile): no secret value is read (their encrypted files stay as they are; new ones
+    # wait for a seed run by someone who has the values) and no age key is generated (a missing one is an error)
+    unattended: bool = False
 
 
 @dataclass(frozen=True)
@@ -277,7 +281,12 @@ def _opened(request: SeedRequest, progress: Progress, *, create_key: bool) -> It
 
 def _job(request: SeedRequest, inputs: LoadedInputs, progress: Progress, create_key: bool) -> _Job:
     platform = inputs.spec.platform
-    key = resolve_age_key(platform, request.age_key_file, create=create_key)
+    key = resolve_age_key(platform, request.age_key_file, create=create_key and not request.unattended)
+    if request.unattended and key.would_generate:
+        raise InputError(
+            f"{key.key_file}: no age identity there; a scheduled pass never makes one (pass --age-key with the "
+            "fleet's key, e.g. the sops-age Secret mounted as a file)"
+        )
     return _Job(request, inputs, request.branch or platform.git.branch, key, progress)
 
 
@@ -433,6 +442,7 @@ def _plan(job: _Job, session: Session, base: Base) -> SeedPlan:
         catalog_digest=inputs.catalog_digest,
         age_recipients=key.recipients,
         records={key: c.record for key, c in chosen.items()},
+        templates=workflow_templates(),
     )
     # values read from the environment or files are not part of the input digest (their hashes would leak)
     reads_values = bool(platform.secrets or platform.git.credentials)
@@ -441,7 +451,9 @@ def _plan(job: _Job, session: Session, base: Base) -> SeedPlan:
         # render is pure: the same inputs give the same files, so there is nothing to do
         return SeedPlan(session.display, job.branch, base.commit, tuple(PhasePlan(p) for p in PHASES), (), age_key=key)
     needs = needed_secrets(platform, placements)
-    secrets, pending = secret_inputs(platform, needs, current, inputs.files.name, inputs.files.folder, key)
+    secrets, pending = secret_inputs(
+        platform, needs, current, inputs.files.name, inputs.files.folder, key, read_values=not request.unattended
+    )
     job.progress("rendering")
     rendered = render(replace(render_inputs, secrets=secrets), placements)
     job.progress("encrypting secrets")

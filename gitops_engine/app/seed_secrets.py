@@ -54,9 +54,9 @@ class PendingSecret:
 
 
 def default_key_file(platform_name: str) -> Path:
-    """Outside any repository: `$XDG_CONFIG_HOME/gitops-engine/age/<platform>.agekey`."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "gitops-engine" / "age" / f"{platform_name}.agekey"
+    """Outside any repository: `$XDG_CONFIG_HOME/gitops-engine/age/<platform>.agekey` (where every secrets command
+    looks too, see adapters.agekeys)."""
+    return keyfiles.engine_keys_dir() / f"{platform_name}.agekey"
 
 
 def resolve_age_key(platform: Platform, key_file: Path | None, *, create: bool) -> AgeKey:
@@ -103,14 +103,22 @@ def secret_inputs(
     spec_name: str,
     values_folder: Path,
     key: AgeKey,
+    *,
+    read_values: bool = True,
 ) -> tuple[dict[str, bytes | None], list[PendingSecret]]:
-    """For each needed Secret: its plaintext manifest, None (keep the encrypted file there), or pending."""
+    """For each needed Secret: its plaintext manifest, None (keep the encrypted file there), or pending.
+
+    Without `read_values` (a scheduled pass) no value is read: existing encrypted files are kept and new Secrets
+    that need values wait."""
     inputs: dict[str, bytes | None] = {}
     pending: list[PendingSecret] = []
     generated: dict[tuple[str, str], bytes] = {}
     for need in needs:
         sources = _sources_of(platform, need)
-        if sources:
+        if sources and not read_values and need.path not in existing:
+            pending.append(_pending(need, "a scheduled pass reads no secret values: run seed where they are set"))
+            continue
+        if sources and read_values:
             data = {k: _read_value(v, k, spec_name, values_folder) for k, v in sources.items()}
         elif need.path in existing:
             inputs[need.path] = None
@@ -170,6 +178,8 @@ def _unchanged(current: bytes, manifest: bytes, identities: list[str]) -> bool:
 def _sources_of(platform: Platform, need: SecretNeed) -> Mapping[str, ValueSource]:
     if need.origin == "git-credentials":
         return platform.git.credentials
+    if need.origin == "reconciler-token" and platform.reconciler and platform.reconciler.gitea_token:
+        return {"token": platform.reconciler.gitea_token}
     if need.origin == "spec" and need.spec_index is not None:
         return platform.secrets[need.spec_index].data
     return {}

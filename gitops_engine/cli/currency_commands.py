@@ -18,9 +18,6 @@ if TYPE_CHECKING:
     from gitops_engine.app.dashboard import DashboardOutcome
     from gitops_engine.updates.report import Row
 
-_REPO = click.option(
-    "--repo", default="fleet.git", show_default=True, type=click.Path(path_type=Path), help="Local git repository."
-)
 _BRANCH = click.option("--branch", default="main", show_default=True, help="Base branch to read and propose against.")
 _LOOKUP_TIMEOUT = click.option(
     "--lookup-timeout",

@@ -35,6 +35,30 @@ COMMAND_MODULES = {
 }
 
 
+ENV_PREFIX = "GITOPS_ENGINE_"
+
+
+def environment_variable(option: click.Option) -> str | None:
+    """The variable an option can also be set with: GITOPS_ENGINE_ and its long name, e.g. --repo → GITOPS_ENGINE_REPO.
+
+    Named after the flag, not the command, so one variable means the same in every command that has the option
+    (a scheduled job sets GITOPS_ENGINE_REPO once for seed, bump and reconcile).
+    """
+    long_names = [name for name in option.opts if name.startswith("--")]
+    return ENV_PREFIX + long_names[0][2:].upper().replace("-", "_") if long_names else None
+
+
+def _name_environment_variables(command: click.Command) -> click.Command:
+    for param in command.params:
+        if isinstance(param, click.Option) and param.envvar is None:
+            param.envvar = environment_variable(param)
+            param.show_envvar = param.envvar is not None
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _name_environment_variables(sub)
+    return command
+
+
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMAND_MODULES)
@@ -45,13 +69,11 @@ class _LazyGroup(click.Group):
             return None
         module = importlib.import_module(f"gitops_engine.cli.{module_name}")
         commands: list[click.Command] = module.COMMANDS
-        return next((c for c in commands if c.name == cmd_name), None)
+        command = next((c for c in commands if c.name == cmd_name), None)
+        return _name_environment_variables(command) if command is not None else None
 
 
-@click.group(
-    cls=_LazyGroup,
-    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "GITOPS_ENGINE"},
-)
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gitops-engine")
 def cli() -> None:
     """Seed, check and keep current the Git repository a Flux fleet is driven from."""

@@ -13,6 +13,12 @@ _AGE = click.option("--age", "recipients", multiple=True, help="Age recipient (r
 _REPO = click.option("--repo", type=click.Path(path_type=Path), help="Apply to every matching file of a repository.")
 _BRANCH = click.option("--branch", default="main", show_default=True, help="Branch to commit to with --repo.")
 _IN_PLACE = click.option("-i", "--in-place", is_flag=True, help="Rewrite FILE instead of printing to stdout.")
+_AGE_KEY = click.option(
+    "--age-key",
+    type=click.Path(path_type=Path),
+    help="age identity file tried first; then SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, "
+    "~/.config/sops/age/keys.txt and the keys seed writes (~/.config/gitops-engine/age/*.agekey).",
+)
 
 
 @click.group("secrets")
@@ -28,12 +34,18 @@ def keygen(output: Path) -> None:
 
 
 def _run(
-    action: app.Action, file: Path | None, repo: Path | None, branch: str, recipients: tuple[str, ...], in_place: bool
+    action: app.Action,
+    file: Path | None,
+    repo: Path | None,
+    branch: str,
+    recipients: tuple[str, ...],
+    in_place: bool,
+    age_key: Path | None,
 ) -> int:
     if (file is None) == (repo is None):
         raise InputError("give either FILE or --repo PATH")
     if repo is not None:
-        result = app.run_repo(action, repo, branch, recipients)
+        result = app.run_repo(action, repo, branch, recipients, age_key=age_key)
         if result.commit is None:
             click.echo("nothing to change" if not result.failures else "nothing changed")
         else:
@@ -42,7 +54,7 @@ def _run(
             click.echo(f"not changed: {reason}", err=True)
         return 1 if result.failures else 0
     assert file is not None
-    output = app.run_file(action, file, recipients)
+    output = app.run_file(action, file, recipients, age_key)
     if in_place:
         file.write_bytes(output)
         click.echo(f"{action.value}: wrote {file}", err=True)
@@ -57,8 +69,16 @@ def _file_command(action: app.Action, help_text: str) -> click.Command:
     @_REPO
     @_BRANCH
     @_IN_PLACE
-    def command(file: Path | None, recipients: tuple[str, ...], repo: Path | None, branch: str, in_place: bool) -> int:
-        return _run(action, file, repo, branch, recipients, in_place)
+    @_AGE_KEY
+    def command(
+        file: Path | None,
+        recipients: tuple[str, ...],
+        repo: Path | None,
+        branch: str,
+        in_place: bool,
+        age_key: Path | None,
+    ) -> int:
+        return _run(action, file, repo, branch, recipients, in_place, age_key)
 
     command.__doc__ = help_text
     return secrets_group.command(action.value, help=help_text)(command)

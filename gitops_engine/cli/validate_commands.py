@@ -15,6 +15,7 @@ import click
 from gitops_engine.app.diff import diff_repository
 from gitops_engine.app.validate import parse_sources, validate_repository
 from gitops_engine.model.finding import Finding, Severity
+from gitops_engine.validate.diff import ScopeCount, count_changes
 
 _repo_option = click.option(
     "--repo",
@@ -111,12 +112,27 @@ def diff_command(base: str, head: str, repo: str, start: str | None, sources: tu
     elif not result.changes:
         click.echo("no rendered changes")
     else:
+        _print_summary(count_changes(result.changes))
         for (cluster, ks), changes in groupby(result.changes, key=lambda c: (c.cluster, c.kustomization)):
             click.echo(f"## cluster {cluster} — {ks}")
             for change in changes:
                 click.echo(f"{change.change.value}: {change.object}")
                 click.echo(change.diff, nl=False)
     return 1 if result.changes else 0
+
+
+def _print_summary(counts: Sequence[ScopeCount]) -> None:
+    """The counts first, one row per cluster and Kustomization, so a long diff starts with its shape."""
+    clusters = len({c.cluster for c in counts})
+    total = sum(c.added + c.changed + c.removed for c in counts)
+    click.echo(f"{total} object(s) differ in {len(counts)} Kustomization(s) on {clusters} cluster(s):")
+    table = [("CLUSTER", "KUSTOMIZATION", "ADDED", "CHANGED", "REMOVED")]
+    table += [(c.cluster, c.kustomization, str(c.added), str(c.changed), str(c.removed)) for c in counts]
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    for row in table:
+        cells = [cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        click.echo("  " + "  ".join(cells).rstrip())
+    click.echo("")
 
 
 def _finding_json(finding: Finding) -> dict[str, object]:

@@ -146,6 +146,35 @@ class Ingress:
     domain: str = ""
 
 
+ReconcilerRunner = Literal["cronjob", "workflow"]
+DEFAULT_RECONCILER_RESOURCES: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {
+        "requests": MappingProxyType({"cpu": "100m", "memory": "256Mi"}),
+        "limits": MappingProxyType({"cpu": "1", "memory": "1Gi"}),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Reconciler:
+    """`gitops-engine reconcile` on a schedule: a CronJob on the management cluster, or the fleet repository's
+    scheduled workflow.
+
+    `repository` is what a pass reconciles (default: the URL Flux clones); `repositories` and `shards` spread the
+    passes over many fleet repositories, one shard per index of a Kubernetes Indexed Job.
+    """
+
+    schedule: str
+    image: str
+    repository: str
+    runner: ReconcilerRunner = "cronjob"
+    resources: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: DEFAULT_RECONCILER_RESOURCES)
+    gitea_token_secret: str = ""  # a Secret in kommander-flux holding the Gitea token under `token`
+    gitea_token: ValueSource | None = None  # where seed reads the token it encrypts into that Secret
+    repositories: tuple[str, ...] = ()
+    shards: int = 1
+
+
 @dataclass(frozen=True)
 class Platform:
     """Everything `seed` needs to know, validated."""
@@ -163,6 +192,7 @@ class Platform:
     age_recipients: tuple[str, ...] = ()
     airgapped: bool = False
     secrets: tuple[SecretSpec, ...] = ()
+    reconciler: Reconciler | None = None
 
     def workspace(self, name: str) -> Workspace:
         """The workspace called `name` (the spec loader guarantees it exists)."""

@@ -15,6 +15,8 @@ from gitops_engine.model.state import HEADER, STATE_PATH, AppRecord, State, enco
 from gitops_engine.model.tree import Tree
 from gitops_engine.render import objects as o
 from gitops_engine.render.placement import Placement, place_apps
+from gitops_engine.render.reconciler import reconciler_documents, runs_in_cluster
+from gitops_engine.render.workflows import workflow_files
 
 FLUX_CHART = ("flux2", "2.14.1", "https://fluxcd-community.github.io/helm-charts")
 PRIORITY_CLASSES = (("dkp-critical-priority", 100002000), ("dkp-high-priority", 100001000))
@@ -38,6 +40,8 @@ class RenderInputs:
     # the version of record of every deployment (render/versions): the render's own choice, so not an input
     # the digest covers, kept in the state file for the next seed and the bot
     records: Mapping[str, AppRecord] = field(default_factory=dict)
+    # the engine's repository template (path → bytes): the workflows seeded into the fleet repository
+    templates: Mapping[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ def render(inputs: RenderInputs, placements: Mapping[str, list[Placement]] | Non
     files.update(_applications(placements))
     files.update(_workspaces(platform))
     files.update(_catalog_repositories(platform))
+    files.update({path: _yaml(*docs) for path, docs in reconciler_documents(platform).items()})
+    files.update(workflow_files(platform, inputs.templates))
     for cluster in platform.clusters:
         secrets = sorted(p for p in inputs.secrets if p.startswith(f"clusters/{cluster.name}/secrets/"))
         files.update(_cluster(platform, cluster, placements[cluster.name], secrets))
@@ -252,6 +258,8 @@ def _cluster(
     )
     if cluster.role == "management" and platform.catalog_repositories:
         resources.append("../../common/catalog-repositories")
+    if cluster.role == "management" and runs_in_cluster(platform):
+        resources.append("reconciler")
     if secrets:
         files[f"{base}/secrets/kustomization.yaml"] = _kustomization(p.rsplit("/", 1)[1] for p in secrets)
         resources.append("secrets")

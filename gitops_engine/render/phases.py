@@ -33,7 +33,8 @@ PHASES: tuple[Phase, ...] = (
     Phase(14, "core-apps", "Core app deployments"),
     Phase(15, "optional-apps", "Optional app deployments"),
     Phase(16, "catalog-repositories", "Catalog repository loader"),
-    Phase(17, "provenance", "Provenance (.gitops-engine/state.yaml)"),
+    Phase(17, "reconciler", "Reconciler: the scheduled CronJob and the repository's workflows"),
+    Phase(18, "provenance", "Provenance (.gitops-engine/state.yaml)"),
 )
 _BY_KEY = {p.key: p for p in PHASES}
 
@@ -55,6 +56,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"^workspaces/"), "app-management"),
     (re.compile(r"^common/catalog-repositories/"), "catalog-repositories"),
+    (re.compile(r"^(clusters/[^/]+/reconciler/|\.gitea/workflows/)"), "reconciler"),
     (re.compile(r"^\.gitops-engine/"), "provenance"),
 )
 _APP_PATH = re.compile(

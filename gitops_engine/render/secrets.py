@@ -13,7 +13,7 @@ from gitops_engine.render import objects as o
 from gitops_engine.render.placement import Placement
 from gitops_engine.spec.loader import clusters_of_project
 
-Origin = Literal["git-credentials", "gitea-admin", "spec"]
+Origin = Literal["git-credentials", "gitea-admin", "spec", "reconciler-token"]
 GITEA_ADMIN_SECRET = "gitea-admin-credentials"
 
 
@@ -53,6 +53,18 @@ def needed_secrets(platform: Platform, placements: Mapping[str, list[Placement]]
                 needs.append(
                     SecretNeed(cluster.name, p.namespace, GITEA_ADMIN_SECRET, "Gitea admin user", "gitea-admin")
                 )
+    reconciler = platform.reconciler
+    if reconciler is not None and reconciler.runner == "cronjob" and reconciler.gitea_token is not None:
+        manager = next(c for c in platform.clusters if c.role == "management")
+        needs.append(
+            SecretNeed(
+                manager.name,
+                o.FLUX_NAMESPACE,
+                reconciler.gitea_token_secret,
+                "Gitea token for the reconciler",
+                "reconciler-token",
+            )
+        )
     for index, secret in enumerate(platform.secrets):
         if secret.project is not None:
             project = platform.project(secret.project)

@@ -110,5 +110,6 @@ def unwrap_key(stanzas: Sequence[AgeStanza], identities: Iterable[str], where: s
     wanted = ", ".join(s.recipient for s in stanzas)
     raise NoMatchingKeyError(
         f"{where}: no age identity opens this file (it is encrypted for {wanted}); "
-        f"{len(keys)} identit{'y' if len(keys) == 1 else 'ies'} tried — set SOPS_AGE_KEY_FILE to the matching key"
+        f"{len(keys)} identit{'y' if len(keys) == 1 else 'ies'} tried — pass --age-key FILE (or set "
+        "SOPS_AGE_KEY_FILE) naming the matching key"
     )

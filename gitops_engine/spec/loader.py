@@ -25,6 +25,7 @@ from gitops_engine.model.platform import (
     Workspace,
 )
 from gitops_engine.spec.reader import SpecReader, read_config
+from gitops_engine.spec.reconciler import read_reconciler
 
 API_VERSION = "gitops-engine.io/v1alpha1"
 KIND = "Platform"
@@ -35,7 +36,7 @@ RESERVED_NAMESPACES = ("kommander-flux", "kube-system", "default")
 
 _TOP = (
     "apiVersion", "kind", "metadata", "git", "airgapped", "variables", "ingress", "age", "catalog",
-    "workspaces", "clusters", "projects", "apps", "secrets",
+    "workspaces", "clusters", "projects", "apps", "secrets", "reconciler",
 )  # fmt: skip
 
 
@@ -66,9 +67,10 @@ def _read_platform(r: SpecReader, raw: Any) -> Platform:
     if top.get("kind") is not None and top.get("kind") != KIND:
         r.error(("kind",), f"must be {KIND!r}")
     meta = r.mapping(("metadata",), top.get("metadata") or {}, ("name",))
+    git = _read_git(r, top.get("git") or {})
     return Platform(
         name=r.string(("metadata", "name"), meta.get("name"), dns=True, default="platform"),
-        git=_read_git(r, top.get("git") or {}),
+        git=git,
         airgapped=r.boolean(("airgapped",), top.get("airgapped")),
         variables=_read_variables(r, top.get("variables")),
         ingress=_read_ingress(r, top.get("ingress") or {}),
@@ -80,6 +82,7 @@ def _read_platform(r: SpecReader, raw: Any) -> Platform:
         projects=tuple(_read_projects(r, top.get("projects"))),
         apps=tuple(_read_apps(r, top.get("apps"))),
         secrets=_read_secrets(r, top.get("secrets")),
+        reconciler=read_reconciler(r, top.get("reconciler"), git, lambda path, raw: _read_source(r, path, raw)),
     )
 
 
@@ -153,6 +156,11 @@ def _read_sources(r: SpecReader, path: tuple[str | int, ...], raw: Any) -> dict[
         if text:
             out[str(key)] = ValueSource("env" if kind == "env" else "file", text, r.doc.line_of(key_path))
     return out
+
+
+def _read_source(r: SpecReader, path: tuple[str | int, ...], raw: Any) -> ValueSource | None:
+    """One `{env: NAME}` / `{file: PATH}` value at `path`."""
+    return _read_sources(r, path[:-1], {str(path[-1]): raw}).get(str(path[-1]))
 
 
 def _read_secrets(r: SpecReader, raw: Any) -> tuple[SecretSpec, ...]:

@@ -63,6 +63,29 @@ def diff_rendered(base: Discovery, head: Discovery) -> tuple[ObjectChange, ...]:
     return tuple(changes)
 
 
+@dataclass(frozen=True)
+class ScopeCount:
+    """How many objects one Flux Kustomization of one cluster adds, changes and removes."""
+
+    cluster: str
+    kustomization: str
+    added: int
+    changed: int
+    removed: int
+
+
+def count_changes(changes: tuple[ObjectChange, ...]) -> tuple[ScopeCount, ...]:
+    """Counts per (cluster, Kustomization), in the order the changes come in (diff_rendered sorts them)."""
+    counts: dict[tuple[str, str], dict[Change, int]] = {}
+    for change in changes:
+        scope = counts.setdefault((change.cluster, change.kustomization), dict.fromkeys(Change, 0))
+        scope[change.change] += 1
+    return tuple(
+        ScopeCount(cluster, ks, by[Change.ADDED], by[Change.CHANGED], by[Change.REMOVED])
+        for (cluster, ks), by in counts.items()
+    )
+
+
 def _masked(
     old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
 ) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:

@@ -72,22 +72,30 @@ def test_config_is_found_by_searching_upward(tmp_path: Path) -> None:
     assert find_config(deep / "file.yaml") == deep / ".sops.yaml"
 
 
-def test_identity_discovery_follows_sops_order(tmp_path: Path) -> None:
-    ids = [generate_identity()[0] for _ in range(4)]
+def test_identity_discovery_takes_the_flag_then_sops_order_then_the_keys_seed_writes(tmp_path: Path) -> None:
+    ids = [generate_identity()[0] for _ in range(7)]
+    flag = tmp_path / "flag.agekey"
+    flag.write_text(ids[0] + "\n")
     key_file = tmp_path / "file.txt"
-    key_file.write_text(f"# comment\n\n{ids[1]}\n")
+    key_file.write_text(f"# comment\n\n{ids[2]}\n")
     default = tmp_path / "cfg" / "sops" / "age" / "keys.txt"
     default.parent.mkdir(parents=True)
-    default.write_text(ids[3] + "\n")
+    default.write_text(ids[4] + "\n")
+    seeded = tmp_path / "cfg" / "gitops-engine" / "age"
+    seeded.mkdir(parents=True)
+    (seeded / "b-platform.agekey").write_text(ids[6] + "\n")
+    (seeded / "a-platform.agekey").write_text(ids[5] + "\n")
+    (seeded / "notes.txt").write_text("not a key file\n")
     env = {
-        "SOPS_AGE_KEY": ids[0],
+        "SOPS_AGE_KEY": ids[1],
         "SOPS_AGE_KEY_FILE": str(key_file),
-        "SOPS_AGE_KEY_CMD": f"echo {ids[2]}",
+        "SOPS_AGE_KEY_CMD": f"echo {ids[3]}",
         "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
     }
-    assert all_identities(env) == ids
-    assert [s.origin.split("=")[0] for s in discover_identities(env)][:3] == [
-        "SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD",
+    assert all_identities(env, key_file=flag) == ids
+    assert [s.origin.split("=")[0] for s in discover_identities(env, key_file=flag)] == [
+        f"--age-key {flag}", "SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD", str(default),
+        str(seeded / "a-platform.agekey"), str(seeded / "b-platform.agekey"),
     ]  # fmt: skip
     assert all_identities({"HOME": str(tmp_path / "nohome")}) == []
 

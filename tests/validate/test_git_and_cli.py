@@ -13,7 +13,8 @@ from gitops_engine.adapters import git
 from gitops_engine.app.diff import diff_repository
 from gitops_engine.app.validate import validate_repository
 from gitops_engine.cli.main import main
-from gitops_engine.validate.diff import MASK, MASK_CHANGED, Change
+from gitops_engine.validate.diff import MASK, MASK_CHANGED, Change, ObjectChange, ScopeCount, count_changes
+from gitops_engine.validate.objects import ObjectId
 from tests.validate.fixtures import BASE, RELEASE
 
 AUTHOR = git.Signature("test", "test@example.invalid", 1_700_000_000)
@@ -123,6 +124,39 @@ def test_cli_exit_codes_and_json(bare: tuple[Path, list[str]], capsys: pytest.Ca
     assert main(["validate", "--repo", str(path), "--ref", "no-such-branch"]) == 2
     assert "no revision 'no-such-branch'" in capsys.readouterr().err
     assert main(["validate", "--repo", str(path), "--path", "nowhere"]) == 2
+
+
+def test_diff_text_starts_with_counts_per_cluster_and_kustomization(
+    bare: tuple[Path, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, (first, second) = bare
+    assert main(["diff", first, second, "--repo", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:5] == [
+        "4 object(s) differ in 1 Kustomization(s) on 1 cluster(s):",
+        "  CLUSTER       KUSTOMIZATION                   ADDED  CHANGED  REMOVED",
+        "  clusters/dev  Kustomization/flux-system/apps      1        2        1",
+        "",
+        "## cluster clusters/dev — Kustomization/flux-system/apps",
+    ]
+
+
+def test_counts_keep_each_cluster_and_kustomization_apart() -> None:
+    def change(cluster: str, ks: str, name: str, kind: Change) -> ObjectChange:
+        return ObjectChange(cluster, ks, ObjectId("", "ConfigMap", "ns", name), kind, "")
+
+    changes = (
+        change("a", "Kustomization/x/apps", "one", Change.ADDED),
+        change("a", "Kustomization/x/apps", "two", Change.ADDED),
+        change("a", "Kustomization/x/infra", "three", Change.REMOVED),
+        change("b", "Kustomization/x/apps", "four", Change.CHANGED),
+    )
+
+    assert count_changes(changes) == (
+        ScopeCount("a", "Kustomization/x/apps", 2, 0, 0),
+        ScopeCount("a", "Kustomization/x/infra", 0, 0, 1),
+        ScopeCount("b", "Kustomization/x/apps", 0, 1, 0),
+    )
 
 
 def test_cli_validates_a_clean_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
