@@ -72,8 +72,10 @@ def discover_identities(env: Mapping[str, str] | None = None, key_file: Path | N
 
 
 def all_identities(env: Mapping[str, str] | None = None, key_file: Path | None = None) -> list[str]:
-    """The identities of `discover_identities`, flattened in order."""
-    return [identity for source in discover_identities(env, key_file) for identity in source.identities]
+    """The identities of `discover_identities`, flattened in order, each once (the key seed wrote may also be
+    named by --age-key or SOPS_AGE_KEY_FILE)."""
+    found = [identity for source in discover_identities(env, key_file) for identity in source.identities]
+    return list(dict.fromkeys(found))
 
 
 def _read_key_file(path: Path, origin: str) -> list[str]:

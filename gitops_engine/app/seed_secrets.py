@@ -90,10 +90,11 @@ def keep_new_key(key: AgeKey) -> None:
 
 
 def identities_for(key: AgeKey) -> list[str]:
-    """Identities that can open existing files: our key file plus whatever sops itself would find."""
-    found = parse_identities(key.key_file.read_text()) if key.key_file and key.key_file.exists() else []
+    """Identities that can open existing files: a key made by this run, our key file, then the discovery order of
+    adapters.agekeys."""
     fresh = [key.new_identity] if key.new_identity is not None else []
-    return fresh + found + keyfiles.all_identities()
+    existing = key.key_file if key.key_file is not None and key.key_file.exists() else None
+    return fresh + keyfiles.all_identities(key_file=existing)
 
 
 def secret_inputs(

@@ -166,7 +166,8 @@ def test_rewrap_changes_stale_files_only_and_lists_those_no_identity_opens() -> 
         )
     assert dict(result.failures) == {
         "clusters/c1/secrets/token.env": f"clusters/c1/secrets/token.env: no age identity opens this file (it is "
-        f"encrypted for {rc}); 1 identity tried — set SOPS_AGE_KEY_FILE to the matching key"
+        f"encrypted for {rc}); 1 identity tried — pass --age-key FILE (or set SOPS_AGE_KEY_FILE) naming the "
+        "matching key"
     }
 
     def no_lookup() -> list[str]:
@@ -189,7 +190,7 @@ def test_updatekeys_repo_commits_the_rest_and_exits_1_naming_the_file_it_could_n
     assert out.out.startswith("committed ") and out.out.endswith(" on main: 2 file(s)\n")
     assert out.err == (
         f"not changed: clusters/c1/secrets/token.env: no age identity opens this file (it is encrypted for {rc}); "
-        "1 identity tried — set SOPS_AGE_KEY_FILE to the matching key\n"
+        "1 identity tried — pass --age-key FILE (or set SOPS_AGE_KEY_FILE) naming the matching key\n"
     )
     tree = read_tree(repo, head_of(repo, "main").tree)
     assert _recipients(tree["clusters/c1/secrets/old.sops.yaml"]) == [ra, rb]

@@ -118,12 +118,15 @@ def test_a_recipient_change_is_planned_and_re_wrapped_in_the_seed_commit(
     _with_recipients(spec, ra, rb)
     planned = run_cli("plan", "-c", str(spec))
     assert planned.code == 0, planned.err
-    why = f"no age identity opens this file (it is encrypted for {rc}); 1 identity tried — set SOPS_AGE_KEY_FILE"
+    why = (
+        f"no age identity opens this file (it is encrypted for {rc}); 1 identity tried — pass --age-key FILE "
+        "(or set SOPS_AGE_KEY_FILE)"
+    )
     expected = [f"     - re-wrapped {p} +{rb}" for p in sorted(stale) if p != WITH_PGP]
     expected.insert(
         sorted(stale).index(WITH_PGP), f"     - re-wrapped {WITH_PGP} +{rb} (carried: pgp {pgp_key.fingerprint})"
     )
-    expected.append(f"     - not re-wrapped {NOBODY} +{ra} +{rb} -{rc}: {why} to the matching key")
+    expected.append(f"     - not re-wrapped {NOBODY} +{ra} +{rb} -{rc}: {why} naming the matching key")
     listing = planned.out.split("encrypted files wrapped for other recipients than .sops.yaml names:\n")[1]
     assert listing.splitlines()[: len(expected)] == expected
     as_json = json.loads(run_cli("seed", "-c", str(spec), "--dry-run", "--json").out)["recipients"]
@@ -134,7 +137,7 @@ def test_a_recipient_change_is_planned_and_re_wrapped_in_the_seed_commit(
             "added": [ra, rb],
             "removed": [rc],
             "carried": [],
-            "reason": f"{NOBODY}: {why} to the matching key",
+            "reason": f"{NOBODY}: {why} naming the matching key",
         }
     ]
     markdown = run_cli("plan", "-c", str(spec), "--markdown").out
@@ -228,7 +231,7 @@ def test_reconcile_re_wraps_with_the_spec_unchanged_and_fails_its_seed_step_unti
     )
     assert seed_step["failures"] == [
         f"not re-wrapped {HAND} +{FIXED_RECIPIENT} -{rx}: no age identity opens this file (it is encrypted for {rx}); "
-        "0 identities tried — set SOPS_AGE_KEY_FILE to the matching key"
+        "0 identities tried — pass --age-key FILE (or set SOPS_AGE_KEY_FILE) naming the matching key"
     ]
 
     monkeypatch.setenv("SOPS_AGE_KEY", hidden)
