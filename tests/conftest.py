@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +15,11 @@ DATA = ROOT / "tests" / "data"
 
 @pytest.fixture(autouse=True)
 def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Keep the user's and machine's git configuration out of every test."""
+    """Keep the user's and machine's git configuration and GITOPS_ENGINE_* settings out of every test."""
     home = tmp_path_factory.mktemp("home")
+    # every option can come from GITOPS_ENGINE_<FLAG>: the caller's settings must not reach the commands under test
+    for name in [n for n in os.environ if n.startswith("GITOPS_ENGINE_")]:
+        monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))

@@ -113,6 +113,9 @@ def test_listed_repositories_make_an_indexed_job_with_one_shard_per_index(
 
     assert schema_errors(job) == [] and schema_errors(listing) == []
     spec = job["spec"]["jobTemplate"]["spec"]
+    # the Job the CronJob creates each time (and `kubectl create job --from=cronjob/…` creates at once)
+    indexed_job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "reconcile-now"}, "spec": spec}
+    assert schema_errors(indexed_job) == []
     assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 2, 2)
     (container,) = spec["template"]["spec"]["containers"]
     assert container["args"] == [
