@@ -13,10 +13,9 @@ from pathlib import Path
 from gitops_engine.adapters import fs
 from gitops_engine.adapters.targets import Target, parse_target
 from gitops_engine.core.errors import InputError
+from gitops_engine.spec.reconciler import MAX_REPOSITORIES, MAX_SHARDS
 
 MAX_LIST_BYTES = 1 << 20
-MAX_REPOSITORIES = 10_000
-MAX_SHARDS = 1000
 
 
 @dataclass(frozen=True)
