@@ -85,12 +85,12 @@ def pushed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushed]:
     require_tools(["mmdebstrap", "podman", "skopeo", "chroot", "mount"])
     work = tmp_path_factory.mktemp("image")
     tag = f"localhost/gitops-engine-test:{uuid.uuid4().hex[:12]}"
-    built = subprocess.run(
-        ["bash", "scripts/build-image", "--tag", tag],
-        cwd=ROOT, capture_output=True, text=True, timeout=1700, check=False,
-    )  # fmt: skip
-    assert built.returncode == 0, f"scripts/build-image failed:\n{built.stdout}\n{built.stderr}"
     try:
+        built = subprocess.run(
+            ["bash", "scripts/build-image", "--tag", tag],
+            cwd=ROOT, capture_output=True, text=True, timeout=1700, check=False,
+        )  # fmt: skip
+        assert built.returncode == 0, f"scripts/build-image failed:\n{built.stdout}\n{built.stderr}"
         with registry(work) as base:
             copied = subprocess.run(
                 ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"containers-storage:{tag}",
