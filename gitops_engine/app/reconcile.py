@@ -96,8 +96,8 @@ def reconcile(
 ) -> ReconcileReport:
     """Run one pass under the repository lock (LockedError when another pass holds it); items stream to `on_item`.
 
-    The re-seed is unattended: `age_key` (else the spec's recipients or the default key file) must exist, and
-    no secret value is read (see SeedRequest.unattended)."""
+    The re-seed opens and writes Secrets with `age_key` (else the spec's recipients or the default key file) and
+    keeps every Secret whose values it cannot read (see SeedRequest.scheduled)."""
     sink: ItemSink = on_item or (lambda step, line: None)
     name = display_name(target)
     with lock.exclusive(lock_path(target, cache_root), f"repository {name}"):
@@ -136,7 +136,7 @@ def _seed_step(
             cache_root=cache_root,
             verify=verify,
             age_key_file=age_key,
-            unattended=True,
+            scheduled=True,
         )
         result = seed(request)
     except GitopsError as exc:

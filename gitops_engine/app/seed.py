@@ -87,9 +87,9 @@ class SeedRequest:
     target: Target | None = None  # an already parsed target (wins over `repository`)
     verify: bool = True  # refuse a commit that introduces errors `validate` reports (git's --no-verify)
     cache_root: Path | None = None  # where remotes' object stores live (default: the user's cache)
-    # a scheduled pass (reconcile): no secret value is read (their encrypted files stay as they are; new ones
-    # wait for a seed run by someone who has the values) and no age key is generated (a missing one is an error)
-    unattended: bool = False
+    # a scheduled pass (reconcile), possibly where no secret value is at hand (the cluster): a Secret whose values
+    # cannot be read keeps its encrypted file, and an --age-key file that is missing is an error, not a new key
+    scheduled: bool = False
 
 
 @dataclass(frozen=True)
@@ -281,12 +281,11 @@ def _opened(request: SeedRequest, progress: Progress, *, create_key: bool) -> It
 
 def _job(request: SeedRequest, inputs: LoadedInputs, progress: Progress, create_key: bool) -> _Job:
     platform = inputs.spec.platform
-    key = resolve_age_key(platform, request.age_key_file, create=create_key and not request.unattended)
-    if request.unattended and key.would_generate:
-        raise InputError(
-            f"{key.key_file}: no age identity there; a scheduled pass never makes one (pass --age-key with the "
-            "fleet's key, e.g. the sops-age Secret mounted as a file)"
-        )
+    named = request.age_key_file
+    if request.scheduled and named is not None and not named.exists():
+        # a new key here would re-wrap the fleet's Secrets for an identity no cluster holds
+        raise InputError(f"--age-key {named}: no such file (mount the fleet's key there, e.g. the sops-age Secret)")
+    key = resolve_age_key(platform, named, create=create_key)
     return _Job(request, inputs, request.branch or platform.git.branch, key, progress)
 
 
@@ -452,7 +451,7 @@ def _plan(job: _Job, session: Session, base: Base) -> SeedPlan:
         return SeedPlan(session.display, job.branch, base.commit, tuple(PhasePlan(p) for p in PHASES), (), age_key=key)
     needs = needed_secrets(platform, placements)
     secrets, pending = secret_inputs(
-        platform, needs, current, inputs.files.name, inputs.files.folder, key, read_values=not request.unattended
+        platform, needs, current, inputs.files.name, inputs.files.folder, key, scheduled=request.scheduled
     )
     job.progress("rendering")
     rendered = render(replace(render_inputs, secrets=secrets), placements)

@@ -105,21 +105,24 @@ def secret_inputs(
     values_folder: Path,
     key: AgeKey,
     *,
-    read_values: bool = True,
+    scheduled: bool = False,
 ) -> tuple[dict[str, bytes | None], list[PendingSecret]]:
     """For each needed Secret: its plaintext manifest, None (keep the encrypted file there), or pending.
 
-    Without `read_values` (a scheduled pass) no value is read: existing encrypted files are kept and new Secrets
-    that need values wait."""
+    A `scheduled` pass (reconcile) runs where the values may not be, as in the cluster: a Secret whose values it
+    cannot read keeps its encrypted file, or waits when it has none yet, instead of stopping the seed."""
     inputs: dict[str, bytes | None] = {}
     pending: list[PendingSecret] = []
     generated: dict[tuple[str, str], bytes] = {}
     for need in needs:
         sources = _sources_of(platform, need)
-        if sources and not read_values and need.path not in existing:
-            pending.append(_pending(need, "a scheduled pass reads no secret values: run seed where they are set"))
+        if sources and scheduled and not all(_readable(v, values_folder) for v in sources.values()):
+            if need.path in existing:
+                inputs[need.path] = None
+            else:
+                pending.append(_pending(need, "the scheduled pass cannot read its values: run seed where they are"))
             continue
-        if sources and read_values:
+        if sources:
             data = {k: _read_value(v, k, spec_name, values_folder) for k, v in sources.items()}
         elif need.path in existing:
             inputs[need.path] = None
@@ -198,6 +201,12 @@ def _read_value(source: ValueSource, key: str, spec_name: str, folder: Path) -> 
         return path.read_bytes()
     except OSError as exc:
         raise InputError(f"{where}: cannot read {source.ref} ({exc.strerror})") from exc
+
+
+def _readable(source: ValueSource, folder: Path) -> bool:
+    if source.kind == "env":
+        return source.ref in os.environ
+    return (folder / source.ref).is_file()
 
 
 def _pending(need: SecretNeed, reason: str) -> PendingSecret:

@@ -1,4 +1,5 @@
-"""`reconcile` as the CronJob runs it: unattended (no secret values, no new keys), and over a sharded list."""
+"""`reconcile` as the CronJob runs it: without the secret values at hand, with the fleet's key mounted, and over a
+sharded list of repositories."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def seed_step(output: str) -> dict[str, str]:
     return {"status": steps["seed"]["status"], "detail": steps["seed"]["detail"]}
 
 
-def test_a_scheduled_pass_keeps_encrypted_secrets_without_reading_their_values(
+def test_a_scheduled_pass_keeps_the_encrypted_secrets_whose_values_it_cannot_read(
     offline: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fleet = offline / "fleet.git"
@@ -76,6 +77,7 @@ def test_a_scheduled_pass_keeps_encrypted_secrets_without_reading_their_values(
     commit(fleet, {SPEC_PATH: text.encode()})
 
     scheduled = run_cli("reconcile", "--repo", str(fleet), "--age-key", str(key), "--json")
+    at_the_desk_again = run_cli("seed", "--repo", str(fleet), "--ref", "main", "--age-key", str(key))
 
     assert seed_step(scheduled.out)["status"] == "ok", scheduled.out
     assert seed_step(scheduled.out)["detail"].startswith("committed ")
@@ -83,23 +85,25 @@ def test_a_scheduled_pass_keeps_encrypted_secrets_without_reading_their_values(
     assert after[CREDENTIALS] == encrypted
     overrides = "clusters/host-cluster/apps/management/kube-prometheus-stack-overrides.yaml"
     assert b"retention: 45d" in after[overrides]
+    # a seed run by hand still insists on the values
+    assert at_the_desk_again.code == 2
+    assert "environment variable FLEET_USER_FOR_TEST is not set" in at_the_desk_again.err
 
 
-def test_a_scheduled_pass_without_the_fleet_key_fails_its_seed_step_and_makes_no_key(offline: Path) -> None:
+def test_a_scheduled_pass_whose_mounted_key_is_missing_fails_its_seed_step_and_makes_no_key(offline: Path) -> None:
     fleet = offline / "fleet.git"
     commit(fleet, {SPEC_PATH: example_spec_text().encode()})
+    missing = offline / "secrets" / "sops-age" / "age.agekey"
 
-    scheduled = run_cli("reconcile", "--repo", str(fleet), "--json")
+    scheduled = run_cli("reconcile", "--repo", str(fleet), "--age-key", str(missing), "--json")
 
     step = seed_step(scheduled.out)
     assert scheduled.code == 1
-    assert step["status"] == "failed"
-    key = offline / "config" / "gitops-engine" / "age" / "example.agekey"
-    assert step["detail"] == (
-        f"{key}: no age identity there; a scheduled pass never makes one (pass --age-key with the fleet's key, "
-        "e.g. the sops-age Secret mounted as a file)"
-    )
-    assert not key.exists()
+    assert step == {
+        "status": "failed",
+        "detail": f"--age-key {missing}: no such file (mount the fleet's key there, e.g. the sops-age Secret)",
+    }
+    assert not missing.exists() and not (offline / "config" / "gitops-engine").exists()
     assert set(files_of(fleet)) == {SPEC_PATH}
 
 
