@@ -6,7 +6,7 @@ import json
 import re
 import shutil
 import subprocess
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from gitops_engine.cli.main import main
 from gitops_engine.updates.policy import Policy, parse_policy
 from gitops_engine.updates.report import Status, build_report, render_html
 from gitops_engine.updates.scan import scan_tree
+from tests.lookups.servers import Route, serving
 from tests.updates.support import NOW, commit_tree, synthetic_index
 from tests.updates.test_policy import REPO, URL, release
 
@@ -119,3 +120,47 @@ def test_report_cli_json_and_html(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert list(report["lookupFailures"]) == ["http://127.0.0.1:9"]
     assert captured.err.startswith("lookup failed: http://127.0.0.1:9: ")
     assert "<table>" in out.read_text()
+
+
+def test_report_text_has_a_header_a_cluster_column_and_a_line_per_source_that_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # one chart served on the loopback (a minor release 20 days old), one repository where nothing listens
+    now = datetime.now(UTC)
+    index = f"""apiVersion: v1
+entries:
+  app:
+  - {{name: app, version: 1.3.0, created: "{(now - timedelta(days=20, hours=1)).isoformat()}", urls: [a.tgz]}}
+  - {{name: app, version: 1.2.0, created: "{(now - timedelta(days=100)).isoformat()}", urls: [a.tgz]}}
+""".encode()
+    with serving() as charts:
+        charts.routes["/index.yaml"] = Route(body=index)
+        served, down = (
+            REPO.replace(URL.encode(), charts.url.encode()),
+            REPO.replace(URL.encode(), b"http://127.0.0.1:9"),
+        )
+        repo = tmp_path / "fleet.git"
+        commit_tree(repo, {
+            "clusters/east/repo.yaml": served, "clusters/east/app.yaml": release("app", "1.2.0"),
+            "clusters/west/repo.yaml": served, "clusters/west/app.yaml": release("app", "1.2.0"),
+            "clusters/lab/repo.yaml": down, "clusters/lab/tool.yaml": release("tool", "0.1.0"),
+        })  # fmt: skip
+
+        code = main(["report", "--repo", str(repo)])
+
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert code == 1
+    assert lines[0].split() == ["STATUS", "APP", "CLUSTERS", "CURRENT", "PATCH", "MINOR", "MAJOR", "BEHIND", "FILE"]
+    assert [line.split()[:8] for line in lines[1:]] == [
+        ["due", "app", "east", "1.2.0", "-", "1.3.0", "-", "20d"],
+        ["due", "app", "west", "1.2.0", "-", "1.3.0", "-", "20d"],
+        ["unknown", "tool", "lab", "0.1.0", "-", "-", "-", "0d"],
+    ]
+    assert [line.split()[8] for line in lines[1:]] == [
+        "clusters/east/app.yaml:8", "clusters/west/app.yaml:8", "clusters/lab/tool.yaml:8"
+    ]  # fmt: skip
+    # the cells line up under their heading
+    assert lines[0].index("CLUSTERS") == lines[1].index("east") == lines[2].index("west") == lines[3].index("lab")
+    assert lines[0].index("FILE") == lines[1].index("clusters/east/") == lines[3].index("clusters/lab/")
+    assert err.startswith("lookup failed: http://127.0.0.1:9: ") and err.count("\n") == 1
