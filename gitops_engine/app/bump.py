@@ -177,9 +177,11 @@ def bump_target(
     cache_dir: Path | None = None,
     cache_root: Path | None = None,
     verify: bool = True,
+    age_key: Path | None = None,
 ) -> BumpResult:
     """One bot pass over any target (see module doc); `cache_dir` keeps scans and branch trees, `cache_root` the
-    object stores of remotes; with `verify`, a branch that would introduce a `validate` error is not written."""
+    object stores of remotes; with `verify`, a branch that would introduce a `validate` error is not written;
+    `age_key` opens the Secrets of private chart sources (before the identities discovered)."""
     with open_target(target, cache_root=cache_root) as session:
         return bump(
             session,
@@ -190,6 +192,7 @@ def bump_target(
             now=now,
             cache_dir=cache_dir,
             verify=verify,
+            age_key=age_key,
         )
 
 
@@ -203,6 +206,7 @@ def bump(
     now: datetime | None = None,
     cache_dir: Path | None = None,
     verify: bool = True,
+    age_key: Path | None = None,
 ) -> BumpResult:
     """One bot pass over an opened target."""
     base = read_base(session, branch)
@@ -211,7 +215,7 @@ def bump(
     state = git.read_file(base.repo, base.tree, STATE_PATH)
     scan = hold_pinned(scan, decode(state, STATE_PATH) if state is not None else None)
     moment = now or datetime.now(UTC)
-    sources, unopened = with_credentials(scan.sources(), base.repo, base.tree)
+    sources, unopened = with_credentials(scan.sources(), base.repo, base.tree, age_key)
     indexes = lookup(sources)
     plan = propose(scan, indexes, policy, moment)
     branches = plan_branches(plan.proposals, moment)
@@ -429,11 +433,18 @@ def _supersede(
 
 
 def run_pass(
-    target: Target, branch: str = "main", *, cache_root: Path | None = None, verify: bool = True
+    target: Target,
+    branch: str = "main",
+    *,
+    cache_root: Path | None = None,
+    verify: bool = True,
+    age_key: Path | None = None,
 ) -> BumpResult:
     """The reconcile step: bump any target with the Helm/OCI adapters."""
     options = lookups.LookupOptions(cache_dir=cache_root / "charts" if cache_root else None)
     scans = cache_root / "scans" if cache_root else lookups.default_cache_dir()
     remotes = cache_root / "remotes" if cache_root else None
     lookup = AdapterLookup(options)
-    return bump_target(target, lookup, branch=branch, cache_dir=scans, cache_root=remotes, verify=verify)
+    return bump_target(
+        target, lookup, branch=branch, cache_dir=scans, cache_root=remotes, verify=verify, age_key=age_key
+    )

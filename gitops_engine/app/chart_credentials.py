@@ -1,9 +1,9 @@
 """Credentials for private chart repositories, read from the Secret a source names in `spec.secretRef`.
 
 The scan finds the Secret in the source's cluster and namespace (updates.scan); here its file is read from the
-repository and, when SOPS-encrypted (as a fleet repository keeps Secrets), decrypted with the identities sops
-would find (adapters.agekeys). Flux reads `username` and `password` from the Secret; a
-`kubernetes.io/dockerconfigjson` Secret (what `flux create secret oci` writes for an OCIRepository) gives the
+repository and, when SOPS-encrypted (as a fleet repository keeps Secrets), decrypted with the identities of the
+one discovery order (adapters.agekeys: the --age-key file first). Flux reads `username` and `password` from the
+Secret; a `kubernetes.io/dockerconfigjson` Secret (what `flux create secret oci` writes for an OCIRepository) gives the
 `auths` entry of the registry's host. The values stay in memory and go to the lookup's Authorization header
 only: never to argv, a log line, a message or a cache.
 """
@@ -15,6 +15,7 @@ import binascii
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,10 +39,11 @@ def with_credentials(
     sources: Sequence[ChartSource],
     repo: git.Repository,
     tree: str,
-    identities: Callable[[], Iterable[str]] = all_identities,
+    age_key: Path | None = None,
 ) -> tuple[tuple[ChartSource, ...], dict[str, str]]:
     """`sources` with the credentials of their Secrets attached, and why each source left out could not get
-    them (by URL): such a source is not looked up, since an anonymous request would only be refused."""
+    them (by URL): such a source is not looked up, since an anonymous request would only be refused. `age_key` is
+    the identity file tried first."""
     found: list[ChartSource] = []
     failures: dict[str, str] = {}
     known: list[str] | None = None
@@ -49,7 +51,7 @@ def with_credentials(
     def keys() -> list[str]:
         nonlocal known
         if known is None:  # discovered once, and only when some source has a Secret
-            known = list(identities())
+            known = all_identities(key_file=age_key)
         return known
 
     for source in sources:

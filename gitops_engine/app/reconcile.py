@@ -96,15 +96,16 @@ def reconcile(
 ) -> ReconcileReport:
     """Run one pass under the repository lock (LockedError when another pass holds it); items stream to `on_item`.
 
-    The re-seed opens and writes Secrets with `age_key` (else the spec's recipients or the default key file) and
-    keeps every Secret whose values it cannot read (see SeedRequest.scheduled)."""
+    `age_key` is the fleet's identity for every step: the re-seed opens and writes Secrets with it (else with the
+    spec's recipients or the default key file) and keeps every Secret whose values it cannot read (see
+    SeedRequest.scheduled); the bump opens private chart sources' Secrets with it."""
     sink: ItemSink = on_item or (lambda step, line: None)
     name = display_name(target)
     with lock.exclusive(lock_path(target, cache_root), f"repository {name}"):
         steps = (
             _seed_step(target, branch, cache_root, sink, verify, age_key),
             _propagate_step(target, branch, cache_root, sink, verify),
-            _bump_step(target, branch, cache_root, sink, verify),
+            _bump_step(target, branch, cache_root, sink, verify, age_key),
         )
     return ReconcileReport(name, branch, steps)
 
@@ -176,9 +177,11 @@ def summarize(outcome: PropagateOutcome) -> str:
     return f"{counts}; committed {outcome.commit[:12]} to {outcome.ref}"
 
 
-def _bump_step(target: Target, branch: str, cache_root: Path | None, sink: ItemSink, verify: bool) -> StepReport:
+def _bump_step(
+    target: Target, branch: str, cache_root: Path | None, sink: ItemSink, verify: bool, age_key: Path | None
+) -> StepReport:
     try:
-        result = run_pass(target, branch, cache_root=cache_root, verify=verify)
+        result = run_pass(target, branch, cache_root=cache_root, verify=verify, age_key=age_key)
     except GitopsError as exc:
         return StepReport("bump", StepStatus.FAILED, str(exc))
     lines = [str(outcome) for outcome in result.outcomes]

@@ -39,13 +39,15 @@ def run_report(
     now: datetime | None = None,
     cache_dir: Path | None = None,
     cache_root: Path | None = None,
+    age_key: Path | None = None,
 ) -> Report:
-    """Report on `branch` of any target; `cache_dir` keeps scans by tree id, `cache_root` remotes' stores."""
+    """Report on `branch` of any target; `cache_dir` keeps scans by tree id, `cache_root` remotes' stores;
+    `age_key` opens the Secrets of private chart sources (before the identities discovered)."""
     with open_target(target, cache_root=cache_root) as session:
         base = read_base(session, branch)
         assert base.repo is not None and base.tree is not None
         scan, policy = scan_head(base.repo, base.tree, policy_file, cache_dir)
-        sources, unopened = with_credentials(scan.sources(), base.repo, base.tree)
+        sources, unopened = with_credentials(scan.sources(), base.repo, base.tree, age_key)
     moment = now or datetime.now(UTC)
     indexes = lookup(sources)
     failures = {**unopened, **getattr(lookup, "failures", {})}

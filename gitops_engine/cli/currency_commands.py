@@ -11,7 +11,7 @@ import click
 
 from gitops_engine.adapters import fs
 from gitops_engine.adapters.helmrepo import LookupOptions, default_cache_dir
-from gitops_engine.cli.targets import forge_options, resolve_target, verify_option
+from gitops_engine.cli.targets import age_key_option, forge_options, resolve_target, verify_option
 
 if TYPE_CHECKING:
     from gitops_engine.app.bump import BumpResult
@@ -56,6 +56,7 @@ _POLICY = click.option(
 @verify_option
 @_LOOKUP_TIMEOUT
 @_LOOKUP_DEADLINE
+@age_key_option
 def bump_command(
     repo: str,
     gitea_token_env: str | None,
@@ -67,6 +68,7 @@ def bump_command(
     no_verify: bool,
     lookup_timeout: float,
     lookup_deadline: float,
+    age_key: Path | None,
 ) -> int:
     """Propose chart updates: one branch (and, on Gitea, one pull request) per (app or group, target major).
 
@@ -87,6 +89,7 @@ def bump_command(
             dry_run=dry_run,
             cache_dir=default_cache_dir(),
             verify=not no_verify,
+            age_key=age_key,
         )
         if as_json:
             # freshly built rows cannot be cyclic: skip the encoder's per-container cycle bookkeeping
@@ -179,6 +182,7 @@ def dashboard_json(outcome: DashboardOutcome | None) -> dict[str, object] | None
 @_POLICY
 @_LOOKUP_TIMEOUT
 @_LOOKUP_DEADLINE
+@age_key_option
 def report_command(
     repo: str,
     gitea_token_env: str | None,
@@ -189,6 +193,7 @@ def report_command(
     policy_file: Path | None,
     lookup_timeout: float,
     lookup_deadline: float,
+    age_key: Path | None,
 ) -> int:
     """How current each chart is: newest patch/minor/major, days behind, window status.
 
@@ -200,7 +205,9 @@ def report_command(
 
     target = resolve_target(repo, gitea_token_env, gitea_token_file)
     lookup = AdapterLookup(LookupOptions(timeout=lookup_timeout, source_deadline=lookup_deadline))
-    report = run_report(target, lookup, branch=branch, policy_file=policy_file, cache_dir=default_cache_dir())
+    report = run_report(
+        target, lookup, branch=branch, policy_file=policy_file, cache_dir=default_cache_dir(), age_key=age_key
+    )
     if html_file is not None:
         fs.write_atomic(html_file, report.html().encode())
     if as_json:

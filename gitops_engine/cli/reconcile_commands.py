@@ -100,7 +100,8 @@ def _as_json(outcome: PropagateOutcome) -> dict[str, object]:
 @click.option(
     "--age-key",
     type=click.Path(path_type=Path),
-    help="The fleet's age identity for the re-seed (default: the spec's recipients, else the key seed wrote).",
+    help="The fleet's age identity: the re-seed's key (else the spec's recipients, else the key seed wrote; a "
+    "missing file is an error) and the identity every step tries first to open encrypted files.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print each step's status, items and failures as JSON.")
 @verify_option

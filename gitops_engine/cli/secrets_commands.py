@@ -7,18 +7,13 @@ from pathlib import Path
 import click
 
 from gitops_engine.app import secrets as app
+from gitops_engine.cli.targets import age_key_option
 from gitops_engine.core.errors import InputError
 
 _AGE = click.option("--age", "recipients", multiple=True, help="Age recipient (repeatable); default: .sops.yaml.")
 _REPO = click.option("--repo", type=click.Path(path_type=Path), help="Apply to every matching file of a repository.")
 _BRANCH = click.option("--branch", default="main", show_default=True, help="Branch to commit to with --repo.")
 _IN_PLACE = click.option("-i", "--in-place", is_flag=True, help="Rewrite FILE instead of printing to stdout.")
-_AGE_KEY = click.option(
-    "--age-key",
-    type=click.Path(path_type=Path),
-    help="age identity file tried first; then SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, "
-    "~/.config/sops/age/keys.txt and the keys seed writes (~/.config/gitops-engine/age/*.agekey).",
-)
 
 
 @click.group("secrets")
@@ -69,7 +64,7 @@ def _file_command(action: app.Action, help_text: str) -> click.Command:
     @_REPO
     @_BRANCH
     @_IN_PLACE
-    @_AGE_KEY
+    @age_key_option
     def command(
         file: Path | None,
         recipients: tuple[str, ...],

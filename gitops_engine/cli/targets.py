@@ -1,4 +1,5 @@
-"""The repository options every command that reads or writes a fleet repository shares."""
+"""The options every command that reads or writes a fleet repository shares: the repository, its forge, the age
+identity that opens its encrypted files, and verification."""
 
 from __future__ import annotations
 
@@ -12,6 +13,18 @@ from gitops_engine.adapters.targets import SecretSource, Target, gitea_repositor
 from gitops_engine.core.errors import InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+AGE_KEY_HELP = (
+    "age identity file tried first; then SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, "
+    "~/.config/sops/age/keys.txt and the keys seed writes (~/.config/gitops-engine/age/*.agekey)."
+)
+
+
+def age_key_option(function: F) -> F:
+    """`--age-key FILE`: the identity tried before those adapters.agekeys discovers (one order for every command
+    that opens encrypted files)."""
+    return click.option("--age-key", type=click.Path(path_type=Path), help=AGE_KEY_HELP)(function)
 
 
 def forge_options(function: F) -> F:

@@ -20,6 +20,7 @@ import yaml
 from gitops_engine.adapters.helmrepo import LookupOptions
 from gitops_engine.adapters.targets import LocalTarget
 from gitops_engine.app.bump import AdapterLookup, BumpResult, bump_target
+from gitops_engine.cli.main import main
 from gitops_engine.secrets import sopsfile
 from gitops_engine.secrets.agekeys import generate_identity
 from tests.lookups.registry import htpasswd_file, push_chart, registry
@@ -196,3 +197,39 @@ spec:
         (refused,) = anonymous.lookup_failures.values()
         assert "requires credentials" in refused
     _no_trace_of_the_password(tmp_path, result, caplog)
+
+
+@pytest.mark.parametrize("command", ["bump", "report", "reconcile"])
+def test_the_age_key_option_opens_the_secret_where_no_identity_is_discovered(
+    command: str,
+    tmp_path: Path,
+    age_key: tuple[str, Path],
+    private_helm: RepoServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the key is where the reconciler's pod mounts it, not where any discovery looks
+    mounted = tmp_path / "sops-age" / "age.agekey"
+    mounted.parent.mkdir()
+    age_key[1].rename(mounted)
+    monkeypatch.delenv("SOPS_AGE_KEY_FILE")
+    repo = tmp_path / "fleet.git"
+    commit_tree(repo, _helm_tree(private_helm, age_key[0]))
+    argv = {"bump": ["--dry-run"], "report": [], "reconcile": ["--json"]}[command]
+
+    without = main([command, "--repo", str(repo), *argv])
+    assert private_helm.requests_for("/index.yaml") == []
+    capsys.readouterr()
+    code = main([command, "--repo", str(repo), *argv, "--age-key", str(mounted)])
+    out = " ".join(capsys.readouterr().out.split())
+
+    assert (without, code) == (1, 0)
+    (seen,) = private_helm.requests_for("/index.yaml")
+    assert seen.status == 200
+    expected = {
+        "bump": "app 1.0.0 -> 1.1.0 (minor)",
+        "report": "due app prod 1.0.0 - 1.1.0 - 0d clusters/prod/app.yaml:9",
+        "reconcile": '"name": "bump", "status": "ok", "detail": "1 proposals, 1 branches, 0 failed"',
+    }
+    assert expected[command] in out
+    assert PASSWORD not in out
