@@ -4,6 +4,7 @@ found by the secrets commands."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -131,3 +132,35 @@ def test_secrets_decrypt_with_no_matching_key_says_how_to_name_one(
 
     assert decrypted.code == 1
     assert "0 identities tried — pass --age-key FILE (or set SOPS_AGE_KEY_FILE)" in decrypted.err
+
+
+def test_a_reconcile_that_reaches_no_server_prints_each_step_failed_once_on_one_line_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    unreachable = "http://127.0.0.1:1/fleet.git"
+
+    result = run_cli("reconcile", "--repo", unreachable)
+
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == ["seed", "propagate", "bump"]
+    for line in lines:
+        assert line.split(": ", 1)[1].startswith(f"failed — git list with {unreachable} failed (exit 128): fatal: ")
+
+
+def test_reconcile_json_lists_the_failure_of_each_step_that_reached_no_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    result = run_cli("reconcile", "--repo", "http://127.0.0.1:1/fleet.git", "--json")
+
+    assert result.code == 1
+    steps = json.loads(result.out)["steps"]
+    assert [(step["name"], step["status"], len(step["failures"])) for step in steps] == [
+        ("seed", "failed", 1),
+        ("propagate", "failed", 1),
+        ("bump", "failed", 1),
+    ]
+    assert all("\n" not in step["failures"][0] for step in steps)

@@ -59,6 +59,12 @@ class StepReport:
         return f"{self.name}: {self.status.value} — {self.detail}"
 
 
+def _failed(name: str, exc: GitopsError) -> StepReport:
+    """A step an error stopped: the error on one line (a tool's stderr folded in) as its detail and its failure."""
+    line = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return StepReport(name, StepStatus.FAILED, line, failures=(line,))
+
+
 @dataclass(frozen=True)
 class ReconcileReport:
     """Every step of one pass, in order."""
@@ -141,7 +147,7 @@ def _seed_step(
         )
         result = seed(request)
     except GitopsError as exc:
-        return StepReport("seed", StepStatus.FAILED, str(exc).splitlines()[0], failures=(str(exc),))
+        return _failed("seed", exc)
     # encrypted files no available identity could re-wrap for new recipients: the rest is committed
     failures = tuple(result.plan.recipients.failure_lines())
     status = StepStatus.FAILED if failures else StepStatus.OK
@@ -158,7 +164,7 @@ def _propagate_step(target: Target, branch: str, cache_root: Path | None, sink: 
     try:
         outcome = propagate(target, branch, cache_root=cache_root, verify=verify)
     except GitopsError as exc:
-        return StepReport("propagate", StepStatus.FAILED, str(exc))
+        return _failed("propagate", exc)
     lines = [str(item) for item in outcome.plan.items if item.status is not CopyStatus.UNCHANGED]
     lines += outcome.plan.warnings
     for line in lines:
@@ -183,7 +189,7 @@ def _bump_step(
     try:
         result = run_pass(target, branch, cache_root=cache_root, verify=verify, age_key=age_key)
     except GitopsError as exc:
-        return StepReport("bump", StepStatus.FAILED, str(exc))
+        return _failed("bump", exc)
     lines = [str(outcome) for outcome in result.outcomes]
     if result.dashboard is not None:
         lines.append(str(result.dashboard))

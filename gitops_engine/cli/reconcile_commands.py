@@ -173,7 +173,8 @@ def _one_pass(
         for step in report.steps:
             click.echo(str(step))
             for failure in step.failures:
-                click.echo(f"  {failure}")
+                if failure != step.detail:
+                    click.echo(f"  {failure}")
     steps = [
         {
             "name": step.name,

@@ -170,8 +170,7 @@ def test_seed_creates_the_organisation_and_repository_once_when_answers_are_lost
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("TEST_GITEA_TOKEN", tokens["alice"])
     block = (
-        f"  gitea:\n    url: {gitea.url}\n    owner: platform\n    repository: fleet\n"
-        "    tokenEnv: TEST_GITEA_TOKEN\n"
+        f"  gitea:\n    url: {gitea.url}\n    owner: platform\n    repository: fleet\n    tokenEnv: TEST_GITEA_TOKEN\n"
     )
     text = reproducible_spec_text().replace(
         "  repository: ./fleet.git          # a local bare repository (created if missing), or a git remote URL\n",
