@@ -25,7 +25,24 @@ def retarget(app: AppVersion, version: str) -> AppVersion:
     if version == app.chart.version:
         return app
     files = retarget_files(app.files, app.chart.version, version)
-    return replace(app, version=version, chart=replace(app.chart, version=version), files=files)
+    folder = folder_version(app.version, app.chart.version, version)
+    return replace(app, version=folder, chart=replace(app.chart, version=version), files=files)
+
+
+def folder_version(folder: str, folder_chart: str, chart: str) -> str:
+    """The app version (folder name) serving chart version `chart`, spelled as the catalog spells `folder`, which
+    serves `folder_chart`: catalogs name cert-manager's chart v1.16.2 folder 1.16.2, so v1.17.0 goes to 1.17.0."""
+    if folder_chart == f"v{folder}" and chart.startswith("v"):
+        return chart[1:]
+    return chart
+
+
+def chart_version(folder: str, folder_chart: str, version: str) -> str:
+    """The chart version app version `version` stands for, `folder` serving `folder_chart` (folder_version's
+    inverse)."""
+    if folder_chart == f"v{folder}" and not version.startswith("v"):
+        return f"v{version}"
+    return version
 
 
 def retarget_files(files: Mapping[str, bytes], old: str, new: str) -> dict[str, bytes]:

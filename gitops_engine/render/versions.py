@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gitops_engine.catalog.loader import version_key
-from gitops_engine.catalog.retarget import retarget
+from gitops_engine.catalog.retarget import chart_version, retarget
 from gitops_engine.model.catalog import AppVersion, Catalog
 from gitops_engine.model.platform import Platform
 from gitops_engine.model.state import AppRecord, Source
@@ -48,7 +48,8 @@ def choose_versions(platform: Platform, catalog: Catalog, recorded: Mapping[str,
             chosen[key] = Chosen(pinned, AppRecord(pinned.version, Source.SPEC), note)
         elif prior is not None and bumped and _newer(prior.version, newest.version):
             template = _template(catalog.versions(deployment.app), prior.version)
-            chosen[key] = Chosen(retarget(template, prior.version), AppRecord(prior.version, Source.BUMP))
+            chart = chart_version(template.version, template.chart.version, prior.version)
+            chosen[key] = Chosen(retarget(template, chart), AppRecord(prior.version, Source.BUMP))
         else:
             chosen[key] = Chosen(newest, AppRecord(newest.version, Source.CATALOG))
     return chosen

@@ -15,7 +15,7 @@ import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from gitops_engine.catalog.retarget import retarget_files
+from gitops_engine.catalog.retarget import folder_version, retarget_files
 from gitops_engine.core.errors import GitopsError
 from gitops_engine.core.hashing import git_blob_id
 from gitops_engine.core.yamlio import Scalar, replace_scalars, scalar_at
@@ -94,7 +94,8 @@ def engine_bump(
     movers = sorted(key for key, record in records.items() if record.source is not Source.SPEC)
     if not movers:
         raise EngineBumpError(f"{folder.root}: {_PINNED.format(keys=', '.join(sorted(records)))}")
-    new_root = posixpath.join(posixpath.dirname(folder.root), chart_to)
+    version_to = folder_version(folder.version, chart_from, chart_to)
+    new_root = posixpath.join(posixpath.dirname(folder.root), version_to)
     if any(path.startswith(new_root + "/") for path in files):
         raise EngineBumpError(f"{new_root}/ already exists; seed again to let the engine place the app")
     keep_old = len(movers) < len(records)
@@ -110,13 +111,13 @@ def engine_bump(
                 del recorded[path]
     for key in movers:
         for path in _kustomization_files(state, key, folder.app):
-            edited = _pointed(files[path], folder, new_root, chart_to, path)
+            edited = _pointed(files[path], folder, new_root, version_to, path)
             written[path] = edited
-            base = _pointed(renders(state.files[path]), folder, new_root, chart_to, path)
+            base = _pointed(renders(state.files[path]), folder, new_root, version_to, path)
             render[path] = base
             state_files[path] = git_blob_id(base)
     apps = dict(state.apps)
-    apps.update({key: AppRecord(chart_to, Source.BUMP) for key in movers})
+    apps.update({key: AppRecord(version_to, Source.BUMP) for key in movers})
     written[STATE_PATH] = encode(replace(state, apps=apps, files=state_files, deleted=deleted))
     return EngineChange(written, frozenset(removed - written.keys()), render)
 

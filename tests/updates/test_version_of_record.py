@@ -109,6 +109,11 @@ class Fleet:
 
 @pytest.fixture
 def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
+    yield from _fleet(tmp_path, monkeypatch, chart_prefix="")
+
+
+def _fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chart_prefix: str) -> Iterator[Fleet]:
+    """The fleet of the module doc; its chart versions spelled `{chart_prefix}0.14.8` (the folder stays 0.14.8)."""
     for name in ("HTTPS_PROXY", "HTTP_PROXY"):
         monkeypatch.setenv(name, "http://127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
@@ -123,8 +128,9 @@ def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
             )
             text = text.replace("chart: metallb", "chart: lbx").replace("name: metallb", "name: lbx")
             text = text.replace("https://metallb.github.io/metallb", server.url)
+            text = text.replace(f"version: {OLD}", f"version: {chart_prefix}{OLD}")
             item.write_text(text)
-        server.routes["/index.yaml"] = Route(body=_index(server.url, OLD, NEW))
+        server.routes["/index.yaml"] = Route(body=_index(server.url, f"{chart_prefix}{OLD}", f"{chart_prefix}{NEW}"))
         (tmp_path / "platform.yaml").write_text(SPEC)
         result = seed(SeedRequest(tmp_path / "platform.yaml"))
         assert result.commit is not None
@@ -244,3 +250,26 @@ def test_a_bump_that_would_break_a_hand_written_kustomization_is_not_written(fle
     assert "refusing to commit" in outcome.error and "[ks-path-missing]" in outcome.error
     assert "extra-lbx" in outcome.error
     assert git.head_of(fleet.repo, "gitops-engine/lbx-0").commit is None
+
+
+@pytest.fixture
+def v_fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
+    """cert-manager's way: chart v0.14.8 served by the catalog folder 0.14.8; upstream publishes v0.14.9."""
+    yield from _fleet(tmp_path, monkeypatch, chart_prefix="v")
+
+
+def test_a_chart_spelled_with_a_v_moves_to_a_folder_spelled_as_the_catalog_spells_its_own(v_fleet: Fleet) -> None:
+    fleet = v_fleet
+    assert fleet.bump() == {"gitops-engine/lbx-0": "created"}
+    files = fleet.files("gitops-engine/lbx-0")
+    assert sorted({p.split("/")[2] for p in files if p.startswith("applications/lbx/")}) == [NEW]
+    release = yaml.safe_load(files[f"applications/lbx/{NEW}/helmrelease.yaml"])
+    assert release["spec"]["chart"]["spec"]["version"] == f"v{NEW}"
+    assert yaml.safe_load(files[f"applications/lbx/{NEW}/metadata.yaml"])["chart"]["version"] == f"v{NEW}"
+    ks = _kustomization(files, "edge", "team-a")
+    assert ks["spec"]["path"] == f"./applications/lbx/{NEW}"  # type: ignore[index]
+    assert ks["metadata"]["labels"]["gitops-engine.io/app-version"] == NEW  # type: ignore[index]
+    assert yaml.safe_load(files[STATE_PATH])["apps"]["lbx@team-a"] == {"version": NEW, "source": "bump"}
+    fleet.merge("gitops-engine/lbx-0")
+    assert seed(SeedRequest(fleet.spec, force=True)).commit is None
+    assert fleet.bump() == {}
