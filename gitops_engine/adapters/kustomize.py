@@ -35,7 +35,7 @@ import pygit2
 from gitops_engine.adapters.build_id import code_digest
 from gitops_engine.adapters.command import Command, run, which
 from gitops_engine.core.errors import ToolError
-from gitops_engine.core.yamlio import YamlError, compose, emit, emit_documents, load
+from gitops_engine.core.yamlio import MAX_BYTES, YamlError, compose, emit, emit_documents, load
 from gitops_engine.flux.kustomize_refs import Refusal, check_kustomization, references, resolve_reference
 from gitops_engine.flux.tree import FolderTree, is_kustomization_file
 from gitops_engine.model.tree import Tree
@@ -184,11 +184,13 @@ class KustomizeBuilder:
 
     def _expands_without_bound(self, path: str) -> str | None:
         """Why kustomize must not read `path`: YAML whose aliases it would expand for minutes (it has no limit of
-        its own), refused at its line as core.yamlio refuses it; None for any other file. Remembered per file."""
+        its own), or a text over core.yamlio's size limit (which it reads for as long), refused at its line as
+        core.yamlio refuses it; None for any other file. Remembered per file."""
         if path not in self._unbounded:
             data = self.files[path]
             problem = None
-            if path.endswith((".yaml", ".yml")) and b"&" in data:  # no anchor, no alias
+            # without an anchor there is no alias to expand; an oversized text is refused before it is parsed
+            if path.endswith((".yaml", ".yml")) and (b"&" in data or len(data) > MAX_BYTES):
                 try:
                     compose(data)
                 except YamlError as exc:
@@ -317,7 +319,11 @@ def _with_origin_annotations(data: bytes) -> bytes:
 
 
 def _parse_output(path: str, stdout: bytes, closure: tuple[str, ...]) -> BuildOutput:
-    docs = load(stdout)
+    try:
+        docs = load(stdout)
+    except YamlError as exc:
+        # kustomize passes on what it read: a value nested deeper or a number longer than core.yamlio reads
+        return BuildOutput(path, error=f"its output cannot be read: line {exc.line}: {exc.problem}", files=closure)
     objects = tuple(_strip_origin(path, doc) for doc in docs if isinstance(doc, dict) and doc.get("kind"))
     return BuildOutput(path, objects, None, closure)
 

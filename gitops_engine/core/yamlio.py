@@ -27,10 +27,12 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import yaml
 import yaml_rs
+
+from gitops_engine.core.shown import shown
 
 MAX_BYTES = 32 * 1024 * 1024
 MAX_DEPTH = 100
@@ -105,8 +107,8 @@ def load(text: str | bytes, *, yaml12_types: bool = False) -> list[Any]:
     fast = _load_with_yaml_rs(text, yaml12_types)
     if fast is not None:
         return fast
-    constructor = yaml.constructor.SafeConstructor()
-    documents = [constructor.construct_document(node) for node in _compose(text, _TypedComposer)]
+    constructor = _Constructor()
+    documents = [constructor.document(node) for node in _compose(text, _TypedComposer)]
     return [doc for doc in documents if doc is not None]
 
 
@@ -245,6 +247,8 @@ def _compose(text: str | bytes, composer: type[yaml.CSafeLoader]) -> list[Node]:
         if problem == "exceeded maximum nesting depth":  # libyaml's own stop, at 1,000 levels
             problem = _TOO_DEEP
         raise YamlError(mark.line + 1 if mark else 1, problem) from exc
+    except yaml.reader.ReaderError as exc:
+        raise _unreadable_character(text, exc) from exc
     except yaml.YAMLError as exc:
         raise YamlError(1, str(exc)) from exc
     finally:
@@ -255,6 +259,80 @@ def _compose(text: str | bytes, composer: type[yaml.CSafeLoader]) -> list[Node]:
         else:
             _check_depth(nodes)  # no anchor: no alias, so a tree
     return nodes
+
+
+def _unreadable_character(text: str | bytes, exc: yaml.reader.ReaderError) -> YamlError:
+    """A byte that is not UTF-8, or a control character YAML does not allow, at its line (libyaml counts the
+    position in bytes of the UTF-8 text)."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    line = data.count(b"\n", 0, exc.position) + 1
+    if "UTF-8" in exc.reason:
+        return YamlError(line, f"not UTF-8 text: {exc.reason} (save the file as UTF-8)")
+    return YamlError(
+        line,
+        f"control character U+{exc.character:04X} is not allowed (remove it, or write it escaped in double quotes)",
+    )
+
+
+_COLLECTION_TAGS = frozenset(f"tag:yaml.org,2002:{kind}" for kind in ("map", "seq", "set", "omap", "pairs"))
+_WHAT = {
+    "tag:yaml.org,2002:int": "a number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:timestamp": "a date",
+}
+
+
+def _tag_text(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+class _Constructor(yaml.constructor.SafeConstructor):
+    """PyYAML's safe constructor, with every value it cannot build a YamlError at the value's line: an unknown tag,
+    a date that does not exist, a number of more digits than Python converts."""
+
+    # PyYAML's resolver tags a plain `=` as !!value, which its safe constructor cannot build: it is text
+    yaml_constructors: ClassVar[dict[Any, Any]] = {
+        **yaml.constructor.SafeConstructor.yaml_constructors,
+        "tag:yaml.org,2002:value": yaml.constructor.SafeConstructor.construct_yaml_str,
+    }
+
+    def document(self, node: Node) -> Any:
+        """The data of one document."""
+        try:
+            return self.construct_document(node)
+        except yaml.MarkedYAMLError as exc:  # a tag's value of the wrong shape (`!!omap` on a scalar)
+            mark = exc.problem_mark or exc.context_mark
+            raise YamlError(mark.line + 1 if mark else _line(node), str(exc.problem or exc.context)) from exc
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        """The value of `node`."""
+        if node.tag not in self.yaml_constructors:  # `!!python/object` and the like: never built
+            raise YamlError(_line(node), f"unknown tag {_tag_text(node.tag)} (remove it)")
+        try:
+            value = super().construct_object(node, deep)
+        except YamlError:
+            raise
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            raise YamlError(mark.line + 1 if mark else _line(node), str(exc.problem or exc.context)) from exc
+        except (ValueError, OverflowError) as exc:
+            what = _WHAT.get(node.tag, _tag_text(node.tag))
+            reason = _TOO_MANY_DIGITS if "digits" in str(exc) else str(exc)
+            raise _unreadable_value(node, what, reason) from exc
+        # an integer written in hexadecimal or octal is not held to Python's digit limit, but no one could print it
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _DIGIT_LIMIT:
+            raise _unreadable_value(node, "a number", _TOO_MANY_DIGITS)
+        return value
+
+
+# Python converts at most this many digits between text and int
+_TOO_MANY_DIGITS = "it has more than 4,300 digits"
+_DIGIT_LIMIT = 10**4300
+
+
+def _unreadable_value(node: Node, what: str, reason: str) -> YamlError:
+    value = shown(str(node.value), 40)
+    return YamlError(_line(node), f"{value} cannot be read as {what}: {reason} (quote it to keep it text)")
 
 
 # A text whose layout alone proves it within MAX_DEPTH, and with no anchor (so no alias), needs no walk. A block
@@ -344,7 +422,8 @@ def _children(node: Node) -> list[Node]:
 
 
 def _line(node: Node) -> int:
-    return int(node.start_mark.line) + 1
+    # nodes made by hand (the token check in _learn) have no mark
+    return int(node.start_mark.line) + 1 if node.start_mark is not None else 1
 
 
 # Tokens that might not be strings: starting like a number, or a YAML 1.1 bool/null word. Bounded by what may
@@ -358,10 +437,26 @@ _CONTENT_LINE = re.compile(r"^[ \t]*[^ \t\r\n#]", re.MULTILINE)
 _AGREEMENT: dict[str, bool] = {}
 
 
+# The characters YAML does not allow in a stream (PyYAML's reader list): C0 controls but tab and line breaks, DEL,
+# C1 controls but NEL, surrogates and the two non-characters
+_NOT_ALLOWED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+_ALLOWED_ASCII = bytes([0x09, 0x0A, 0x0D, *range(0x20, 0x7F)])
+
+
+def _has_control_character(source: str) -> bool:
+    if source.isascii():  # most texts: deleting the allowed bytes is some ten times faster than the regex
+        return bool(source.encode("ascii").translate(None, _ALLOWED_ASCII))
+    return _NOT_ALLOWED.search(source) is not None
+
+
 def _uses_what_yaml_rs_lacks(source: str) -> bool:
-    """Merge keys, tags, anchors, directives or document ends (substring tests first: the regexes are slower)."""
+    """Merge keys, tags, anchors, directives, document ends, a byte order mark (yaml_rs keeps it in the first key)
+    or a character YAML does not allow (yaml_rs reads them, or stops at a NUL; PyYAML refuses them at their line);
+    substring tests first, the regexes are slower."""
     return (
         "<<" in source
+        or _has_control_character(source)
+        or source.startswith("\ufeff")
         or (("!" in source or "&" in source) and _TAG_OR_ANCHOR.search(source) is not None)
         or source.startswith(("%", "..."))
         or "\n%" in source
@@ -437,7 +532,7 @@ def _learn(tokens: list[str]) -> None:
     if not isinstance(theirs, list) or len(theirs) != len(tokens):
         _AGREEMENT.update((token, False) for token in tokens)  # one odd token spoils the list: PyYAML reads it
         return
-    constructor = yaml.constructor.SafeConstructor()
+    constructor = _Constructor()
     for token, their in zip(tokens, theirs, strict=True):
         try:
             ours = constructor.construct_object(yaml.ScalarNode(_implicit_tag(token, (True, False)), token))
@@ -451,13 +546,17 @@ class _Builder:
     def __init__(self) -> None:
         self.lines: dict[PathKey, int] = {}
         self.duplicates: list[tuple[PathKey, int]] = []
-        self._scalars = yaml.constructor.SafeConstructor()
+        self._scalars = _Constructor()
 
     def build(self, node: Node, path: PathKey) -> Any:
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+            raise YamlError(_line(node), f"unknown tag {_tag_text(node.tag)} (remove it)")
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in _merged_pairs(node):
                 key = self.build(key_node, path)
+                if isinstance(key, dict | list):
+                    raise YamlError(_line(key_node), "a mapping or a list is used as a key (write a plain key)")
                 key_path = (*path, key if isinstance(key, str | int) else str(key))
                 line = key_node.start_mark.line + 1
                 if key in result:

@@ -25,4 +25,4 @@ def parse_fast(path: str, data: bytes) -> list[Any]:
 
 
 def _error(path: str, exc: YamlError) -> InputError:
-    return InputError(f"{path}:{exc.line}: {exc.problem} (fix: make it valid YAML)")
+    return InputError(f"{path}:{exc.line}: invalid YAML: {exc.problem}")
