@@ -9,6 +9,7 @@ from functools import cached_property
 
 from gitops_engine.core.bech32 import checksum_ok
 from gitops_engine.core.errors import InputError
+from gitops_engine.core.regexes import regex_problem
 from gitops_engine.core.shown import shown
 from gitops_engine.core.yamlio import PathKey, emit
 from gitops_engine.secrets.selection import SECRET_REGEX, Selection, read_selection
@@ -74,11 +75,9 @@ def _rule(reader: SpecReader, keys: PathKey, raw: object) -> CreationRule | None
             found = _recipients(reader, (*keys, "key_groups", index, "age"), group.get("age"))
             age += tuple(r for r in found if r not in age)
     path_regex = raw.get("path_regex")
-    if path_regex is not None:
-        try:
-            re.compile(str(path_regex))
-        except re.error as exc:
-            reader.error((*keys, "path_regex"), f"{path_regex!r} is not a valid regular expression ({exc})")
+    problem = regex_problem(str(path_regex)) if path_regex is not None else None
+    if problem is not None:
+        reader.error((*keys, "path_regex"), f"{path_regex!r} {problem}")
     selection, problem = read_selection(raw)
     if problem is not None:
         reader.error(keys, problem)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from gitops_engine.core.errors import InputError
+from gitops_engine.core.regexes import regex_problem
 
 RULE_KEYS = (
     "unencrypted_suffix",
@@ -60,7 +61,7 @@ def selection_from(options: Mapping[str, object], where: str) -> Selection:
 
 def read_selection(options: Mapping[str, object]) -> tuple[Selection, str | None]:
     """The rule named in `options`, and what is wrong with it (None when nothing is): more than one rule, or a
-    regular expression that does not compile."""
+    regular expression that does not compile or may not run (core.regexes)."""
     present = [k for k in RULE_KEYS if options.get(k) not in (None, "")]
     mac_only = options.get("mac_only_encrypted") in (True, "true")
     if len(present) > 1:
@@ -69,9 +70,7 @@ def read_selection(options: Mapping[str, object]) -> tuple[Selection, str | None
         return Selection(mac_only_encrypted=mac_only), None
     kind = present[0]
     value = str(options[kind])
-    if kind.endswith("regex"):
-        try:
-            re.compile(value)
-        except re.error as exc:
-            return Selection(mac_only_encrypted=mac_only), f"{kind} {value!r} is not a valid regular expression ({exc})"
+    problem = regex_problem(value) if kind.endswith("regex") else None
+    if problem is not None:
+        return Selection(mac_only_encrypted=mac_only), f"{kind} {value!r} {problem}"
     return Selection(kind, value, mac_only), None

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from gitops_engine.core.regexes import regex_problem
 from gitops_engine.core.yamlio import LocatedDocument
 
 ENCRYPTED_VALUE = re.compile(
@@ -44,6 +45,11 @@ def _plaintext_values(data: Mapping[str, Any], meta: Mapping[str, Any]) -> Itera
     encrypted_regex = meta.get("encrypted_regex")
     unencrypted_regex = meta.get("unencrypted_regex")
     suffix = meta.get("unencrypted_suffix") or ("_unencrypted" if not (encrypted_regex or unencrypted_regex) else None)
+    for name, pattern in (("encrypted_regex", encrypted_regex), ("unencrypted_regex", unencrypted_regex)):
+        problem = regex_problem(str(pattern)) if pattern else None
+        if problem is not None:
+            yield ("sops", name), f"sops.{name} {str(pattern)!r} {problem}", "re-encrypt the file with sops"
+            return
     for field in ("data", "stringData"):
         values = data.get(field)
         if not isinstance(values, Mapping):
