@@ -195,7 +195,7 @@ class SpecFiles:
     def catalog(self, relative: str) -> dict[str, bytes] | None:
         """The files of a catalog folder the spec names (None when there is no such folder)."""
         if self.tree is None:
-            directory = (self.folder / relative).resolve()
+            directory = self.folder / relative  # not resolved: messages name the files as the user reaches them
             return fs.read_directory(directory) if directory.is_dir() else None
         prefix = posixpath.normpath(posixpath.join(self.tree_folder, relative))
         if prefix == ".." or prefix.startswith("../"):
@@ -224,9 +224,15 @@ def load_spec_and_catalog(spec: SpecFiles | Path) -> LoadedInputs:
     loaded = load_platform(spec.text, spec.name)
     sources = [CatalogSource("catalog", fs.read_directory(builtin_catalog_dir()))]
     for index, extra in enumerate(loaded.platform.catalog_paths):
-        files = spec.catalog(extra)
+        line = loaded.document.line_of(("catalog", "paths", index))
+        try:
+            files = spec.catalog(extra)
+        except fs.FolderTooLargeError as exc:
+            raise InputError(
+                f"{loaded.filename}:{line}: catalog.paths[{index}]: {extra!r} {exc.reason}, more than a catalog "
+                "folder may (point it at a folder of <app>/<version>/ folders)"
+            ) from exc
         if files is None:
-            line = loaded.document.line_of(("catalog", "paths", index))
             raise InputError(f"{loaded.filename}:{line}: catalog.paths[{index}]: {extra!r} is not a directory")
         sources.append(CatalogSource(extra, files))
     catalog = load_catalog(sources)

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_engine.core.errors import InputError
+from gitops_engine.core.shown import shown
 from gitops_engine.core.yamlio import LocatedDocument, YamlError, load_located
 from gitops_engine.flux.tree import KUSTOMIZATION_FILES
 from gitops_engine.model.catalog import AppVersion, Catalog, ChartSource, Scope
-from gitops_engine.spec.reader import SpecReader
+from gitops_engine.spec.reader import SpecReader, read_config
 
 METADATA = "metadata.yaml"
 _REQUIRED = ("displayName", "description", "category", "scope", "licensing", "chart")
@@ -33,7 +34,11 @@ def load_catalog(sources: Sequence[CatalogSource]) -> Catalog:
     found: dict[tuple[str, str], AppVersion] = {}
     for source in sources:
         for (app, version), files in sorted(_folders(source.files).items()):
-            where = f"{source.label.rstrip('/')}/{app}/{version}"
+            where = f"{source.label.rstrip('/')}/{shown(app)}/{shown(version)}"
+            problem = _folder_problem(app, version)
+            if problem is not None:
+                errors.append(f"{where}/{METADATA}:1: {problem}")
+                continue
             if (app, version) in found:
                 errors.append(
                     f"{where}/{METADATA}:1: {app} {version} is already defined in {found[(app, version)].origin}"
@@ -54,6 +59,20 @@ def load_catalog(sources: Sequence[CatalogSource]) -> Catalog:
     return catalog
 
 
+# Folder names become paths in the fleet repository (applications/<app>/<version>/) and, for the app, part of
+# Kubernetes names: they are checked before either use.
+_APP_FOLDER = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_VERSION_FOLDER = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,127}")
+
+
+def _folder_problem(app: str, version: str) -> str | None:
+    if not _APP_FOLDER.fullmatch(app):
+        return f"the app folder {app!r} is not a name (lowercase letters, digits and '-', at most 63; rename it)"
+    if not _VERSION_FOLDER.fullmatch(version):
+        return f"the version folder {version!r} is not a version (letters, digits, '.', '+', '_' and '-'; rename it)"
+    return None
+
+
 def _folders(files: Mapping[str, bytes]) -> dict[tuple[str, str], dict[str, bytes]]:
     folders: dict[tuple[str, str], dict[str, bytes]] = {}
     for path, data in files.items():
@@ -72,11 +91,10 @@ def _read_app_version(
         return None
     if not any(name in files for name in KUSTOMIZATION_FILES):
         errors.append(f"{where}/{KUSTOMIZATION_FILES[0]}:1: missing; list the folder's resources in one")
-    doc = _one_document(files[METADATA], f"{where}/{METADATA}", errors)
-    if doc is None:
+    r = _metadata_reader(files[METADATA], f"{where}/{METADATA}", errors)
+    if r is None:
         return None
-    r = SpecReader(doc, f"{where}/{METADATA}")
-    meta = r.mapping((), doc.data, _ALLOWED, _REQUIRED)
+    meta = r.mapping((), r.doc.data, _ALLOWED, _REQUIRED)
     chart_raw = r.mapping(
         ("chart",), meta.get("chart") or {}, ("name", "version", "repository"), ("name", "version", "repository")
     )
@@ -123,22 +141,22 @@ def _strings(r: SpecReader, key: str, meta: dict[str, Any]) -> tuple[str, ...]:
     return tuple(r.string((key, i), v) for i, v in enumerate(r.sequence((key,), meta.get(key))))
 
 
-def _one_document(data: bytes, label: str, errors: list[str]) -> LocatedDocument | None:
+def _metadata_reader(data: bytes, label: str, errors: list[str]) -> SpecReader | None:
+    """A reader over metadata.yaml, which is read like any config file (one mapping), or None (its errors noted)."""
     try:
-        docs = load_located(data)
-    except YamlError as exc:
-        errors.append(f"{label}:{exc.line}: invalid YAML: {exc.problem}")
+        reader = read_config(data, label)
+    except InputError as exc:
+        errors.extend(exc.lines)
         return None
-    if len(docs) != 1:
-        errors.append(f"{label}:1: expected one YAML document")
-        return None
-    return docs[0]
+    if reader is None:
+        errors.append(f"{label}:1: (document): the file is empty (write the app's chart, displayName and scope)")
+    return reader
 
 
 def _check_release_pins(entry: AppVersion, files: Mapping[str, bytes], where: str) -> list[str]:
     """The folder's HelmRelease/OCIRepository must pin the chart version and source the metadata names."""
     errors: list[str] = []
-    pinned = False
+    pinned = unreadable = False
     for name, data in sorted(files.items()):
         if not name.endswith((".yaml", ".yml")) or (
             b"kind: HelmRelease" not in data and b"kind: OCIRepository" not in data
@@ -148,6 +166,7 @@ def _check_release_pins(entry: AppVersion, files: Mapping[str, bytes], where: st
             docs = load_located(data)
         except YamlError as exc:
             errors.append(f"{where}/{name}:{exc.line}: invalid YAML: {exc.problem}")
+            unreadable = True
             continue
         for doc in docs:
             problem = _pin_problem(entry, doc)
@@ -156,38 +175,52 @@ def _check_release_pins(entry: AppVersion, files: Mapping[str, bytes], where: st
             pinned = True
             if problem:
                 errors.append(f"{where}/{name}:{problem[0]}: {problem[1]}")
-    if not pinned:
+    if not pinned and not unreadable:  # a file that does not parse may well be the pin
         errors.append(f"{where}/{METADATA}:1: no HelmRelease pins chart {entry.chart.chart} {entry.chart.version}")
     return errors
 
 
 def _pin_problem(entry: AppVersion, doc: LocatedDocument) -> tuple[int, str] | tuple[()] | None:
     """None: not a pinning document; (): pins correctly; (line, message): pins wrongly."""
-    spec = doc.data.get("spec") if isinstance(doc.data, dict) else None
+    data = _mapping(doc.data)
+    spec = data.get("spec")
     if not isinstance(spec, dict):
         return None
-    kind = doc.data.get("kind")
+    kind = data.get("kind")
     chart = entry.chart
     if kind == "OCIRepository" and chart.is_oci:
-        tag = (spec.get("ref") or {}).get("tag")
+        tag = _mapping(spec.get("ref")).get("tag")
         if tag != chart.version:
-            return doc.line_of(("spec", "ref", "tag")), f"ref.tag {tag} does not match chart.version {chart.version}"
+            problem = f"ref.tag {_text(tag)} does not match chart.version {chart.version} (make them the same)"
+            return doc.line_of(("spec", "ref", "tag")), problem
         return ()
     if kind != "HelmRelease" or "chart" not in spec:
         return None
-    chart_spec = (spec.get("chart") or {}).get("spec") or {}
+    chart_spec = _mapping(_mapping(spec.get("chart")).get("spec"))
     if chart_spec.get("chart") != chart.chart:
         return ()
     if chart_spec.get("version") != chart.version:
-        found = chart_spec.get("version")
+        found = _text(chart_spec.get("version"))
         return doc.line_of(
             ("spec", "chart", "spec", "version")
-        ), f"version {found} does not match chart.version {chart.version}"
-    source = (chart_spec.get("sourceRef") or {}).get("name")
+        ), f"version {found} does not match chart.version {chart.version} (make them the same)"
+    source = _mapping(chart_spec.get("sourceRef")).get("name")
     if not chart.is_oci and source != chart.repository_object_name:
         wanted = chart.repository_object_name
         return doc.line_of(("spec", "chart", "spec", "sourceRef", "name")), f"sourceRef.name must be {wanted!r}"
     return ()
+
+
+def _mapping(value: object) -> dict[Any, Any]:
+    """`value` when it is a mapping, else an empty one: a template of any shape is read without failing."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: object) -> str:
+    """A value for a message: text as it is, anything else (a number, binary data) said to be no text."""
+    if value is None:
+        return "(none)"
+    return value if isinstance(value, str) else f"{value!r} (not text; write it as a quoted string)"
 
 
 def _dependency_errors(catalog: Catalog) -> list[str]:
@@ -236,5 +269,5 @@ def find_cycle(graph: Mapping[str, set[str]]) -> list[str]:
 def version_key(version: str) -> tuple[tuple[int, ...], int, tuple[str, ...]]:
     """Order catalog folder versions: numeric release parts, then releases after their prereleases."""
     core, _, pre = version.removeprefix("v").partition("-")
-    numbers = tuple(int(p) if p.isdigit() else 0 for p in core.split("."))
+    numbers = tuple(int(p) if p.isdecimal() else 0 for p in core.split("."))  # isdigit() takes "²", int() not
     return numbers, 0 if pre else 1, tuple(pre.split("."))

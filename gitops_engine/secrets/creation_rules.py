@@ -55,9 +55,6 @@ def parse_config(text: str | bytes, source: str = ".sops.yaml") -> SopsConfig:
     if reader is None:
         return SopsConfig((), source=source)
     top = reader.doc.data
-    if not isinstance(top, dict):
-        reader.error((), "must be a mapping with `creation_rules`")
-        reader.raise_errors()
     raw_rules = reader.sequence(("creation_rules",), top.get("creation_rules"))
     rules = [_rule(reader, ("creation_rules", index), raw) for index, raw in enumerate(raw_rules)]
     indent = _yaml_indent(reader, top.get("stores"))

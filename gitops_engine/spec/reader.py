@@ -6,9 +6,11 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Collection, Mapping
+from datetime import date, datetime
 from typing import Any
 
 from gitops_engine.core.errors import InputError
+from gitops_engine.core.shown import shown
 from gitops_engine.core.urls import CREDENTIALS_FIX, has_credentials, redacted
 from gitops_engine.core.yamlio import LocatedDocument, PathKey, YamlError, load_located
 from gitops_engine.model.selector import OPERATORS, LabelSelector, Requirement
@@ -18,23 +20,31 @@ _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-
 
 
 def render_path(path: PathKey) -> str:
-    """`clusters[1].role` style key path."""
+    """`clusters[1].role` style key path; keys are escaped (`\x1b`), as a file may hold any text in them."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{shown(part)}" if out else shown(part))
     return out or "(document)"
 
 
 def read_config(text: str | bytes, filename: str) -> SpecReader | None:
     """A reader over the one document of a config file, or None when the file holds none; YAML that does not parse
-    (or is over a limit), or a second document, is an InputError at its line."""
+    (or is over a limit), a second document, or a document that is not a mapping (every config file is one, and
+    nothing below it could be read) is an InputError at its line."""
     try:
         docs = load_located(text)
     except YamlError as exc:
         raise InputError(f"{filename}:{exc.line}: invalid YAML: {exc.problem}") from exc
     if len(docs) > 1:
-        raise InputError(f"{filename}:{docs[1].start_line}: (document): expected one YAML document, found {len(docs)}")
-    return SpecReader(docs[0], filename) if docs else None
+        raise InputError(
+            f"{filename}:{docs[1].start_line}: (document): expected one YAML document, found {len(docs)} "
+            "(one document per file: remove the one that starts here)"
+        )
+    if not docs:
+        return None
+    if not isinstance(docs[0].data, dict):
+        raise InputError(f"{filename}:{docs[0].start_line}: (document): must be a mapping, not {_kind(docs[0].data)}")
+    return SpecReader(docs[0], filename)
 
 
 class SpecReader:
@@ -194,4 +204,8 @@ def _kind(value: Any) -> str:
         bool: "a boolean",
         int: "a number",
         float: "a number",
+        bytes: "binary data",
+        set: "a set",
+        date: "a date",
+        datetime: "a date",
     }.get(type(value), type(value).__name__)

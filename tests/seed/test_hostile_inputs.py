@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from gitops_engine.adapters import git
+from gitops_engine.adapters import fs, git
 from gitops_engine.app.seed import builtin_catalog_dir
 from gitops_engine.core.errors import SecretLeakError
 from gitops_engine.core.urls import has_credentials, redacted
@@ -56,6 +57,34 @@ def test_a_catalog_link_to_a_file_inside_the_folder_is_read(tmp_path: Path) -> N
     spec = _spec_with(tmp_path, "  paths:\n    - mycatalog\n")
     result = run_cli("plan", "-c", str(spec), "--repo", str(tmp_path / "fleet.git"), "--create")
     assert result.code == 0, result.err
+
+
+def test_a_fifo_in_a_catalog_folder_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    folder = _own_catalog(tmp_path)
+    os.mkfifo(folder / "values.yaml")
+    spec = _spec_with(tmp_path, "  paths:\n    - mycatalog\n")
+    result = run_cli("plan", "-c", str(spec), "--repo", str(tmp_path / "fleet.git"), "--create")
+    assert (result.code, result.err) == (
+        2,
+        f"error: {folder / 'values.yaml'}:1: is not a regular file (a catalog folder holds plain files only)\n",
+    )
+
+
+def test_a_catalog_path_naming_a_folder_far_larger_than_a_catalog_is_refused_at_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fs, "MAX_FILES", 100)  # the built-in catalog holds 65
+    for index in range(101):
+        (tmp_path / "home" / f"f{index:03}").mkdir(parents=True)
+        (tmp_path / "home" / f"f{index:03}" / "notes.txt").write_text("a note\n")
+    spec = _spec_with(tmp_path, "  paths:\n    - home\n")
+    line = spec.read_text().splitlines().index("    - home") + 1
+    result = run_cli("plan", "-c", str(spec), "--repo", str(tmp_path / "fleet.git"), "--create")
+    assert (result.code, result.err) == (
+        2,
+        f"error: {spec}:{line}: catalog.paths[0]: 'home' holds more than 100 files, more than a catalog folder may "
+        "(point it at a folder of <app>/<version>/ folders)\n",
+    )
 
 
 @pytest.mark.parametrize(
