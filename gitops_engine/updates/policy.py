@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 POLICY_PATH = ".gitops-engine/currency.yaml"
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _AGE_RE = re.compile(r"^(\d+)\s*([dhm])$")
+_GROUP_NAME = re.compile(r"[A-Za-z0-9]+([-._][A-Za-z0-9]+)*")
 _WINDOW_RE = re.compile(r"^(?P<days>[a-z*,-]+)(?:\s+(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2}))?$")
 
 
@@ -207,7 +208,7 @@ def parse_policy(text: bytes, path: str) -> Policy:
         keys: PathKey = ("groups", index)
         body = reader.mapping(keys, raw, ("name", "apps"), ("name", "apps"))
         groups.append(
-            (reader.string((*keys, "name"), body.get("name")), _apps(reader, (*keys, "apps"), body.get("apps")))
+            (_group_name(reader, (*keys, "name"), body.get("name")), _apps(reader, (*keys, "apps"), body.get("apps")))
         )
     group_names = [name for name, _ in groups]
     rules: list[tuple[Selector, Rule]] = []
@@ -224,6 +225,14 @@ def parse_policy(text: bytes, path: str) -> Policy:
         30 if minor_days is None else minor_days,
         60 if major_days is None else major_days,
     )
+
+
+def _group_name(reader: SpecReader, keys: PathKey, value: object) -> str:
+    """A group's name, which becomes part of its branch names (gitops-engine/<group>-<major>)."""
+    name = reader.string(keys, value)
+    if name and not _GROUP_NAME.fullmatch(name):
+        reader.error(keys, f"{name!r} cannot name a branch (letters, digits, and '-', '.' or '_' between them)")
+    return name
 
 
 def _selector(reader: SpecReader, keys: PathKey, body: Mapping[str, Any], group_names: list[str]) -> Selector:
@@ -333,7 +342,11 @@ def _age(reader: SpecReader, keys: PathKey, value: object) -> timedelta | None:
         reader.error(keys, f"{value!r} must look like 3d, 12h or 30m")
         return None
     amount, unit = int(match.group(1)), match.group(2)
-    return {"d": timedelta(days=amount), "h": timedelta(hours=amount), "m": timedelta(minutes=amount)}[unit]
+    try:
+        return timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount})
+    except OverflowError:
+        reader.error(keys, f"{value!r} is longer than the longest wait that can be counted (999999999d)")
+        return None
 
 
 def _schedule(reader: SpecReader, keys: PathKey, value: object) -> tuple[Window, ...] | None:
