@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import pyrage
 
 from gitops_engine.core.errors import InputError
-from gitops_engine.secrets.errors import NoMatchingKeyError, UnsupportedKeyError
+from gitops_engine.core.shown import shown
+from gitops_engine.secrets.errors import CiphertextDamagedError, NoMatchingKeyError, UnsupportedKeyError
 
 _BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----"
 _END = "-----END AGE ENCRYPTED FILE-----"
@@ -107,7 +108,15 @@ def unwrap_key(stanzas: Sequence[AgeStanza], identities: Iterable[str], where: s
                 return bytes(data_key)
     if all(s.recipient.startswith("age1pq1") for s in stanzas):
         raise UnsupportedKeyError(f"{where}: encrypted only to post-quantum age recipients, which are not supported")
-    wanted = ", ".join(s.recipient for s in stanzas)
+    ours = {str(key.to_public()) for key in keys}
+    damaged = next((s.recipient for s in stanzas if s.recipient in ours), None)
+    if damaged is not None:
+        raise CiphertextDamagedError(
+            f"{where}: the age stanza for {damaged} does not open with that recipient's identity: it was changed or "
+            "damaged (restore the file from git)"
+        )
+    # the file's own text: escaped, as it may hold anything
+    wanted = ", ".join(shown(s.recipient, 80) for s in stanzas)
     raise NoMatchingKeyError(
         f"{where}: no age identity opens this file (it is encrypted for {wanted}); "
         f"{len(keys)} identit{'y' if len(keys) == 1 else 'ies'} tried — pass --age-key FILE (or set "

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from enum import StrEnum
 
 from gitops_engine.core.errors import InputError
+from gitops_engine.core.yamlio import MAX_BYTES, MAX_DEPTH
 from gitops_engine.secrets.metadata import unflatten
 from gitops_engine.secrets.values import Branch, Comment, Item, Node, Timestamp, format_float_f, to_plain
 
@@ -56,7 +58,15 @@ def _tuples(value: object) -> Node:
 
 
 def read_json(text: str, where: str) -> tuple[Branch, RawMeta | None]:
-    """A JSON document (numbers as floats, as sops ≤3.13.1 reads them) and its raw metadata."""
+    """A JSON document (numbers as floats, as sops ≤3.13.1 reads them) and its raw metadata; bounded in size and
+    depth as YAML is (core.yamlio), before anything walks it."""
+    if len(text) > MAX_BYTES:
+        raise InputError(
+            f"{where}:1: invalid JSON: the text is {len(text):,} characters; at most {MAX_BYTES:,} are read (split it)"
+        )
+    deep = _too_deep_at(text)
+    if deep is not None:
+        raise InputError(f"{where}:{deep}: invalid JSON: nested more than {MAX_DEPTH} levels deep (flatten it)")
     try:
         data = json.loads(text, object_pairs_hook=_branch_hook, parse_int=float)
     except json.JSONDecodeError as exc:
@@ -68,6 +78,25 @@ def read_json(text: str, where: str) -> tuple[Branch, RawMeta | None]:
     meta = tree.get("sops")
     raw = to_plain(meta) if isinstance(meta, Branch) else None
     return tree.without("sops"), raw if isinstance(raw, dict) else None
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _too_deep_at(text: str) -> int | None:
+    """The line where `text` opens its (MAX_DEPTH + 1)th nested array or object, or None."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return None
+    depth = 0
+    for token in _JSON_TOKEN.finditer(text):
+        bracket = token.group()
+        if bracket in ("[", "{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return text.count("\n", 0, token.start()) + 1
+        elif bracket in ("]", "}"):
+            depth -= 1
+    return None
 
 
 def emit_json(doc: Branch, indent: str = "\t") -> str:
