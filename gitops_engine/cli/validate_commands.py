@@ -14,6 +14,7 @@ import click
 
 from gitops_engine.app.diff import diff_repository
 from gitops_engine.app.validate import parse_sources, validate_repository
+from gitops_engine.core.shown import shown
 from gitops_engine.model.finding import Finding, Severity
 from gitops_engine.validate.diff import ScopeCount, count_changes
 
@@ -147,13 +148,15 @@ def _finding_json(finding: Finding) -> dict[str, object]:
 
 
 def _print_findings(findings: Sequence[Finding]) -> None:
+    # findings quote the repository (names, values, paths), which anyone who can open a pull request writes:
+    # escaped, so that no escape sequence or line break of theirs reaches the terminal or the CI log
     for file, group in groupby(findings, key=lambda f: f.file):
-        click.echo(file)
+        click.echo(shown(file, None))
         for finding in group:
             label = "error" if finding.severity is Severity.ERROR else "warning"
-            click.echo(f"  {finding.line}: {label} [{finding.rule}] {finding.message}")
+            click.echo(f"  {finding.line}: {label} [{finding.rule}] {shown(finding.message, None)}")
             if finding.hint:
-                click.echo(f"      fix: {finding.hint}")
+                click.echo(f"      fix: {shown(finding.hint, None)}")
 
 
 COMMANDS: list[click.Command] = [validate_command, diff_command]

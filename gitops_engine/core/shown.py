@@ -10,10 +10,12 @@ from __future__ import annotations
 LIMIT = 300
 
 
-def shown(text: str | bytes, limit: int = LIMIT) -> str:
-    """`text` with control characters written as escapes (`\\x1b`, `\\n`) and cut to `limit` characters."""
+def shown(text: str | bytes, limit: int | None = LIMIT) -> str:
+    """`text` with control characters written as escapes (`\\x1b`, `\\n`) and cut to `limit` characters (None:
+    kept whole)."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="backslashreplace")
+    limit = len(text) if limit is None else limit
     cut = len(text) > limit
     safe = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text[:limit])
     return f"{safe}… ({len(text) - limit} more characters)" if cut else safe
