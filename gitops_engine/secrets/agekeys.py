@@ -93,11 +93,12 @@ def _load_identities(identities: Iterable[str]) -> list[pyrage.x25519.Identity]:
     return loaded
 
 
-def unwrap_key(stanzas: Sequence[AgeStanza], identities: Iterable[str], where: str = "<input>") -> bytes:
-    """The data key from the first stanza one of `identities` opens (sops tries age keys in file order)."""
+def unwrap_key(stanzas: Sequence[AgeStanza], identities: Iterable[str]) -> bytes:
+    """The data key from the first stanza one of `identities` opens (sops tries age keys in file order); the
+    errors leave naming the file to the caller."""
     keys = _load_identities(identities)
     if not stanzas:
-        raise UnsupportedKeyError(f"{where}: the file has no age stanzas (PGP, KMS and Vault keys are not supported)")
+        raise UnsupportedKeyError("the file has no age stanzas (PGP, KMS and Vault keys are not supported)")
     if keys:
         for stanza in stanzas:
             try:
@@ -107,18 +108,19 @@ def unwrap_key(stanzas: Sequence[AgeStanza], identities: Iterable[str], where: s
             if len(data_key) == 32:
                 return bytes(data_key)
     if all(s.recipient.startswith("age1pq1") for s in stanzas):
-        raise UnsupportedKeyError(f"{where}: encrypted only to post-quantum age recipients, which are not supported")
+        raise UnsupportedKeyError("encrypted only to post-quantum age recipients, which are not supported")
     ours = {str(key.to_public()) for key in keys}
     damaged = next((s.recipient for s in stanzas if s.recipient in ours), None)
     if damaged is not None:
         raise CiphertextDamagedError(
-            f"{where}: the age stanza for {damaged} does not open with that recipient's identity: it was changed or "
-            "damaged (restore the file from git)"
+            f"the age stanza for {damaged} does not open with that recipient's identity: it was changed or "
+            "damaged (restore the file from git)",
+            ("sops", "age"),
         )
     # the file's own text: escaped, as it may hold anything
     wanted = ", ".join(shown(s.recipient, 80) for s in stanzas)
     raise NoMatchingKeyError(
-        f"{where}: no age identity opens this file (it is encrypted for {wanted}); "
+        f"no age identity opens this file (it is encrypted for {wanted}); "
         f"{len(keys)} identit{'y' if len(keys) == 1 else 'ies'} tried — pass --age-key FILE (or set "
         "SOPS_AGE_KEY_FILE) naming the matching key"
     )

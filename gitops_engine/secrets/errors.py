@@ -6,7 +6,12 @@ from gitops_engine.core.errors import GitopsError, InputError
 
 
 class SopsError(GitopsError):
-    """A sops file could not be decrypted or verified; nothing was returned."""
+    """A sops file could not be decrypted or verified; nothing was returned. `path` is the key path the failure
+    is at (empty when it concerns the whole file, such as a missing key), for the message's line."""
+
+    def __init__(self, message: str, path: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class NoMatchingKeyError(SopsError):
@@ -34,4 +39,8 @@ class UnsupportedKeyError(SopsError):
 
 
 class NotSopsError(InputError):
-    """The input has no usable `sops` metadata."""
+    """The input has no usable `sops` metadata; `path` as for SopsError."""
+
+    def __init__(self, message: str, path: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.path = path

@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from gitops_engine.secrets.agekeys import AgeStanza
 from gitops_engine.secrets.errors import NotSopsError, UnsupportedKeyError
-from gitops_engine.secrets.selection import RULE_KEYS, Selection, selection_from
+from gitops_engine.secrets.selection import RULE_KEYS, Selection, read_selection
 from gitops_engine.secrets.values import Branch, Comment, Item, Node, from_plain, to_plain
 
 WRITER_VERSION = "3.10.2"
@@ -93,27 +93,32 @@ def describe_carried(kind: str, entries: Node) -> str:
     return f"{kind} {', '.join(names)}"
 
 
-def metadata_from(raw: Mapping[str, object], where: str) -> Metadata:
-    """Metadata from a plain mapping (YAML/JSON `sops` value or unflattened dotenv/INI keys)."""
+def metadata_from(raw: Mapping[str, object]) -> Metadata:
+    """Metadata from a plain mapping (YAML/JSON `sops` value or unflattened dotenv/INI keys); what is wrong with it
+    raises with its key path, for the caller to name the file and line."""
     if not isinstance(raw.get("mac"), str) or not isinstance(raw.get("lastmodified"), str):
-        raise NotSopsError(f"{where}: `sops` metadata lacks mac/lastmodified (not a file sops encrypted)")
+        raise NotSopsError("`sops` metadata lacks mac/lastmodified (not a file sops encrypted)", ("sops",))
     entries = raw.get("age") or []
     if not isinstance(entries, list):
-        raise NotSopsError(f"{where}: `sops.age` must be a list")
+        raise NotSopsError("`sops.age` must be a list", ("sops", "age"))
     stanzas = tuple(
         AgeStanza(str(e.get("recipient", "")), str(e.get("enc", ""))) for e in entries if isinstance(e, dict)
     )
     if raw.get("key_groups"):
-        raise UnsupportedKeyError(f"{where}: uses several key groups (Shamir secret sharing), which is not supported")
+        raise UnsupportedKeyError("uses several key groups (Shamir secret sharing), which is not supported")
     carried = tuple((kind, from_plain(raw[kind])) for kind in CARRIED_KEY_TYPES if raw.get(kind))
     for kind, value in carried:
         if not isinstance(value, tuple) or not all(isinstance(e, Branch) for e in value):
-            raise NotSopsError(f"{where}: `sops.{kind}` must be a list of key entries")
+            raise NotSopsError(f"`sops.{kind}` must be a list of key entries", ("sops", kind))
+    selection, problem = read_selection(raw)
+    if problem is not None:
+        rule = next((key for key in RULE_KEYS if raw.get(key) not in (None, "")), "")
+        raise NotSopsError(problem, ("sops", rule))
     return Metadata(
         age=stanzas,
         lastmodified=str(raw["lastmodified"]),
         mac=str(raw["mac"]),
-        selection=selection_from(raw, where),
+        selection=selection,
         version=str(raw.get("version", WRITER_VERSION)),
         carried=carried,
     )

@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from gitops_engine.core.errors import InputError
 from gitops_engine.core.regexes import regex_problem
 
 RULE_KEYS = (
@@ -49,14 +48,6 @@ class Selection:
     def marks(self, comment: str) -> bool:
         """True for a comment that is itself a selection marker (kept plaintext)."""
         return self.by_comments and re.search(self.value, comment) is not None
-
-
-def selection_from(options: Mapping[str, object], where: str) -> Selection:
-    """The rule named in a `.sops.yaml` rule or `sops` metadata; a wrong one is an input error at `where`."""
-    selection, problem = read_selection(options)
-    if problem is not None:
-        raise InputError(f"{where}: {problem}")
-    return selection
 
 
 def read_selection(options: Mapping[str, object]) -> tuple[Selection, str | None]:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from cryptography.exceptions import InvalidTag
 
 from gitops_engine.core.errors import InputError
+from gitops_engine.core.yamlio import MappingNode, Node, ScalarNode, YamlError, compose
 from gitops_engine.secrets.aes import IvSource, decrypt_value, encrypt_value, fresh_iv
 from gitops_engine.secrets.agekeys import AgeStanza, unwrap_key, wrap_key
 from gitops_engine.secrets.errors import (
@@ -173,37 +174,87 @@ def encrypt_yaml(
 def read_metadata(data: bytes, fmt: Format, where: str = "<input>") -> Metadata | None:
     """A file's `sops` metadata, read without a key (nothing is decrypted); None when it has none."""
     _, raw = _read(data, fmt, where)
-    return None if raw is None else metadata_from(raw, where)
+    try:
+        return None if raw is None else metadata_from(raw)
+    except (SopsError, NotSopsError) as exc:
+        raise _named(exc, data, fmt, where) from None
 
 
 def open_encrypted(data: bytes, fmt: Format, identities: Iterable[str], where: str = "<input>") -> Opened:
     """Decrypt and verify a sops file; any failure raises a SopsError subclass and returns nothing."""
     docs, raw = _read(data, fmt, where)
     if raw is None:
-        raise NotSopsError(f"{where}: no `sops` metadata (the file is not encrypted; run `secrets encrypt`)")
-    meta = metadata_from(raw, where)
+        raise NotSopsError(f"{where}:1: no `sops` metadata (the file is not encrypted; run `secrets encrypt`)")
+    try:
+        return _opened(docs, raw, identities, data, fmt)
+    except (SopsError, NotSopsError) as exc:
+        raise _named(exc, data, fmt, where) from None
+
+
+def _opened(docs: tuple[Branch, ...], raw: RawMeta, identities: Iterable[str], data: bytes, fmt: Format) -> Opened:
+    meta = metadata_from(raw)
     if not meta.age and meta.carried:
         names = "; ".join(meta.carried_keys)
-        raise UnsupportedKeyError(f"{where}: encrypted only for keys other than age ({names}); only age is supported")
-    data_key = unwrap_key(meta.age, identities, where)
-    try:
-        result = decrypt_documents(docs, data_key, meta.selection)
-    except SopsError as exc:
-        raise type(exc)(f"{where}: {exc}") from None
+        raise UnsupportedKeyError(f"encrypted only for keys other than age ({names}); only age is supported")
+    data_key = unwrap_key(meta.age, identities)
+    result = decrypt_documents(docs, data_key, meta.selection)
     try:
         stored, iv = decrypt_value(data_key, meta.mac, meta.lastmodified)
     except (InvalidTag, ValueError):
         raise CiphertextDamagedError(
-            f"{where}: sops.mac fails authentication (mac or lastmodified was changed; restore the file from git)"
+            "sops.mac fails authentication (mac or lastmodified was changed; restore the file from git)",
+            ("sops", "mac"),
         ) from None
     if not isinstance(stored, str) or not hmac.compare_digest(stored.upper(), result.mac):
         raise MacMismatchError(
-            f"{where}: MAC mismatch: a value was added, removed or changed outside sops "
-            "(restore the file from git, or re-encrypt it from its plaintext)"
+            "MAC mismatch: a value was added, removed or changed outside sops "
+            "(restore the file from git, or re-encrypt it from its plaintext)",
+            ("sops", "mac"),
         )
     result.ivs[(stored.encode(), meta.lastmodified)] = iv
     indent = detect_indent(data.decode(errors="replace")) if fmt is Format.YAML else 4
     return Opened(result.documents, data_key, meta, result.ivs, indent)
+
+
+def _named(exc: SopsError | NotSopsError, data: bytes, fmt: Format, where: str) -> SopsError | NotSopsError:
+    """`exc` with the file named, and the line of the key path it is at when it has one."""
+    line = f":{_line_of(data, fmt, exc.path)}" if exc.path else ""
+    return type(exc)(f"{where}{line}: {exc}", exc.path)
+
+
+def _line_of(data: bytes, fmt: Format, path: tuple[str, ...]) -> int:
+    """The line the file writes `path` (or its nearest ancestor) on; 1 where the store says no more (INI, binary).
+    Read again only for a message, so a file that opens is parsed once."""
+    if fmt is Format.DOTENV:
+        # sops flattens its metadata into `sops_<key>…` names
+        prefix = "sops_" + "__map_".join(path[1:]) if path[0] == "sops" else f"{path[0]}="
+        lines = data.decode(errors="replace").split("\n")
+        return next((number for number, text in enumerate(lines, 1) if text.startswith(prefix)), 1)
+    if fmt is not Format.YAML and fmt is not Format.JSON:
+        return 1
+    try:
+        roots = compose(data)  # scalars as written: a value the typed reader would refuse still has its line
+    except YamlError:
+        return 1
+    for root in roots:
+        node, line = root, 0
+        for key in path:
+            found = _entry(node, key)
+            if found is None:
+                break
+            line, node = found
+        if line:
+            return line
+    return 1
+
+
+def _entry(node: Node, key: str) -> tuple[int, Node] | None:
+    """The line of `key` in a mapping node, and its value; None when `node` has no such key."""
+    if isinstance(node, MappingNode):
+        for key_node, value in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.value == key:
+                return key_node.start_mark.line + 1, value
+    return None
 
 
 def decrypt(data: bytes, fmt: Format, identities: Iterable[str], where: str = "<input>") -> bytes:

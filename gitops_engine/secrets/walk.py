@@ -14,18 +14,19 @@ from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 
+from gitops_engine.core.shown import shown
 from gitops_engine.secrets.aes import (
     IvSource,
     authenticates,
     cipher,
-    decrypt_value,
+    decrypt_raw,
     encrypt_value,
     fresh_iv,
     is_encrypted,
 )
 from gitops_engine.secrets.errors import CiphertextDamagedError, PlaintextLeafError, ValueMovedError
 from gitops_engine.secrets.selection import Selection
-from gitops_engine.secrets.values import Branch, Comment, Item, Node, Scalar, to_bytes
+from gitops_engine.secrets.values import Branch, Comment, Item, Node, Scalar, from_bytes, to_bytes
 
 # Transforms one leaf: (value, path, encrypt?) -> new value.
 _Leaf = Callable[[Scalar | Comment, tuple[str, ...], bool], Scalar | Comment]
@@ -147,14 +148,23 @@ def decrypt_documents(docs: Sequence[Branch], key: bytes, selection: Selection) 
                 return value  # files from older sops carry plaintext comments; sops accepts them too
             raise PlaintextLeafError(
                 f"value at {'.'.join(path)} is not encrypted although the file's rule requires it: "
-                "it was added or edited after encryption (re-encrypt the file from its plaintext)"
+                "it was added or edited after encryption (re-encrypt the file from its plaintext)",
+                path,
             )
         assert isinstance(raw, str)
         aad = aad_of(path)
         try:
-            plain, iv = decrypt_value(aead, raw, aad)
+            plaintext, iv, kind = decrypt_raw(aead, raw, aad)
         except (InvalidTag, ValueError):
             raise _classify(key, raw, path, docs, selection) from None
+        try:
+            plain = from_bytes(kind, plaintext)
+        except ValueError:  # the type is outside what the tag authenticates
+            raise CiphertextDamagedError(
+                f"value at {'.'.join(path)} does not read as the type its ENC[…] names ({shown(kind, 20)}): the "
+                "type was changed (restore the file from git)",
+                path,
+            ) from None
         ivs[(to_bytes(plain), aad)] = iv
         return plain
 
@@ -170,10 +180,12 @@ def _classify(key: bytes, value: str, path: tuple[str, ...], docs: Sequence[Bran
         if other != aad_of(path) and authenticates(key, value, other):
             return ValueMovedError(
                 f"value at {where} was encrypted for {other.rstrip(':').replace(':', '.')}: values were swapped or "
-                "moved between keys (restore the file from git or re-encrypt it from its plaintext)"
+                "moved between keys (restore the file from git or re-encrypt it from its plaintext)",
+                path,
             )
     return CiphertextDamagedError(
-        f"value at {where} fails authentication: the ciphertext was changed or damaged (restore the file from git)"
+        f"value at {where} fails authentication: the ciphertext was changed or damaged (restore the file from git)",
+        path,
     )
 
 

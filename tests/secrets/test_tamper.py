@@ -82,6 +82,28 @@ def test_wrong_identity(sealed: tuple[bytes, str]) -> None:
         sopsfile.decrypt(data, Format.YAML, [generate_identity()[0]])
 
 
+def test_a_value_whose_type_was_changed_is_refused_at_its_line(sealed: tuple[bytes, str]) -> None:
+    data, secret = sealed
+    value = _value_line(data, "password")
+    retyped = data.replace(value, value.replace(b"type:str]", b"type:int]"))
+    with pytest.raises(CiphertextDamagedError) as refused:
+        sopsfile.decrypt(retyped, Format.YAML, [secret], "s.yaml")
+    assert str(refused.value) == (
+        "s.yaml:7: value at stringData.password does not read as the type its ENC[…] names (int): the type was "
+        "changed (restore the file from git)"
+    )
+
+
+def test_a_changed_mac_is_reported_at_the_line_of_sops_mac(sealed: tuple[bytes, str]) -> None:
+    data, secret = sealed
+    lines = data.split(b"\n")
+    number = next(index for index, line in enumerate(lines, 1) if line.startswith(b"  mac: ENC["))
+    lines[number - 1] = lines[number - 1].replace(b"data:", b"data:AAAA", 1)
+    with pytest.raises(CiphertextDamagedError) as refused:
+        sopsfile.decrypt(b"\n".join(lines), Format.YAML, [secret], "s.yaml")
+    assert str(refused.value).startswith(f"s.yaml:{number}: sops.mac fails authentication")
+
+
 def test_errors_are_distinct_classes() -> None:
     kinds = {CiphertextDamagedError, MacMismatchError, PlaintextLeafError, ValueMovedError, NoMatchingKeyError}
     assert len(kinds) == 5 and not any(a is not b and issubclass(a, b) for a in kinds for b in kinds)
