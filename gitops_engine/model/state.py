@@ -88,14 +88,15 @@ def decode(data: bytes, where: str) -> State:
     try:
         docs = load(data)
     except YamlError as exc:
-        raise InputError(f"{where}:{exc.line}: the provenance file is not valid YAML; {fix}") from exc
-    doc = docs[0] if len(docs) == 1 and isinstance(docs[0], dict) else None
+        raise InputError(f"{where}:{exc.line}: invalid YAML: {exc.problem}; {fix}") from exc
+    if len(docs) != 1 or not isinstance(docs[0], dict):
+        raise InputError(f"{where}:1: (document): must be one mapping, the seed's record; {fix}")
+    doc = docs[0]
     sections = {key: _blob_map(doc, key) for key in ("files", _DELETED)}
     for key, section in sections.items():
         if section is None:
-            line = load_located(data)[0].line_of((key,)) if doc is not None else 1
+            line = load_located(data)[0].line_of((key,))
             raise InputError(f"{where}:{line}: {key} must map each path to a git blob id; {fix}")
-    assert doc is not None  # both sections were read from it
     apps = _records(doc.get("apps"))
     if apps is None:
         line = load_located(data)[0].line_of(("apps",))
@@ -112,10 +113,8 @@ def decode(data: bytes, where: str) -> State:
     )
 
 
-def _blob_map(doc: Mapping[str, Any] | None, key: str) -> dict[str, str] | None:
+def _blob_map(doc: Mapping[str, Any], key: str) -> dict[str, str] | None:
     """`doc[key]` when it is a path → blob id mapping (absent counts as empty), else None."""
-    if doc is None:
-        return None
     value = doc.get(key) or {}
     if not isinstance(value, dict):
         return None
