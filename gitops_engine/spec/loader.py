@@ -400,6 +400,8 @@ def _check_secrets(r: SpecReader, platform: Platform) -> None:
             clusters = clusters_of_project(platform, projects[secret.project])
             scope = f"project:{secret.project}"
         else:
+            if not secret.workspace:
+                continue  # neither workspace nor project: reported where the secret is read
             if secret.workspace not in workspaces:
                 r.error((*path, "workspace"), _unknown("workspace", secret.workspace, dict.fromkeys(workspaces)))
                 continue
