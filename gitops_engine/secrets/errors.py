@@ -14,23 +14,30 @@ class SopsError(GitopsError):
         self.path = path
 
 
+class DamagedFileError(SopsError):
+    """The file was changed outside sops (a value, its type, the MAC, an age stanza): the input is bad, as a spec
+    with a mistake is, so the exit code is the input error's; restoring it from git is the fix."""
+
+    exit_code = 2
+
+
 class NoMatchingKeyError(SopsError):
     """None of the available age identities opens any of the file's age stanzas."""
 
 
-class CiphertextDamagedError(SopsError):
+class CiphertextDamagedError(DamagedFileError):
     """A value fails AES-GCM authentication under its own path and every other path of the file."""
 
 
-class ValueMovedError(SopsError):
+class ValueMovedError(DamagedFileError):
     """A value authenticates under another key's path: values were swapped or moved between keys."""
 
 
-class PlaintextLeafError(SopsError):
+class PlaintextLeafError(DamagedFileError):
     """A value the file's rule says is encrypted is plaintext: it was added after encryption."""
 
 
-class MacMismatchError(SopsError):
+class MacMismatchError(DamagedFileError):
     """The values decrypt but their MAC differs: a value was dropped, added or changed outside sops."""
 
 
