@@ -58,8 +58,34 @@ def test_kustomize_output_of_the_corpora_reads_the_same(tmp_path: Path) -> None:
         "version: 6.5.4\nport: 8080\nratio: 0.5\nname: 'on'\n",  # agreeing scalars
         ".sops.yaml: e9ee9a64\n1:20: x\n.5: y\n",  # keys that start like numbers
         "a: [1\n",  # broken
+        "a: 'x\n  [!NOTE] y'\nb: \"p\n  & q\"\n",  # look-alikes inside quoted scalars over two lines
+        "- a: it 'x\n  b: !custom y\n",  # a real tag after an apostrophe that opens nothing
+        "root:\n  a: |\n    'unclosed\n  b: !custom x\n  c: 'y'\n",  # a quote in a block scalar opens nothing
+        "root:\n  a: |\n    - [!x] &y\n  c: 1\n",  # look-alikes inside a block scalar
+        "# it's [!x] &y\na: 'it''s [!x]'\n",  # in a comment, in an escaped single-quoted scalar
         "",
     ],
 )
 def test_divergent_and_tricky_streams(text: str) -> None:
     _same(text.encode())
+
+
+def test_markdown_in_a_helm_index_description_does_not_send_it_to_pyyaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    # grafana's index quotes `[!NOTE]` over several lines; PyYAML takes seconds on 4 MB, so yaml_rs must read it
+    text = (
+        "apiVersion: v1\nentries:\n  probe:\n  - version: 1.0.0\n"
+        "    description: 'Grafana''s agent.  >\n      [!NOTE] > not supported & free'\n"
+    )
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("PyYAML was asked")
+
+    monkeypatch.setattr("gitops_engine.core.yamlio._compose", refuse)
+    assert load(text, yaml12_types=True) == [
+        {
+            "apiVersion": "v1",
+            "entries": {
+                "probe": [{"version": "1.0.0", "description": "Grafana's agent.  > [!NOTE] > not supported & free"}]
+            },
+        }
+    ]
