@@ -4,6 +4,11 @@ Objects are fetched into a local bare store (one per remote URL, under the cache
 commits; pushes then send those commits. Credentials the engine owns (a Gitea token) reach git through a
 credential helper that reads environment variables of the child process: never argv, never a URL, never text
 that ends up in an error. Every message that names a remote goes through `scrub`.
+
+The store's refs are written by one engine process at a time (a flock beside the store, waited for): two runs
+on one machine would otherwise fail each other's fetch on git's ref locks. Git's automatic gc runs inside the
+fetch instead of detached, so while the flock is held no git process works in the store, and a git lock file
+found then was left by one that was killed: it is removed, where it would fail every later fetch.
 """
 
 from __future__ import annotations
@@ -11,13 +16,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from gitops_engine.adapters import lock
 from gitops_engine.adapters.command import Command, Completed, run
-from gitops_engine.core.errors import ConflictError, ToolError
+from gitops_engine.core.errors import ConflictError, LockedError, ToolError
 from gitops_engine.core.shown import shown
 from gitops_engine.model.credentials import Credentials
 
@@ -31,6 +38,9 @@ _FETCHED = "refs/gitops-engine/remote/"
 # the kept renders of seeds (see app.publish) come along with every fetch, under the same names in the store
 RENDERS_REFSPEC = "+refs/gitops-engine/render/*:refs/gitops-engine/render/*"
 _ALL_EXIT_CODES = tuple(range(256))
+_GIT_TIMEOUT = 600.0
+# another run's fetch into the store ends within its own timeout; waiting longer means something is wrong
+_STORE_WAIT = 2 * _GIT_TIMEOUT
 # porcelain reasons that mean "someone else moved the branch", as opposed to a hook or permission refusal
 _MOVED = ("fetch first", "non-fast-forward", "stale info")
 
@@ -82,7 +92,8 @@ def fetched_ref(branch: str) -> str:
 def keep_commit(store: Path, branch: str, commit: str) -> str:
     """Point refs/gitops-engine/unpublished/<branch> at `commit` so a failed publish loses nothing; returns the ref."""
     ref = f"refs/gitops-engine/unpublished/{branch}"
-    run(Command(("git", "--git-dir", str(store), "update-ref", ref, commit), timeout=60))
+    with _writing(store):
+        run(Command(("git", "--git-dir", str(store), "update-ref", ref, commit), timeout=60))
     return ref
 
 
@@ -115,15 +126,30 @@ def fetch_branch(remote: Remote, branch: str, store: Path, also: Sequence[str] =
     if remote_head(remote, branch, store) is None:
         return None
     local = fetched_ref(branch)
-    _git(
-        remote,
-        store,
-        ["fetch", "--no-tags", "--no-write-fetch-head", "--", remote.url, f"+refs/heads/{branch}:{local}", *also],
-        "fetch",
-    )
-    # the fetched ref, not the earlier listing, is what we build on: the branch may have moved in between
-    done = run(Command(("git", "--git-dir", str(store), "rev-parse", "--verify", f"{local}^{{commit}}"), timeout=60))
+    with _writing(store):
+        _git(
+            remote,
+            store,
+            ["-c", "gc.autoDetach=false", "fetch", "--no-tags", "--no-write-fetch-head", "--", remote.url,
+             f"+refs/heads/{branch}:{local}", *also],
+            "fetch",
+        )  # fmt: skip
+        # the fetched ref, not the earlier listing, is what we build on: the branch may have moved in between
+        rev_parse = ("git", "--git-dir", str(store), "rev-parse", "--verify", f"{local}^{{commit}}")
+        done = run(Command(rev_parse, timeout=60))
     return done.stdout.decode().strip()
+
+
+@contextmanager
+def _writing(store: Path) -> Iterator[None]:
+    """Hold the store's flock (see module doc) with every git lock file a killed git process left removed."""
+    try:
+        with lock.exclusive(store.with_name(f"{store.stem}.store-lock"), f"object store {store}", _STORE_WAIT):
+            for leftover in (*store.glob("*.lock"), *store.joinpath("refs").rglob("*.lock")):
+                leftover.unlink(missing_ok=True)
+            yield
+    except LockedError as exc:
+        raise ToolError(f"{exc}: a git command of another run has held it for over {_STORE_WAIT:.0f} s") from None
 
 
 def push_branch(
@@ -224,7 +250,7 @@ def _git(remote: Remote, store: Path, args: list[str], what: str, *, ok_if_rejec
         run(Command(("git", "init", "--quiet", "--bare", str(store)), timeout=60))
     argv = ("git", "--git-dir", str(store), *args)
     try:
-        done = run(Command(argv, env=env, timeout=600, ok_codes=_ALL_EXIT_CODES))
+        done = run(Command(argv, env=env, timeout=_GIT_TIMEOUT, ok_codes=_ALL_EXIT_CODES))
     except ToolError as exc:
         raise ToolError(scrub(str(exc), secrets)) from None
     if done.returncode == 0 or (ok_if_rejected and done.returncode == 1 and _rejections(done.stdout.decode())):

@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -128,6 +129,7 @@ class GiteaServer:
         self.exchanges: list[Exchange] = []
         self.violations: list[str] = []
         self.git_requests: list[tuple[str, str, str]] = []
+        self.git_running = 0  # git requests being answered now (a killed client's push still runs to its end)
         self.lock = threading.RLock()
         self.stopping = threading.Event()
         self._ids = iter(range(1, 1_000_000))
@@ -169,6 +171,13 @@ class GiteaServer:
         """A bare repository reachable only over git (no API), open to any authenticated user."""
         with self.lock:
             return self._create_repo(owner, name, api=False).path
+
+    def wait_for_git(self, seconds: float) -> None:
+        """Wait (at most `seconds`) until no git request is being answered."""
+        deadline = time.monotonic() + seconds
+        while self.git_running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not self.git_running, f"git requests still running after {seconds} s"
 
     def bare_path(self, owner: str, name: str) -> Path:
         """Where the bare repository lives on disk."""
@@ -385,7 +394,13 @@ class _Handler(BaseHTTPRequestHandler):
             "GIT_COMMITTER_NAME": login,
             "GIT_COMMITTER_EMAIL": f"{login}@example.invalid",
         }
-        done = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
+        with self.gitea.lock:
+            self.gitea.git_running += 1
+        try:
+            done = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
+        finally:
+            with self.gitea.lock:
+                self.gitea.git_running -= 1
         head, _, payload = done.stdout.partition(b"\r\n\r\n")
         status, headers = 200, {}
         for line in head.decode("latin-1").split("\r\n"):

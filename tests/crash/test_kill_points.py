@@ -1,0 +1,142 @@
+"""kill -9 at chosen points of seed, bump and re-seed on a 50-cluster fleet in a local bare repository.
+
+The runs form one history: seed → the operator points the HelmRepositories at the mirror → bump (18 branches
+created) → re-seed from a changed spec → bump (branches rebased, velero's superseded). For each step an
+uninterrupted run on a copy of its start gives the expected refs. Each kill point then runs the step on another
+copy under tests.crash.killer, which SIGKILLs the CLI at the Nth call of a function of the write path (before
+it, or as it returns). After the kill the repository must pass `git fsck --full`, every ref must point at a
+complete commit and no git lock file may be left; the next run of the same step must succeed and leave every
+branch and kept render at the very commit and tree of the uninterrupted run.
+
+`Path.chmod`/`Path.replace` calls inside objects/pack are the pack writer's steps (temporary file complete,
+pack renamed without its index, index temporary complete). Verification (`--no-verify`) is off: it reads only,
+and a kill during it is a kill before the first write, which the points below already cover.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.crash.fleet import (
+    KILLED,
+    World,
+    assert_consistent,
+    checked,
+    mirror_index,
+    new_world,
+    platform_spec,
+    point_helm_repositories_at,
+    refs,
+)
+from tests.lookups.servers import Route, serving
+
+SEED = ("seed", "-c", "platform.yaml", "--no-verify")
+BUMP = ("bump", "--repo", "fleet.git", "--no-verify")
+GIT = "gitops_engine.adapters.git"
+PACK = "objects/pack"
+
+# step → (function, Nth call, before/after[, only calls whose arguments contain this])
+POINTS: dict[str, tuple[str, ...]] = {
+    "seed": (
+        "gitops_engine.app.seed:render:1:after",  # rendered, nothing written
+        "pygit2:init_repository:1:after",  # an empty repository, no branch
+        f"{GIT}:_store:1:before",
+        f"pathlib:Path.chmod:1:after:{PACK}",  # the pack's temporary file complete
+        f"pathlib:Path.replace:1:after:{PACK}",  # the pack in place, its index not
+        f"pathlib:Path.chmod:2:after:{PACK}",  # the index's temporary file complete
+        f"{GIT}:_store:1:after",  # every object, no commit
+        f"{GIT}:create_commit:1:after",  # the commit, no ref
+        f"{GIT}:set_ref:1:after",  # the render kept, the branch not moved
+        f"{GIT}:move_branch:1:after",  # done, nothing reported
+    ),
+    "bump": (
+        "pathlib:Path.replace:1:before:/.cache/",  # the first cache entry written, not renamed into place
+        "gitops_engine.app.bump:propose:1:after",  # scanned and looked up, nothing written
+        f"{GIT}:_store:1:after",  # the first branch's objects
+        f"{GIT}:create_commit:1:after",
+        f"{GIT}:move_branch:1:after",  # one branch of 18
+        f"{GIT}:create_commit:9:after",
+        f"{GIT}:move_branch:9:before",  # eight branches
+        f"{GIT}:move_branch:18:after",  # every branch, nothing reported
+    ),
+    "reseed": (
+        "gitops_engine.app.seed:render:1:after",
+        f"{GIT}:_store:1:before",
+        f"pathlib:Path.chmod:1:after:{PACK}",
+        f"pathlib:Path.replace:1:after:{PACK}",
+        f"pathlib:Path.chmod:2:after:{PACK}",
+        f"{GIT}:create_commit:1:after",
+        f"{GIT}:set_ref:1:after",
+        f"{GIT}:move_branch:1:before",
+        f"{GIT}:move_branch:1:after",
+    ),
+    "rebump": (
+        f"{GIT}:create_commit:1:after",
+        f"{GIT}:move_branch:1:after",  # one branch rebased on the new main
+        f"{GIT}:move_branch:8:after",
+        f"{GIT}:delete_branch:1:after",  # one of velero's two branches deleted
+        f"{GIT}:delete_branch:2:before",
+    ),
+}
+ARGV = {"seed": SEED, "bump": BUMP, "reseed": SEED, "rebump": BUMP}
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where a step starts and the refs its uninterrupted run leaves."""
+
+    start: World
+    expected: dict[str, tuple[str, str]]
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Step]]:
+    """Each step's start and expected result, built by uninterrupted runs; the mirror serves while tests run."""
+    root = tmp_path_factory.mktemp("history")
+    with serving() as mirror:
+        mirror.routes["/charts/index.yaml"] = Route(body=mirror_index())
+        steps: dict[str, Step] = {}
+        world = new_world(root / "seed", platform_spec())
+        for name, argv in ARGV.items():
+            start = world.copy(root / f"{name}-start")
+            checked(world.run(argv), f"uninterrupted {name}")
+            steps[name] = Step(start, refs(world.repo))
+            if name == "seed":
+                point_helm_repositories_at(world.repo, f"{mirror.url}/charts")
+            if name == "bump":
+                (world.root / "platform.yaml").write_text(platform_spec(reseeded=True))
+        _check_history(steps)
+        yield steps
+
+
+def _check_history(steps: dict[str, Step]) -> None:
+    """The history does what the points rely on: 18 bot branches, then velero's two dropped."""
+    bot = "refs/heads/gitops-engine/"
+    created = sorted(r.removeprefix(bot) for r in steps["bump"].expected if r.startswith(bot))
+    assert len(created) == 18 and "velero-8" in created and "velero-9" in created, created
+    kept = sorted(r.removeprefix(bot) for r in steps["rebump"].expected if r.startswith(bot))
+    assert kept == [b for b in created if not b.startswith("velero-")]
+    for name in ("bump", "rebump"):
+        main = steps[name].expected["refs/heads/main"]
+        assert all(v != main for r, v in steps[name].expected.items() if r.startswith(bot))
+
+
+@pytest.mark.parametrize(
+    ("step", "point"), [(step, point) for step, points in POINTS.items() for point in points]
+)  # fmt: skip
+def test_a_run_killed_at_any_point_leaves_whole_refs_and_the_next_run_converges(
+    step: str, point: str, history: dict[str, Step], tmp_path: Path
+) -> None:
+    world = history[step].start.copy(tmp_path / "world")
+
+    killed = world.run(ARGV[step], kill_at=point)
+
+    assert killed.returncode == KILLED, f"the kill point was never reached:\n{killed.stdout[-2000:]}{killed.stderr}"
+    assert_consistent(world.repo)
+    checked(world.run(ARGV[step]), f"the run after the kill at {point}")
+    assert refs(world.repo) == history[step].expected
+    assert_consistent(world.repo)

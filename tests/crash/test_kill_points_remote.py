@@ -1,0 +1,213 @@
+"""kill -9 at chosen points of seed, re-seed and bump against a git smart-HTTP remote (the test Gitea's git side).
+
+A remote run works in a local object store under the cache: it fetches the branch there, builds commits with
+pygit2 and pushes them with the system git. The points: before a push, as it returns, and in the middle of one
+— the server's pre-receive hook holds the push until the client is dead, then lets it land or refuses it — and
+in the middle of a fetch, while git holds the store's ref lock (a reference-transaction hook in the store stops
+there). The whole process group dies (the CLI and its git children), as a container's end takes them all.
+
+After each kill the remote and the store must pass `git fsck --full` with every ref at a complete commit; the
+next run must succeed and leave the remote's branches and kept renders at the trees of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import count
+from pathlib import Path
+
+import pytest
+
+from gitops_engine.adapters import transport
+from gitops_engine.secrets.agekeys import generate_identity
+from tests.conftest import DATA
+from tests.crash.fleet import (
+    KILLED,
+    World,
+    assert_consistent,
+    checked,
+    mirror_index,
+    new_world,
+    platform_spec,
+    point_helm_repositories_at,
+    refs,
+)
+from tests.forge.gitea_server import GiteaServer
+from tests.forge.openapi import OpenApiContract
+from tests.lookups.servers import Route, serving
+
+RUN = "gitops_engine.adapters.command:run"
+PUSH = f"{RUN}:1:during:'push'"
+FETCH = f"{RUN}:1:during:'fetch'"
+# step → (kill point, what the test does while the client is dead: "accept"/"refuse" the held push, or nothing)
+POINTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "seed": (
+        ("gitops_engine.adapters.transport:push_branch:1:before", ""),  # objects in the store, nothing pushed
+        (PUSH, "accept"),  # the push lands after its client died
+        (PUSH, "refuse"),
+        ("gitops_engine.adapters.transport:push_branch:1:after", ""),  # pushed, nothing reported
+    ),
+    "bump": (
+        (FETCH, ""),  # git holds the store's ref lock
+        (f"{RUN}:3:during:'push'", "accept"),  # two branches pushed, the third lands after the kill
+        (f"{RUN}:9:during:'push'", "refuse"),
+        ("gitops_engine.adapters.transport:push_branch:18:after", ""),
+    ),
+    "reseed": (
+        (FETCH, ""),
+        (PUSH, "accept"),
+        ("gitops_engine.adapters.transport:push_branch:1:after", ""),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A plain repository on the test server: its URL and the bare repository behind it."""
+
+    url: str
+    bare: Path
+
+
+@dataclass(frozen=True)
+class Step:
+    """The command, where the remote starts, the client's spec, and the refs an uninterrupted run leaves."""
+
+    argv: tuple[str, ...]
+    start: Path
+    spec: str
+    expected: dict[str, tuple[str, str]]
+
+
+class Fleet:
+    """The server, the mirror, and fresh repositories on the server copied from a given state."""
+
+    def __init__(self, gitea: GiteaServer, mirror_url: str, root: Path) -> None:
+        self.gitea = gitea
+        self.mirror = mirror_url
+        self.root = root
+        self._names = count()
+        self.key = generate_identity()  # every client holds the same age key, so every seed renders the same
+
+    def remote(self, start: Path | None = None) -> Remote:
+        """A new repository on the server, holding a copy of `start` (a bare repository) when given."""
+        name = f"fleet-{next(self._names)}"
+        bare = self.gitea.add_plain_repo("plain", name)
+        if start is not None:
+            shutil.rmtree(bare)
+            shutil.copytree(start, bare, symlinks=True)
+        return Remote(f"{self.gitea.url}/plain/{name}.git", bare)
+
+    def world(self, name: str, spec: str) -> World:
+        """A client with a new HOME whose git credential helper knows alice's password for the server."""
+        world = new_world(self.root / name, spec, self.key)
+        host = self.gitea.url.removeprefix("http://")
+        credentials = world.home / "git-credentials"
+        credentials.write_text(f"http://alice:alice-password@{host}\n")
+        credentials.chmod(0o600)
+        (world.home / ".gitconfig").write_text(f"[credential]\n\thelper = store --file={credentials}\n")
+        return world
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    root = tmp_path_factory.mktemp("remote-crash")
+    gitea = GiteaServer(root / "gitea", OpenApiContract(DATA / "gitea-openapi" / "swagger.v1.json"))
+    gitea.add_user("alice", "alice-token", password="alice-password")
+    gitea.start()
+    try:
+        with serving() as mirror:
+            mirror.routes["/charts/index.yaml"] = Route(body=mirror_index())
+            yield Fleet(gitea, f"{mirror.url}/charts", root)
+    finally:
+        gitea.stop()
+    assert gitea.violations == []
+
+
+@pytest.fixture(scope="module")
+def history(fleet: Fleet) -> dict[str, Step]:
+    """seed → the operator's mirror commit → bump → re-seed, each uninterrupted on its own copy."""
+    steps: dict[str, Step] = {}
+    remote = fleet.remote()
+    plans = (("seed", platform_spec()), ("bump", platform_spec()), ("reseed", platform_spec(reseeded=True)))
+    for name, spec in plans:
+        start = fleet.root / f"{name}-start.git"
+        shutil.copytree(remote.bare, start, symlinks=True)
+        argv = _argv(name, remote.url)
+        checked(fleet.world(f"history-{name}", spec).run(argv), f"uninterrupted {name}")
+        steps[name] = Step(tuple(argv), start, spec, refs(remote.bare))
+        if name == "seed":
+            point_helm_repositories_at(remote.bare, fleet.mirror)
+    assert len([r for r in steps["bump"].expected if r.startswith("refs/heads/gitops-engine/")]) == 18
+    return steps
+
+
+def _argv(step: str, url: str) -> list[str]:
+    if step == "bump":
+        return ["bump", "--repo", url, "--no-verify"]
+    return ["seed", "-c", "platform.yaml", "--repo", url, "--no-verify"]
+
+
+def _hold_pushes(bare: Path, nth: int, marker: Path, verdict: Path) -> None:
+    """A pre-receive hook that holds the `nth` push it sees: says it is there (`marker`) and waits for a verdict
+    file (`accept` or `refuse`) before letting the push land or refusing it. Other pushes pass."""
+    seen = marker.with_name("pushes")
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\ncat >/dev/null\n"
+        f'echo >>"{seen}"; [ "$(wc -l <"{seen}")" -eq {nth} ] || exit 0\n'
+        f'touch "{marker}"\n'
+        f'i=0; while [ ! -e "{verdict}" ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done\n'
+        f'[ "$(cat "{verdict}")" = accept ]\n'
+    )
+    hook.chmod(0o755)
+
+
+def _hold_store_refs(store: Path, armed: Path, marker: Path) -> None:
+    """A store whose reference-transaction hook, while `armed` exists, stops with the ref locks taken."""
+    subprocess.run(["git", "init", "--quiet", "--bare", str(store)], check=True, capture_output=True)
+    hook = store / "hooks" / "reference-transaction"
+    hook.write_text(
+        "#!/bin/sh\ncat >/dev/null\n"
+        f'[ "$1" = prepared ] && [ -e "{armed}" ] || exit 0\n'
+        f'touch "{marker}"\nsleep 30\n'
+    )
+    hook.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("step", "point", "then"),
+    [(step, point, then) for step, points in POINTS.items() for point, then in points],
+)  # fmt: skip
+def test_a_remote_run_killed_at_any_point_leaves_whole_refs_and_the_next_run_converges(
+    step: str, point: str, then: str, history: dict[str, Step], fleet: Fleet, tmp_path: Path
+) -> None:
+    expected = history[step]
+    remote = fleet.remote(expected.start)
+    world = fleet.world(tmp_path.name, expected.spec)
+    argv = [remote.url if arg.startswith("http") else arg for arg in expected.argv]
+    armed, marker, verdict = tmp_path / "armed", tmp_path / "marker", tmp_path / "verdict"
+    store = transport.store_for(remote.url, world.cache / "gitops-engine" / "remotes")
+    if point.endswith("'push'"):
+        _hold_pushes(remote.bare, int(point.split(":")[2]), marker, verdict)
+    if point.endswith("'fetch'"):
+        _hold_store_refs(store, armed, marker)
+    armed.touch()
+
+    killed = world.run(argv, kill_at=point, extra={"CRASH_MARKER": str(marker)})
+
+    assert killed.returncode == KILLED, f"the kill point was never reached:\n{killed.stdout[-2000:]}{killed.stderr}"
+    if "during" in point:
+        assert marker.exists(), "the kill came before the exchange reached its middle"
+    if then:
+        verdict.write_text(then)
+    fleet.gitea.wait_for_git(30)
+    armed.unlink()
+    assert_consistent(remote.bare)
+    assert_consistent(store, crashed_git=True)
+    checked(world.run(argv), f"the run after the kill at {point} ({then or 'no verdict'})")
+    assert refs(remote.bare) == expected.expected
+    assert assert_consistent(store).locks == ()
