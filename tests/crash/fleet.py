@@ -43,7 +43,8 @@ RUN_TIMEOUT = 120
 
 
 def platform_spec(*, reseeded: bool = False, repository: str = "./fleet.git") -> str:
-    """The fleet: one management cluster and 49 workload clusters over four workspaces, every app in each.
+    """The fleet: one management cluster and 49 workload clusters over four workspaces, every app in each, and
+    a catalog GitRepository that `propagate` copies into every workspace.
 
     The re-seeded spec changes one value, adds two clusters and drops velero.
     """
@@ -56,6 +57,14 @@ def platform_spec(*, reseeded: bool = False, repository: str = "./fleet.git") ->
         f"metadata: {{name: {PLATFORM}}}",
         f"git: {{repository: {repository}, branch: main, url: https://git.example.invalid/fleet.git}}",
         "ingress: {issuer: selfsigned, domain: example.invalid}",
+        "catalog:",
+        "  repositories:",
+        "    - name: partner-catalog",
+        "      url: https://git.example.invalid/partner-catalog.git",
+        "      ref: {branch: main}",
+        "      labels:",
+        "        kommander.d2iq.io/gitapps-gitrepository-type: catalog",
+        '        kommander.d2iq.io/workspace-default-catalog-repository: "true"',
         "workspaces:",
         "  - {name: management, namespace: kommander-workspace}",
         *(f"  - {{name: {w}, namespace: {w}}}" for w in WORKSPACES),
@@ -199,8 +208,9 @@ def checked(done: subprocess.CompletedProcess[str], what: str, codes: tuple[int,
     return done.stdout
 
 
-def point_helm_repositories_at(repo: Path, url: str) -> None:
-    """Commit, as an operator pinning a chart mirror would, every HelmRepository URL of main set to `url`."""
+def point_helm_repositories_at(repo: Path, url: str, also: Mapping[str, bytes] | None = None) -> None:
+    """Commit, as an operator pinning a chart mirror would, every HelmRepository URL of main set to `url` (and the
+    files `also` names)."""
     repository = git.open_repository(repo, create=False)
     head = git.head_of(repository, "main")
     assert head.commit is not None
@@ -210,7 +220,7 @@ def point_helm_repositories_at(repo: Path, url: str) -> None:
         if path.startswith("common/helm-repositories/") and path != "common/helm-repositories/kustomization.yaml":
             edited[path] = re.sub(rb"\$\{helmMirrorURL:=[^}]*\}", url.encode(), data)
     assert edited and all(edited[p] != files[p] for p in edited), "every HelmRepository names the mirror variable"
-    tree = git.write_tree_changes(repository, head.tree or "", edited)
+    tree = git.write_tree_changes(repository, head.tree or "", {**edited, **(also or {})})
     commit = git.create_commit(repository, tree, [head.commit], "charts from the mirror\n", OPERATOR)
     git.move_branch(repository, "main", commit, head.commit, "operator")
 

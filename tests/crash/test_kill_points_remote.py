@@ -16,28 +16,20 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import count
 from pathlib import Path
 
 import pytest
 
 from gitops_engine.adapters import transport
-from gitops_engine.secrets.agekeys import generate_identity
-from tests.conftest import DATA
 from tests.crash.fleet import (
     KILLED,
-    World,
     assert_consistent,
     checked,
-    mirror_index,
-    new_world,
     platform_spec,
     point_helm_repositories_at,
     refs,
 )
-from tests.forge.gitea_server import GiteaServer
-from tests.forge.openapi import OpenApiContract
-from tests.lookups.servers import Route, serving
+from tests.crash.remote import Fleet, serving_fleet
 
 RUN = "gitops_engine.adapters.command:run"
 PUSH = f"{RUN}:1:during:'push'"
@@ -65,14 +57,6 @@ POINTS: dict[str, tuple[tuple[str, str], ...]] = {
 
 
 @dataclass(frozen=True)
-class Remote:
-    """A plain repository on the test server: its URL and the bare repository behind it."""
-
-    url: str
-    bare: Path
-
-
-@dataclass(frozen=True)
 class Step:
     """The command, where the remote starts, the client's spec, and the refs an uninterrupted run leaves."""
 
@@ -82,49 +66,10 @@ class Step:
     expected: dict[str, tuple[str, str]]
 
 
-class Fleet:
-    """The server, the mirror, and fresh repositories on the server copied from a given state."""
-
-    def __init__(self, gitea: GiteaServer, mirror_url: str, root: Path) -> None:
-        self.gitea = gitea
-        self.mirror = mirror_url
-        self.root = root
-        self._names = count()
-        self.key = generate_identity()  # every client holds the same age key, so every seed renders the same
-
-    def remote(self, start: Path | None = None) -> Remote:
-        """A new repository on the server, holding a copy of `start` (a bare repository) when given."""
-        name = f"fleet-{next(self._names)}"
-        bare = self.gitea.add_plain_repo("plain", name)
-        if start is not None:
-            shutil.rmtree(bare)
-            shutil.copytree(start, bare, symlinks=True)
-        return Remote(f"{self.gitea.url}/plain/{name}.git", bare)
-
-    def world(self, name: str, spec: str) -> World:
-        """A client with a new HOME whose git credential helper knows alice's password for the server."""
-        world = new_world(self.root / name, spec, self.key)
-        host = self.gitea.url.removeprefix("http://")
-        credentials = world.home / "git-credentials"
-        credentials.write_text(f"http://alice:alice-password@{host}\n")
-        credentials.chmod(0o600)
-        (world.home / ".gitconfig").write_text(f"[credential]\n\thelper = store --file={credentials}\n")
-        return world
-
-
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    root = tmp_path_factory.mktemp("remote-crash")
-    gitea = GiteaServer(root / "gitea", OpenApiContract(DATA / "gitea-openapi" / "swagger.v1.json"))
-    gitea.add_user("alice", "alice-token", password="alice-password")
-    gitea.start()
-    try:
-        with serving() as mirror:
-            mirror.routes["/charts/index.yaml"] = Route(body=mirror_index())
-            yield Fleet(gitea, f"{mirror.url}/charts", root)
-    finally:
-        gitea.stop()
-    assert gitea.violations == []
+    with serving_fleet(tmp_path_factory.mktemp("remote-crash")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -171,9 +116,7 @@ def _hold_store_refs(store: Path, armed: Path, marker: Path) -> None:
     subprocess.run(["git", "init", "--quiet", "--bare", str(store)], check=True, capture_output=True)
     hook = store / "hooks" / "reference-transaction"
     hook.write_text(
-        "#!/bin/sh\ncat >/dev/null\n"
-        f'[ "$1" = prepared ] && [ -e "{armed}" ] || exit 0\n'
-        f'touch "{marker}"\nsleep 30\n'
+        f'#!/bin/sh\ncat >/dev/null\n[ "$1" = prepared ] && [ -e "{armed}" ] || exit 0\ntouch "{marker}"\nsleep 30\n'
     )
     hook.chmod(0o755)
 

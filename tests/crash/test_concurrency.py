@@ -1,0 +1,185 @@
+"""Several engine processes started together on one repository, local and remote: one commit per change.
+
+The repository starts seeded, with the operator's commit that points the HelmRepositories at the mirror and puts
+a changed spec in `.gitops-engine/platform.yaml`; a pass then has three changes to make: the re-seed, the
+propagation of the catalog GitRepository, and 18 bot branches. One uninterrupted `reconcile` on a copy gives the
+expected trees. Every process must exit 0 (a reconcile that finds the repository locked says "skipped"); main
+must gain exactly one seed commit and one propagation commit, in either order, with the expected tree; every
+bot branch is one commit on a commit of main.
+
+On one machine, reconcilers share an flock (the others skip) and seeds or bumps share the remote's object
+store (a waited-for flock). Reconcilers on separate machines (separate HOMEs and caches) share nothing but the
+remote: there publish's compare-and-swap, --force-with-lease and retries decide.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gitops_engine.app.seed import SPEC_PATH
+from tests.crash.fleet import (
+    EPOCH,
+    World,
+    checked,
+    git_out,
+    new_world,
+    platform_spec,
+    point_helm_repositories_at,
+    refs,
+)
+from tests.crash.remote import Fleet, serving_fleet
+
+BOT = "refs/heads/gitops-engine/"
+SEED_SUBJECT = "gitops-engine seed"
+PROPAGATE_SUBJECT = "Propagate catalog GitRepositories to workspaces and projects"
+
+
+@dataclass(frozen=True)
+class Start:
+    """A repository (bare, local or behind the server) before the race, and the trees one pass leaves."""
+
+    bare: Path
+    url: str
+    trees: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    with serving_fleet(tmp_path_factory.mktemp("concurrency")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def start(fleet: Fleet) -> Start:
+    """The seeded remote with the operator's commit, and the trees one reconcile on a copy of it leaves."""
+    remote = fleet.remote()
+    checked(fleet.world("first-seed", platform_spec()).run(_seed(remote.url)), "the first seed")
+    spec = platform_spec(reseeded=True).encode()
+    point_helm_repositories_at(remote.bare, fleet.mirror, also={SPEC_PATH: spec})
+    before = fleet.root / "start.git"
+    shutil.copytree(remote.bare, before, symlinks=True)
+    checked(fleet.world("reference", platform_spec()).run(_reconcile(remote.url)), "one uninterrupted pass")
+    trees = {name: tree for name, (_, tree) in refs(remote.bare).items()}
+    assert len([name for name in trees if name.startswith(BOT)]) == 16
+    return Start(before, remote.url, trees)
+
+
+def _seed(url: str) -> list[str]:
+    return ["seed", "-c", "platform.yaml", "--repo", url, "--no-verify"]
+
+
+def _reconcile(url: str) -> list[str]:
+    return ["reconcile", "--repo", url, "--no-verify"]
+
+
+def _together(runs: Sequence[tuple[World, list[str], dict[str, str]]]) -> list[str]:
+    """Start every run before waiting for any; each must exit 0. Returns their outputs."""
+    procs = [world.start(argv, extra=extra) for world, argv, extra in runs]
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, f"{proc.args}: exit {proc.returncode}\n{out[-3000:]}\n{err[-3000:]}"
+        outputs.append(out + err)
+    return outputs
+
+
+def _local(fleet: Fleet, start: Start, name: str) -> World:
+    """A machine whose local repository (fleet.git) holds the start."""
+    world = fleet.world(name, platform_spec(reseeded=True))
+    shutil.copytree(start.bare, world.repo, symlinks=True)
+    return world
+
+
+def _assert_one_commit_per_change(bare: Path, start: Start, *, bumped_by_reference: bool = True) -> None:
+    """main gained one seed and one propagation commit with the expected tree; bot branches are one commit each
+    on a commit of main (with `bumped_by_reference`, also with the expected trees)."""
+    before = git_out(start.bare, "rev-parse", "refs/heads/main").strip()
+    subjects = git_out(bare, "log", "--format=%s", "--first-parent", f"{before}..main").splitlines()
+    assert sorted(subjects) == sorted([SEED_SUBJECT, PROPAGATE_SUBJECT]), subjects
+    assert git_out(bare, "rev-list", "--count", f"{before}..main").strip() == "2"
+    now = refs(bare)
+    assert now["refs/heads/main"][1] == start.trees["refs/heads/main"]
+    mains = set(git_out(bare, "rev-list", "main").split())
+    for name, (commit, tree) in now.items():
+        if name.startswith(BOT):
+            parents = git_out(bare, "rev-list", "--parents", "-n", "1", commit).split()[1:]
+            assert len(parents) == 1 and parents[0] in mains, name
+            if bumped_by_reference:
+                assert tree == start.trees[name], name
+    if bumped_by_reference:
+        assert sorted(n for n in now if n.startswith(BOT)) == sorted(n for n in start.trees if n.startswith(BOT))
+
+
+def test_reconcilers_started_together_on_a_local_repository_make_each_change_once_and_the_others_skip(
+    fleet: Fleet, start: Start
+) -> None:
+    world = _local(fleet, start, "local-reconcilers")
+
+    outputs = _together([(world, _reconcile("fleet.git"), {}) for _ in range(3)])
+
+    worked = [o for o in outputs if not o.startswith("reconcile: skipped")]
+    assert all("is locked by pid" in o for o in outputs if o not in worked)
+    assert sum(o.count("seed: committed") for o in outputs) == 1
+    assert sum(o.count("propagate: ok — 5 added") for o in outputs) == 1
+    _assert_one_commit_per_change(world.repo, start)
+
+
+def test_seeds_propagate_and_bump_started_together_on_a_local_repository_lose_no_update(
+    fleet: Fleet, start: Start
+) -> None:
+    world = _local(fleet, start, "local-mixed")
+    (world.root / "platform.yaml").write_text(platform_spec(reseeded=True))
+    seed = ["seed", "-c", "platform.yaml", "--repo", "fleet.git", "--no-verify"]
+    runs = [
+        # two seeds of the same spec at different times: two different commits for the same change
+        (world, seed, {"SOURCE_DATE_EPOCH": str(int(EPOCH) + 1)}),
+        (world, seed, {"SOURCE_DATE_EPOCH": str(int(EPOCH) + 2)}),
+        (world, ["propagate", "--repo", "fleet.git", "--no-verify"], {}),
+        (world, ["bump", "--repo", "fleet.git", "--no-verify"], {}),
+    ]
+
+    outputs = _together(runs)
+
+    assert sum(o.count("committed") for o in outputs[:2]) == 1, outputs[:2]
+    # the bump may have scanned main before either change landed; its branches are rebased by the next pass
+    _assert_one_commit_per_change(world.repo, start, bumped_by_reference=False)
+    checked(world.run(["bump", "--repo", "fleet.git", "--no-verify"]), "the next bump")
+    _assert_one_commit_per_change(world.repo, start)
+
+
+def test_reconcilers_on_three_machines_started_together_on_one_remote_make_each_change_once(
+    fleet: Fleet, start: Start
+) -> None:
+    remote = fleet.remote(start.bare)
+    machines = [fleet.world(f"machine-{n}", platform_spec()) for n in range(3)]
+    # the first machine runs two passes: they share its lock, so one of them skips or finds nothing to do
+    runs = [(machine, _reconcile(remote.url), {}) for machine in (machines[0], *machines)]
+
+    outputs = _together(runs)
+
+    assert sum(o.count("seed: committed") for o in outputs) == 1, outputs
+    assert sum(o.count("propagate: ok — 5 added") for o in outputs) == 1, outputs
+    _assert_one_commit_per_change(remote.bare, start)
+
+
+def test_seeds_and_a_bump_started_together_on_one_machine_share_the_remote_object_store(
+    fleet: Fleet, start: Start
+) -> None:
+    remote = fleet.remote(start.bare)
+    machine = fleet.world("shared-store", platform_spec(reseeded=True))
+    runs = [
+        (machine, _seed(remote.url), {"SOURCE_DATE_EPOCH": str(int(EPOCH) + 1)}),
+        (machine, _seed(remote.url), {"SOURCE_DATE_EPOCH": str(int(EPOCH) + 2)}),
+        (machine, ["bump", "--repo", remote.url, "--no-verify"], {}),
+    ]
+
+    outputs = _together(runs)
+
+    assert sum(o.count("committed") for o in outputs[:2]) == 1, outputs[:2]
+    before = git_out(start.bare, "rev-parse", "refs/heads/main").strip()
+    assert git_out(remote.bare, "log", "--format=%s", f"{before}..main").splitlines() == [SEED_SUBJECT]
