@@ -167,6 +167,8 @@ def push_branch(
 
     Raises ConflictError when the remote rejects it because the branch moved; the commit stays in `store`. A
     rejected push whose branch holds `commit` anyway succeeded: an identical run pushed the same commit first.
+    Whether it moved is judged by its head, not only by the reason: a server that lost the race itself answers
+    only "failed to update ref" (or "atomic transaction failed").
     """
     argv = ["push", "--porcelain"]
     if also:
@@ -177,15 +179,18 @@ def push_branch(
     argv += [f"+{target}:{ref}" for ref, target in sorted((also or {}).items())]
     done = _git(remote, store, argv, "push", ok_if_rejected=True)
     rejected = [shown(reason) for reason in _rejections(done.stdout.decode(errors="replace"))]
-    if rejected and remote_head(remote, branch, store) == commit:
+    if not rejected:
         return
-    if rejected and any(marker in rejected[0] for marker in _MOVED):
+    now = remote_head(remote, branch, store)
+    if now == commit:
+        return  # an identical run pushed this very commit first
+    reason = _cause(rejected)
+    if _moved(rejected, now, expected):
         raise ConflictError(
-            f"push of {commit[:12]} to {branch!r} on {remote.display} was rejected ({rejected[0]}): "
+            f"push of {commit[:12]} to {branch!r} on {remote.display} was rejected ({reason}): "
             "the branch moved since it was fetched; the commit is kept in the local store"
         )
-    if rejected:
-        raise ToolError(f"{remote.display} refused the push of {commit[:12]} to {branch!r}: {rejected[0]}")
+    raise ToolError(f"{remote.display} refused the push of {commit[:12]} to {branch!r}: {reason}")
 
 
 def delete_branch(remote: Remote, store: Path, branch: str, expected: str) -> None:
@@ -193,11 +198,27 @@ def delete_branch(remote: Remote, store: Path, branch: str, expected: str) -> No
     argv = ["push", "--porcelain", f"--force-with-lease=refs/heads/{branch}:{expected}"]
     argv += ["--", remote.url, f":refs/heads/{branch}"]
     done = _git(remote, store, argv, "delete", ok_if_rejected=True)
-    rejected = _rejections(done.stdout.decode())
-    if rejected and any(marker in rejected[0] for marker in _MOVED):
+    rejected = [shown(reason) for reason in _rejections(done.stdout.decode(errors="replace"))]
+    if not rejected:
+        return
+    now = remote_head(remote, branch, store)
+    if now is None:
+        return  # another run deleted it first
+    if _moved(rejected, now, expected):
         raise ConflictError(f"{branch!r} on {remote.display} moved since it was listed; it was not deleted")
-    if rejected:
-        raise ToolError(f"{remote.display} refused to delete {branch!r}: {rejected[0]}")
+    raise ToolError(f"{remote.display} refused to delete {branch!r}: {_cause(rejected)}")
+
+
+def _moved(rejected: Sequence[str], now: str | None, expected: str | None) -> bool:
+    """True when a rejected push lost a race: the client saw the branch move, or the server did — it then says
+    only "failed to update ref" (or, for an atomic push, "atomic transaction failed"), so the branch's head
+    decides: it is no longer where the push expected it."""
+    return now != expected or any(marker in reason for reason in rejected for marker in _MOVED)
+
+
+def _cause(rejected: Sequence[str]) -> str:
+    """The reason that matters: in an atomic push the other refs only say that the transaction failed."""
+    return next((reason for reason in rejected if "atomic" not in reason), rejected[0])
 
 
 def push_for_review(

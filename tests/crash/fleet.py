@@ -208,20 +208,25 @@ def checked(done: subprocess.CompletedProcess[str], what: str, codes: tuple[int,
     return done.stdout
 
 
-def point_helm_repositories_at(repo: Path, url: str, also: Mapping[str, bytes] | None = None) -> None:
-    """Commit, as an operator pinning a chart mirror would, every HelmRepository URL of main set to `url` (and the
-    files `also` names)."""
+def point_helm_repositories_at(repo: Path, url: str) -> None:
+    """Commit, as an operator pinning a chart mirror would, every HelmRepository URL of main set to `url`."""
     repository = git.open_repository(repo, create=False)
-    head = git.head_of(repository, "main")
-    assert head.commit is not None
-    files = git.read_tree(repository, head.tree)
+    files = git.read_tree(repository, git.head_of(repository, "main").tree)
     edited = {}
     for path, data in files.items():
         if path.startswith("common/helm-repositories/") and path != "common/helm-repositories/kustomization.yaml":
             edited[path] = re.sub(rb"\$\{helmMirrorURL:=[^}]*\}", url.encode(), data)
     assert edited and all(edited[p] != files[p] for p in edited), "every HelmRepository names the mirror variable"
-    tree = git.write_tree_changes(repository, head.tree or "", {**edited, **(also or {})})
-    commit = git.create_commit(repository, tree, [head.commit], "charts from the mirror\n", OPERATOR)
+    operator_commit(repo, edited, "charts from the mirror")
+
+
+def operator_commit(repo: Path, files: Mapping[str, bytes], message: str) -> None:
+    """Commit `files` (added or replaced) on main of the bare repository `repo`, as a person would."""
+    repository = git.open_repository(repo, create=False)
+    head = git.head_of(repository, "main")
+    assert head.commit is not None and head.tree is not None
+    tree = git.write_tree_changes(repository, head.tree, files)
+    commit = git.create_commit(repository, tree, [head.commit], f"{message}\n", OPERATOR)
     git.move_branch(repository, "main", commit, head.commit, "operator")
 
 

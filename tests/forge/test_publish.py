@@ -11,7 +11,8 @@ import pytest
 
 from gitops_engine.adapters import git, transport
 from gitops_engine.adapters.targets import GiteaTarget, GiteaUser, LocalTarget, RemoteTarget, SecretSource, Target
-from gitops_engine.app.publish import PublishMode, Review
+from gitops_engine.app.publish import Base, Change, PublishMode, Review, fixed, open_target
+from gitops_engine.app.publish import publish as publish_change
 from gitops_engine.core.errors import ConflictError, ToolError
 from gitops_engine.model.credentials import Credentials
 from gitops_engine.model.tree import Tree
@@ -130,6 +131,56 @@ def test_push_race_is_resolved_by_reapplying(
     assert _git(bare, "log", "--format=%s", "main").splitlines() == ["ours", "theirs", "seed"]
     files = _git(bare, "ls-tree", "-r", "--name-only", "main").splitlines()
     assert {"ours.txt", "theirs.txt", *SEED} == set(files)
+
+
+@pytest.mark.parametrize("kept_render", [False, True], ids=["plain push", "atomic push with the kept render"])
+def test_a_push_that_loses_the_race_inside_the_server_is_computed_again(
+    kept_render: bool, gitea: GiteaServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tokens: dict[str, str]
+) -> None:
+    target, bare = _targets("http", gitea, tmp_path, monkeypatch, tokens)
+    publish(target, "main", lambda _base: SEED, "seed", author=AUTHOR)
+    # another push lands after the server advertised main to us and before it updates the ref: the server then
+    # answers only "failed to update ref" (or "atomic transaction failed"), which names no race
+    theirs = _git(bare, "commit-tree", "-p", "main", "-m", "theirs", _git(bare, "rev-parse", "main^{tree}"))
+    once = tmp_path / "landed"
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text(
+        f'#!/bin/sh\ncat >/dev/null\n[ -e "{once}" ] && exit 0\ntouch "{once}"\n'
+        f"env -u GIT_QUARANTINE_PATH git update-ref refs/heads/main {theirs}\n"
+    )
+    hook.chmod(0o755)
+    seen: list[str | None] = []
+
+    def ours(base: Base) -> Change:
+        seen.append(base.commit)
+        files = {"ours.txt": b"ours\n"}
+        return Change(written=files, render=files if kept_render else None)
+
+    with open_target(target) as session:
+        result = publish_change(session, "main", ours, "ours", author=fixed(AUTHOR))
+
+    assert result.attempts == 2 and seen[1] == theirs
+    assert _git(bare, "log", "--format=%s", "main").splitlines() == ["ours", "theirs", "seed"]
+
+
+def test_a_branch_another_run_deletes_first_counts_as_deleted(
+    gitea: GiteaServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tokens: dict[str, str]
+) -> None:
+    target, bare = _targets("http", gitea, tmp_path, monkeypatch, tokens)
+    publish(target, "main", lambda _base: SEED, "seed", author=AUTHOR)
+    publish(target, "gitops-engine/old", lambda _base: SEED, "old", author=AUTHOR)
+    head = _git(bare, "rev-parse", "gitops-engine/old")
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\ncat >/dev/null\nenv -u GIT_QUARANTINE_PATH git update-ref -d refs/heads/gitops-engine/old\n"
+    )
+    hook.chmod(0o755)
+    assert isinstance(target, RemoteTarget)
+    remote = transport.Remote(target.url)
+
+    transport.delete_branch(remote, transport.store_for(target.url), "gitops-engine/old", head)
+
+    assert _git(bare, "branch", "--list", "gitops-engine/*") == ""
 
 
 def test_bounded_retries_end_in_conflict_and_keep_the_commit(
