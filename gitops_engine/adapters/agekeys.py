@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_engine.adapters.command import Command, run
+from gitops_engine.adapters.command import Command, run, withhold
 from gitops_engine.core.errors import InputError
 from gitops_engine.secrets.agekeys import generate_identity, parse_identities
 
@@ -55,6 +55,7 @@ def discover_identities(env: Mapping[str, str] | None = None, key_file: Path | N
     if key_file is not None:
         sources.append(IdentitySource(f"--age-key {key_file}", tuple(_read_key_file(key_file, "--age-key"))))
     if env.get("SOPS_AGE_KEY"):
+        withhold("SOPS_AGE_KEY")
         sources.append(IdentitySource("SOPS_AGE_KEY", tuple(env["SOPS_AGE_KEY"].split())))
     if env.get("SOPS_AGE_KEY_FILE"):
         path = Path(env["SOPS_AGE_KEY_FILE"]).expanduser()

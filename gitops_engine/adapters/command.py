@@ -1,4 +1,9 @@
-"""The single place external commands run: argv as a value, timeout, cwd, and error text."""
+"""The single place external commands run: argv as a value, timeout, cwd, environment, and error text.
+
+A child never inherits an environment variable the engine read a secret from (a token, a credential, an age
+identity): whoever reads one withholds it here. A child that needs a secret gets it by name in its Command's own
+environment, as git's credential helper gets the token (adapters.transport).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,15 @@ class Command:
     ok_codes: tuple[int, ...] = (0,)
 
 
+# names of the environment variables holding secrets this process read; kept out of every child's environment
+_withheld: set[str] = set()
+
+
+def withhold(name: str) -> None:
+    """Keep the environment variable `name`, which holds a secret, from every command run after this."""
+    _withheld.add(name)
+
+
 @dataclass(frozen=True)
 class Completed:
     """What a finished command returned."""
@@ -34,7 +48,7 @@ class Completed:
 
 def run(command: Command) -> Completed:
     """Run `command`; raise ToolError (with its stderr) on a code outside `ok_codes` or a timeout."""
-    env = {**os.environ, **command.env} if command.env else None
+    env = {name: value for name, value in os.environ.items() if name not in _withheld} | dict(command.env)
     try:
         proc = subprocess.run(
             command.argv,

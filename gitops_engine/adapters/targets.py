@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from gitops_engine.adapters import command
 from gitops_engine.core.errors import InputError
 from gitops_engine.core.urls import CREDENTIALS_FIX, has_credentials, redacted
 
@@ -46,6 +47,7 @@ class SecretSource:
     def read(self) -> str:
         """The secret value (stripped); InputError naming `origin` when it is unset or unreadable."""
         if self.env is not None:
+            command.withhold(self.env)
             value = os.environ.get(self.env, "").strip()
             if not value:
                 raise InputError(f"{self.origin}: environment variable {self.env} is not set (export it and rerun)")

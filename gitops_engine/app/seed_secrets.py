@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_engine.adapters import agekeys as keyfiles
-from gitops_engine.adapters import git
+from gitops_engine.adapters import command, git
 from gitops_engine.core.errors import GitopsError, InputError
 from gitops_engine.model.platform import Platform, ValueSource
 from gitops_engine.render.secrets import SecretNeed, secret_manifest
@@ -192,6 +192,7 @@ def _sources_of(platform: Platform, need: SecretNeed) -> Mapping[str, ValueSourc
 def _read_value(source: ValueSource, key: str, spec_name: str, folder: Path) -> bytes:
     where = f"{spec_name}:{source.line}: {key}"
     if source.kind == "env":
+        command.withhold(source.ref)
         value = os.environ.get(source.ref)
         if value is None:
             raise InputError(f"{where}: environment variable {source.ref} is not set (export it, or use file:)")

@@ -1,8 +1,8 @@
 """Several engine processes started together on one repository, local and remote: one commit per change.
 
-The repository starts seeded, its HelmRepositories pointed at the mirror, bumped once (18 bot branches), and
+The repository starts seeded, its HelmRepositories pointed at the mirror, bumped once (16 bot branches), and
 with a changed spec committed in `.gitops-engine/platform.yaml`. A pass then has three changes to make: the
-re-seed (which drops velero), the propagation of the catalog GitRepository, and the bot's 16 branches rebased
+re-seed (which drops velero), the propagation of the catalog GitRepository, and the bot's 14 branches rebased
 and velero's two superseded. One uninterrupted `reconcile` on a copy gives the expected trees. Every process
 must exit 0 (a reconcile that finds the repository locked says "skipped"); main must gain exactly one seed
 commit and one propagation commit, in either order, with the expected tree; every bot branch is one commit on
@@ -69,7 +69,7 @@ def start(fleet: Fleet) -> Start:
     shutil.copytree(remote.bare, before, symlinks=True)
     checked(fleet.world("reference", platform_spec()).run(_reconcile(remote.url)), "one uninterrupted pass")
     trees = {name: tree for name, (_, tree) in refs(remote.bare).items()}
-    assert len([name for name in trees if name.startswith(BOT)]) == 16
+    assert len([name for name in trees if name.startswith(BOT)]) == 14
     return Start(before, remote.url, trees)
 
 

@@ -46,7 +46,7 @@ POINTS: dict[str, tuple[tuple[str, str], ...]] = {
         (FETCH, ""),  # git holds the store's ref lock
         (f"{RUN}:3:during:'push'", "accept"),  # two branches pushed, the third lands after the kill
         (f"{RUN}:9:during:'push'", "refuse"),
-        ("gitops_engine.adapters.transport:push_branch:18:after", ""),
+        ("gitops_engine.adapters.transport:push_branch:16:after", ""),
     ),
     "reseed": (
         (FETCH, ""),
@@ -86,7 +86,7 @@ def history(fleet: Fleet) -> dict[str, Step]:
         steps[name] = Step(tuple(argv), start, spec, refs(remote.bare))
         if name == "seed":
             point_helm_repositories_at(remote.bare, fleet.mirror)
-    assert len([r for r in steps["bump"].expected if r.startswith("refs/heads/gitops-engine/")]) == 18
+    assert len([r for r in steps["bump"].expected if r.startswith("refs/heads/gitops-engine/")]) == 16
     return steps
 
 
