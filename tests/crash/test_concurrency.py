@@ -36,6 +36,8 @@ from tests.crash.fleet import (
 )
 from tests.crash.remote import Fleet, serving_fleet
 
+# one server and one history per module: its tests stay on one xdist worker
+pytestmark = pytest.mark.xdist_group("concurrency")
 BOT = "refs/heads/gitops-engine/"
 SEED_SUBJECT = "gitops-engine seed"
 PROPAGATE_SUBJECT = "Propagate catalog GitRepositories to workspaces and projects"

@@ -104,6 +104,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Step
         for name, argv in ARGV.items():
             start = world.copy(root / f"{name}-start")
             checked(world.run(argv), f"uninterrupted {name}")
+            assert_consistent(world.repo)
             steps[name] = Step(start, refs(world.repo))
             if name == "seed":
                 point_helm_repositories_at(world.repo, f"{mirror.url}/charts")
@@ -139,4 +140,3 @@ def test_a_run_killed_at_any_point_leaves_whole_refs_and_the_next_run_converges(
     assert_consistent(world.repo)
     checked(world.run(ARGV[step]), f"the run after the kill at {point}")
     assert refs(world.repo) == history[step].expected
-    assert_consistent(world.repo)

@@ -31,6 +31,8 @@ from tests.crash.fleet import (
 )
 from tests.crash.remote import Fleet, serving_fleet
 
+# one server and one history per module: its tests stay on one xdist worker
+pytestmark = pytest.mark.xdist_group("crash-remote")
 RUN = "gitops_engine.adapters.command:run"
 PUSH = f"{RUN}:1:during:'push'"
 FETCH = f"{RUN}:1:during:'fetch'"
