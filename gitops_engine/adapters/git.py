@@ -86,6 +86,7 @@ def _create_bare(path: Path) -> None:
     """A bare repository made beside `path` and renamed into place: no other process ever sees half of one, and
     when two create it at once the loser's rename fails and it opens the winner's."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_scratch(path)
     scratch = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new"))
     try:
         pygit2.init_repository(str(scratch), bare=True, initial_head="main")
@@ -93,6 +94,16 @@ def _create_bare(path: Path) -> None:
             scratch.rename(path)  # replaces an empty directory, never a full one
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _remove_stale_scratch(path: Path) -> None:
+    """Scratch repositories a killed creation left beside `path`, once old enough that no creator still works in
+    them (one that is initialising would fail if its folder vanished)."""
+    limit = time.time() - _STALE_TEMPORARY
+    for leftover in path.parent.glob(f".{path.name}.*.new"):
+        with contextlib.suppress(OSError):  # gone already: another run cleaned it
+            if leftover.stat().st_mtime < limit:
+                shutil.rmtree(leftover)
 
 
 def head_of(repo: pygit2.Repository, branch: str) -> BranchHead:

@@ -34,6 +34,9 @@ CLUSTERS = 50
 WORKSPACES = ("team-0", "team-1", "team-2", "team-3")
 # apps whose charts come from HTTP Helm repositories; velero is dropped by the re-seed
 APPS = ("cert-manager", "traefik", "gatekeeper", "dex", "kube-prometheus-stack", "grafana-loki", "velero", "metallb")
+# the remote and concurrency suites: what they test grows with the pushes and passes, not with the fleet
+SMALL_CLUSTERS = 12
+SMALL_APPS = ("cert-manager", "traefik", "velero")
 EPOCH = "1800000000"
 OPERATOR = git.Signature("operator", "operator@example.invalid", 1_800_000_100)
 KILLED = -signal.SIGKILL
@@ -42,20 +45,20 @@ ENGINE_LOCK = "gitops-engine.lock"
 RUN_TIMEOUT = 120
 
 
-def platform_spec(*, reseeded: bool = False, repository: str = "./fleet.git") -> str:
-    """The fleet: one management cluster and 49 workload clusters over four workspaces, every app in each, and
-    a catalog GitRepository that `propagate` copies into every workspace.
+def platform_spec(*, reseeded: bool = False, clusters: int = CLUSTERS, apps: tuple[str, ...] = APPS) -> str:
+    """The fleet: one management cluster and (by default) 49 workload clusters over four workspaces, every app in
+    each, and a catalog GitRepository that `propagate` copies into every workspace.
 
     The re-seeded spec changes one value, adds two clusters and drops velero.
     """
-    apps = [a for a in APPS if not (reseeded and a == "velero")]
-    clusters = CLUSTERS + (2 if reseeded else 0)
+    apps = tuple(a for a in apps if not (reseeded and a == "velero"))
+    clusters += 2 if reseeded else 0
     retention = "45d" if reseeded else "30d"
     lines = [
         "apiVersion: gitops-engine.io/v1alpha1",
         "kind: Platform",
         f"metadata: {{name: {PLATFORM}}}",
-        f"git: {{repository: {repository}, branch: main, url: https://git.example.invalid/fleet.git}}",
+        "git: {repository: ./fleet.git, branch: main, url: https://git.example.invalid/fleet.git}",
         "ingress: {issuer: selfsigned, domain: example.invalid}",
         "catalog:",
         "  repositories:",
@@ -84,6 +87,11 @@ def platform_spec(*, reseeded: bool = False, repository: str = "./fleet.git") ->
                 values = f", values: {{prometheus: {{prometheusSpec: {{retention: {retention}}}}}}}"
             lines.append(f"  - {{app: {app}, workspace: {workspace}{values}}}")
     return "\n".join(lines) + "\n"
+
+
+def small_spec(*, reseeded: bool = False) -> str:
+    """The fleet of the remote and concurrency suites: 12 clusters, three apps."""
+    return platform_spec(reseeded=reseeded, clusters=SMALL_CLUSTERS, apps=SMALL_APPS)
 
 
 def mirror_index() -> bytes:
@@ -254,31 +262,35 @@ def refs(repo: Path) -> dict[str, tuple[str, str]]:
 
 @dataclass(frozen=True)
 class Leftovers:
-    """What a crash left in a repository that a clean run does not: temporary pack files, lock files."""
+    """What a crash left that a clean run does not: temporary pack files, scratch repositories beside the target
+    (both harmless, and removed by a later write once an hour old), git lock files."""
 
     temporaries: tuple[str, ...]
+    scratch: tuple[str, ...]
     locks: tuple[str, ...]
 
 
 def assert_consistent(repo: Path, *, crashed_git: bool = False) -> Leftovers:
     """fsck --full clean, every ref at a complete commit, no git lock file (unless `crashed_git`: a git process
-    killed while it held a ref lock leaves its lock file); returns the leftovers found."""
+    killed while it held a ref lock leaves its lock file), leftovers only of the kinds the engine sweeps."""
+    scratch = tuple(p.name for p in repo.parent.glob(f".{repo.name}.*.new"))
     if not (repo / "HEAD").exists():
-        return Leftovers((), ())
+        return Leftovers((), scratch, ())
     fsck = subprocess.run(
         ["git", "--git-dir", str(repo), "fsck", "--full", "--strict", "--no-dangling"],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert fsck.returncode == 0, f"git fsck --full in {repo}:\n{fsck.stdout}\n{fsck.stderr}"
     assert "error" not in fsck.stderr and "missing" not in fsck.stderr, fsck.stderr
-    for name, (commit, tree) in refs(repo).items():
+    for commit, _tree in refs(repo).values():
         # every object of the commit's tree is there: rev-list walks them all and fails on a missing one
         git_out(repo, "cat-file", "-e", f"{commit}^{{commit}}")
         git_out(repo, "rev-list", "--objects", "--quiet", commit)
-        assert tree, name
     locks = tuple(
         str(p.relative_to(repo)) for p in repo.rglob("*.lock") if p.name != ENGINE_LOCK and p.parent != repo / "hooks"
     )
-    temporaries = tuple(str(p.relative_to(repo)) for p in (repo / "objects").rglob("tmp*"))
     assert crashed_git or locks == (), f"lock files left in {repo}: {locks}"
-    return Leftovers(temporaries, locks)
+    temporaries = tuple(str(p.relative_to(repo)) for p in (repo / "objects").rglob("tmp*"))
+    # the engine's own temporaries, which it sweeps; git's are named tmp_pack_* / tmp_idx_* (`git gc` prunes them)
+    assert all(Path(t).name.startswith(("tmp_gitops-engine_", "tmp_pack_", "tmp_idx_")) for t in temporaries)
+    return Leftovers(temporaries, scratch, locks)

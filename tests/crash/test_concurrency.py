@@ -1,9 +1,10 @@
 """Several engine processes started together on one repository, local and remote: one commit per change.
 
-The repository starts seeded, its HelmRepositories pointed at the mirror, bumped once (16 bot branches), and
-with a changed spec committed in `.gitops-engine/platform.yaml`. A pass then has three changes to make: the
-re-seed (which drops velero), the propagation of the catalog GitRepository, and the bot's 14 branches rebased
-and velero's two superseded. One uninterrupted `reconcile` on a copy gives the expected trees. Every process
+The repository (the crash suite's generator, 12 clusters and three apps: a race needs changes to make, not size)
+starts seeded, its HelmRepositories pointed at the mirror, bumped once (6 bot branches), and with a changed spec
+committed in `.gitops-engine/platform.yaml`. A pass then has three changes to make: the re-seed (which drops
+velero), the propagation of the catalog GitRepository, and the bot's 4 branches rebased and velero's two
+superseded. One uninterrupted `reconcile` on a copy gives the expected trees. Every process
 must exit 0 (a reconcile that finds the repository locked says "skipped"); main must gain exactly one seed
 commit and one propagation commit, in either order, with the expected tree; every bot branch is one commit on
 a commit of main.
@@ -30,13 +31,13 @@ from tests.crash.fleet import (
     checked,
     git_out,
     operator_commit,
-    platform_spec,
     point_helm_repositories_at,
     refs,
+    small_spec,
 )
 from tests.crash.remote import Fleet, serving_fleet
 
-# one server and one history per module: its tests stay on one xdist worker
+# one server and one history for the module (session-scoped: built once), its tests kept on one xdist worker
 pytestmark = pytest.mark.xdist_group("concurrency")
 BOT = "refs/heads/gitops-engine/"
 SEED_SUBJECT = "gitops-engine seed"
@@ -52,26 +53,28 @@ class Start:
     trees: dict[str, str]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     with serving_fleet(tmp_path_factory.mktemp("concurrency")) as served:
         yield served
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def start(fleet: Fleet) -> Start:
     """The seeded, bumped remote with the changed spec committed, and the trees one reconcile of a copy leaves."""
     remote = fleet.remote()
-    machine = fleet.world("first", platform_spec())
+    machine = fleet.world("first", small_spec())
     checked(machine.run(_seed(remote.url)), "the first seed")
     point_helm_repositories_at(remote.bare, fleet.mirror)
     checked(machine.run(["bump", "--repo", remote.url, "--no-verify"]), "the first bump")
-    operator_commit(remote.bare, {SPEC_PATH: platform_spec(reseeded=True).encode()}, "the platform spec")
+    changed = small_spec(reseeded=True).encode()
+    operator_commit(remote.bare, {SPEC_PATH: changed}, "the platform spec")
     before = fleet.root / "start.git"
     shutil.copytree(remote.bare, before, symlinks=True)
-    checked(fleet.world("reference", platform_spec()).run(_reconcile(remote.url)), "one uninterrupted pass")
+    reference = fleet.world("reference", small_spec())
+    checked(reference.run(_reconcile(remote.url)), "one uninterrupted pass")
     trees = {name: tree for name, (_, tree) in refs(remote.bare).items()}
-    assert len([name for name in trees if name.startswith(BOT)]) == 14
+    assert len([name for name in trees if name.startswith(BOT)]) == 4
     return Start(before, remote.url, trees)
 
 
@@ -103,7 +106,7 @@ def _commits(outputs: Sequence[str], line_start: str) -> set[str]:
 
 def _local(fleet: Fleet, start: Start, name: str) -> World:
     """A machine whose local repository (fleet.git) holds the start."""
-    world = fleet.world(name, platform_spec(reseeded=True))
+    world = fleet.world(name, small_spec(reseeded=True))
     shutil.copytree(start.bare, world.repo, symlinks=True)
     return world
 
@@ -146,7 +149,7 @@ def test_seeds_propagate_and_bump_started_together_on_a_local_repository_lose_no
     fleet: Fleet, start: Start
 ) -> None:
     world = _local(fleet, start, "local-mixed")
-    (world.root / "platform.yaml").write_text(platform_spec(reseeded=True))
+    (world.root / "platform.yaml").write_text(small_spec(reseeded=True))
     seed = ["seed", "-c", "platform.yaml", "--repo", "fleet.git", "--no-verify"]
     runs = [
         # two seeds of the same spec at different times: two different commits for the same change
@@ -170,7 +173,7 @@ def test_reconcilers_on_three_machines_started_together_on_one_remote_make_each_
     fleet: Fleet, start: Start
 ) -> None:
     remote = fleet.remote(start.bare)
-    machines = [fleet.world(f"machine-{n}", platform_spec()) for n in range(3)]
+    machines = [fleet.world(f"machine-{n}", small_spec()) for n in range(3)]
     # each machine seeds at its own time, so their seed commits differ and the losers must compute again; the
     # first machine runs two passes, which share its lock: one of them skips or finds nothing to do
     runs = [
@@ -189,7 +192,7 @@ def test_seeds_and_a_bump_started_together_on_one_machine_share_the_remote_objec
     fleet: Fleet, start: Start
 ) -> None:
     remote = fleet.remote(start.bare)
-    machine = fleet.world("shared-store", platform_spec(reseeded=True))
+    machine = fleet.world("shared-store", small_spec(reseeded=True))
     # a machine that has run before: its store exists (creating one is the repository-creation race)
     checked(machine.run(["bump", "--repo", remote.url, "--dry-run"]), "an earlier dry run")
     runs = [

@@ -93,7 +93,7 @@ class Step:
     expected: dict[str, tuple[str, str]]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Step]]:
     """Each step's start and expected result, built by uninterrupted runs; the mirror serves while tests run."""
     root = tmp_path_factory.mktemp("history")

@@ -1,6 +1,7 @@
 """kill -9 at chosen points of seed, re-seed and bump against a git smart-HTTP remote (the test Gitea's git side).
 
-A remote run works in a local object store under the cache: it fetches the branch there, builds commits with
+The fleet is the generator's small one (12 clusters, three apps: 6 bot branches, 6 pushes). A remote run works
+in a local object store under the cache: it fetches the branch there, builds commits with
 pygit2 and pushes them with the system git. The points: before a push, as it returns, and in the middle of one
 — the server's pre-receive hook holds the push until the client is dead, then lets it land or refuses it — and
 in the middle of a fetch, while git holds the store's ref lock (a reference-transaction hook in the store stops
@@ -25,13 +26,13 @@ from tests.crash.fleet import (
     KILLED,
     assert_consistent,
     checked,
-    platform_spec,
     point_helm_repositories_at,
     refs,
+    small_spec,
 )
 from tests.crash.remote import Fleet, serving_fleet
 
-# one server and one history per module: its tests stay on one xdist worker
+# one server and one history for the module (session-scoped: built once), its tests kept on one xdist worker
 pytestmark = pytest.mark.xdist_group("crash-remote")
 RUN = "gitops_engine.adapters.command:run"
 PUSH = f"{RUN}:1:during:'push'"
@@ -47,8 +48,8 @@ POINTS: dict[str, tuple[tuple[str, str], ...]] = {
     "bump": (
         (FETCH, ""),  # git holds the store's ref lock
         (f"{RUN}:3:during:'push'", "accept"),  # two branches pushed, the third lands after the kill
-        (f"{RUN}:9:during:'push'", "refuse"),
-        ("gitops_engine.adapters.transport:push_branch:16:after", ""),
+        (f"{RUN}:5:during:'push'", "refuse"),
+        ("gitops_engine.adapters.transport:push_branch:6:after", ""),
     ),
     "reseed": (
         (FETCH, ""),
@@ -68,18 +69,18 @@ class Step:
     expected: dict[str, tuple[str, str]]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     with serving_fleet(tmp_path_factory.mktemp("remote-crash")) as served:
         yield served
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def history(fleet: Fleet) -> dict[str, Step]:
     """seed → the operator's mirror commit → bump → re-seed, each uninterrupted on its own copy."""
     steps: dict[str, Step] = {}
     remote = fleet.remote()
-    plans = (("seed", platform_spec()), ("bump", platform_spec()), ("reseed", platform_spec(reseeded=True)))
+    plans = (("seed", small_spec()), ("bump", small_spec()), ("reseed", small_spec(reseeded=True)))
     for name, spec in plans:
         start = fleet.root / f"{name}-start.git"
         shutil.copytree(remote.bare, start, symlinks=True)
@@ -88,7 +89,7 @@ def history(fleet: Fleet) -> dict[str, Step]:
         steps[name] = Step(tuple(argv), start, spec, refs(remote.bare))
         if name == "seed":
             point_helm_repositories_at(remote.bare, fleet.mirror)
-    assert len([r for r in steps["bump"].expected if r.startswith("refs/heads/gitops-engine/")]) == 16
+    assert len([r for r in steps["bump"].expected if r.startswith("refs/heads/gitops-engine/")]) == 6
     return steps
 
 

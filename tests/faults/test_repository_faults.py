@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gitops_engine.adapters import git, transport
-from gitops_engine.core.errors import ToolError
+from gitops_engine.core.errors import ConflictError, ToolError
 from tests.seed.helpers import reproducible_spec_text, run_cli, write_example
 
 AUTHOR = git.Signature("gitops-engine", "engine@example.invalid", 1_700_000_000)
@@ -74,10 +74,15 @@ def test_a_push_rejected_because_an_identical_push_won_is_a_success(tmp_path: Pa
     transport.push_branch(remote, store, ours, "main", base, lease=True)
 
     assert transport.remote_head(remote, "main", store) == ours
+    # a different commit landing there instead is a race too: the branch moved, so publish computes again
     hook.write_text('#!/bin/sh\ngit update-ref "$1" "$(git commit-tree -m other "$3^{tree}")" "$2"\n')
     mine = git.create_commit(repo, git.write_tree(repo, {"a": b"3"}), [ours], "a further change", AUTHOR)
-    with pytest.raises(ToolError, match="failed to update ref"):
+    with pytest.raises(ConflictError, match=r"failed to update ref\)\): the branch moved"):
         transport.push_branch(remote, store, mine, "main", ours, lease=True)
+    # while a refusal that leaves the branch where it was stays a refusal
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    with pytest.raises(ToolError, match="hook declined"):
+        transport.push_branch(remote, store, mine, "main", transport.remote_head(remote, "main", store), lease=True)
 
 
 @pytest.mark.parametrize(("age_minutes", "words"), [(120, "120 minutes old"), (0, "may be writing the branch")])
@@ -125,3 +130,16 @@ def test_pack_files_left_by_a_crash_are_removed_by_the_next_write_and_named_for_
     # our name is one git's own pruning removes too
     subprocess.run(["git", "--git-dir", str(tmp_path / "r.git"), "prune", "--expire=now"], check=True)
     assert not fresh.exists()
+
+
+def test_a_scratch_repository_a_killed_creation_left_is_removed_by_a_later_creation_once_old(tmp_path: Path) -> None:
+    # what kill -9 between init and rename leaves beside the target (found by tests/crash): one old, one fresh
+    old, fresh = tmp_path / ".fleet.git.k1ll3d.new", tmp_path / ".fleet.git.w0rk1n.new"
+    for scratch in (old, fresh):
+        git.open_repository(scratch)
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+
+    assert git.open_repository(tmp_path / "fleet.git").is_bare
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fresh.name, "fleet.git"], "a fresh one may be at work"
