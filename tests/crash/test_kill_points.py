@@ -5,8 +5,9 @@ created) → re-seed from a changed spec → bump (branches rebased, velero's su
 uninterrupted run on a copy of its start gives the expected refs. Each kill point then runs the step on another
 copy under tests.crash.killer, which SIGKILLs the CLI at the Nth call of a function of the write path (before
 it, or as it returns). After the kill the repository must pass `git fsck --full`, every ref must point at a
-complete commit and no git lock file may be left; the next run of the same step must succeed and leave every
-branch and kept render at the very commit and tree of the uninterrupted run.
+complete commit, no git lock file may be left and anything else left (a pack's temporary file, a scratch
+repository beside the target) only of the kinds the engine sweeps; the next run of the same step must succeed
+and leave every branch and kept render at the very commit and tree of the uninterrupted run.
 
 `Path.chmod`/`Path.replace` calls inside objects/pack are the pack writer's steps (temporary file complete,
 pack renamed without its index, index temporary complete). Verification (`--no-verify`) is off: it reads only,
@@ -43,7 +44,7 @@ PACK = "objects/pack"
 POINTS: dict[str, tuple[str, ...]] = {
     "seed": (
         "gitops_engine.app.seed:render:1:after",  # rendered, nothing written
-        "pygit2:init_repository:1:after",  # an empty repository, no branch
+        "pygit2:init_repository:1:after",  # a scratch repository beside the target, not yet renamed into place
         f"{GIT}:_store:1:before",
         f"pathlib:Path.chmod:1:after:{PACK}",  # the pack's temporary file complete
         f"pathlib:Path.replace:1:after:{PACK}",  # the pack in place, its index not
