@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pygit2
 
-from gitops_engine.core.errors import ConflictError, InputError, RefLockError, SecretLeakError
+from gitops_engine.adapters import lock
+from gitops_engine.core.errors import ConflictError, InputError, LockedError, RefLockError, SecretLeakError
 from gitops_engine.model.tree import Tree
 
 Repository = pygit2.Repository
@@ -37,7 +38,12 @@ _TREE_FILEMODE = 0o040000
 _FILE_FILEMODE = 0o100644
 _TEMPORARY = "tmp_gitops-engine_"
 _STALE_TEMPORARY = 3600  # seconds: far longer than writing any pack takes
+# a ref lock file this old was left by a git process that died: writers hold one for microseconds
 _STALE_LOCK = 600
+# an flock taken while a stale ref lock file is removed, so that two runs never both judge one stale and the second
+# delete the lock a live writer took in between (not the reconcile lock: a pass holds that for its whole length)
+_REF_LOCK_SWEEP = "gitops-engine.ref-lock-sweep"
+_SWEEP_WAIT = 30.0  # seconds; a sweep takes a stat and an unlink
 # a live writer holds a ref lock for microseconds (git itself waits up to 100 ms); 1.55 s in all
 _LOCK_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8)
 
@@ -350,6 +356,7 @@ def _store(repo: pygit2.Repository, objects: Mapping[bytes, tuple[int, bytes]]) 
     pack_dir = Path(repo.path) / "objects" / "pack"
     pack_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(pack_dir)
+    _remove_stale_scratch(Path(repo.path))
     pack, index = _pack_bytes(objects)
     name = f"pack-{pack[-20:].hex()}"
     # libgit2 rescans the pack directory when a lookup misses, so the new pack is found without reopening
@@ -499,16 +506,21 @@ def move_branch(repo: pygit2.Repository, branch: str, new_commit: str, expected:
 
 def delete_branch(repo: pygit2.Repository, branch: str, expected: str) -> None:
     """Delete `branch` only if it still points at `expected`."""
-    ref = repo.references.get(_ref_name(branch))
-    if ref is None or str(ref.target) != expected:
-        raise _moved(branch, expected, None if ref is None else str(ref.target))
-    try:
-        # libgit2 deletes against the target it read, under the ref lock: a compare-and-delete
-        ref.delete()
-    except (pygit2.GitError, OSError) as exc:
-        current = repo.references.get(_ref_name(branch))
-        found = None if current is None else str(current.target)
-        raise _locked(repo, _ref_name(branch)) or _moved(branch, expected, found) from exc
+    name = _ref_name(branch)
+    for retry in (True, False):
+        ref = repo.references.get(name)
+        if ref is None or str(ref.target) != expected:
+            raise _moved(branch, expected, None if ref is None else str(ref.target))
+        try:
+            # libgit2 deletes against the target it read, under the ref lock: a compare-and-delete
+            ref.delete()
+            return
+        except (pygit2.GitError, OSError) as exc:
+            if retry and _remove_stale_lock(repo, name):
+                continue
+            current = repo.references.get(name)
+            found = None if current is None else str(current.target)
+            raise _locked(repo, name) or _moved(branch, expected, found) from exc
 
 
 def set_ref(repo: pygit2.Repository, ref: str, target: str) -> None:
@@ -525,8 +537,11 @@ def _write_ref(
 ) -> None:
     """Run `write`, which points ref `name` at `target`. A ref found at `target` when it fails counts as written
     (an identical run got there first); while another process holds the ref's lock it is tried again for a
-    moment, as git does; any other failure is `moved(what the ref holds)` (or raised as it is, without `moved`)."""
-    for wait in (*_LOCK_WAITS, None):
+    moment, as git does, and a lock file a dead process left is removed; any other failure is `moved(what the ref
+    holds)` (or raised as it is, without `moved`)."""
+    waits = iter(_LOCK_WAITS)
+    swept = False
+    while True:
         try:
             write()
             return
@@ -540,6 +555,10 @@ def _write_ref(
                 if moved is None:
                     raise
                 raise moved(found) from exc
+            if not swept and _remove_stale_lock(repo, name):
+                swept = True
+                continue
+            wait = next(waits, None)
             if wait is None:
                 raise locked from exc
             time.sleep(wait)
@@ -595,20 +614,39 @@ def _moved(branch: str, expected: str | None, found: str | None) -> ConflictErro
     )
 
 
+def _ref_locks(repo: pygit2.Repository, ref_name: str) -> tuple[Path, Path]:
+    """The git lock files that keep `ref_name` from being written: its own and the packed-refs file's."""
+    return Path(repo.path) / f"{ref_name}.lock", Path(repo.path) / "packed-refs.lock"
+
+
+def _remove_stale_lock(repo: pygit2.Repository, ref_name: str) -> bool:
+    """Remove the lock files of `ref_name` older than _STALE_LOCK (git writes no holder into one, so its age is all
+    there is to judge by); True when one was removed. Stat and removal happen under the sweep flock: no other
+    run can remove the stale file and a live writer lock the ref again in between."""
+    removed = False
+    try:
+        with lock.exclusive(Path(repo.path) / _REF_LOCK_SWEEP, f"stale ref locks of {repo.path}", wait=_SWEEP_WAIT):
+            for path in _ref_locks(repo, ref_name):
+                with contextlib.suppress(OSError):  # gone: its writer finished
+                    if time.time() - path.stat().st_mtime > _STALE_LOCK:
+                        path.unlink()
+                        removed = True
+    except LockedError:
+        pass  # another run has been sweeping for long: leave the lock files to be named in the error
+    return removed
+
+
 def _locked(repo: pygit2.Repository, ref_name: str) -> RefLockError | None:
     """Why a ref could not be written when a git lock file is in the way, with the fix; None when none is."""
-    for lock in (Path(repo.path) / f"{ref_name}.lock", Path(repo.path) / "packed-refs.lock"):
+    for path in _ref_locks(repo, ref_name):
         try:
-            age = time.time() - lock.stat().st_mtime
+            age = time.time() - path.stat().st_mtime
         except OSError:
             continue
-        if age > _STALE_LOCK:
-            holder = f"it is {age / 60:.0f} minutes old, so it was most likely left by a git process that crashed"
-        else:
-            holder = "a git process may be writing the branch right now, or one crashed"
         return RefLockError(
-            f"{ref_name} is locked by {lock} ({holder}); nothing was changed. If no git command is running on "
-            f"this repository, delete {lock} and run again"
+            f"{ref_name} is locked by {path} ({age:.0f} s old: a git process is writing the branch, or one that "
+            f"crashed left it); nothing was changed. Run again: a lock file over {_STALE_LOCK // 60} minutes old "
+            "is removed, or delete it now if no git command is running on this repository"
         )
     return None
 

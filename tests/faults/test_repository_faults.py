@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -85,29 +86,71 @@ def test_a_push_rejected_because_an_identical_push_won_is_a_success(tmp_path: Pa
         transport.push_branch(remote, store, mine, "main", transport.remote_head(remote, "main", store), lease=True)
 
 
-@pytest.mark.parametrize(("age_minutes", "words"), [(120, "120 minutes old"), (0, "may be writing the branch")])
-def test_a_lock_file_in_the_way_is_named_with_its_fix(
-    age_minutes: int, words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _seeded_with_a_lock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, age_minutes: int) -> tuple[Path, Path]:
+    """A seeded repository whose main has a git lock file `age_minutes` old, and the spec (a change to seed)."""
     spec = write_example(tmp_path, reproducible_spec_text())
     repo = tmp_path / "fleet.git"
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     assert run_cli("seed", "-c", str(spec), "--repo", str(repo), "--create").code == 0
-    before = git.head_of(git.open_repository(repo, create=False), "main").commit
     lock = repo / "refs" / "heads" / "main.lock"
     lock.write_text("")
     stamp = time.time() - age_minutes * 60
     os.utime(lock, (stamp, stamp))
     spec.write_text(spec.read_text().replace("retention: 30d", "retention: 45d"))
+    return repo, spec
+
+
+def test_a_fresh_lock_file_in_the_way_is_named_with_its_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo, spec = _seeded_with_a_lock_file(tmp_path, monkeypatch, age_minutes=2)
+    lock = repo / "refs" / "heads" / "main.lock"
+    before = git.head_of(git.open_repository(repo, create=False), "main").commit
 
     blocked = run_cli("seed", "-c", str(spec), "--repo", str(repo))
-    assert blocked.code == 1
-    assert blocked.err.startswith(f"error: refs/heads/main is locked by {lock} (")
-    assert words in blocked.err and f"delete {lock} and run again" in blocked.err
-    assert git.head_of(git.open_repository(repo, create=False), "main").commit == before
 
+    assert blocked.code == 1
+    assert re.match(rf"error: refs/heads/main is locked by {re.escape(str(lock))} \(12\d s old: ", blocked.err)
+    assert "a lock file over 10 minutes old is removed" in blocked.err
+    assert "delete it now if no git command is running" in blocked.err
+    assert lock.exists()
+    assert git.head_of(git.open_repository(repo, create=False), "main").commit == before
     lock.unlink()
     assert run_cli("seed", "-c", str(spec), "--repo", str(repo)).code == 0
+
+
+def test_a_lock_file_a_crashed_writer_left_long_ago_is_removed_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, spec = _seeded_with_a_lock_file(tmp_path, monkeypatch, age_minutes=11)
+    before = git.head_of(git.open_repository(repo, create=False), "main").commit
+
+    done = run_cli("seed", "-c", str(spec), "--repo", str(repo))
+
+    assert done.code == 0, done.err
+    assert not (repo / "refs" / "heads" / "main.lock").exists()
+    after = git.head_of(git.open_repository(repo, create=False), "main").commit
+    assert after != before and _parents(repo, after) == [before]
+
+
+def test_a_branch_whose_stale_lock_file_is_in_the_way_is_still_deleted(tmp_path: Path) -> None:
+    repo = git.open_repository(tmp_path / "r.git")
+    commit = git.create_commit(repo, git.write_tree(repo, {"a.yaml": b"a: 1\n"}), [], "first\n", AUTHOR)
+    git.move_branch(repo, "topic", commit, None, "test")
+    lock = tmp_path / "r.git" / "refs" / "heads" / "topic.lock"
+    lock.write_text("")
+    an_hour_ago = time.time() - 3600
+    os.utime(lock, (an_hour_ago, an_hour_ago))
+
+    git.delete_branch(repo, "topic", commit)
+
+    assert git.branch_names(repo) == [] and not lock.exists()
+
+
+def _parents(repo: Path, commit: str) -> list[str]:
+    line = subprocess.run(
+        ["git", "--git-dir", str(repo), "rev-list", "--parents", "-n", "1", commit],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.split()  # fmt: skip
+    return line[1:]
 
 
 def test_pack_files_left_by_a_crash_are_removed_by_the_next_write_and_named_for_git_gc(tmp_path: Path) -> None:
@@ -143,3 +186,16 @@ def test_a_scratch_repository_a_killed_creation_left_is_removed_by_a_later_creat
     assert git.open_repository(tmp_path / "fleet.git").is_bare
 
     assert sorted(p.name for p in tmp_path.iterdir()) == [fresh.name, "fleet.git"], "a fresh one may be at work"
+
+
+def test_a_scratch_repository_left_beside_an_existing_one_is_removed_by_a_later_pack_write(tmp_path: Path) -> None:
+    # a killed creation whose next run came within the hour: that run made the repository, so no creation follows
+    repo = git.open_repository(tmp_path / "fleet.git")
+    left = tmp_path / ".fleet.git.k1ll3d.new"
+    git.open_repository(left)
+    two_hours_ago = time.time() - 7200
+    os.utime(left, (two_hours_ago, two_hours_ago))
+
+    git.write_tree(repo, MANY)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fleet.git"]

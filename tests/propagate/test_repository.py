@@ -164,6 +164,30 @@ def test_reconcile_skips_while_another_run_holds_the_lock(tmp_path: Path, capsys
     assert git.head_of(git.open_repository(tmp_path / "fleet.git", create=False), "main").commit == seeded
 
 
+def test_reconcile_fails_when_the_lock_holder_has_held_it_for_over_two_hours(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeded = _seed(tmp_path / "fleet.git", _fleet(1))
+    path = lock_path(LocalTarget(tmp_path / "fleet.git"))
+    three_hours_ago = int(time.time()) - 3 * 3600
+    # a hung pass: it holds the flock, and the stamp it wrote when it took it is three hours old
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, f"pid 4242 on buildhost since 2026-01-01T00:00:00Z ({three_hours_ago})\n".encode())
+        code, out, _ = _cli(capsys, "reconcile", "--repo", str(tmp_path / "fleet.git"))
+        json_code, json_out, _ = _cli(capsys, "reconcile", "--repo", str(tmp_path / "fleet.git"), "--json")
+    finally:
+        os.close(fd)
+    assert code == 1
+    assert out.startswith(
+        f"reconcile: failed — a pass looks stuck — repository {tmp_path / 'fleet.git'} is locked by pid 4242 on "
+        "buildhost since 2026-01-01T00:00:00Z"
+    )
+    assert json_code == 1 and json.loads(json_out)["stuck"] is True
+    assert git.head_of(git.open_repository(tmp_path / "fleet.git", create=False), "main").commit == seeded
+
+
 def _small_pipe() -> tuple[int, int]:
     read_end, write_end = os.pipe()
     # a one-page pipe: the run that gets the lock fills it with its item lines and then waits for us to read,
