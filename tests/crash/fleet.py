@@ -45,15 +45,21 @@ ENGINE_LOCK = "gitops-engine.lock"
 RUN_TIMEOUT = 120
 
 
-def platform_spec(*, reseeded: bool = False, clusters: int = CLUSTERS, apps: tuple[str, ...] = APPS) -> str:
+def platform_spec(
+    *, reseeded: bool = False, grown: bool = False, clusters: int = CLUSTERS, apps: tuple[str, ...] = APPS
+) -> str:
     """The fleet: one management cluster and (by default) 49 workload clusters over four workspaces, every app in
     each, and a catalog GitRepository that `propagate` copies into every workspace.
 
-    The re-seeded spec changes one value, adds two clusters and drops velero.
+    The re-seeded spec changes one value, adds two clusters and drops velero. The grown one (the re-seeded spec
+    as a later merged pull request changes it) changes the value again and adds a fifth workspace, with no
+    clusters yet and every app: the catalog is to be propagated into it and the bot's edits reach it.
     """
+    reseeded = reseeded or grown
     apps = tuple(a for a in apps if not (reseeded and a == "velero"))
     clusters += 2 if reseeded else 0
-    retention = "45d" if reseeded else "30d"
+    retention = "60d" if grown else "45d" if reseeded else "30d"
+    workspaces = (*WORKSPACES, "team-4") if grown else WORKSPACES
     lines = [
         "apiVersion: gitops-engine.io/v1alpha1",
         "kind: Platform",
@@ -70,7 +76,7 @@ def platform_spec(*, reseeded: bool = False, clusters: int = CLUSTERS, apps: tup
         '        kommander.d2iq.io/workspace-default-catalog-repository: "true"',
         "workspaces:",
         "  - {name: management, namespace: kommander-workspace}",
-        *(f"  - {{name: {w}, namespace: {w}}}" for w in WORKSPACES),
+        *(f"  - {{name: {w}, namespace: {w}}}" for w in workspaces),
         "clusters:",
         "  - {name: host, role: management, workspace: management, labels: {env: prod}}",
     ]
@@ -80,7 +86,7 @@ def platform_spec(*, reseeded: bool = False, clusters: int = CLUSTERS, apps: tup
         lines.append(f"  - {{name: c{n:02d}, role: workload, workspace: {workspace}, labels: {{env: {env}}}}}")
     lines.append("apps:")
     lines += [f"  - {{app: {a}, workspace: management}}" for a in apps[:4]]
-    for workspace in WORKSPACES:
+    for workspace in workspaces:
         for app in apps:
             values = ""
             if app == "kube-prometheus-stack" and workspace == "team-0":

@@ -1,13 +1,18 @@
-"""kill -9 at chosen points of seed, bump and re-seed on a 50-cluster fleet in a local bare repository.
+"""kill -9 at chosen points of seed, propagate, bump, re-seed and reconcile on a 50-cluster fleet in a local bare
+repository.
 
-The runs form one history: seed → the operator points the HelmRepositories at the mirror → bump (16 branches
-created) → re-seed from a changed spec → bump (branches rebased, velero's superseded). For each step an
+The runs form one history: seed → propagate (the catalog GitRepository into four workspaces) → the operator
+points the HelmRepositories at the mirror → bump (16 branches created) → re-seed from a changed spec → bump
+(branches rebased, velero's superseded) → the operator commits a grown spec into the repository → reconcile
+(under its lock: re-seed, propagate into the new workspace, the bot's 14 branches rebased). For each step an
 uninterrupted run on a copy of its start gives the expected refs. Each kill point then runs the step on another
 copy under tests.crash.killer, which SIGKILLs the CLI at the Nth call of a function of the write path (before
 it, or as it returns). After the kill the repository must pass `git fsck --full`, every ref must point at a
 complete commit, no git lock file may be left and anything else left (a pack's temporary file, a scratch
 repository beside the target) only of the kinds the engine sweeps; the next run of the same step must succeed
-and leave every branch and kept render at the very commit and tree of the uninterrupted run.
+(a reconcile must find the lock free) and leave every branch and kept render at the very commit and tree of the
+uninterrupted run. Propagation commits are stamped with the time they are made, so where one is in the history
+(propagate, reconcile) the trees must be the same and main must have gained the same commits, by subject.
 
 `Path.chmod`/`Path.replace` calls inside objects/pack are the pack writer's steps (temporary file complete,
 pack renamed without its index, index temporary complete). Verification (`--no-verify`) is off: it reads only,
@@ -22,13 +27,16 @@ from pathlib import Path
 
 import pytest
 
+from gitops_engine.app.seed import SPEC_PATH
 from tests.crash.fleet import (
     KILLED,
     World,
     assert_consistent,
     checked,
+    git_out,
     mirror_index,
     new_world,
+    operator_commit,
     platform_spec,
     point_helm_repositories_at,
     refs,
@@ -37,7 +45,11 @@ from tests.lookups.servers import Route, serving
 
 SEED = ("seed", "-c", "platform.yaml", "--no-verify")
 BUMP = ("bump", "--repo", "fleet.git", "--no-verify")
+PROPAGATE = ("propagate", "--repo", "fleet.git", "--no-verify")
+RECONCILE = ("reconcile", "--repo", "fleet.git", "--no-verify")
 GIT = "gitops_engine.adapters.git"
+SEED_SUBJECT = "gitops-engine seed"
+PROPAGATE_SUBJECT = "Propagate catalog GitRepositories to workspaces and projects"
 PACK = "objects/pack"
 
 # step → (function, Nth call, before/after[, only calls whose arguments contain this])
@@ -52,6 +64,13 @@ POINTS: dict[str, tuple[str, ...]] = {
         f"{GIT}:_store:1:after",  # every object, no commit
         f"{GIT}:create_commit:1:after",  # the commit, no ref
         f"{GIT}:set_ref:1:after",  # the render kept, the branch not moved
+        f"{GIT}:move_branch:1:after",  # done, nothing reported
+    ),
+    "propagate": (
+        "gitops_engine.app.propagate:plan_propagation:1:after",  # planned, nothing written
+        f"{GIT}:write_tree_changes:1:after",  # the copies' objects, no commit
+        f"{GIT}:create_commit:1:after",
+        f"{GIT}:move_branch:1:before",
         f"{GIT}:move_branch:1:after",  # done, nothing reported
     ),
     "bump": (
@@ -82,16 +101,35 @@ POINTS: dict[str, tuple[str, ...]] = {
         f"{GIT}:delete_branch:1:after",  # one of velero's two branches deleted
         f"{GIT}:delete_branch:2:before",
     ),
+    "reconcile": (
+        "gitops_engine.app.seed:render:1:after",  # the lock taken, the spec rendered, nothing written
+        f"{GIT}:move_branch:1:after",  # re-seeded; propagation and the bot not begun
+        f"{GIT}:create_commit:1:after:Propagate",  # the propagation's commit, main not moved
+        f"{GIT}:move_branch:2:after",  # propagated; the bot not begun
+        f"{GIT}:move_branch:7:after",  # the bot midway: 5 of its 14 branches
+        "gitops_engine.app.reconcile:_bump_step:1:after",  # every step done, the lock still held, nothing reported
+    ),
 }
-ARGV = {"seed": SEED, "bump": BUMP, "reseed": SEED, "rebump": BUMP}
+ARGV = {
+    "seed": SEED,
+    "propagate": PROPAGATE,
+    "bump": BUMP,
+    "reseed": SEED,
+    "rebump": BUMP,
+    "reconcile": RECONCILE,
+}
+# steps that make a propagation commit, whose id holds the time it was made
+STAMPED = ("propagate", "reconcile")
 
 
 @dataclass(frozen=True)
 class Step:
-    """Where a step starts and the refs its uninterrupted run leaves."""
+    """Where a step starts, the refs its uninterrupted run leaves and the subjects of the commits it adds to
+    main."""
 
     start: World
     expected: dict[str, tuple[str, str]]
+    added: list[str]
 
 
 @pytest.fixture(scope="session")
@@ -106,13 +144,23 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Step
             start = world.copy(root / f"{name}-start")
             checked(world.run(argv), f"uninterrupted {name}")
             assert_consistent(world.repo)
-            steps[name] = Step(start, refs(world.repo))
-            if name == "seed":
+            steps[name] = Step(start, refs(world.repo), added_to_main(start.repo, world.repo))
+            if name == "propagate":
                 point_helm_repositories_at(world.repo, f"{mirror.url}/charts")
             if name == "bump":
                 (world.root / "platform.yaml").write_text(platform_spec(reseeded=True))
+            if name == "rebump":
+                operator_commit(world.repo, {SPEC_PATH: platform_spec(grown=True).encode()}, "the platform spec")
         _check_history(steps)
         yield steps
+
+
+def added_to_main(start: Path, now: Path) -> list[str]:
+    """Subjects of the commits main of `now` has and main of `start` had not, oldest first."""
+    if not (start / "HEAD").exists() or "refs/heads/main" not in refs(start):
+        return git_out(now, "log", "--reverse", "--format=%s", "main").splitlines()
+    before = refs(start)["refs/heads/main"][0]
+    return git_out(now, "log", "--reverse", "--format=%s", f"{before}..main").splitlines()
 
 
 def _check_history(steps: dict[str, Step]) -> None:
@@ -125,6 +173,16 @@ def _check_history(steps: dict[str, Step]) -> None:
     for name in ("bump", "rebump"):
         main = steps[name].expected["refs/heads/main"]
         assert all(v != main for r, v in steps[name].expected.items() if r.startswith(bot))
+    assert steps["propagate"].added == [PROPAGATE_SUBJECT]
+    assert steps["reconcile"].added == [SEED_SUBJECT, PROPAGATE_SUBJECT]
+    # the pass rebased every bot branch onto its new main
+    after, before = steps["reconcile"].expected, steps["rebump"].expected
+    assert sorted(r for r in after if r.startswith(bot)) == kept_refs(before)
+    assert all(after[r][1] != before[r][1] for r in kept_refs(before))
+
+
+def kept_refs(found: dict[str, tuple[str, str]]) -> list[str]:
+    return sorted(r for r in found if r.startswith("refs/heads/gitops-engine/"))
 
 
 @pytest.mark.parametrize(
@@ -139,5 +197,15 @@ def test_a_run_killed_at_any_point_leaves_whole_refs_and_the_next_run_converges(
 
     assert killed.returncode == KILLED, f"the kill point was never reached:\n{killed.stdout[-2000:]}{killed.stderr}"
     assert_consistent(world.repo)
-    checked(world.run(ARGV[step]), f"the run after the kill at {point}")
-    assert refs(world.repo) == history[step].expected
+    after = checked(world.run(ARGV[step]), f"the run after the kill at {point}")
+    assert not after.startswith("reconcile: skipped"), "the killed pass's lock outlived it"
+    expected = history[step]
+    if step in STAMPED:
+        assert trees(refs(world.repo)) == trees(expected.expected)
+        assert added_to_main(expected.start.repo, world.repo) == expected.added
+    else:
+        assert refs(world.repo) == expected.expected
+
+
+def trees(found: dict[str, tuple[str, str]]) -> dict[str, str]:
+    return {name: tree for name, (_, tree) in found.items()}
