@@ -40,6 +40,8 @@ SMALL_APPS = ("cert-manager", "traefik", "velero")
 EPOCH = "1800000000"
 OPERATOR = git.Signature("operator", "operator@example.invalid", 1_800_000_100)
 KILLED = -signal.SIGKILL
+SEED_SUBJECT = "gitops-engine seed"
+PROPAGATE_SUBJECT = "Propagate catalog GitRepositories to workspaces and projects"
 # the reconcile lock: an flock'd file that stays in place by design (adapters/lock.py); not a git lock
 ENGINE_LOCK = "gitops-engine.lock"
 RUN_TIMEOUT = 120
@@ -95,9 +97,9 @@ def platform_spec(
     return "\n".join(lines) + "\n"
 
 
-def small_spec(*, reseeded: bool = False) -> str:
+def small_spec(*, reseeded: bool = False, grown: bool = False) -> str:
     """The fleet of the remote and concurrency suites: 12 clusters, three apps."""
-    return platform_spec(reseeded=reseeded, clusters=SMALL_CLUSTERS, apps=SMALL_APPS)
+    return platform_spec(reseeded=reseeded, grown=grown, clusters=SMALL_CLUSTERS, apps=SMALL_APPS)
 
 
 def mirror_index() -> bytes:
@@ -264,6 +266,19 @@ def refs(repo: Path) -> dict[str, tuple[str, str]]:
         name, commit, tree = line.split()
         found[name] = (commit, tree)
     return found
+
+
+def trees(found: Mapping[str, tuple[str, str]]) -> dict[str, str]:
+    """ref → tree of a `refs` listing."""
+    return {name: tree for name, (_, tree) in found.items()}
+
+
+def added_to_main(start: Path, now: Path) -> list[str]:
+    """Subjects of the commits main of the bare repository `now` has and main of `start` had not (all of them
+    when `start` has no main), oldest first."""
+    before = refs(start).get("refs/heads/main") if (start / "HEAD").exists() else None
+    span = "main" if before is None else f"{before[0]}..main"
+    return git_out(now, "log", "--reverse", "--format=%s", span).splitlines()
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ import pytest
 from gitops_engine.app.seed import SPEC_PATH
 from tests.crash.fleet import (
     EPOCH,
+    PROPAGATE_SUBJECT,
+    SEED_SUBJECT,
     World,
     checked,
     git_out,
@@ -40,8 +42,6 @@ from tests.crash.remote import Fleet, serving_fleet
 # one server and one history for the module (session-scoped: built once), its tests kept on one xdist worker
 pytestmark = pytest.mark.xdist_group("concurrency")
 BOT = "refs/heads/gitops-engine/"
-SEED_SUBJECT = "gitops-engine seed"
-PROPAGATE_SUBJECT = "Propagate catalog GitRepositories to workspaces and projects"
 
 
 @dataclass(frozen=True)

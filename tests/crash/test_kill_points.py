@@ -30,16 +30,19 @@ import pytest
 from gitops_engine.app.seed import SPEC_PATH
 from tests.crash.fleet import (
     KILLED,
+    PROPAGATE_SUBJECT,
+    SEED_SUBJECT,
     World,
+    added_to_main,
     assert_consistent,
     checked,
-    git_out,
     mirror_index,
     new_world,
     operator_commit,
     platform_spec,
     point_helm_repositories_at,
     refs,
+    trees,
 )
 from tests.lookups.servers import Route, serving
 
@@ -48,8 +51,6 @@ BUMP = ("bump", "--repo", "fleet.git", "--no-verify")
 PROPAGATE = ("propagate", "--repo", "fleet.git", "--no-verify")
 RECONCILE = ("reconcile", "--repo", "fleet.git", "--no-verify")
 GIT = "gitops_engine.adapters.git"
-SEED_SUBJECT = "gitops-engine seed"
-PROPAGATE_SUBJECT = "Propagate catalog GitRepositories to workspaces and projects"
 PACK = "objects/pack"
 
 # step → (function, Nth call, before/after[, only calls whose arguments contain this])
@@ -155,14 +156,6 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Step
         yield steps
 
 
-def added_to_main(start: Path, now: Path) -> list[str]:
-    """Subjects of the commits main of `now` has and main of `start` had not, oldest first."""
-    if not (start / "HEAD").exists() or "refs/heads/main" not in refs(start):
-        return git_out(now, "log", "--reverse", "--format=%s", "main").splitlines()
-    before = refs(start)["refs/heads/main"][0]
-    return git_out(now, "log", "--reverse", "--format=%s", f"{before}..main").splitlines()
-
-
 def _check_history(steps: dict[str, Step]) -> None:
     """The history does what the points rely on: 16 bot branches, then velero's two dropped."""
     bot = "refs/heads/gitops-engine/"
@@ -205,7 +198,3 @@ def test_a_run_killed_at_any_point_leaves_whole_refs_and_the_next_run_converges(
         assert added_to_main(expected.start.repo, world.repo) == expected.added
     else:
         assert refs(world.repo) == expected.expected
-
-
-def trees(found: dict[str, tuple[str, str]]) -> dict[str, str]:
-    return {name: tree for name, (_, tree) in found.items()}

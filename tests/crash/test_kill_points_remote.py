@@ -1,6 +1,8 @@
-"""kill -9 at chosen points of seed, re-seed and bump against a git smart-HTTP remote (the test Gitea's git side).
+"""kill -9 at chosen points of seed, bump, re-seed and reconcile against a git smart-HTTP remote (the test Gitea's
+git side).
 
-The fleet is the generator's small one (12 clusters, three apps: 6 bot branches, 6 pushes). A remote run works
+The fleet is the generator's small one (12 clusters, three apps: 6 bot branches, 6 pushes); the last step is a
+pass over a grown spec the operator committed into the repository (re-seed, propagate, the bot). A remote run works
 in a local object store under the cache: it fetches the branch there, builds commits with
 pygit2 and pushes them with the system git. The points: before a push, as it returns, and in the middle of one
 — the server's pre-receive hook holds the push until the client is dead, then lets it land or refuses it — and
@@ -8,7 +10,9 @@ in the middle of a fetch, while git holds the store's ref lock (a reference-tran
 there). The whole process group dies (the CLI and its git children), as a container's end takes them all.
 
 After each kill the remote and the store must pass `git fsck --full` with every ref at a complete commit; the
-next run must succeed and leave the remote's branches and kept renders at the trees of an uninterrupted run.
+next run must succeed and leave the remote's branches and kept renders at the trees of an uninterrupted run (and
+the pass, whose propagation commit is stamped with the time it is made, the same commits added to main, by
+subject).
 """
 
 from __future__ import annotations
@@ -22,13 +26,19 @@ from pathlib import Path
 import pytest
 
 from gitops_engine.adapters import transport
+from gitops_engine.app.seed import SPEC_PATH
 from tests.crash.fleet import (
     KILLED,
+    PROPAGATE_SUBJECT,
+    SEED_SUBJECT,
+    added_to_main,
     assert_consistent,
     checked,
+    operator_commit,
     point_helm_repositories_at,
     refs,
     small_spec,
+    trees,
 )
 from tests.crash.remote import Fleet, serving_fleet
 
@@ -56,6 +66,10 @@ POINTS: dict[str, tuple[tuple[str, str], ...]] = {
         (PUSH, "accept"),
         ("gitops_engine.adapters.transport:push_branch:1:after", ""),
     ),
+    "reconcile": (
+        (PUSH, "accept"),  # the re-seed lands after the pass (and its lock) died
+        ("gitops_engine.adapters.transport:push_branch:2:after", ""),  # re-seeded and propagated, the bot not begun
+    ),
 }
 
 
@@ -67,6 +81,7 @@ class Step:
     start: Path
     spec: str
     expected: dict[str, tuple[str, str]]
+    added: list[str]
 
 
 @pytest.fixture(scope="session")
@@ -77,25 +92,34 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
 
 @pytest.fixture(scope="session")
 def history(fleet: Fleet) -> dict[str, Step]:
-    """seed → the operator's mirror commit → bump → re-seed, each uninterrupted on its own copy."""
+    """seed → the operator's mirror commit → bump → re-seed → the operator's spec commit → reconcile, each
+    uninterrupted on its own copy."""
     steps: dict[str, Step] = {}
     remote = fleet.remote()
-    plans = (("seed", small_spec()), ("bump", small_spec()), ("reseed", small_spec(reseeded=True)))
+    plans = (
+        ("seed", small_spec()),
+        ("bump", small_spec()),
+        ("reseed", small_spec(reseeded=True)),
+        ("reconcile", small_spec(reseeded=True)),
+    )
     for name, spec in plans:
         start = fleet.root / f"{name}-start.git"
         shutil.copytree(remote.bare, start, symlinks=True)
         argv = _argv(name, remote.url)
         checked(fleet.world(f"history-{name}", spec).run(argv), f"uninterrupted {name}")
-        steps[name] = Step(tuple(argv), start, spec, refs(remote.bare))
+        steps[name] = Step(tuple(argv), start, spec, refs(remote.bare), added_to_main(start, remote.bare))
         if name == "seed":
             point_helm_repositories_at(remote.bare, fleet.mirror)
+        if name == "reseed":
+            operator_commit(remote.bare, {SPEC_PATH: small_spec(grown=True).encode()}, "the platform spec")
     assert len([r for r in steps["bump"].expected if r.startswith("refs/heads/gitops-engine/")]) == 6
+    assert steps["reconcile"].added == [SEED_SUBJECT, PROPAGATE_SUBJECT]
     return steps
 
 
 def _argv(step: str, url: str) -> list[str]:
-    if step == "bump":
-        return ["bump", "--repo", url, "--no-verify"]
+    if step in ("bump", "reconcile"):
+        return [step, "--repo", url, "--no-verify"]
     return ["seed", "-c", "platform.yaml", "--repo", url, "--no-verify"]
 
 
@@ -154,6 +178,11 @@ def test_a_remote_run_killed_at_any_point_leaves_whole_refs_and_the_next_run_con
     armed.unlink()
     assert_consistent(remote.bare)
     assert_consistent(store, crashed_git=True)
-    checked(world.run(argv), f"the run after the kill at {point} ({then or 'no verdict'})")
-    assert refs(remote.bare) == expected.expected
+    after = checked(world.run(argv), f"the run after the kill at {point} ({then or 'no verdict'})")
+    assert not after.startswith("reconcile: skipped"), "the killed pass's lock outlived it"
+    if step == "reconcile":
+        assert trees(refs(remote.bare)) == trees(expected.expected)
+        assert added_to_main(expected.start, remote.bare) == expected.added
+    else:
+        assert refs(remote.bare) == expected.expected
     assert assert_consistent(store).locks == ()

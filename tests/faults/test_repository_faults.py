@@ -128,7 +128,8 @@ def test_a_lock_file_a_crashed_writer_left_long_ago_is_removed_and_the_run_goes_
     assert done.code == 0, done.err
     assert not (repo / "refs" / "heads" / "main.lock").exists()
     after = git.head_of(git.open_repository(repo, create=False), "main").commit
-    assert after != before and _parents(repo, after) == [before]
+    assert after is not None and after != before
+    assert _parents(repo, after) == [before]
 
 
 def test_a_branch_whose_stale_lock_file_is_in_the_way_is_still_deleted(tmp_path: Path) -> None:
