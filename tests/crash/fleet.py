@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import yaml
 
 from gitops_engine.adapters import agekeys, git
@@ -45,6 +46,12 @@ PROPAGATE_SUBJECT = "Propagate catalog GitRepositories to workspaces and project
 # the reconcile lock: an flock'd file that stays in place by design (adapters/lock.py); not a git lock
 ENGINE_LOCK = "gitops-engine.lock"
 RUN_TIMEOUT = 120
+# the default run tries enough kill points to reach every kind of state a write path passes through; the others
+# repeat a kind on another step or a neighbouring call, and are tried with CRASH_EVERY_POINT=1
+ONLY_WITH_EVERY_POINT = pytest.mark.skipif(
+    os.environ.get("CRASH_EVERY_POINT") != "1",
+    reason="a kill point that repeats a kind of state the default run tries (CRASH_EVERY_POINT=1 tries it too)",
+)
 
 
 def platform_spec(

@@ -14,6 +14,9 @@ repository beside the target) only of the kinds the engine sweeps; the next run 
 uninterrupted run. Propagation commits are stamped with the time they are made, so where one is in the history
 (propagate, reconcile) the trees must be the same and main must have gained the same commits, by subject.
 
+The default run tries 31 points, every kind of state the write paths pass through; CRASH_EVERY_POINT=1 adds 7
+that repeat a kind on a neighbouring call or another step (MORE_POINTS).
+
 `Path.chmod`/`Path.replace` calls inside objects/pack are the pack writer's steps (temporary file complete,
 pack renamed without its index, index temporary complete). Verification (`--no-verify`) is off: it reads only,
 and a kill during it is a kill before the first write, which the points below already cover.
@@ -30,6 +33,7 @@ import pytest
 from gitops_engine.app.seed import SPEC_PATH
 from tests.crash.fleet import (
     KILLED,
+    ONLY_WITH_EVERY_POINT,
     PROPAGATE_SUBJECT,
     SEED_SUBJECT,
     World,
@@ -56,47 +60,39 @@ GIT = "gitops_engine.adapters.git"
 PACK = "objects/pack"
 
 # step → (function, Nth call, before/after[, only calls whose arguments contain this]). Each leaves the repository
-# in a state no other point of its step does: a kill before one call that follows another directly (the branch
-# moved right after its render ref was set, the first object written right after rendering) is not repeated.
+# in a state no other point of its step does: a kill before a call that directly follows another (a branch moved
+# right after its render ref was set, a commit's ref right after the commit) is not tried again.
 POINTS: dict[str, tuple[str, ...]] = {
     "seed": (
         "gitops_engine.app.seed:render:1:after",  # rendered, nothing written
         "pygit2:init_repository:1:after",  # a scratch repository beside the target, not yet renamed into place
-        f"{GIT}:_store:1:before",
-        f"pathlib:Path.chmod:1:after:{PACK}",  # the pack's temporary file complete
+        f"{GIT}:_store:1:before",  # the repository made, no object
         f"pathlib:Path.replace:1:after:{PACK}",  # the pack in place, its index not
         f"pathlib:Path.chmod:2:after:{PACK}",  # the index's temporary file complete
-        f"{GIT}:_store:1:after",  # every object, no commit
         f"{GIT}:create_commit:1:after",  # the commit, no ref
         f"{GIT}:set_ref:1:after",  # the render kept, the branch not moved
         f"{GIT}:move_branch:1:after",  # done, nothing reported
     ),
     "propagate": (
-        "gitops_engine.app.propagate:plan_propagation:1:after",  # planned, nothing written
         f"{GIT}:write_tree_changes:1:after",  # the copies' objects, no commit
-        f"{GIT}:create_commit:1:after",  # the commit, no ref
+        f"{GIT}:create_commit:1:after",
         f"{GIT}:move_branch:1:after",  # done, nothing reported
     ),
     "bump": (
         "pathlib:Path.replace:1:before:/.cache/",  # the first cache entry written, not renamed into place
-        "gitops_engine.app.bump:propose:1:after",  # scanned and looked up, nothing written
         f"{GIT}:create_commit:1:after",  # the first branch's objects and commit
         f"{GIT}:move_branch:1:after",  # one branch of 16
-        f"{GIT}:create_commit:9:after",
-        f"{GIT}:move_branch:9:before",  # eight branches
+        f"{GIT}:move_branch:9:before",  # eight branches and the ninth's commit
         f"{GIT}:move_branch:16:after",  # every branch, nothing reported
     ),
     "reseed": (
         "gitops_engine.app.seed:render:1:after",
-        f"pathlib:Path.chmod:1:after:{PACK}",
         f"pathlib:Path.replace:1:after:{PACK}",
-        f"pathlib:Path.chmod:2:after:{PACK}",
         f"{GIT}:create_commit:1:after",
         f"{GIT}:set_ref:1:after",
         f"{GIT}:move_branch:1:after",
     ),
     "rebump": (
-        f"{GIT}:create_commit:1:after",
         f"{GIT}:move_branch:1:after",  # one branch rebased on the new main
         f"{GIT}:move_branch:8:after",
         f"{GIT}:delete_branch:1:after",  # one of velero's two branches deleted
@@ -110,6 +106,17 @@ POINTS: dict[str, tuple[str, ...]] = {
         f"{GIT}:move_branch:7:after",  # the bot midway: 5 of its 14 branches
         "gitops_engine.app.reconcile:_bump_step:1:after",  # every step done, the lock still held, nothing reported
     ),
+}
+# tried with CRASH_EVERY_POINT=1: the kind of state each leaves is tried above on a neighbouring call or step
+MORE_POINTS: dict[str, tuple[str, ...]] = {
+    "seed": (
+        f"pathlib:Path.chmod:1:after:{PACK}",  # the pack's temporary file complete
+        f"{GIT}:_store:1:after",  # every object, no commit
+    ),
+    "propagate": ("gitops_engine.app.propagate:plan_propagation:1:after",),  # planned, nothing written
+    "bump": ("gitops_engine.app.bump:propose:1:after",),  # scanned and looked up, nothing written
+    "reseed": (f"pathlib:Path.chmod:1:after:{PACK}", f"pathlib:Path.chmod:2:after:{PACK}"),
+    "rebump": (f"{GIT}:create_commit:1:after",),
 }
 ARGV = {
     "seed": SEED,
@@ -179,7 +186,13 @@ def kept_refs(found: dict[str, tuple[str, str]]) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("step", "point"), [(step, point) for step, points in POINTS.items() for point in points]
+    ("step", "point"),
+    [(step, point) for step, points in POINTS.items() for point in points]
+    + [
+        pytest.param(step, point, marks=ONLY_WITH_EVERY_POINT)
+        for step, points in MORE_POINTS.items()
+        for point in points
+    ],
 )  # fmt: skip
 def test_a_run_killed_at_any_point_leaves_whole_refs_and_the_next_run_converges(
     step: str, point: str, history: dict[str, Step], tmp_path: Path

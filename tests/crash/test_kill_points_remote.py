@@ -2,12 +2,14 @@
 git side).
 
 The fleet is the generator's small one (12 clusters, three apps: 6 bot branches, 6 pushes); the last step is a
-pass over a grown spec the operator committed into the repository (re-seed, propagate, the bot). A remote run works
-in a local object store under the cache: it fetches the branch there, builds commits with
-pygit2 and pushes them with the system git. The points: before a push, as it returns, and in the middle of one
+pass over a grown spec the operator committed into the repository (re-seed, propagate, the bot). A remote run
+works in a local object store under the cache: it fetches the branch there, builds commits with pygit2 and
+pushes them with the system git. The points: before a push, as it returns, and in the middle of one
 — the server's pre-receive hook holds the push until the client is dead, then lets it land or refuses it — and
 in the middle of a fetch, while git holds the store's ref lock (a reference-transaction hook in the store stops
 there). The whole process group dies (the CLI and its git children), as a container's end takes them all.
+
+The default run tries 9 points; CRASH_EVERY_POINT=1 adds 4 of the same kinds on other steps (MORE_POINTS).
 
 After each kill the remote and the store must pass `git fsck --full` with every ref at a complete commit; the
 next run must succeed and leave the remote's branches and kept renders at the trees of an uninterrupted run (and
@@ -29,6 +31,7 @@ from gitops_engine.adapters import transport
 from gitops_engine.app.seed import SPEC_PATH
 from tests.crash.fleet import (
     KILLED,
+    ONLY_WITH_EVERY_POINT,
     PROPAGATE_SUBJECT,
     SEED_SUBJECT,
     added_to_main,
@@ -58,17 +61,20 @@ POINTS: dict[str, tuple[tuple[str, str], ...]] = {
     "bump": (
         (FETCH, ""),  # git holds the store's ref lock
         (f"{RUN}:3:during:'push'", "accept"),  # two branches pushed, the third lands after the kill
-        (f"{RUN}:5:during:'push'", "refuse"),
         ("gitops_engine.adapters.transport:push_branch:6:after", ""),
-    ),
-    "reseed": (
-        (FETCH, ""),
-        (PUSH, "accept"),
-        ("gitops_engine.adapters.transport:push_branch:1:after", ""),
     ),
     "reconcile": (
         (PUSH, "accept"),  # the re-seed lands after the pass (and its lock) died
         ("gitops_engine.adapters.transport:push_branch:2:after", ""),  # re-seeded and propagated, the bot not begun
+    ),
+}
+# tried with CRASH_EVERY_POINT=1: the same kinds as above, on another step
+MORE_POINTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "bump": ((f"{RUN}:5:during:'push'", "refuse"),),
+    "reseed": (
+        (FETCH, ""),
+        (PUSH, "accept"),
+        ("gitops_engine.adapters.transport:push_branch:1:after", ""),
     ),
 }
 
@@ -150,7 +156,12 @@ def _hold_store_refs(store: Path, armed: Path, marker: Path) -> None:
 
 @pytest.mark.parametrize(
     ("step", "point", "then"),
-    [(step, point, then) for step, points in POINTS.items() for point, then in points],
+    [(step, point, then) for step, points in POINTS.items() for point, then in points]
+    + [
+        pytest.param(step, point, then, marks=ONLY_WITH_EVERY_POINT)
+        for step, points in MORE_POINTS.items()
+        for point, then in points
+    ],
 )  # fmt: skip
 def test_a_remote_run_killed_at_any_point_leaves_whole_refs_and_the_next_run_converges(
     step: str, point: str, then: str, history: dict[str, Step], fleet: Fleet, tmp_path: Path
