@@ -1,8 +1,10 @@
-"""Chart versions in an OCI registry, read through the distribution API's tag list.
+"""Chart versions in an OCI registry, read through the distribution API's tag list, and chart archives pulled.
 
 `oci://host/path/chart` names one repository; its tags are the chart's versions. Registries that want a token
 answer 401 with a `WWW-Authenticate: Bearer realm=…,service=…,scope=…` challenge; the token is fetched from the
 realm (anonymously, or with the source's basic credentials) and reused for every page of the tag list.
+A chart is pulled the way Helm stores it: the manifest of a tag names one layer of the Helm chart media type,
+whose blob is the chart archive; its bytes must hash to the digest the manifest gives.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from gitops_engine.core.errors import PermanentRemoteError
+from gitops_engine.core.hashing import sha256_hex
 from gitops_engine.core.shown import shown
 from gitops_engine.model.charts import ChartIndex, ChartRelease
 
@@ -26,6 +29,9 @@ BasicPair = tuple[str, str]  # (username, password) as sent in a Basic header
 _MAX_PAGES = 200
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 _NEXT_LINK = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?')
+HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+_MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,42 @@ def fetch_oci_index(
     return ChartIndex(source_url=url, charts=MappingProxyType({repo.chart: releases}))
 
 
+def fetch_oci_chart(
+    transport: Transport, url: str, reference: str, *, insecure: bool = False, auth: BasicPair | None = None
+) -> tuple[bytes, str]:
+    """The chart archive tagged `reference` (a chart version, or `sha256:…`) in the repository at `url`, and
+    its digest (`sha256:<hex>`), checked against the manifest."""
+    repo = parse_oci_url(url, insecure)
+    session = _Session(transport, repo, auth)
+    ref = reference if _DIGEST.match(reference) else reference.replace("+", "_")
+    where = f"{url}:{reference}"
+    answer = session.get(f"{repo.base_url}/v2/{repo.name}/manifests/{ref}", {"Accept": _MANIFEST_TYPES})
+    if answer.status_code == HTTPStatus.NOT_FOUND:
+        raise PermanentRemoteError(f"{where}: no such tag in the registry (HTTP 404)", answer.status_code)
+    if answer.status_code != HTTPStatus.OK:
+        raise PermanentRemoteError(f"{where}: the registry answered HTTP {answer.status_code} for the manifest")
+    try:
+        manifest = answer.json()
+    except ValueError as exc:
+        raise PermanentRemoteError(f"{where}: the manifest is not JSON") from exc
+    layers = manifest.get("layers") if isinstance(manifest, dict) else None
+    chart_layers = [
+        layer
+        for layer in (layers if isinstance(layers, list) else [])
+        if isinstance(layer, dict) and layer.get("mediaType") == HELM_CHART_LAYER
+    ]
+    digest = chart_layers[0].get("digest") if len(chart_layers) == 1 else None
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        raise PermanentRemoteError(f"{where}: the manifest has no single Helm chart layer ({HELM_CHART_LAYER})")
+    blob = session.get(f"{repo.base_url}/v2/{repo.name}/blobs/{digest}")
+    if blob.status_code != HTTPStatus.OK:
+        raise PermanentRemoteError(f"{where}: the registry answered HTTP {blob.status_code} for the chart layer")
+    actual = f"sha256:{sha256_hex(blob.content)}"
+    if actual != digest:
+        raise PermanentRemoteError(f"{where}: the chart layer hashes to {actual}, not the manifest's {digest}")
+    return blob.content, digest
+
+
 class _Session:
     """Requests against one repository, answering the registry's auth challenge once and reusing the result."""
 
@@ -110,11 +152,11 @@ class _Session:
         self._headers: dict[str, str] = {}
         self._basic: BasicPair | None = None
 
-    def get(self, url: str) -> Response:
-        response = self._transport.get(url, headers=self._headers, auth=self._basic)
+    def get(self, url: str, extra: Mapping[str, str] | None = None) -> Response:
+        response = self._transport.get(url, headers={**self._headers, **(extra or {})}, auth=self._basic)
         if response.status_code == HTTPStatus.UNAUTHORIZED and not self._headers and self._basic is None:
             self._answer(response.headers.get("www-authenticate", ""))
-            response = self._transport.get(url, headers=self._headers, auth=self._basic)
+            response = self._transport.get(url, headers={**self._headers, **(extra or {})}, auth=self._basic)
         return response
 
     def _answer(self, challenge: str) -> None:

@@ -14,6 +14,7 @@ from gitops_engine.adapters.command import Command, run
 from gitops_engine.adapters.git import open_repository, read_tree
 from gitops_engine.adapters.helmrepo import ChartSource, LookupFailure, LookupOptions, fetch_indexes
 from gitops_engine.adapters.kustomize import BuildStats, default_cache_dir, kustomize_builder, read_directory
+from gitops_engine.app.helm import HelmOptions, HelmRendering, require_backend
 from gitops_engine.core.errors import InputError
 from gitops_engine.flux.kustomization import clean_path
 from gitops_engine.model.charts import ChartIndex
@@ -23,6 +24,9 @@ from gitops_engine.secrets.recipients import drift_findings
 from gitops_engine.validate.charts import chart_findings, chart_uses
 from gitops_engine.validate.discovery import Discovery
 from gitops_engine.validate.engine import Report, validate_tree, with_artifacts
+from gitops_engine.validate.helmrendered import release_findings, unrendered_notes, warning_for_post_renderers
+from gitops_engine.validate.objects import RenderedObject
+from gitops_engine.validate.schemas import CrdSchemas, SchemaChecker
 
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[^/@\s]+@[^:\s]+:)")
 
@@ -74,11 +78,15 @@ def validate_repository(
     workers: int | None = None,
     online: bool = False,
     lookups: LookupOptions | None = None,
+    render_helm: HelmOptions | None = None,
 ) -> tuple[Report, BuildStats]:
     """Validate `repo` at `ref`; returns the findings and how many builds ran or came from the cache.
 
-    With `online`, HelmRelease chart versions are also looked up in their Helm repositories (`lookups`).
+    With `online`, HelmRelease chart versions are also looked up in their Helm repositories (`lookups`). With
+    `render_helm`, every HelmRelease is rendered and what it renders is checked too.
     """
+    if render_helm is not None:
+        require_backend()
     tree = load_tree(repo, ref)
     start = check_start(tree, path)
     mounted, artifacts = with_artifacts(tree, sources)
@@ -90,9 +98,37 @@ def validate_repository(
     extra = drift_findings(tree)
     if online:
         extra |= online_findings(report.discovery, lookups or LookupOptions())
-    if extra:
-        report = Report(tuple(sorted(set(report.findings) | extra)), report.discovery)
+    unchecked: tuple[str, ...] = ()
+    if render_helm is not None:
+        helm_extra, unchecked = helm_findings(tree, report.discovery, sources, render_helm, kubernetes_version)
+        extra |= helm_extra
+    if extra or unchecked:
+        report = Report(tuple(sorted(set(report.findings) | extra)), report.discovery, unchecked)
     return report, builder.stats
+
+
+def helm_findings(
+    tree: Tree,
+    discovery: Discovery,
+    sources: Mapping[str, str] | None,
+    options: HelmOptions,
+    kubernetes_version: str | None = None,
+) -> tuple[set[Finding], tuple[str, ...]]:
+    """Findings about what every HelmRelease renders, and the releases that could not be rendered (not errors)."""
+    rendering = HelmRendering(options)
+    try:
+        releases = rendering.render(rendering.jobs(discovery.clusters, tree, sources))
+    finally:
+        rendering.close()
+    crds = [o.body for c in discovery.clusters for o in c.objects if o.id.kind == "CustomResourceDefinition"]
+    crds += [i.object.body for r in releases for i in r.objects if i.object.id.kind == "CustomResourceDefinition"]
+    schemas, custom = SchemaChecker(kubernetes_version), CrdSchemas(crds)
+
+    def check(obj: RenderedObject) -> list[Finding]:
+        return [*schemas(obj), *custom(obj)]
+
+    findings = release_findings(releases, check) | warning_for_post_renderers(releases)
+    return findings, unrendered_notes(releases)
 
 
 def online_findings(discovery: Discovery, options: LookupOptions) -> set[Finding]:

@@ -12,7 +12,9 @@ from itertools import groupby
 
 import click
 
-from gitops_engine.app.diff import diff_repository
+from gitops_engine.app.diff import RenderedDiff, diff_repository
+from gitops_engine.app.helm import HelmOptions
+from gitops_engine.app.impact import release_diff_json, release_summary
 from gitops_engine.app.validate import parse_sources, validate_repository
 from gitops_engine.core.shown import shown
 from gitops_engine.model.finding import Finding, Severity
@@ -35,6 +37,12 @@ _source_option = click.option(
     help="Treat Flux source NAME (e.g. an OCIRepository) as this repository's folder DIR.",
 )
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+_render_helm_option = click.option(
+    "--render-helm",
+    is_flag=True,
+    help="Also render every HelmRelease with Helm (needs gitops-engine[helm]); charts come from the cache, or with "
+    "--online from their repositories.",
+)
 
 
 @click.command("validate")
@@ -44,8 +52,11 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON 
 @_source_option
 @click.option("--kubernetes-version", default=None, help="Kubernetes version for core schemas (default: newest).")
 @click.option(
-    "--online", is_flag=True, help="Also check that HelmRelease chart versions exist in their Helm repositories."
+    "--online",
+    is_flag=True,
+    help="Also check that HelmRelease chart versions exist in their Helm repositories (and fetch charts to render).",
 )
+@_render_helm_option
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
@@ -60,10 +71,16 @@ def validate_command(
     sources: tuple[str, ...],
     kubernetes_version: str | None,
     online: bool,
+    render_helm: bool,
     jobs: int | None,
     as_json: bool,
 ) -> int:
-    """Build every Flux Kustomization and check schemas, references, substitutions and secrets."""
+    """Build every Flux Kustomization and check schemas, references, substitutions and secrets.
+
+    With --render-helm, every HelmRelease is rendered as helm-controller would (values from valuesFrom and
+    spec.values) and the objects it renders are checked against Kubernetes schemas and the CRDs the charts and
+    the repository ship. Releases whose chart cannot be had (offline and not cached) are listed, not errors.
+    """
     report, stats = validate_repository(
         repo,
         ref,
@@ -72,7 +89,10 @@ def validate_command(
         kubernetes_version=kubernetes_version,
         online=online,
         workers=jobs,
+        render_helm=HelmOptions(offline=not online, workers=jobs) if render_helm else None,
     )
+    for line in report.unchecked:
+        click.echo(f"note: {line}", err=True)
     if as_json:
         click.echo(json.dumps([_finding_json(f) for f in report.findings], indent=2))
     else:
@@ -92,14 +112,29 @@ def validate_command(
 @_repo_option
 @_path_option
 @_source_option
+@_render_helm_option
+@click.option("--online", is_flag=True, help="With --render-helm: fetch charts missing from the cache.")
 @_json_option
-def diff_command(base: str, head: str, repo: str, start: str | None, sources: tuple[str, ...], as_json: bool) -> int:
-    """Show the objects a change from BASE to HEAD adds, removes and changes (Secret values masked)."""
-    result = diff_repository(repo, base, head, path=start, sources=parse_sources(sources))
+def diff_command(
+    base: str,
+    head: str,
+    repo: str,
+    start: str | None,
+    sources: tuple[str, ...],
+    render_helm: bool,
+    online: bool,
+    as_json: bool,
+) -> int:
+    """Show the objects a change from BASE to HEAD adds, removes and changes (Secret values masked).
+
+    With --render-helm, also what each HelmRelease renders differently, summary first, risky changes flagged.
+    """
+    helm = HelmOptions(offline=not online) if render_helm else None
+    result = diff_repository(repo, base, head, path=start, sources=parse_sources(sources), render_helm=helm)
     for problem in result.problems:
         click.echo(f"warning: the diff may be partial: {problem}", err=True)
     if as_json:
-        payload = [
+        payload: dict[str, object] | list[dict[str, object]] = [
             {
                 "cluster": c.cluster,
                 "kustomization": c.kustomization,
@@ -109,17 +144,35 @@ def diff_command(base: str, head: str, repo: str, start: str | None, sources: tu
             }
             for c in result.changes
         ]
+        if helm is not None:
+            payload = {"objects": payload, "helmReleases": [release_diff_json(d) for d in result.releases]}
         click.echo(json.dumps(payload, indent=2))
-    elif not result.changes:
-        click.echo("no rendered changes")
     else:
+        _print_diff(result)
+    return 1 if result.changes or any(d.changes or d.risks for d in result.releases) else 0
+
+
+def _print_diff(result: RenderedDiff) -> None:
+    if result.releases:
+        click.echo(release_summary(result.releases))
+    if not result.changes and not result.releases:
+        click.echo("no rendered changes")
+    if result.changes:
         _print_summary(count_changes(result.changes))
-        for (cluster, ks), changes in groupby(result.changes, key=lambda c: (c.cluster, c.kustomization)):
-            click.echo(f"## cluster {cluster} — {ks}")
-            for change in changes:
-                click.echo(f"{change.change.value}: {change.object}")
-                click.echo(change.diff, nl=False)
-    return 1 if result.changes else 0
+    for (cluster, ks), changes in groupby(result.changes, key=lambda c: (c.cluster, c.kustomization)):
+        click.echo(f"## cluster {cluster} — {ks}")
+        for change in changes:
+            click.echo(f"{change.change.value}: {change.object}")
+            click.echo(change.diff, nl=False)
+    for release in result.releases:
+        click.echo(f"## cluster {release.cluster} — HelmRelease {release.release} ({release.file}:{release.line})")
+        if release.unrendered:
+            click.echo(f"not rendered: {release.unrendered}")
+        for risk in release.risks:
+            click.echo(f"risk: {risk}")
+        for rendered in release.changes:
+            click.echo(f"{rendered.change.value}: {rendered.object} ({rendered.template})")
+            click.echo(rendered.diff, nl=False)
 
 
 def _print_summary(counts: Sequence[ScopeCount]) -> None:

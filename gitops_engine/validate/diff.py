@@ -55,11 +55,11 @@ def diff_rendered(base: Discovery, head: Discovery) -> tuple[ObjectChange, ...]:
     for scope in sorted(before.keys() | after.keys()):
         old, new = before.get(scope, {}), after.get(scope, {})
         for oid in sorted(old.keys() | new.keys()):
-            old_body, new_body = _masked(old.get(oid), new.get(oid))
+            old_body, new_body = masked_pair(old.get(oid), new.get(oid))
             if old_body == new_body:
                 continue
             kind = Change.ADDED if oid not in old else Change.REMOVED if oid not in new else Change.CHANGED
-            changes.append(ObjectChange(scope[0], scope[1], oid, kind, _unified(oid, old_body, new_body)))
+            changes.append(ObjectChange(scope[0], scope[1], oid, kind, unified(oid, old_body, new_body)))
     return tuple(changes)
 
 
@@ -86,7 +86,7 @@ def count_changes(changes: tuple[ObjectChange, ...]) -> tuple[ScopeCount, ...]:
     )
 
 
-def _masked(
+def masked_pair(
     old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
 ) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
     """Secret values replaced by a marker; a changed value is marked as such so the diff still shows it."""
@@ -121,7 +121,7 @@ def _secret_values(body: Mapping[str, Any] | None) -> dict[Any, Any]:
     return values
 
 
-def _unified(oid: ObjectId, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str:
+def unified(oid: ObjectId, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str:
     old_text = emit(dict(old)).splitlines(keepends=True) if old is not None else []
     new_text = emit(dict(new)).splitlines(keepends=True) if new is not None else []
     return "".join(difflib.unified_diff(old_text, new_text, f"a/{oid}", f"b/{oid}"))

@@ -24,6 +24,8 @@ class Report:
 
     findings: tuple[Finding, ...]
     discovery: Discovery
+    # what a run was asked to check but could not (charts not to be had offline), one line each; not errors
+    unchecked: tuple[str, ...] = ()
 
     @property
     def errors(self) -> tuple[Finding, ...]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -257,3 +257,54 @@ def _core_registry(directory: str) -> Registry[Any]:
     folder = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema", directory)
     definitions = Resource.from_contents(json.loads(folder.joinpath("_definitions.json").read_text()))
     return definitions @ Registry()
+
+
+class CrdSchemas:
+    """Custom resources checked against CRDs seen in the run: the repository's, and those charts ship or render.
+
+    CRD schemas are taken as written (not closed): Kubernetes prunes unknown fields of most custom resources
+    instead of refusing them, so only types, enums, required fields and the like are errors.
+    """
+
+    def __init__(self, crds: Iterable[Mapping[str, Any]]) -> None:
+        self._schemas: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+        self._validators: dict[tuple[str, str, str], jsonschema.protocols.Validator] = {}
+        for crd in crds:
+            spec = crd.get("spec") if isinstance(crd.get("spec"), Mapping) else {}
+            assert isinstance(spec, Mapping)
+            group, kind = str(spec.get("group") or ""), str((spec.get("names") or {}).get("kind") or "")
+            for version in spec.get("versions") or ():
+                schema = ((version or {}).get("schema") or {}).get("openAPIV3Schema")
+                if isinstance(schema, Mapping) and group and kind:
+                    self._schemas[(group, str(version.get("name")), kind)] = schema
+
+    def __call__(self, obj: RenderedObject) -> list[Finding]:
+        """Findings for `obj` against its CRD; kinds without a CRD here pass unchecked."""
+        group, _, version = obj.api_version.rpartition("/")
+        key = (group, version, obj.id.kind)
+        if key not in self._schemas:
+            return []
+        validator = self._validators.get(key)
+        if validator is None:
+            schema = _from_openapi(self._schemas[key])
+            validator = self._validators[key] = jsonschema.Draft7Validator(schema)
+        what = f"{obj.api_version} {obj.id.kind} (its CustomResourceDefinition)"
+        return _findings(obj, tuple(_schema_problems(_anonymous(obj.body), validator, what)))
+
+
+def _from_openapi(schema: Any) -> Any:
+    """An openAPIV3Schema as JSON Schema: `nullable` admits null, int-or-string fields take either."""
+    if isinstance(schema, list):
+        return [_from_openapi(item) for item in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    converted = {key: _from_openapi(value) for key, value in schema.items() if not key.startswith("x-kubernetes")}
+    if schema.get("x-kubernetes-int-or-string"):
+        converted.pop("type", None)
+        converted["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    if schema.get("nullable") is True and isinstance(converted.get("type"), str):
+        converted["type"] = [converted["type"], "null"]
+    if "properties" in schema and isinstance(schema["properties"], Mapping):
+        # property names are data, not keywords: a field called `nullable` stays a field
+        converted["properties"] = {name: _from_openapi(value) for name, value in schema["properties"].items()}
+    return converted

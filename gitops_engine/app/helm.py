@@ -1,0 +1,210 @@
+"""Use case part: render every HelmRelease of a discovery with the Helm backend (validate, diff and bump use it).
+
+Charts come from adapters.charts (disk cache by digest; offline uses only the cache). Renders are kept on disk
+by (chart digest, values digest, release name and namespace, backend version), so a warm run neither loads the
+Helm backend nor any chart. Misses render on worker threads: the backend releases the GIL in its native calls.
+SOPS-encrypted values Secrets are opened with the age identities this machine has (SOPS_AGE_KEY and friends).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitops_engine.adapters import runcache
+from gitops_engine.adapters.agekeys import all_identities
+from gitops_engine.adapters.charts import ChartStore, ChartUnavailable, FetchStats
+from gitops_engine.adapters.helmrepo import LookupOptions, default_cache_dir
+from gitops_engine.adapters.helmsdk import INSTALL_HINT
+from gitops_engine.core.errors import GitopsError, InputError
+from gitops_engine.core.hashing import sha256_hex
+from gitops_engine.core.yamlio import emit
+from gitops_engine.helm.render import (
+    ChartArchive,
+    ChartRenderer,
+    RenderedChart,
+    RenderError,
+    RenderRequest,
+    release_manifests,
+)
+from gitops_engine.helm.sources import ChartLocation
+from gitops_engine.secrets import sopsfile
+from gitops_engine.secrets.stores import Format
+from gitops_engine.validate.discovery import Cluster
+from gitops_engine.validate.helmreleases import Decrypt, ReleaseJob, release_jobs
+from gitops_engine.validate.helmrendered import RenderedRelease, template_objects
+
+_SDK = "helm-python-sdk"
+
+
+@dataclass(frozen=True)
+class HelmOptions:
+    """How releases are rendered: chart lookups (and their cache), offline, where renders are kept, threads."""
+
+    lookups: LookupOptions = field(default_factory=LookupOptions)
+    offline: bool = True
+    render_cache: Path | None = None  # None: <lookup cache>/renders
+    workers: int | None = None  # None: the number of CPUs
+
+
+@dataclass(frozen=True)
+class RenderStats:
+    """Where a run's charts and renders came from."""
+
+    charts: FetchStats
+    rendered: int
+    cached: int
+
+
+def backend_version() -> str | None:
+    """The installed Helm backend's version, or None when the `[helm]` extra is not installed."""
+    try:
+        return importlib.metadata.version(_SDK)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def require_backend() -> None:
+    """An input error (exit 2) naming the install command when the Helm backend is missing."""
+    if backend_version() is None:
+        raise InputError(INSTALL_HINT)
+
+
+def sops_decrypter(identities: Sequence[str] | None = None) -> Decrypt:
+    """Opens SOPS-encrypted Secret bodies with `identities` (default: the age identities this machine has)."""
+    keys = list(all_identities() if identities is None else identities)
+
+    def decrypt(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        if not keys:
+            return None
+        try:
+            plain = sopsfile.decrypt(emit(dict(body)).encode(), Format.YAML, keys)
+        except GitopsError:
+            return None
+        from gitops_engine.core.yamlio import load
+
+        docs = load(plain)
+        return docs[0] if docs and isinstance(docs[0], Mapping) else None
+
+    return decrypt
+
+
+class HelmRendering:
+    """Renders releases for one run; the chart store, the backend and their caches are shared by its calls."""
+
+    def __init__(self, options: HelmOptions | None = None, renderer: ChartRenderer | None = None) -> None:
+        self.options = options or HelmOptions()
+        self.store = ChartStore(self.options.lookups, offline=self.options.offline)
+        self._renderer = renderer
+        self._cache_dir = self.options.render_cache or (self.options.lookups.cache_dir or default_cache_dir())
+        self._rendered = 0
+        self._cached = 0
+
+    @property
+    def stats(self) -> RenderStats:
+        """Charts fetched or cached, renders made or reused, so far."""
+        return RenderStats(self.store.stats, self._rendered, self._cached)
+
+    def jobs(
+        self, clusters: Iterable[Cluster], files: Mapping[str, bytes], sources: Mapping[str, str] | None = None
+    ) -> list[ReleaseJob]:
+        """The release jobs of `clusters` (SOPS values Secrets opened with this machine's identities)."""
+        return release_jobs(clusters, files, sources, sops_decrypter())
+
+    def render(self, jobs: Sequence[ReleaseJob], *, upgrade: bool = False) -> list[RenderedRelease]:
+        """Each job rendered (or why not); `upgrade` applies the releases' upgrade CRD policy, else install's."""
+        locations = [job.location for job in jobs if job.ready and job.location is not None]
+        archives = self.store.get_all(locations)
+        outcomes: dict[int, RenderedChart | str] = {}
+        misses: list[tuple[int, ChartArchive, RenderRequest, str]] = []
+        for position, job in enumerate(jobs):
+            archive = archives.get(job.location) if job.location is not None else None
+            if not job.ready or not isinstance(archive, ChartArchive):
+                continue
+            assert job.spec is not None and job.values is not None
+            request = RenderRequest(job.values, job.spec.release_name, job.spec.release_namespace)
+            key = self._key(archive, request)
+            cached = runcache.load_output(self._cache_dir, key)
+            if cached is not None:
+                self._cached += 1
+                outcomes[position] = _decoded(cached)
+            else:
+                misses.append((position, archive, request, key))
+        if misses:
+            outcomes.update(self._render_misses(misses))
+        return [self._result(job, archives, outcomes.get(i), upgrade) for i, job in enumerate(jobs)]
+
+    def close(self) -> None:
+        """Free the backend's loaded charts."""
+        close = getattr(self._renderer, "close", None)
+        if close is not None:
+            close()
+
+    def _render_misses(
+        self, misses: list[tuple[int, ChartArchive, RenderRequest, str]]
+    ) -> dict[int, RenderedChart | str]:
+        renderer = self._backend()
+        workers = self.options.workers or os.cpu_count() or 1
+
+        def one(item: tuple[int, ChartArchive, RenderRequest, str]) -> tuple[int, RenderedChart | str]:
+            position, archive, request, key = item
+            try:
+                rendered = renderer.render(archive, request)
+            except RenderError as exc:
+                return position, str(exc)
+            runcache.store_output(self._cache_dir, key, _encoded(rendered))
+            return position, rendered
+
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(misses))), thread_name_prefix="helm") as pool:
+            results = dict(pool.map(one, misses))
+        self._rendered += len(misses)
+        return results
+
+    def _backend(self) -> ChartRenderer:
+        if self._renderer is None:
+            from gitops_engine.adapters.helmsdk import HelmSdkRenderer
+
+            self._renderer = HelmSdkRenderer()
+        return self._renderer
+
+    def _key(self, archive: ChartArchive, request: RenderRequest) -> str:
+        values = json.dumps(request.values, sort_keys=True, separators=(",", ":"), default=str)
+        parts = [archive.digest, sha256_hex(values.encode()), request.release_name, request.namespace]
+        return sha256_hex(json.dumps(["helm-render", backend_version(), *parts]).encode())
+
+    def _result(
+        self,
+        job: ReleaseJob,
+        archives: Mapping[ChartLocation, ChartArchive | ChartUnavailable],
+        outcome: RenderedChart | str | None,
+        upgrade: bool,
+    ) -> RenderedRelease:
+        if job.finding is not None or job.unavailable:
+            return RenderedRelease(job, unavailable=job.unavailable)
+        archive = archives.get(job.location) if job.location is not None else None
+        if isinstance(archive, ChartUnavailable):
+            return RenderedRelease(job, unavailable=archive.reason)
+        if isinstance(outcome, str):
+            return RenderedRelease(job, failure=outcome)
+        assert outcome is not None and job.spec is not None
+        policy = job.spec.upgrade_crds if upgrade else job.spec.install_crds
+        try:
+            manifests = release_manifests(outcome, job.spec, policy)
+        except RenderError as exc:
+            return RenderedRelease(job, failure=str(exc))
+        return RenderedRelease(job, template_objects(job, manifests))
+
+
+def _encoded(rendered: RenderedChart) -> bytes:
+    return json.dumps({"templates": dict(rendered.templates), "crds": dict(rendered.crds)}).encode()
+
+
+def _decoded(data: bytes) -> RenderedChart:
+    payload = json.loads(data)
+    return RenderedChart(payload["templates"], payload["crds"])
