@@ -28,6 +28,8 @@ from gitops_engine.adapters import helmrepo as lookups
 from gitops_engine.adapters.forge.base import Forge, PullRequest
 from gitops_engine.adapters.targets import Target
 from gitops_engine.app.chart_credentials import with_credentials
+from gitops_engine.app.helm import HelmOptions
+from gitops_engine.app.impact import BranchImpact, branch_impacts, impact_section
 from gitops_engine.app.publish import RENDER_REFS, Base, Change, PublishMode, Review, Session, open_target, publish
 from gitops_engine.app.verify import Verifier
 from gitops_engine.core.errors import GitopsError, InputError
@@ -96,6 +98,7 @@ class BumpResult:
     outcomes: tuple[BranchOutcome, ...]
     lookup_failures: Mapping[str, str] = field(default_factory=dict)
     dashboard: DashboardOutcome | None = None
+    impacts: Mapping[str, BranchImpact] = field(default_factory=dict)  # branch → rendered impact (app.impact)
 
 
 class AdapterLookup:
@@ -178,10 +181,12 @@ def bump_target(
     cache_root: Path | None = None,
     verify: bool = True,
     age_key: Path | None = None,
+    impact: HelmOptions | None = None,
 ) -> BumpResult:
     """One bot pass over any target (see module doc); `cache_dir` keeps scans and branch trees, `cache_root` the
     object stores of remotes; with `verify`, a branch that would introduce a `validate` error is not written;
-    `age_key` opens the Secrets of private chart sources (before the identities discovered)."""
+    `age_key` opens the Secrets of private chart sources (before the identities discovered); with `impact`, each
+    pull request shows what its change does to the rendered HelmReleases."""
     with open_target(target, cache_root=cache_root) as session:
         return bump(
             session,
@@ -193,6 +198,7 @@ def bump_target(
             cache_dir=cache_dir,
             verify=verify,
             age_key=age_key,
+            impact=impact,
         )
 
 
@@ -207,6 +213,7 @@ def bump(
     cache_dir: Path | None = None,
     verify: bool = True,
     age_key: Path | None = None,
+    impact: HelmOptions | None = None,
 ) -> BumpResult:
     """One bot pass over an opened target."""
     base = read_base(session, branch)
@@ -220,9 +227,10 @@ def bump(
     plan = propose(scan, indexes, policy, moment)
     branches = plan_branches(plan.proposals, moment)
     failures = {**unopened, **getattr(lookup, "failures", {})}
+    impacts = _rendered_impacts(base, branches, impact) if impact is not None and branches else {}
     if dry_run:
         outcomes = tuple(BranchOutcome(b.name, Action.PLANNED) for b in branches)
-        return BumpResult(branch, scan, plan, branches, outcomes, failures)
+        return BumpResult(branch, scan, plan, branches, outcomes, failures, impacts=impacts)
     existing = session.endpoint.heads(BRANCH_PREFIX)
     # version edits alone change no build; a moved folder can break what points at it
     verifiers = {moves: Verifier(builds=moves) for moves in (False, True)} if verify else {}
@@ -230,14 +238,16 @@ def bump(
     results = [
         BranchOutcome(b.name, Action.DECLINED, pull_request=declined[b.name])
         if b.name in declined
-        else _isolated(session, base, b, branch, existing, cache_dir, verifiers.get(_moves_folders(b)))
+        else _isolated(
+            session, base, b, branch, existing, cache_dir, verifiers.get(_moves_folders(b)), impacts.get(b.name)
+        )
         for b in branches
     ]
     keep = {b.name for b in branches if b.name not in declined} | {f"{BRANCH_PREFIX}{key}" for key in plan.deferred}
     # a chart repository that could not be read says nothing about its apps' branches: they stay as they are
     keep |= {name for name in existing if branch_key(name) in plan.unread}
     results += _supersede(session, keep, branch, existing, reported=set(declined))
-    result = BumpResult(branch, scan, plan, branches, tuple(results), failures)
+    result = BumpResult(branch, scan, plan, branches, tuple(results), failures, impacts=impacts)
     if session.forge is None:
         return result
     # imported here: only a pass on a forge keeps a dashboard, and app.dashboard builds on this module's result
@@ -274,10 +284,11 @@ def _isolated(
     existing: Mapping[str, str],
     cache_dir: Path | None,
     verify: Verifier | None,
+    impact: BranchImpact | None = None,
 ) -> BranchOutcome:
     """One branch written on its own: its failure is its outcome, and the other branches still run."""
     try:
-        return _write_branch(session, base, plan, base_branch, existing, cache_dir, verify)
+        return _write_branch(session, base, plan, base_branch, existing, cache_dir, verify, impact)
     except GitopsError as exc:
         return BranchOutcome(plan.name, Action.FAILED, error=" ".join(str(exc).split()))
 
@@ -290,8 +301,11 @@ def _write_branch(
     existing: Mapping[str, str],
     cache_dir: Path | None,
     verify: Verifier | None,
+    impact: BranchImpact | None = None,
 ) -> BranchOutcome:
-    review = Review(head=plan.name, title=plan.title, body=plan.body, labels=("dependencies",))
+    # the impact goes to the pull request only: the commit (and so its id) depends on the change alone
+    body = plan.body + (impact_section(impact) if impact is not None else "")
+    review = Review(head=plan.name, title=plan.title, body=body, labels=("dependencies",))
     published = publish(
         session,
         base_branch,
@@ -306,6 +320,21 @@ def _write_branch(
     before = existing.get(plan.name)
     action = Action.CREATED if before is None else Action.UNCHANGED if published.commit == before else Action.UPDATED
     return BranchOutcome(plan.name, action, published.commit, published.pull_request)
+
+
+def _rendered_impacts(base: Base, branches: Sequence[BranchPlan], options: HelmOptions) -> dict[str, BranchImpact]:
+    """Each branch's rendered impact on its base (app.impact); a branch whose tree cannot be made says why."""
+    assert base.repo is not None and base.tree is not None
+    files = git.read_tree(base.repo, base.tree, links=False)
+    heads: dict[str, Mapping[str, bytes] | str] = {}
+    for plan in branches:
+        try:
+            change = _branch_change(base, plan)
+        except GitopsError as exc:
+            heads[plan.name] = " ".join(str(exc).split())
+            continue
+        heads[plan.name] = {p: d for p, d in {**files, **change.written}.items() if p not in change.removed}
+    return branch_impacts(files, heads, options)
 
 
 def _at_base_time(base: Base) -> git.Signature:
@@ -445,6 +474,14 @@ def run_pass(
     scans = cache_root / "scans" if cache_root else lookups.default_cache_dir()
     remotes = cache_root / "remotes" if cache_root else None
     lookup = AdapterLookup(options)
+    impact = HelmOptions(options, offline=False)
     return bump_target(
-        target, lookup, branch=branch, cache_dir=scans, cache_root=remotes, verify=verify, age_key=age_key
+        target,
+        lookup,
+        branch=branch,
+        cache_dir=scans,
+        cache_root=remotes,
+        verify=verify,
+        age_key=age_key,
+        impact=impact,
     )

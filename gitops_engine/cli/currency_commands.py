@@ -57,6 +57,12 @@ _POLICY = click.option(
 @_LOOKUP_TIMEOUT
 @_LOOKUP_DEADLINE
 @age_key_option
+@click.option(
+    "--no-render-impact",
+    is_flag=True,
+    help="Leave out the rendered impact on HelmReleases (shown in each pull request when gitops-engine[helm] is "
+    "installed).",
+)
 def bump_command(
     repo: str,
     gitea_token_env: str | None,
@@ -69,6 +75,7 @@ def bump_command(
     lookup_timeout: float,
     lookup_deadline: float,
     age_key: Path | None,
+    no_render_impact: bool,
 ) -> int:
     """Propose chart updates: one branch (and, on Gitea, one pull request) per (app or group, target major).
 
@@ -77,9 +84,11 @@ def bump_command(
     """
     # imported here: the other commands of the CLI need none of the bot
     from gitops_engine.app.bump import AdapterLookup, bump_target, without_cycle_collection
+    from gitops_engine.app.helm import HelmOptions
 
     target = resolve_target(repo, gitea_token_env, gitea_token_file)
-    lookup = AdapterLookup(LookupOptions(timeout=lookup_timeout, source_deadline=lookup_deadline))
+    options = LookupOptions(timeout=lookup_timeout, source_deadline=lookup_deadline)
+    lookup = AdapterLookup(options)
     with without_cycle_collection():
         result = bump_target(
             target,
@@ -90,6 +99,7 @@ def bump_command(
             cache_dir=default_cache_dir(),
             verify=not no_verify,
             age_key=age_key,
+            impact=None if no_render_impact else HelmOptions(options, offline=False),
         )
         if as_json:
             # freshly built rows cannot be cyclic: skip the encoder's per-container cycle bookkeeping
@@ -127,6 +137,7 @@ def bump_lines(result: BumpResult) -> list[str]:
 
 def bump_json(result: BumpResult) -> dict[str, object]:
     """The machine-readable form of a bump run."""
+    from gitops_engine.app.impact import impact_json
     from gitops_engine.updates.branches import branch_name
 
     return {
@@ -151,7 +162,13 @@ def bump_json(result: BumpResult) -> dict[str, object]:
             for s in result.plan.skips
         ],
         "branches": [
-            {"name": o.name, "action": o.action.value, "commit": o.commit, "error": o.error or None}
+            {
+                "name": o.name,
+                "action": o.action.value,
+                "commit": o.commit,
+                "error": o.error or None,
+                "impact": impact_json(result.impacts[o.name]) if o.name in result.impacts else None,
+            }
             for o in result.outcomes
         ],
         "lookupFailures": dict(result.lookup_failures),
