@@ -160,7 +160,9 @@ def _push_chart(base: str, name: str, version: str, archive: bytes) -> None:
 
     config = json.dumps({"apiVersion": "v2", "name": "demo", "version": version}).encode()
     with httpx.Client(base_url=base, timeout=10) as client:
-        descriptors = [_upload(client, name, blob, media) for blob, media in ((config, HELM_CONFIG), (archive, HELM_CHART))]
+        descriptors = [
+            _upload(client, name, blob, media) for blob, media in ((config, HELM_CONFIG), (archive, HELM_CHART))
+        ]
         manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": descriptors[0], "layers": descriptors[1:]}
         answer = client.put(
             f"/v2/{name}/manifests/{version}", content=json.dumps(manifest), headers={"Content-Type": OCI_MANIFEST}

@@ -64,7 +64,9 @@ def test_a_target_path_into_an_inline_list_element_adds_to_that_element() -> Non
     inline = {"prometheus": {"remoteWrite": [{"basicAuth": {"username": "u"}}]}}
     refs = (ValuesRef("Secret", "rw", "url", "prometheus.remoteWrite[0].url"),)
     result = compose_values(refs, inline, _fetch({("Secret", "rw", "url"): "https://metrics.example"}))
-    assert result == {"prometheus": {"remoteWrite": [{"basicAuth": {"username": "u"}, "url": "https://metrics.example"}]}}
+    assert result == {
+        "prometheus": {"remoteWrite": [{"basicAuth": {"username": "u"}, "url": "https://metrics.example"}]}
+    }
 
 
 def test_composing_never_writes_into_the_release_body() -> None:

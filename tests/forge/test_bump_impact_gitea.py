@@ -1,0 +1,106 @@
+"""A bump pull request on the test Gitea shows what the chart update does to the rendered objects.
+
+The chart (built and packaged with the Helm SDK in tests/helm/charts.py) goes from 1.0.0 to 2.0.0, which changes
+the Deployment's selector and the Widget CRD: both must be flagged in the pull request body.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gitops_engine.adapters import git
+from gitops_engine.adapters.helmrepo import LookupOptions
+from gitops_engine.adapters.targets import gitea_target
+from gitops_engine.app.bump import Action, AdapterLookup, bump_target
+from gitops_engine.app.helm import HelmOptions
+from gitops_engine.cli.currency_commands import bump_json
+from gitops_engine.model.tree import Tree
+from gitops_engine.secrets.agekeys import generate_identity
+from tests.forge.gitea_server import GiteaServer
+from tests.forge.support import publish_tree as publish
+from tests.helm.charts import index_yaml, packaged
+from tests.helm.fleet import write_fleet
+from tests.lookups.servers import Route, serving
+from tests.updates.support import NOW, files_under
+
+
+def test_a_bump_pull_request_shows_the_rendered_impact_with_a_selector_and_a_crd_change_flagged(
+    gitea: GiteaServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tokens: dict[str, str]
+) -> None:
+    identity, recipient = generate_identity()
+    monkeypatch.setenv("SOPS_AGE_KEY", identity)
+    monkeypatch.setenv("TEST_GITEA_TOKEN", tokens["alice"])
+    target = gitea_target(
+        {"url": gitea.url, "owner": "platform", "repository": "fleet", "tokenEnv": "TEST_GITEA_TOKEN"}, "test"
+    )
+    charts = {version: packaged(tmp_path / "charts", version) for version in ("1.0.0", "2.0.0")}
+    with serving() as server:
+        server.routes["/index.yaml"] = Route(body=index_yaml(server.url, charts))
+        for version, data in charts.items():
+            server.routes[f"/demo-{version}.tgz"] = Route(body=data)
+        fleet = write_fleet(tmp_path / "fleet", server.url, recipient)
+        files = Tree({p: d for p, d in files_under(fleet).items() if not p.startswith(".git/")})
+        publish(
+            target, "main", lambda _base: files, "fleet", author=git.Signature("h", "h@example.invalid", 1_800_000_000)
+        )
+        lookups = LookupOptions(cache_dir=tmp_path / "lookups")
+        impact = HelmOptions(lookups, offline=False)
+
+        planned = bump_target(
+            target, AdapterLookup(lookups), now=NOW, cache_dir=tmp_path / "scans", dry_run=True, impact=impact
+        )
+        result = bump_target(target, AdapterLookup(lookups), now=NOW, cache_dir=tmp_path / "scans", impact=impact)
+
+    (branch,) = result.branches
+    assert branch.name == "gitops-engine/demo-2" and result.outcomes[0].action is Action.CREATED
+    (pull,) = gitea.pulls_of("platform", "fleet")
+    body = pull.body
+    assert "| demo | prod | `1.0.0` → `2.0.0` | major |" in body  # the bot's table is still there, first
+    impact_at = body.index("### Rendered impact")
+    assert body.index("| demo |") < impact_at
+    assert "| clusters/prod | HelmRelease/apps/demo | 0 | 0 |" in body
+    assert "Deployment/web/web-demo: spec.selector changes" in body
+    assert "CRD widgets.example.com changed" in body
+    assert "<details><summary>Rendered diff of HelmRelease/apps/demo (clusters/prod)</summary>" in body
+    assert "s3cret" not in body
+    # the dry run's JSON carries the same counts
+    (row,) = bump_json(planned)["branches"]  # type: ignore[misc]
+    (release,) = row["impact"]["releases"]
+    assert release["helmRelease"] == "HelmRelease/apps/demo" and release["removed"] == 0
+    assert any("spec.selector" in risk for risk in release["risks"])
+    assert json.dumps(row)  # plain JSON all the way down
+
+
+def test_a_bump_says_in_its_pull_request_why_rendering_was_not_possible(
+    gitea: GiteaServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tokens: dict[str, str]
+) -> None:
+    identity, recipient = generate_identity()
+    monkeypatch.setenv("SOPS_AGE_KEY", identity)
+    monkeypatch.setenv("TEST_GITEA_TOKEN", tokens["alice"])
+    target = gitea_target(
+        {"url": gitea.url, "owner": "platform", "repository": "fleet", "tokenEnv": "TEST_GITEA_TOKEN"}, "test"
+    )
+    charts = {version: packaged(tmp_path / "charts", version) for version in ("1.0.0", "2.0.0")}
+    with serving() as server:
+        # the index lists the archives, the server does not have them
+        server.routes["/index.yaml"] = Route(body=index_yaml(server.url, charts))
+        fleet = write_fleet(tmp_path / "fleet", server.url, recipient)
+        files = Tree({p: d for p, d in files_under(fleet).items() if not p.startswith(".git/")})
+        publish(
+            target, "main", lambda _base: files, "fleet", author=git.Signature("h", "h@example.invalid", 1_800_000_000)
+        )
+        lookups = LookupOptions(cache_dir=tmp_path / "lookups", attempts=1)
+        result = bump_target(
+            target,
+            AdapterLookup(lookups),
+            now=NOW,
+            cache_dir=tmp_path / "scans",
+            impact=HelmOptions(lookups, offline=False),
+        )
+    assert result.outcomes[0].action is Action.CREATED  # rendering trouble never stops the bump
+    (pull,) = gitea.pulls_of("platform", "fleet")
+    assert "### Rendered impact" in pull.body
+    assert "not rendered" in pull.body and "HTTP 404" in pull.body
