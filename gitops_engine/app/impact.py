@@ -70,16 +70,22 @@ def branch_impacts(
                 continue
             try:
                 diffs = rendered_release_diff(base_side, (head, _discover(head, cache)), None, rendering)
-            except GitopsError as exc:
-                impacts[name] = BranchImpact(problem=" ".join(str(exc).split())[:500])
+            except Exception as exc:  # the impact is a courtesy: no fault of it may stop a bump
+                log.info("rendered impact of %s: %s", name, exc)
+                impacts[name] = BranchImpact(problem=_problem(exc))
             else:
                 impacts[name] = BranchImpact(diffs)
-    except GitopsError as exc:
-        problem = " ".join(str(exc).split())[:500]
-        impacts = {name: impacts.get(name, BranchImpact(problem=problem)) for name in heads}
+    except Exception as exc:  # as above, for the base's discovery
+        log.info("rendered impact of the base: %s", exc)
+        impacts = {name: impacts.get(name, BranchImpact(problem=_problem(exc))) for name in heads}
     finally:
         rendering.close()
     return impacts
+
+
+def _problem(exc: Exception) -> str:
+    text = " ".join(str(exc).split())[:500]
+    return text if isinstance(exc, GitopsError) else f"{type(exc).__name__}: {text}"
 
 
 def _discover(files: Mapping[str, bytes], cache: Path) -> Discovery:
