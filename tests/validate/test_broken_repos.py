@@ -71,6 +71,9 @@ ALIAS_BOMB = "".join(
     ["apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: values\ndata:\n  l0: &l0 [lol, lol, lol, lol, lol, lol]\n"]
     + [f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 12)]
 )
+# one more digit than Python turns into an int by default: once a traceback from the YAML reader
+HUGE_NUMBER = "1" + "0" * 5000
+NUMBER_CONFIG = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sizes\ndata:\n  replicas: {HUGE_NUMBER}\n"
 
 
 @dataclass(frozen=True)
@@ -400,6 +403,27 @@ CASES = [
         "helm-chart-missing",
         "apps/release.yaml",
         "chart: ./charts/podinfo",
+    ),
+    Case(
+        "a chart version written as a 5,001-digit number",
+        _release("      version: 6.5.4\n", f"      version: {HUGE_NUMBER}\n"),
+        "yaml-syntax",
+        "apps/release.yaml",
+        "version: 1000",
+    ),
+    Case(
+        "a 5,001-digit number in a folder Flux lists itself (no kustomization.yaml)",
+        {"clusters/dev/replicas.yaml": NUMBER_CONFIG},
+        "yaml-syntax",
+        "clusters/dev/replicas.yaml",
+        "replicas: 1000",
+    ),
+    Case(
+        "a date that does not exist",
+        {"apps/values.yaml": BASE["apps/values.yaml"].replace("data:\n", "data:\n  since: 2024-02-30\n")},
+        "yaml-syntax",
+        "apps/values.yaml",
+        "since:",
     ),
     Case(
         "duplicate YAML key",
