@@ -7,7 +7,10 @@ digest. An OCI chart is pulled with the distribution client (oci.fetch_oci_chart
 
 Archives are kept on disk by digest, and each (repository, chart, version) remembers the digest it resolved to,
 so a second run with the same charts makes no request at all. Offline, only that cache is used, and each chart
-it lacks comes back as a ChartUnavailable that says so. One chart's failure never stops the others.
+it lacks comes back as a ChartUnavailable that says so. One chart's failure never stops the others. A failed
+fetch is remembered too: a store made with `retry_failed_after` (the bot's, whose rendered impact is a courtesy
+it shows every pass) does not ask again for that long, so a chart host that is down costs one pass its requests,
+not every pass.
 """
 
 from __future__ import annotations
@@ -62,12 +65,25 @@ class FetchStats:
 
 
 class ChartStore:
-    """Gets chart archives, from the disk cache first; `offline` never touches the network."""
+    """Gets chart archives, from the disk cache first; `offline` never touches the network.
 
-    def __init__(self, options: LookupOptions | None = None, *, offline: bool = False) -> None:
+    `indexes` are Helm repository indexes the caller already read in this run (by repository URL), used instead
+    of reading them again; `retry_failed_after` (seconds) is how long a failed fetch is believed (0: never).
+    """
+
+    def __init__(
+        self,
+        options: LookupOptions | None = None,
+        *,
+        offline: bool = False,
+        indexes: Mapping[str, ChartIndex] | None = None,
+        retry_failed_after: float = 0.0,
+    ) -> None:
         self.options = options or LookupOptions()
         self.offline = offline
         self.root = (self.options.cache_dir or default_cache_dir()) / "charts-v1"
+        self._indexes = {url.rstrip("/"): index for url, index in (indexes or {}).items()}
+        self._retry_failed_after = retry_failed_after
         self._counts = {"cached": 0, "fetched": 0, "packed": 0}
         self._lock = threading.Lock()
 
@@ -91,10 +107,13 @@ class ChartStore:
                 results[location] = self._packed(location)
                 continue
             cached = self._pinned(location)
+            failed = self._failed(location) if cached is None and not self.offline else None
             if cached is not None:
                 results[location] = cached
             elif self.offline:
                 results[location] = ChartUnavailable(f"{location} is not in the chart cache (offline)", True)
+            elif failed is not None:
+                results[location] = failed
             else:
                 remote.append(location)
         if remote:
@@ -102,14 +121,16 @@ class ChartStore:
         return results
 
     def _fetch(self, locations: list[ChartLocation]) -> dict[ChartLocation, ChartArchive | ChartUnavailable]:
-        sources = [_source(loc) for loc in locations if loc.kind == "helm"]
-        indexes = fetch_indexes(sources, self.options) if sources else {}
+        sources = [_source(loc) for loc in locations if loc.kind == "helm" and loc.url.rstrip("/") not in self._indexes]
+        indexes: dict[str, ChartIndex | LookupFailure] = {**self._indexes}
+        indexes.update({url.rstrip("/"): index for url, index in fetch_indexes(sources, self.options).items()})
         clients = Clients()
         run_ends = time.monotonic() + self.options.run_deadline
         workers = max(1, min(self.options.workers, len(locations)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chart-fetch") as pool:
             futures = {
-                loc: pool.submit(self._fetch_one, clients, loc, indexes.get(loc.url), run_ends) for loc in locations
+                loc: pool.submit(self._fetch_one, clients, loc, indexes.get(loc.url.rstrip("/")), run_ends)
+                for loc in locations
             }
             return {loc: future.result() for loc, future in futures.items()}
 
@@ -136,7 +157,9 @@ class ChartStore:
                     data, digest = self._from_index(transport, location, index, auth)
         except (RemoteError, OSError) as exc:
             log.info("chart fetch failed: %s", exc)
-            return ChartUnavailable(" ".join(str(exc).split()))
+            reason = " ".join(str(exc).split())
+            self._remember_failure(location, reason)
+            return ChartUnavailable(reason)
         self._count("fetched")
         return self._keep(location, data, digest)
 
@@ -183,9 +206,33 @@ class ChartStore:
         try:
             write_atomic(self._archive_file(digest), data, mode=0o600)
             write_atomic(self._pin_file(location), json.dumps({"digest": digest}).encode(), mode=0o600)
+            self._failure_file(location).unlink(missing_ok=True)
         except OSError as exc:
             log.warning("could not write the chart cache in %s: %s", self.root, exc)
         return ChartArchive(digest, data)
+
+    def _failed(self, location: ChartLocation) -> ChartUnavailable | None:
+        """A fetch of `location` that failed less than `retry_failed_after` seconds ago, worded as it failed (the
+        bot's pull request bodies stay as they are until the chart is asked for again)."""
+        if self._retry_failed_after <= 0:
+            return None
+        try:
+            failure = json.loads(self._failure_file(location).read_bytes())
+            at, reason = float(failure["at"]), str(failure["reason"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return ChartUnavailable(reason) if 0 <= time.time() - at < self._retry_failed_after else None
+
+    def _remember_failure(self, location: ChartLocation, reason: str) -> None:
+        try:
+            write_atomic(
+                self._failure_file(location), json.dumps({"at": time.time(), "reason": reason}).encode(), mode=0o600
+            )
+        except OSError as exc:
+            log.warning("could not write the chart cache in %s: %s", self.root, exc)
+
+    def _failure_file(self, location: ChartLocation) -> Path:
+        return self.root / "failed" / self._pin_file(location).name
 
     def _archive(self, digest: str) -> ChartArchive | None:
         data = self._archive_file(digest).read_bytes()

@@ -9,6 +9,7 @@ native call, so renders on worker threads run in parallel. Helm validates the va
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +21,14 @@ INSTALL_HINT = (
     "--render-helm needs the optional Helm backend: pip install 'gitops-engine[helm]' "
     "(or: pip install helm-python-sdk, about 75 MB, Helm's Go SDK)"
 )
+
+
+def installed() -> bool:
+    """True when the backend can be imported; asked without importing it (it loads a 75 MB library)."""
+    try:
+        return importlib.util.find_spec("helm_python") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def helm_sdk() -> Any:

@@ -28,13 +28,12 @@ from gitops_engine.adapters import helmrepo as lookups
 from gitops_engine.adapters.forge.base import Forge, PullRequest
 from gitops_engine.adapters.targets import Target
 from gitops_engine.app.chart_credentials import with_credentials
-from gitops_engine.app.helm import HelmOptions
-from gitops_engine.app.impact import BranchImpact, branch_impacts, impact_section
 from gitops_engine.app.publish import RENDER_REFS, Base, Change, PublishMode, Review, Session, open_target, publish
 from gitops_engine.app.verify import Verifier
 from gitops_engine.core.errors import GitopsError, InputError
 from gitops_engine.core.hashing import git_blob_ids, sha256_hex
 from gitops_engine.model.charts import ChartIndex
+from gitops_engine.model.credentials import Credentials
 from gitops_engine.model.state import STATE_PATH, State, decode
 from gitops_engine.updates.branches import BRANCH_PREFIX, BranchPlan, branch_key, is_bot_branch, plan_branches
 from gitops_engine.updates.engine_apps import EngineBumpError, engine_bump, hold_pinned, is_engine_folder
@@ -46,6 +45,9 @@ if TYPE_CHECKING:
     from pygit2 import Repository
 
     from gitops_engine.app.dashboard import DashboardOutcome
+    from gitops_engine.app.helm import HelmOptions
+    from gitops_engine.app.impact import BranchImpact, Files
+    from gitops_engine.helm.sources import ChartLocation
 
 Lookup = Callable[[Sequence[ChartSource]], Mapping[str, ChartIndex]]
 BOT = ("gitops-engine", "gitops-engine@localhost")
@@ -227,7 +229,10 @@ def bump(
     plan = propose(scan, indexes, policy, moment)
     branches = plan_branches(plan.proposals, moment)
     failures = {**unopened, **getattr(lookup, "failures", {})}
-    impacts = _rendered_impacts(base, branches, impact) if impact is not None and branches else {}
+    # the impact is read in pull requests and in a dry run's answer: a pass that has neither renders nothing
+    impacts: dict[str, BranchImpact] = {}
+    if impact is not None and branches and (dry_run or session.forge is not None):
+        impacts = _rendered_impacts(base, branches, impact, indexes, sources, cache_dir)
     if dry_run:
         outcomes = tuple(BranchOutcome(b.name, Action.PLANNED) for b in branches)
         return BumpResult(branch, scan, plan, branches, outcomes, failures, impacts=impacts)
@@ -303,8 +308,12 @@ def _write_branch(
     verify: Verifier | None,
     impact: BranchImpact | None = None,
 ) -> BranchOutcome:
-    # the impact goes to the pull request only: the commit (and so its id) depends on the change alone
-    body = plan.body + (impact_section(impact) if impact is not None else "")
+    body = plan.body
+    if impact is not None:
+        from gitops_engine.app.impact import impact_section
+
+        # the impact goes to the pull request only: the commit (and so its id) depends on the change alone
+        body += impact_section(impact)
     review = Review(head=plan.name, title=plan.title, body=body, labels=("dependencies",))
     published = publish(
         session,
@@ -322,19 +331,62 @@ def _write_branch(
     return BranchOutcome(plan.name, action, published.commit, published.pull_request)
 
 
-def _rendered_impacts(base: Base, branches: Sequence[BranchPlan], options: HelmOptions) -> dict[str, BranchImpact]:
-    """Each branch's rendered impact on its base (app.impact); a branch whose tree cannot be made says why."""
+def _rendered_impacts(
+    base: Base,
+    branches: Sequence[BranchPlan],
+    options: HelmOptions,
+    indexes: Mapping[str, ChartIndex],
+    sources: Sequence[ChartSource],
+    cache_dir: Path | None,
+) -> dict[str, BranchImpact]:
+    """Each branch's rendered impact on its base (app.impact.bump_impacts, which reads a tree only when it has a
+    chart to render with): the chart versions each branch moves to, as the pass's lookups found them."""
+    # imported here: only a pass that shows impacts loads the Helm layer
+    from gitops_engine.app.impact import BranchToRender, bump_impacts
+
     assert base.repo is not None and base.tree is not None
-    files = git.read_tree(base.repo, base.tree, links=False)
-    heads: dict[str, Mapping[str, bytes] | str] = {}
-    for plan in branches:
-        try:
-            change = _branch_change(base, plan)
-        except GitopsError as exc:
-            heads[plan.name] = " ".join(str(exc).split())
-            continue
-        heads[plan.name] = {p: d for p, d in {**files, **change.written}.items() if p not in change.removed}
-    return branch_impacts(files, heads, options)
+    repo, tree = base.repo, base.tree
+    read: dict[str, Mapping[str, bytes]] = {}
+
+    def base_files() -> Mapping[str, bytes]:
+        if "" not in read:
+            read[""] = git.read_tree(repo, tree, links=False)
+        return read[""]
+
+    def head_files(plan: BranchPlan) -> Files:
+        def files() -> Mapping[str, bytes]:
+            change = _remembered_change(base, plan, cache_dir)
+            kept = git.read_blobs(repo, dict(change.kept)) if change.kept else {}
+            new = {**base_files(), **kept, **change.written}
+            return {path: data for path, data in new.items() if path not in change.removed}
+
+        return files
+
+    auth = {(s.url, s.kind, s.insecure): s.auth for s in sources}
+    wanted = [BranchToRender(plan.name, _targets(plan, auth), head_files(plan)) for plan in branches]
+    return bump_impacts(base_files, wanted, options, indexes)
+
+
+def _targets(plan: BranchPlan, auth: Mapping[tuple[str, str, bool], Credentials | None]) -> tuple[ChartLocation, ...]:
+    """Where the chart versions `plan` moves to are to be had, as rendering will ask for them."""
+    from gitops_engine.helm.sources import ChartLocation
+
+    found: dict[ChartLocation, None] = {}
+    for proposal in plan.proposals:
+        source = proposal.use.source
+        if source is not None:
+            key = (source.url, source.kind, source.insecure)
+            kind = "oci" if source.kind == "oci" else "helm"
+            location = ChartLocation(
+                kind,
+                source.url.rstrip("/"),
+                proposal.use.chart,
+                proposal.release.version,
+                auth.get(key),
+                source.insecure,
+            )
+            found.setdefault(location)
+    return tuple(found)
 
 
 def _at_base_time(base: Base) -> git.Signature:
@@ -474,6 +526,8 @@ def run_pass(
     scans = cache_root / "scans" if cache_root else lookups.default_cache_dir()
     remotes = cache_root / "remotes" if cache_root else None
     lookup = AdapterLookup(options)
+    from gitops_engine.app.helm import HelmOptions
+
     impact = HelmOptions(options, offline=False)
     return bump_target(
         target,

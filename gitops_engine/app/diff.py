@@ -46,7 +46,11 @@ def diff_repository(
     problems = tuple(sorted(set(before.findings) | set(after.findings)))
     releases: tuple[ReleaseDiff, ...] = ()
     if render_helm is not None:
-        releases = rendered_release_diff((base_tree, before), (head_tree, after), sources, HelmRendering(render_helm))
+        rendering = HelmRendering(render_helm)
+        try:
+            releases = rendered_release_diff((base_tree, before), (head_tree, after), sources, rendering)
+        finally:
+            rendering.close()
     return RenderedDiff(diff_rendered(before, after), problems, releases)
 
 

@@ -21,7 +21,7 @@ from gitops_engine.adapters import runcache
 from gitops_engine.adapters.agekeys import all_identities
 from gitops_engine.adapters.charts import ChartStore, ChartUnavailable, FetchStats
 from gitops_engine.adapters.helmrepo import LookupOptions, default_cache_dir
-from gitops_engine.adapters.helmsdk import INSTALL_HINT
+from gitops_engine.adapters.helmsdk import INSTALL_HINT, installed
 from gitops_engine.core.errors import GitopsError, InputError
 from gitops_engine.core.hashing import sha256_hex
 from gitops_engine.core.yamlio import emit
@@ -72,7 +72,7 @@ def backend_version() -> str | None:
 
 def require_backend() -> None:
     """An input error (exit 2) naming the install command when the Helm backend is missing."""
-    if backend_version() is None:
+    if not installed() or backend_version() is None:
         raise InputError(INSTALL_HINT)
 
 
@@ -98,9 +98,14 @@ def sops_decrypter(identities: Sequence[str] | None = None) -> Decrypt:
 class HelmRendering:
     """Renders releases for one run; the chart store, the backend and their caches are shared by its calls."""
 
-    def __init__(self, options: HelmOptions | None = None, renderer: ChartRenderer | None = None) -> None:
+    def __init__(
+        self,
+        options: HelmOptions | None = None,
+        renderer: ChartRenderer | None = None,
+        store: ChartStore | None = None,
+    ) -> None:
         self.options = options or HelmOptions()
-        self.store = ChartStore(self.options.lookups, offline=self.options.offline)
+        self.store = store or ChartStore(self.options.lookups, offline=self.options.offline)
         self._renderer = renderer
         self._cache_dir = self.options.render_cache or (self.options.lookups.cache_dir or default_cache_dir())
         self._rendered = 0

@@ -1,22 +1,28 @@
 """The rendered impact of a change on each HelmRelease: for `diff --render-helm` and for every bump pull request.
 
-`branch_impacts` is the bot's one entry point: per branch, the releases whose rendered objects change, with
-counts, risky changes first and a collapsed diff (`impact_section`). Rendering never fails a bump: any problem
-(no Helm backend, a chart that cannot be fetched, a build error) becomes the impact's `problem`, which the pull
-request shows instead.
+`bump_impacts` is the bot's one entry point: per branch, the releases whose rendered objects change, with
+counts, risky changes first and a collapsed diff (`impact_section`). Rendering never fails a bump: a problem (no
+Helm backend, no chart to be had, a build error) becomes the impact's `problem`, which the pull request shows
+instead. The work is ordered cheapest first, because the bot shows an impact on every pass: without the backend
+nothing is read at all; then the chart versions each branch moves to are fetched (failures are remembered for
+FAILED_FETCH_TTL), and a branch none of whose charts can be had is told so without building anything; only the
+rest pay for discovering the base and the branch (kustomize builds) and rendering.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_engine.adapters.helmsdk import INSTALL_HINT
+from gitops_engine.adapters.charts import ChartStore, ChartUnavailable
+from gitops_engine.adapters.helmsdk import installed
 from gitops_engine.adapters.kustomize import default_cache_dir, kustomize_builder
-from gitops_engine.app.helm import HelmOptions, HelmRendering, backend_version
+from gitops_engine.app.helm import HelmOptions, HelmRendering
 from gitops_engine.core.errors import GitopsError
+from gitops_engine.helm.sources import ChartLocation
+from gitops_engine.model.charts import ChartIndex
 from gitops_engine.model.tree import Tree
 from gitops_engine.validate.diff import Change
 from gitops_engine.validate.discovery import Discovery, discover
@@ -27,7 +33,13 @@ log = logging.getLogger(__name__)
 
 # a pull request body has room for this much rendered diff; the rest is cut with a note
 MAX_DIFF_CHARS = 40_000
+# how long the bot believes that a chart could not be fetched: an hourly pass asks once, not every pass
+FAILED_FETCH_TTL = 3600.0
+NOT_INSTALLED = (
+    "the Helm backend is not installed (pip install 'gitops-engine[helm]' shows here what the change renders)"
+)
 Side = tuple[Mapping[str, bytes], Discovery]
+Files = Callable[[], Mapping[str, bytes]]
 
 
 @dataclass(frozen=True)
@@ -38,54 +50,80 @@ class BranchImpact:
     problem: str = ""
 
 
+@dataclass(frozen=True)
+class BranchToRender:
+    """One bot branch: the chart versions it moves releases to, and its tree (made only if rendering gets that
+    far; a GitopsError from it becomes the impact's problem)."""
+
+    name: str
+    targets: tuple[ChartLocation, ...]
+    files: Files
+
+
 def rendered_release_diff(
     base: Side, head: Side, sources: Mapping[str, str] | None, rendering: HelmRendering
 ) -> tuple[ReleaseDiff, ...]:
     """The per-release rendered change from `base` to `head` (each a tree and its discovery)."""
-    try:
-        before_jobs = rendering.jobs(base[1].clusters, base[0], sources)
-        after_jobs = rendering.jobs(head[1].clusters, head[0], sources)
-        same = _unchanged(before_jobs, after_jobs)
-        before = rendering.render([j for j in before_jobs if _key(j) not in same], upgrade=True)
-        after = rendering.render([j for j in after_jobs if _key(j) not in same], upgrade=True)
-    finally:
-        rendering.close()
+    before_jobs = rendering.jobs(base[1].clusters, base[0], sources)
+    after_jobs = rendering.jobs(head[1].clusters, head[0], sources)
+    same = _unchanged(before_jobs, after_jobs)
+    before = rendering.render([j for j in before_jobs if _key(j) not in same], upgrade=True)
+    after = rendering.render([j for j in after_jobs if _key(j) not in same], upgrade=True)
     return diff_releases(before, after)
 
 
-def branch_impacts(
-    base: Mapping[str, bytes], heads: Mapping[str, Mapping[str, bytes] | str], options: HelmOptions
+def bump_impacts(
+    base: Files,
+    branches: Sequence[BranchToRender],
+    options: HelmOptions,
+    indexes: Mapping[str, ChartIndex] | None = None,
 ) -> dict[str, BranchImpact]:
-    """Each branch's impact (`heads`: branch → its tree, or why its tree could not be made)."""
-    if backend_version() is None:
-        return {name: BranchImpact(problem=f"the Helm backend is not installed: {INSTALL_HINT}") for name in heads}
+    """Each branch's impact on the tree `base` makes; `indexes` are the Helm indexes the pass already read."""
+    if not installed():
+        return {branch.name: BranchImpact(problem=NOT_INSTALLED) for branch in branches}
+    store = ChartStore(options.lookups, offline=options.offline, indexes=indexes, retry_failed_after=FAILED_FETCH_TTL)
+    archives = store.get_all(target for branch in branches for target in branch.targets)
+    impacts: dict[str, BranchImpact] = {}
+    ready: list[BranchToRender] = []
+    for branch in branches:
+        missing = [found for t in branch.targets if isinstance(found := archives[t], ChartUnavailable)]
+        if branch.targets and len(missing) == len(branch.targets):
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            impacts[branch.name] = BranchImpact(
+                problem=f"no chart it moves to could be fetched: {missing[0].reason}{more}"
+            )
+        else:
+            ready.append(branch)
+    if ready:
+        impacts.update(_rendered(base, ready, HelmRendering(options, store=store)))
+    return {branch.name: impacts[branch.name] for branch in branches}
+
+
+def _rendered(base: Files, branches: Sequence[BranchToRender], rendering: HelmRendering) -> dict[str, BranchImpact]:
     cache = default_cache_dir()
     impacts: dict[str, BranchImpact] = {}
-    rendering = HelmRendering(options)
     try:
-        base_side = (base, _discover(base, cache))
-        for name, head in heads.items():
-            if isinstance(head, str):
-                impacts[name] = BranchImpact(problem=head)
-                continue
+        files = base()
+        base_side = (files, _discover(files, cache))
+        for branch in branches:
             try:
+                head = branch.files()
                 diffs = rendered_release_diff(base_side, (head, _discover(head, cache)), None, rendering)
-            except Exception as exc:  # the impact is a courtesy: no fault of it may stop a bump
-                log.info("rendered impact of %s: %s", name, exc)
-                impacts[name] = BranchImpact(problem=_problem(exc))
+            except GitopsError as exc:
+                log.info("rendered impact of %s: %s", branch.name, exc)
+                impacts[branch.name] = BranchImpact(problem=_problem(exc))
             else:
-                impacts[name] = BranchImpact(diffs)
-    except Exception as exc:  # as above, for the base's discovery
+                impacts[branch.name] = BranchImpact(diffs)
+    except GitopsError as exc:  # the base itself: no branch can be compared with it
         log.info("rendered impact of the base: %s", exc)
-        impacts = {name: impacts.get(name, BranchImpact(problem=_problem(exc))) for name in heads}
+        impacts = {b.name: impacts.get(b.name, BranchImpact(problem=_problem(exc))) for b in branches}
     finally:
         rendering.close()
     return impacts
 
 
-def _problem(exc: Exception) -> str:
-    text = " ".join(str(exc).split())[:500]
-    return text if isinstance(exc, GitopsError) else f"{type(exc).__name__}: {text}"
+def _problem(exc: GitopsError) -> str:
+    return " ".join(str(exc).split())[:500]
 
 
 def _discover(files: Mapping[str, bytes], cache: Path) -> Discovery:

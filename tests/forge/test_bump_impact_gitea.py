@@ -24,6 +24,7 @@ from tests.forge.gitea_server import GiteaServer
 from tests.forge.support import publish_tree as publish
 from tests.helm.charts import index_yaml, packaged
 from tests.helm.fleet import write_fleet
+from tests.helm.tools import builds, recording_kustomize
 from tests.lookups.servers import Route, serving
 from tests.updates.support import NOW, files_under
 
@@ -74,12 +75,15 @@ def test_a_bump_pull_request_shows_the_rendered_impact_with_a_selector_and_a_crd
     assert any("spec.selector" in risk for risk in release["risks"])
 
 
-def test_a_bump_says_in_its_pull_request_why_rendering_was_not_possible(
+def test_a_bump_says_in_its_pull_request_why_rendering_was_not_possible_and_the_next_pass_asks_nothing(
     gitea: GiteaServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tokens: dict[str, str]
 ) -> None:
     identity, recipient = generate_identity()
     monkeypatch.setenv("SOPS_AGE_KEY", identity)
     monkeypatch.setenv("TEST_GITEA_TOKEN", tokens["alice"])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path, log = recording_kustomize(tmp_path / "bin")
+    monkeypatch.setenv("PATH", path)
     target = gitea_target(
         {"url": gitea.url, "owner": "platform", "repository": "fleet", "tokenEnv": "TEST_GITEA_TOKEN"}, "test"
     )
@@ -93,14 +97,23 @@ def test_a_bump_says_in_its_pull_request_why_rendering_was_not_possible(
             target, "main", lambda _base: files, "fleet", author=git.Signature("h", "h@example.invalid", 1_800_000_000)
         )
         lookups = LookupOptions(cache_dir=tmp_path / "lookups", attempts=1)
-        result = bump_target(
-            target,
-            AdapterLookup(lookups),
-            now=NOW,
-            cache_dir=tmp_path / "scans",
-            impact=HelmOptions(lookups, offline=False),
-        )
-    assert result.outcomes[0].action is Action.CREATED  # rendering trouble never stops the bump
+        passes = [
+            bump_target(
+                target,
+                AdapterLookup(lookups),
+                now=NOW,
+                cache_dir=tmp_path / "scans",
+                impact=HelmOptions(lookups, offline=False),
+            )
+            for _ in range(2)
+        ]
+        archive_requests = len(server.requests_for("/demo-2.0.0.tgz"))
+    # rendering trouble never stops the bump; the second pass finds the branch as the first left it
+    assert [p.outcomes[0].action for p in passes] == [Action.CREATED, Action.UNCHANGED]
     (pull,) = gitea.pulls_of("platform", "fleet")
-    assert "### Rendered impact" in pull.body
-    assert "not rendered" in pull.body and "HTTP 404" in pull.body
+    assert pull.body.endswith(
+        "### Rendered impact\n\nRendering was not possible: no chart it moves to could be fetched: "
+        f"GET {server.url}/demo-2.0.0.tgz: HTTP 404\n"
+    )
+    assert archive_requests == 1  # the second pass remembered the failure
+    assert builds(log) == []  # nothing to render with: no kustomize build either

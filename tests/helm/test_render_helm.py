@@ -25,6 +25,7 @@ from gitops_engine.validate.discovery import discover
 from gitops_engine.validate.helmrendered import RenderedRelease
 from tests.helm.charts import index_yaml, packaged
 from tests.helm.fleet import SECRET, commit, write_fleet
+from tests.helm.tools import WITHOUT_HELM
 from tests.lookups.registry import HELM_CHART, HELM_CONFIG, OCI_MANIFEST, _upload, registry
 from tests.lookups.servers import RepoServer, Route, serving
 
@@ -217,27 +218,15 @@ def test_without_the_helm_extra_render_helm_says_how_to_install_it_and_the_rest_
     (repo / "apps").mkdir(parents=True)
     (repo / "apps/cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: b}\n")
     commit(repo, "one object")
-    hide = (
-        "import sys, importlib.metadata as m\n"
-        "sys.modules['helm_python'] = None\n"
-        "real = m.version\n"
-        "def version(name):\n"
-        "    if name == 'helm-python-sdk':\n"
-        "        raise m.PackageNotFoundError(name)\n"
-        "    return real(name)\n"
-        "m.version = version\n"
-        "from gitops_engine.cli.main import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
     env_cache = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": _path()}
     without = subprocess.run(
-        [sys.executable, "-c", hide, "validate", "--repo", str(repo), "--render-helm"],
+        [sys.executable, "-c", WITHOUT_HELM, "validate", "--repo", str(repo), "--render-helm"],
         capture_output=True, text=True, env=env_cache, timeout=120,
     )  # fmt: skip
     assert without.returncode == 2, without.stderr
     assert "pip install 'gitops-engine[helm]'" in without.stderr and "Traceback" not in without.stderr
     plain = subprocess.run(
-        [sys.executable, "-c", hide, "validate", "--repo", str(repo)],
+        [sys.executable, "-c", WITHOUT_HELM, "validate", "--repo", str(repo)],
         capture_output=True, text=True, env=env_cache, timeout=120,
     )  # fmt: skip
     assert plain.returncode == 0, plain.stdout + plain.stderr

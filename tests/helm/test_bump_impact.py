@@ -1,0 +1,94 @@
+"""The rendered impact of bump: shown where it is read (a dry run's answer, pull requests), and cheap when it
+cannot be had — without the Helm extra nothing is read, and charts that cannot be fetched build nothing and are
+not asked for again on the next pass. (Pull requests on the test Gitea: tests/forge/test_bump_impact_gitea.py.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gitops_engine.cli.main import main
+from gitops_engine.secrets.agekeys import generate_identity
+from tests.helm.charts import index_yaml, packaged
+from tests.helm.fleet import write_fleet
+from tests.helm.tools import WITHOUT_HELM, builds, recording_kustomize
+from tests.lookups.servers import RepoServer, Route, serving
+
+CHART_2 = "/demo-2.0.0.tgz"
+
+
+@pytest.fixture
+def index_only(tmp_path: Path) -> Iterator[RepoServer]:
+    """A Helm repository whose index lists demo 1.0.0 and 2.0.0 but which serves neither archive."""
+    charts = {version: packaged(tmp_path / "charts", version) for version in ("1.0.0", "2.0.0")}
+    with serving() as server:
+        server.routes["/index.yaml"] = Route(body=index_yaml(server.url, charts))
+        yield server
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, index_only: RepoServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    identity, recipient = generate_identity()
+    monkeypatch.setenv("SOPS_AGE_KEY", identity)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return write_fleet(tmp_path / "fleet", index_only.url, recipient)
+
+
+def test_without_the_helm_extra_a_dry_run_says_how_to_install_it_and_neither_fetches_nor_builds(
+    tmp_path: Path, fleet: Path, index_only: RepoServer
+) -> None:
+    path, log = recording_kustomize(tmp_path / "bin")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": path, "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_HELM, "bump", "--repo", str(fleet), "--dry-run", "--json"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (branch,) = json.loads(done.stdout)["branches"]
+    assert branch["name"] == "gitops-engine/demo-2"
+    assert branch["impact"] == {
+        "problem": "the Helm backend is not installed (pip install 'gitops-engine[helm]' shows here what the change "
+        "renders)",
+        "releases": [],
+    }
+    assert "helm_python loaded: False" in done.stderr
+    assert index_only.requests_for(CHART_2) == []
+    assert builds(log) == []
+
+
+def test_a_dry_run_whose_charts_cannot_be_fetched_builds_nothing_and_the_next_run_asks_for_none(
+    tmp_path: Path,
+    fleet: Path,
+    index_only: RepoServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path, log = recording_kustomize(tmp_path / "bin")
+    monkeypatch.setenv("PATH", path)
+    expected = {
+        "problem": f"no chart it moves to could be fetched: GET {index_only.url}{CHART_2}: HTTP 404",
+        "releases": [],
+    }
+    for _ in range(2):
+        assert main(["bump", "--repo", str(fleet), "--dry-run", "--json"]) == 0
+        (branch,) = json.loads(capsys.readouterr().out)["branches"]
+        assert branch["impact"] == expected
+    assert len(index_only.requests_for(CHART_2)) == 1  # the failure is remembered for an hour
+    assert index_only.requests_for("/demo-1.0.0.tgz") == []  # nothing to compare with: the base is not rendered
+    assert builds(log) == []
+
+
+def test_a_bump_without_pull_requests_or_dry_run_renders_nothing(
+    tmp_path: Path, fleet: Path, index_only: RepoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bare = tmp_path / "fleet.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(fleet), str(bare)], check=True)
+    assert main(["bump", "--repo", str(bare), "--json"]) == 0
+    (branch,) = json.loads(capsys.readouterr().out)["branches"]
+    assert branch["action"] == "created" and branch["impact"] is None
+    assert index_only.requests_for(CHART_2) == []
