@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark of the currency bot (run by hand, not a test): dry-run wall time and peak RSS.
 
-usage: .venv/bin/python scripts/bench_bot.py [--sizes 1000,10000] [--repos 20]
+usage: .venv/bin/python scripts/bench_bot.py [--sizes 1000,10000] [--repos 20] [--compare-impact]
 
 Generates Flux repositories of N HelmReleases (clusters of 20 apps, each cluster with its own HelmRepository
 pointing at one of `--repos` loopback Helm repositories serving the Renovate peer's synthetic index), then runs
@@ -11,6 +11,10 @@ same run (the peer's run-renovate.sh, cold cache) and the ratio and the agreemen
 are printed. Figures are medians of --runs runs, with the load average. Targets: 10,000 releases <= 2 s, no-change
 rerun <= 0.5 s, RSS <= 150 MiB, >= 20x faster than Renovate with the same proposals. A scheduled (non-dry) bump
 is timed once per size as well: the first run writes the branches, the second finds nothing new.
+With --compare-impact, the cold dry run, its rerun and the scheduled bump are also timed with
+--no-render-impact, alternating with the default (the rendered impact, see app.impact): the synthetic indexes
+list chart archives their servers do not have, so this is the cost of the impact when charts cannot be fetched
+(run it with an interpreter without gitops-engine[helm] for the cost when rendering is not installed).
 
 The children byte-compile into a private cache (PYTHONPYCACHEPREFIX, even when PYTHONDONTWRITEBYTECODE is set in
 the shell), as an installed package has its .pyc files, and one untimed warm-up run fills it; a checkout run with
@@ -129,27 +133,55 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, bytes]:
     return wall, usage.ru_maxrss / 1024, out
 
 
-def bot(repo: Path, cache: Path, pycache: Path) -> tuple[float, float, dict[str, object]]:
+def bot(repo: Path, cache: Path, pycache: Path, extra: tuple[str, ...] = ()) -> tuple[float, float, dict[str, object]]:
     """One dry run of our bot in a fresh interpreter (lookup and scan caches under `cache`)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env |= {"XDG_CACHE_HOME": str(cache), "PYTHONPYCACHEPREFIX": str(pycache)}
     cmd = [str(Path(sys.executable).parent / "gitops-engine"), "bump", "--repo", str(repo), "--dry-run", "--json"]
-    wall, rss, out = timed(cmd, env)
+    wall, rss, out = timed([*cmd, *extra], env)
     return wall, rss, json.loads(out)
 
 
-def scheduled(repo: Path, work: Path, pycache: Path) -> str:
-    """What a scheduled job (no --dry-run) costs on a copy of `repo`: the first run writes every branch, the
-    second finds nothing new (the bot's usual day). Not part of the targets, which are for dry runs."""
+def scheduled(repo: Path, work: Path, pycache: Path, extra: tuple[str, ...] = ()) -> tuple[int, float, float]:
+    """What a scheduled job (no --dry-run) costs on a copy of `repo`: the branches the first run writes, its
+    wall time and that of the second, which finds nothing new (the bot's usual day). Not part of the targets,
+    which are for dry runs."""
     copy = work / "fleet.git"
     shutil.copytree(repo, copy)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env |= {"XDG_CACHE_HOME": str(work / "cache"), "PYTHONPYCACHEPREFIX": str(pycache)}
-    cmd = [str(Path(sys.executable).parent / "gitops-engine"), "bump", "--repo", str(copy)]
+    cmd = [str(Path(sys.executable).parent / "gitops-engine"), "bump", "--repo", str(copy), *extra]
     first, _, out = timed(cmd, env)
     again, _, _ = timed(cmd, env)
     branches = sum(1 for line in out.decode().splitlines() if line.startswith("gitops-engine/"))
-    return f"scheduled bump (writes {branches} branches) {first:.2f} s, no-change rerun {again:.2f} s"
+    return branches, first, again
+
+
+def impact_comparison(repo: Path, work: Path, pycache: Path, runs: int) -> list[str]:
+    """Cold dry run, its rerun and the scheduled bump (first run and rerun), each with the rendered impact (the
+    default) and with --no-render-impact, alternating run by run; medians of wall and CPU seconds."""
+    off = ("--no-render-impact",)
+    figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for run in range(runs):
+        for label, extra in (("impact", ()), ("no impact", off)):
+            cache = work / f"impact-{run}-{label}"
+            for step in ("cold dry run", "dry-run rerun"):
+                wall, _, _ = bot(repo, cache, pycache, extra)
+                figures.setdefault((label, step), []).append((wall, CPU_SECONDS[-1]))
+            _, first, again = scheduled(repo, work / f"scheduled-{run}-{label}", pycache, extra)
+            figures.setdefault((label, "scheduled bump"), []).append((first, CPU_SECONDS[-2]))
+            figures.setdefault((label, "scheduled rerun"), []).append((again, CPU_SECONDS[-1]))
+    lines = []
+    for step in ("cold dry run", "dry-run rerun", "scheduled bump", "scheduled rerun"):
+        (wall, cpu), (wall_off, cpu_off) = (
+            (_median(figures[(label, step)], 0), _median(figures[(label, step)], 1))
+            for label in ("impact", "no impact")
+        )
+        lines.append(
+            f"{step}: with impact {wall:.2f} s (CPU {cpu:.2f} s), --no-render-impact {wall_off:.2f} s "
+            f"(CPU {cpu_off:.2f} s), difference {wall - wall_off:+.2f} s (CPU {cpu - cpu_off:+.2f} s)"
+        )
+    return lines
 
 
 def renovate_home() -> Path:
@@ -211,6 +243,9 @@ def main() -> None:
     parser.add_argument("--repos", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-renovate", action="store_true", help="Skip Renovate even when it is installed.")
+    parser.add_argument(
+        "--compare-impact", action="store_true", help="Also time each run with --no-render-impact (see above)."
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-bot-"))
     try:
@@ -253,7 +288,12 @@ def main() -> None:
                 f"peak RSS {_median(cold, 1):.0f} MiB | no-change rerun {_median(warm, 0):.2f} s "
                 f"(CPU {statistics.median(warm_cpu):.2f} s), peak RSS {_median(warm, 1):.0f} MiB | {load()}"
             )
-            print(f"       {scheduled(repo, work / f'scheduled-{size}', pycache)} | {load()}")
+            written, first, rerun = scheduled(repo, work / f"scheduled-{size}", pycache)
+            print(f"       scheduled bump (writes {written} branches) {first:.2f} s, ", end="")
+            print(f"no-change rerun {rerun:.2f} s | {load()}")
+            if args.compare_impact:
+                for line in impact_comparison(repo, work / f"impact-{size}", pycache, args.runs):
+                    print(f"       {line} | {load()}")
             if size != 1000 or args.no_renovate:
                 continue
             if not (PEER / "run-renovate.sh").exists() or not renovate_home().exists():

@@ -60,8 +60,8 @@ _POLICY = click.option(
 @click.option(
     "--no-render-impact",
     is_flag=True,
-    help="Leave out the rendered impact on HelmReleases (shown in each pull request when gitops-engine[helm] is "
-    "installed).",
+    help="Leave out the rendered impact on HelmReleases (shown in each pull request and in the JSON of a dry run; "
+    "it needs gitops-engine[helm]).",
 )
 def bump_command(
     repo: str,
@@ -84,11 +84,16 @@ def bump_command(
     """
     # imported here: the other commands of the CLI need none of the bot
     from gitops_engine.app.bump import AdapterLookup, bump_target, without_cycle_collection
-    from gitops_engine.app.helm import HelmOptions
 
     target = resolve_target(repo, gitea_token_env, gitea_token_file)
     options = LookupOptions(timeout=lookup_timeout, source_deadline=lookup_deadline)
     lookup = AdapterLookup(options)
+    impact = None
+    # the text of a dry run does not show the impact; its JSON and the pull requests do
+    if not no_render_impact and (as_json or not dry_run):
+        from gitops_engine.app.helm import HelmOptions
+
+        impact = HelmOptions(options, offline=False)
     with without_cycle_collection():
         result = bump_target(
             target,
@@ -99,7 +104,7 @@ def bump_command(
             cache_dir=default_cache_dir(),
             verify=not no_verify,
             age_key=age_key,
-            impact=None if no_render_impact else HelmOptions(options, offline=False),
+            impact=impact,
         )
         if as_json:
             # freshly built rows cannot be cyclic: skip the encoder's per-container cycle bookkeeping
@@ -137,7 +142,6 @@ def bump_lines(result: BumpResult) -> list[str]:
 
 def bump_json(result: BumpResult) -> dict[str, object]:
     """The machine-readable form of a bump run."""
-    from gitops_engine.app.impact import impact_json
     from gitops_engine.updates.branches import branch_name
 
     return {
@@ -167,7 +171,7 @@ def bump_json(result: BumpResult) -> dict[str, object]:
                 "action": o.action.value,
                 "commit": o.commit,
                 "error": o.error or None,
-                "impact": impact_json(result.impacts[o.name]) if o.name in result.impacts else None,
+                "impact": _impact_json(result, o.name),
             }
             for o in result.outcomes
         ],
@@ -259,3 +263,12 @@ def _print_report(rows: Sequence[Row]) -> None:
 
 
 COMMANDS: list[click.Command] = [bump_command, report_command]
+
+
+def _impact_json(result: BumpResult, branch: str) -> dict[str, object] | None:
+    if branch not in result.impacts:
+        return None
+    # imported here: a pass without impacts does not load the Helm layer
+    from gitops_engine.app.impact import impact_json
+
+    return impact_json(result.impacts[branch])

@@ -83,9 +83,13 @@ def test_a_dry_run_whose_charts_cannot_be_fetched_builds_nothing_and_the_next_ru
     assert builds(log) == []
 
 
-def test_a_bump_without_pull_requests_or_dry_run_renders_nothing(
+def test_where_nothing_shows_the_impact_nothing_is_rendered(
     tmp_path: Path, fleet: Path, index_only: RepoServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # the text of a dry run has no impact in it
+    assert main(["bump", "--repo", str(fleet), "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "gitops-engine/demo-2: planned"
+    # nor has a pass on a target without pull requests
     bare = tmp_path / "fleet.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(fleet), str(bare)], check=True)
     assert main(["bump", "--repo", str(bare), "--json"]) == 0
