@@ -24,7 +24,7 @@ from gitops_engine.adapters.helmrepo import LookupOptions, default_cache_dir
 from gitops_engine.adapters.helmsdk import INSTALL_HINT, installed
 from gitops_engine.core.errors import GitopsError, InputError
 from gitops_engine.core.hashing import sha256_hex
-from gitops_engine.core.yamlio import emit
+from gitops_engine.core.yamlio import emit, load
 from gitops_engine.helm.render import (
     ChartArchive,
     ChartRenderer,
@@ -36,9 +36,11 @@ from gitops_engine.helm.render import (
 from gitops_engine.helm.sources import ChartLocation
 from gitops_engine.secrets import sopsfile
 from gitops_engine.secrets.stores import Format
+from gitops_engine.secrets.values import to_plain
 from gitops_engine.validate.discovery import Cluster
 from gitops_engine.validate.helmreleases import Decrypt, ReleaseJob, release_jobs
 from gitops_engine.validate.helmrendered import RenderedRelease, template_objects
+from gitops_engine.validate.objects import RenderedObject
 
 _SDK = "helm-python-sdk"
 
@@ -76,19 +78,41 @@ def require_backend() -> None:
         raise InputError(INSTALL_HINT)
 
 
-def sops_decrypter(identities: Sequence[str] | None = None) -> Decrypt:
-    """Opens SOPS-encrypted Secret bodies with `identities` (default: the age identities this machine has)."""
-    keys = list(all_identities() if identities is None else identities)
+def sops_decrypter(files: Mapping[str, bytes], identities: Sequence[str] | None = None) -> Decrypt:
+    """Opens SOPS-encrypted Secrets with `identities` (default: the age identities this machine has).
 
-    def decrypt(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    A Secret is decrypted from the file it is written in (`files`), as written: a build may reorder its keys
+    (kustomize sorts them), and the file's MAC holds only for the order sops wrote. The built body is the last
+    try, for a Secret whose file a build does not name.
+    """
+    keys = list(all_identities() if identities is None else identities)
+    opened: dict[str, list[object]] = {}
+
+    def documents(path: str) -> list[object]:
+        if path not in opened:
+            data = files.get(path)
+            try:
+                found = sopsfile.open_encrypted(data, Format.YAML, keys, path).documents if data else ()
+            except GitopsError:
+                found = ()
+            opened[path] = [to_plain(document) for document in found]
+        return opened[path]
+
+    def decrypt(secret: RenderedObject) -> Mapping[str, Any] | None:
         if not keys:
             return None
+        written = [
+            doc
+            for doc in documents(secret.file)
+            if isinstance(doc, Mapping) and doc.get("kind") == "Secret" and isinstance(doc.get("metadata"), Mapping)
+        ]
+        named = [doc for doc in written if doc["metadata"].get("name") == secret.id.name]
+        if named or len(written) == 1:
+            return (named or written)[0]
         try:
-            plain = sopsfile.decrypt(emit(dict(body)).encode(), Format.YAML, keys)
+            plain = sopsfile.decrypt(emit(dict(secret.body)).encode(), Format.YAML, keys)
         except GitopsError:
             return None
-        from gitops_engine.core.yamlio import load
-
         docs = load(plain)
         return docs[0] if docs and isinstance(docs[0], Mapping) else None
 
@@ -120,7 +144,7 @@ class HelmRendering:
         self, clusters: Iterable[Cluster], files: Mapping[str, bytes], sources: Mapping[str, str] | None = None
     ) -> list[ReleaseJob]:
         """The release jobs of `clusters` (SOPS values Secrets opened with this machine's identities)."""
-        return release_jobs(clusters, files, sources, sops_decrypter())
+        return release_jobs(clusters, files, sources, sops_decrypter(files))
 
     def render(self, jobs: Sequence[ReleaseJob], *, upgrade: bool = False) -> list[RenderedRelease]:
         """Each job rendered (or why not); `upgrade` applies the releases' upgrade CRD policy, else install's."""

@@ -9,8 +9,6 @@ a chart in another Git repository, a SOPS Secret without an identity).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import posixpath
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from typing import Any
 
 from gitops_engine.flux.kinds import HELM_GROUP, SOURCE_GROUP
 from gitops_engine.flux.kustomization import clean_path
+from gitops_engine.helm.credentials import CredentialsError, secret_values, source_credentials
 from gitops_engine.helm.release import ChartRef, ReleaseSpec, ReleaseSpecError, ValuesRef, release_spec
 from gitops_engine.helm.sources import ChartLocation
 from gitops_engine.helm.values import ValuesError, compose_values
@@ -26,8 +25,8 @@ from gitops_engine.model.finding import Finding
 from gitops_engine.validate.discovery import Cluster
 from gitops_engine.validate.objects import ObjectId, RenderedObject
 
-# A SOPS-encrypted Secret body → the same Secret decrypted, or None when no identity opens it.
-Decrypt = Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
+# A SOPS-encrypted Secret as rendered → the same Secret decrypted, or None when no identity opens it.
+Decrypt = Callable[[RenderedObject], Mapping[str, Any] | None]
 
 
 class _UnavailableError(Exception):
@@ -196,10 +195,10 @@ def _credentials(
     secret = pool.get(ObjectId("", "Secret", namespace, str(name)))
     if secret is None:
         raise _UnavailableError(f"its repository's credentials Secret {namespace}/{name} is not in this repository")
-    data = _secret_data(secret.body, decrypt)
-    if "username" not in data or "password" not in data:
-        raise _UnavailableError(f"Secret {namespace}/{name} has no username and password for the chart repository")
-    return Credentials(data["username"], data["password"])
+    try:
+        return source_credentials(_secret_data(secret, decrypt), str(spec.get("url") or ""))
+    except CredentialsError as exc:
+        raise _UnavailableError(f"Secret {namespace}/{name}: {exc}") from None
 
 
 def _fetcher(
@@ -210,7 +209,7 @@ def _fetcher(
         obj = pool.get(ObjectId("", ref.kind, namespace, ref.name))
         if obj is None:
             return None
-        data = _secret_data(obj.body, decrypt) if ref.kind == "Secret" else _config_data(obj.body)
+        data = _secret_data(obj, decrypt) if ref.kind == "Secret" else _config_data(obj.body)
         return data.get(ref.values_key)
 
     return fetch
@@ -221,22 +220,18 @@ def _config_data(body: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): "" if v is None else str(v) for k, v in _map(body.get("data")).items()}
 
 
-def _secret_data(body: Mapping[str, Any], decrypt: Decrypt | None) -> dict[str, str]:
+def _secret_data(secret: RenderedObject, decrypt: Decrypt | None) -> dict[str, str]:
+    body = secret.body
     if "sops" in body:
-        opened = decrypt(body) if decrypt is not None else None
+        opened = decrypt(secret) if decrypt is not None else None
         if opened is None:
-            name = _map(body.get("metadata")).get("name")
-            raise _UnavailableError(f"Secret {name} is SOPS-encrypted and no age identity here opens it")
+            raise _UnavailableError(f"Secret {secret.id.name} is SOPS-encrypted and no age identity here opens it")
         body = opened
-    data: dict[str, str] = {}
-    for key, value in _map(body.get("data")).items():
-        try:
-            data[str(key)] = base64.b64decode(str(value or ""), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            raise _UnavailableError(f"Secret key {key} is not base64-encoded UTF-8 text") from None
-    # the API server folds stringData into data; so does a repository read
-    data.update({str(k): "" if v is None else str(v) for k, v in _map(body.get("stringData")).items()})
-    return data
+    try:
+        # the API server folds stringData into data; so does a repository read
+        return secret_values(body)
+    except CredentialsError as exc:
+        raise _UnavailableError(f"Secret {secret.id.name}: {exc}") from None
 
 
 def _map(value: Any) -> Mapping[str, Any]:

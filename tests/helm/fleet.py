@@ -53,11 +53,13 @@ data:
     replicas: 4
 """
 
+# two keys out of alphabetical order: kustomize sorts them, and the SOPS MAC holds only for the order written
 SECRET = """\
 apiVersion: v1
 kind: Secret
 metadata: {name: demo-secret, namespace: apps}
 stringData:
+  user: admin
   password: s3cret
 """
 

@@ -4,6 +4,7 @@ not asked for again on the next pass. (Pull requests on the test Gitea: tests/fo
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -14,12 +15,15 @@ import pytest
 
 from gitops_engine.cli.main import main
 from gitops_engine.secrets.agekeys import generate_identity
+from gitops_engine.secrets.sopsfile import encrypt_yaml
 from tests.helm.charts import index_yaml, packaged
-from tests.helm.fleet import write_fleet
+from tests.helm.fleet import commit, write_fleet
 from tests.helm.tools import WITHOUT_HELM, builds, recording_kustomize
 from tests.lookups.servers import RepoServer, Route, serving
 
 CHART_2 = "/demo-2.0.0.tgz"
+USER, PASSWORD = "robot", "only-this-test-knows-it"
+SECRET_HEAD = "apiVersion: v1\nkind: Secret\nmetadata: {name: charts-auth, namespace: apps}\n"
 
 
 @pytest.fixture
@@ -96,3 +100,36 @@ def test_where_nothing_shows_the_impact_nothing_is_rendered(
     (branch,) = json.loads(capsys.readouterr().out)["branches"]
     assert branch["action"] == "created" and branch["impact"] is None
     assert index_only.requests_for(CHART_2) == []
+
+
+def test_a_dry_run_on_a_password_protected_repository_renders_the_impact_with_the_bots_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    identity, recipient = generate_identity()
+    monkeypatch.setenv("SOPS_AGE_KEY", identity)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    charts = {version: packaged(tmp_path / "charts", version) for version in ("1.0.0", "2.0.0")}
+    basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    with serving() as server:
+        server.routes["/index.yaml"] = Route(body=index_yaml(server.url, charts), authorization=basic)
+        for version, data in charts.items():
+            server.routes[f"/demo-{version}.tgz"] = Route(body=data, authorization=basic)
+        fleet = write_fleet(tmp_path / "fleet", server.url, recipient)
+        auth = f"{SECRET_HEAD}stringData: {{username: {USER}, password: {PASSWORD}}}\n"
+        (fleet / "apps/auth.sops.yaml").write_bytes(encrypt_yaml(auth.encode(), [recipient]))
+        repository = fleet / "apps/repository.yaml"
+        repository.write_text(repository.read_text() + "  secretRef: {name: charts-auth}\n")
+        kustomization = fleet / "apps/kustomization.yaml"
+        kustomization.write_text(kustomization.read_text().replace("release.yaml]", "release.yaml, auth.sops.yaml]"))
+        commit(fleet, "private charts")
+        assert main(["bump", "--repo", str(fleet), "--dry-run", "--json"]) == 0
+        out = capsys.readouterr().out
+        refused = [seen for seen in server.seen if seen.status == 401]
+    (branch,) = json.loads(out)["branches"]
+    assert branch["impact"]["problem"] is None
+    (release,) = branch["impact"]["releases"]
+    assert (release["helmRelease"], release["added"], release["removed"]) == ("HelmRelease/apps/demo", 0, 0)
+    assert "Deployment/web/web-demo: spec.selector changes" in " ".join(release["risks"])
+    assert refused == []  # never an anonymous request
+    assert PASSWORD not in out
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and PASSWORD.encode() in p.read_bytes()]

@@ -12,9 +12,9 @@ from gitops_engine.adapters.helmrepo import LookupOptions
 from gitops_engine.adapters.kustomize import kustomize_builder, read_directory
 from gitops_engine.app.helm import HelmOptions
 from gitops_engine.app.validate import helm_findings
+from gitops_engine.flux.kinds import HELM_GROUP
 from gitops_engine.model.tree import Tree
 from gitops_engine.validate.engine import validate_tree
-from gitops_engine.validate.objects import HELM_GROUP
 from tests.conftest import DATA
 
 CORPORA = DATA / "flux-local" / "testdata"

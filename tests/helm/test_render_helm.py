@@ -26,7 +26,7 @@ from gitops_engine.validate.helmrendered import RenderedRelease
 from tests.helm.charts import index_yaml, packaged
 from tests.helm.fleet import SECRET, commit, write_fleet
 from tests.helm.tools import WITHOUT_HELM
-from tests.lookups.registry import HELM_CHART, HELM_CONFIG, OCI_MANIFEST, _upload, registry
+from tests.lookups.registry import HELM_CHART, HELM_CONFIG, OCI_MANIFEST, _upload, htpasswd_file, registry
 from tests.lookups.servers import RepoServer, Route, serving
 
 
@@ -156,11 +156,11 @@ def test_a_chart_whose_bytes_do_not_match_the_index_digest_is_not_used(
     assert "the index says sha256:000" in release.unavailable and not release.objects
 
 
-def _push_chart(base: str, name: str, version: str, archive: bytes) -> None:
+def _push_chart(base: str, name: str, version: str, archive: bytes, basic: tuple[str, str] | None = None) -> None:
     import httpx
 
     config = json.dumps({"apiVersion": "v2", "name": "demo", "version": version}).encode()
-    with httpx.Client(base_url=base, timeout=10) as client:
+    with httpx.Client(base_url=base, timeout=10, auth=basic) as client:
         descriptors = [
             _upload(client, name, blob, media) for blob, media in ((config, HELM_CONFIG), (archive, HELM_CHART))
         ]
@@ -188,6 +188,34 @@ def test_charts_from_an_oci_registry_render_the_same_objects(
     # the registry is gone: a second run is served from the chart cache
     again = _rendered(repo, offline=True, cache=tmp_path / "c")["HelmRelease/apps/demo"]
     assert _objects(again) == objects
+
+
+def test_a_chart_from_a_registry_that_wants_a_password_renders_with_the_docker_config_secret_flux_reads(
+    tmp_path: Path, age: str, charts: dict[str, bytes]
+) -> None:
+    user, password = "robot", "only-this-test-knows-it"
+    (tmp_path / "registry").mkdir()
+    with registry(tmp_path / "registry", htpasswd=htpasswd_file(tmp_path / "registry", user, password)) as base:
+        _push_chart(base, "charts/demo", "1.0.0", charts["1.0.0"], basic=(user, password))
+        host = base.removeprefix("http://")
+        repo = write_fleet(tmp_path / "fleet", f"oci://{host}/charts", age, oci=True)
+        repository = repo / "apps/repository.yaml"
+        repository.write_text(repository.read_text() + "  insecure: true\n  secretRef: {name: registry-auth}\n")
+        # what `flux create secret oci` writes: a kubernetes.io/dockerconfigjson Secret
+        config = json.dumps({"auths": {host: {"username": user, "password": password}}})
+        secret = (
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: registry-auth, namespace: apps}\n"
+            f"type: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '{config}'\n"
+        )
+        (repo / "apps/auth.sops.yaml").write_bytes(encrypt_yaml(secret.encode(), [age]))
+        kustomization = repo / "apps/kustomization.yaml"
+        kustomization.write_text(kustomization.read_text().replace("release.yaml]", "release.yaml, auth.sops.yaml]"))
+        commit(repo, "a registry that wants a password")
+        release = _rendered(repo, offline=False, cache=tmp_path / "c")["HelmRelease/apps/demo"]
+    assert not release.unavailable and not release.failure
+    assert _objects(release)["ConfigMap/web/web-demo-sub"][1]["data"] == {"note": "inline", "region": "eu-west-1"}
+    cached = [p for p in (tmp_path / "c").rglob("*") if p.is_file()]
+    assert cached and not [p for p in cached if password.encode() in p.read_bytes()]
 
 
 def test_diff_render_helm_summarises_first_masks_secrets_and_flags_risks(
