@@ -245,19 +245,23 @@ def test_without_the_helm_extra_render_helm_says_how_to_install_it_and_the_rest_
     repo = tmp_path / "fleet"
     (repo / "apps").mkdir(parents=True)
     (repo / "apps/cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: b}\n")
-    commit(repo, "one object")
-    env_cache = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": _path()}
-    without = subprocess.run(
-        [sys.executable, "-c", WITHOUT_HELM, "validate", "--repo", str(repo), "--render-helm"],
-        capture_output=True, text=True, env=env_cache, timeout=120,
-    )  # fmt: skip
-    assert without.returncode == 2, without.stderr
-    assert "pip install 'gitops-engine[helm]'" in without.stderr and "Traceback" not in without.stderr
-    plain = subprocess.run(
-        [sys.executable, "-c", WITHOUT_HELM, "validate", "--repo", str(repo)],
-        capture_output=True, text=True, env=env_cache, timeout=120,
-    )  # fmt: skip
-    assert plain.returncode == 0, plain.stdout + plain.stderr
+    first = commit(repo, "one object")
+    (repo / "apps/cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: c}\n")
+    second = commit(repo, "moved")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": _path()}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", WITHOUT_HELM, *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+    for asked in (["validate", "--repo", str(repo)], ["diff", first, second, "--repo", str(repo)]):
+        without = run(*asked, "--render-helm")
+        assert without.returncode == 2, without.stderr
+        assert without.stdout == "" and "Traceback" not in without.stderr
+        assert "--render-helm needs the optional Helm backend: pip install 'gitops-engine[helm]'" in without.stderr
+    assert run("validate", "--repo", str(repo)).returncode == 0
+    moved = run("diff", first, second, "--repo", str(repo))
+    assert moved.returncode == 1 and "added: ConfigMap/c/a" in moved.stdout, moved.stdout + moved.stderr
 
 
 def _path() -> str:
