@@ -76,11 +76,18 @@ def update_dashboard(
 def _facts(result: BumpResult, indexes: Mapping[str, ChartIndex], policy: Policy, now: datetime) -> dashboard.Dashboard:
     """What the dashboard of a pass shows."""
     outcomes = {outcome.name: outcome for outcome in result.outcomes}
+    impacts: dict[str, str] = {}
+    if result.impacts:
+        # imported here: a pass that rendered nothing does not load the Helm layer
+        from gitops_engine.app.impact import impact_summary
+
+        impacts = {name: impact_summary(impact) for name, impact in result.impacts.items()}
     pending = []
     for plan in result.branches:
         outcome = outcomes.get(plan.name)
         pr = outcome.pull_request if outcome is not None else None
-        pending.append(dashboard.PendingBranch(plan, pr.number if pr else None, pr.url if pr else ""))
+        impact = impacts.get(plan.name, "")
+        pending.append(dashboard.PendingBranch(plan, pr.number if pr else None, pr.url if pr else "", impact))
     return dashboard.Dashboard(
         base=result.base,
         now=now,

@@ -165,6 +165,23 @@ def release_summary(diffs: Sequence[ReleaseDiff]) -> str:
     return text + (f"; {unrendered} release(s) could not be rendered" if unrendered else "")
 
 
+def impact_summary(impact: BranchImpact) -> str:
+    """A few words for the dashboard: how many releases render differently, how many changes are risky."""
+    if impact.problem:
+        return "not possible (see the pull request)"
+    changed = sum(1 for d in impact.releases if d.changes or d.risks)
+    risky = sum(len(d.risks) for d in impact.releases)
+    unrendered = sum(1 for d in impact.releases if d.unrendered)
+    if not changed and not unrendered:
+        return "no HelmRelease renders differently"
+    parts = [f"{changed} HelmRelease(s) change"]
+    if risky:
+        parts.append(f"⚠️ {risky} risky")
+    if unrendered:
+        parts.append(f"{unrendered} not rendered")
+    return ", ".join(parts)
+
+
 def release_diff_json(diff: ReleaseDiff) -> dict[str, object]:
     """The machine-readable form of one release's rendered change."""
     return {

@@ -11,6 +11,7 @@ from gitops_engine.adapters.targets import Target
 from gitops_engine.app.bump import Lookup, read_base, scan_head
 from gitops_engine.app.chart_credentials import with_credentials
 from gitops_engine.app.publish import open_target
+from gitops_engine.updates.branches import BRANCH_PREFIX, plan_branches
 from gitops_engine.updates.policy import Policy
 from gitops_engine.updates.proposals import propose
 from gitops_engine.updates.report import Row, build_report, render_html
@@ -48,9 +49,20 @@ def run_report(
         assert base.repo is not None and base.tree is not None
         scan, policy = scan_head(base.repo, base.tree, policy_file, cache_dir)
         sources, unopened = with_credentials(scan.sources(), base.repo, base.tree, age_key)
+        forge = session.forge
+        open_pulls = {
+            pr.head: pr for pr in (forge.list_open_pull_requests(BRANCH_PREFIX) if forge else ()) if pr.base == branch
+        }
     moment = now or datetime.now(UTC)
     indexes = lookup(sources)
     failures = {**unopened, **getattr(lookup, "failures", {})}
-    # what the bot would hold back (policy, compatibility) is part of each row
-    held = propose(scan, indexes, policy, moment).held
-    return Report(build_report(scan, indexes, policy, moment, failures, held), policy, moment, failures)
+    # what the bot would hold back (policy, compatibility) is part of each row, and the pull request it has open
+    plan = propose(scan, indexes, policy, moment)
+    pulls = {
+        proposal.use: (pr.number, pr.url)
+        for planned in plan_branches(plan.proposals, moment)
+        if (pr := open_pulls.get(planned.name)) is not None
+        for proposal in planned.proposals
+    }
+    rows = build_report(scan, indexes, policy, moment, failures, plan.held, pulls)
+    return Report(rows, policy, moment, failures)

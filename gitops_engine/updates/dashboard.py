@@ -45,11 +45,13 @@ def marker(base: str) -> str:
 
 @dataclass(frozen=True)
 class PendingBranch:
-    """A bot branch waiting for review, with its pull request when the forge has one."""
+    """A bot branch waiting for review, with its pull request when the forge has one, and one line on what it
+    renders differently (app.impact; its pull request shows the rest)."""
 
     plan: BranchPlan
     pull_number: int | None = None
     pull_url: str = ""
+    impact: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,8 @@ def _pending(branch: PendingBranch) -> tuple[str, str, str, str]:
         if change not in changes:
             changes.append(change)
     pull = f"[#{branch.pull_number}]({branch.pull_url})" if branch.pull_number is not None else "—"
+    if branch.impact:
+        pull += f"<br>rendered: {_text(branch.impact)}"
     return _code(branch.plan.name), _text(branch.plan.title), _some(changes, "<br>"), pull
 
 

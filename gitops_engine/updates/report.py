@@ -54,6 +54,9 @@ class Row:
     status: Status
     note: str = ""
     held: str = ""  # the newer version held back and why, e.g. "2.0.0: major updates are not allowed"
+    # the open bot pull request that proposes this row's update (it shows what the update renders)
+    pull_number: int | None = None
+    pull_url: str = ""
 
 
 def build_report(
@@ -63,9 +66,11 @@ def build_report(
     now: datetime,
     failures: Mapping[str, str] | None = None,
     held: Iterable[Held] = (),
+    pulls: Mapping[ChartUse, tuple[int, str]] | None = None,
 ) -> tuple[Row, ...]:
     """A row per pinned chart use (skipped ones carry their reason as the note, and uses whose chart repository
-    could not be read say so: their currency is unknown, not ok); `held` is the run's `Plan.held`."""
+    could not be read say so: their currency is unknown, not ok); `held` is the run's `Plan.held`, `pulls` the
+    open bot pull request (number, URL) proposing each use's update."""
     failures = failures or {}
     held_of: dict[ChartUse, list[str]] = defaultdict(list)
     for h in held:
@@ -89,7 +94,11 @@ def build_report(
             continue
         app = settings.get(use.app) or settings.setdefault(use.app, policy.for_app(use.app))
         row = _row(base, use.site.version_text, current, available, app, now)
-        rows.append(row if use not in held_of else replace(row, held="; ".join(held_of[use])))
+        if use in held_of:
+            row = replace(row, held="; ".join(held_of[use]))
+        if pulls and use in pulls:
+            row = replace(row, pull_number=pulls[use][0], pull_url=pulls[use][1])
+        rows.append(row)
     return tuple(sorted(rows, key=lambda r: (r.app, r.file, r.line)))
 
 
@@ -166,10 +175,11 @@ def render_html(rows: tuple[Row, ...], policy: Policy, now: datetime) -> str:
             r.held,
         )
         tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
-        body_rows.append(f'<tr class="{r.status.value}">{tds}</tr>')
+        body_rows.append(f'<tr class="{r.status.value}">{tds}<td>{_pull_link(r)}</td></tr>')
     headers = (
         *("App", "Chart", "Clusters", "File", "Current"),
         *("Newest patch", "Newest minor", "Newest major", "Days behind", "Status", "Note", "Held back"),
+        "Pull request (rendered impact)",
     )
     head = "".join(f"<th>{h}</th>" for h in headers)
     return (
@@ -182,3 +192,11 @@ def render_html(rows: tuple[Row, ...], policy: Policy, now: datetime) -> str:
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body_rows)}</tbody></table>"
         "</body></html>\n"
     )
+
+
+def _pull_link(row: Row) -> str:
+    if row.pull_number is None:
+        return "-"
+    if not row.pull_url.startswith(("https://", "http://")):
+        return f"#{row.pull_number}"
+    return f'<a href="{html.escape(row.pull_url, quote=True)}">#{row.pull_number}</a>'

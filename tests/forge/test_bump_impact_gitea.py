@@ -17,6 +17,7 @@ from gitops_engine.adapters.helmrepo import LookupOptions
 from gitops_engine.adapters.targets import gitea_target
 from gitops_engine.app.bump import Action, AdapterLookup, bump_target
 from gitops_engine.app.helm import HelmOptions
+from gitops_engine.app.report import run_report
 from gitops_engine.cli.currency_commands import bump_json
 from gitops_engine.model.tree import Tree
 from gitops_engine.secrets.agekeys import generate_identity
@@ -55,6 +56,7 @@ def test_a_bump_pull_request_shows_the_rendered_impact_with_a_selector_and_a_crd
             target, AdapterLookup(lookups), now=NOW, cache_dir=tmp_path / "scans", dry_run=True, impact=impact
         )
         result = bump_target(target, AdapterLookup(lookups), now=NOW, cache_dir=tmp_path / "scans", impact=impact)
+        report = run_report(target, AdapterLookup(lookups), now=NOW, cache_dir=tmp_path / "scans")
 
     (branch,) = result.branches
     assert branch.name == "gitops-engine/demo-2" and result.outcomes[0].action is Action.CREATED
@@ -73,6 +75,14 @@ def test_a_bump_pull_request_shows_the_rendered_impact_with_a_selector_and_a_crd
     (release,) = rows[0]["impact"]["releases"]
     assert release["helmRelease"] == "HelmRelease/apps/demo" and release["removed"] == 0
     assert any("spec.selector" in risk for risk in release["risks"])
+    # the dashboard and the HTML report lead to the pull request that shows it
+    (issue,) = gitea.issues_of("platform", "fleet")
+    opened = result.outcomes[0].pull_request
+    assert opened is not None and opened.number == pull.number
+    assert f"| [#{pull.number}]({opened.url})<br>rendered: 1 HelmRelease(s) change, ⚠️ 2 risky |" in issue.body
+    (row,) = report.rows
+    assert (row.file, row.pull_number) == ("apps/release.yaml", pull.number)
+    assert f'<a href="{row.pull_url}">#{pull.number}</a>' in report.html()
 
 
 def test_a_bump_says_in_its_pull_request_why_rendering_was_not_possible_and_the_next_pass_asks_nothing(

@@ -162,3 +162,13 @@ def test_a_long_server_message_is_cut_to_one_bounded_cell() -> None:
     body = replace(_page(), lookup_failures={DOWN: "x" * 5000 + "\n| injected |"}).markdown()
     (row,) = [line for line in body.splitlines() if line.startswith(f"| {DOWN} |")]
     assert row == f"| {DOWN} | {'x' * 299}… |"
+
+
+def test_a_pending_branch_shows_its_rendered_impact_beside_its_pull_request() -> None:
+    (pending,) = _page().pending
+    page = replace(_page(), pending=(replace(pending, impact="1 HelmRelease(s) change, ⚠️ 2 risky"),))
+    assert (
+        "| `gitops-engine/podinfo-6` | Update podinfo to 6.8.0 | podinfo `6.7.0` → `6.8.0` (minor) "
+        "| [#1](https://gitea.example.invalid/platform/fleet/pulls/1)<br>rendered: 1 HelmRelease(s) change, ⚠️ 2 "
+        "risky |\n"
+    ) in page.markdown()

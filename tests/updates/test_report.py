@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from gitops_engine.cli.main import main
 from gitops_engine.updates.policy import Policy, parse_policy
-from gitops_engine.updates.report import Status, build_report, render_html
+from gitops_engine.updates.report import Row, Status, build_report, render_html
 from gitops_engine.updates.scan import scan_tree
 from tests.lookups.servers import Route, serving
 from tests.updates.support import NOW, commit_tree, synthetic_index
@@ -164,3 +165,13 @@ entries:
     assert lines[0].index("CLUSTERS") == lines[1].index("east") == lines[2].index("west") == lines[3].index("lab")
     assert lines[0].index("FILE") == lines[1].index("clusters/east/") == lines[3].index("clusters/lab/")
     assert err.startswith("lookup failed: http://127.0.0.1:9: ") and err.count("\n") == 1
+
+
+def test_a_row_with_an_open_bot_pull_request_links_it_in_the_html_and_only_over_http() -> None:
+    row = Row("app", "app", ("c",), "clusters/c/app.yaml", 8, "1.2.0", None, "1.3.0", None, 5, Status.DUE)
+    linked = replace(row, pull_number=3, pull_url='https://gitea.example.invalid/o/r/pulls/3?a=1&b="2"')
+    odd = replace(row, app="odd", pull_number=4, pull_url="javascript:alert(1)")
+    page = render_html((row, linked, odd), Policy(), NOW)
+    assert '<td><a href="https://gitea.example.invalid/o/r/pulls/3?a=1&amp;b=&quot;2&quot;">#3</a></td>' in page
+    assert "<td>#4</td></tr>" in page and "javascript:" not in page
+    assert "<th>Pull request (rendered impact)</th>" in page and page.count("<td>-</td></tr>") == 1
