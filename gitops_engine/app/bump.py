@@ -363,8 +363,18 @@ def _rendered_impacts(
         return files
 
     auth = {(s.url, s.kind, s.insecure): s.auth for s in sources}
-    wanted = [BranchToRender(plan.name, _targets(plan, auth), head_files(plan)) for plan in branches]
+    wanted = [BranchToRender(plan.name, _targets(plan, auth), head_files(plan), _releases(plan)) for plan in branches]
     return bump_impacts(base_files, wanted, options, indexes)
+
+
+def _releases(plan: BranchPlan) -> tuple[str, ...]:
+    """The HelmReleases `plan` edits, named as discovery names them (`HelmRelease/ns/name`)."""
+    found: dict[str, None] = {}
+    for proposal in plan.proposals:
+        kind, _, name = proposal.use.holder.partition(" ")  # "HelmRelease apps/demo"
+        if kind == "HelmRelease":
+            found.setdefault(f"{kind}/{name}")
+    return tuple(found)
 
 
 def _targets(plan: BranchPlan, auth: Mapping[tuple[str, str, bool], Credentials | None]) -> tuple[ChartLocation, ...]:

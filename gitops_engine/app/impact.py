@@ -52,12 +52,13 @@ class BranchImpact:
 
 @dataclass(frozen=True)
 class BranchToRender:
-    """One bot branch: the chart versions it moves releases to, and its tree (made only if rendering gets that
-    far; a GitopsError from it becomes the impact's problem)."""
+    """One bot branch: the chart versions it moves releases to, the HelmReleases it edits (`HelmRelease/ns/name`),
+    and its tree (made only if rendering gets that far; a GitopsError from it becomes the impact's problem)."""
 
     name: str
     targets: tuple[ChartLocation, ...]
     files: Files
+    releases: tuple[str, ...] = ()
 
 
 def rendered_release_diff(
@@ -105,7 +106,13 @@ def _rendered(base: Files, branches: Sequence[BranchToRender], rendering: HelmRe
     try:
         files = base()
         base_side = (files, _discover(files, cache))
+        built = {str(o.id) for c in base_side[1].clusters for o in c.objects if o.id.kind == "HelmRelease"}
         for branch in branches:
+            unseen = [release for release in branch.releases if release not in built]
+            if unseen and len(unseen) == len(branch.releases):
+                # nothing it edits is applied by a Flux Kustomization (or its build fails): "no change" would lie
+                impacts[branch.name] = BranchImpact(problem=_not_built(unseen, base_side[1]))
+                continue
             try:
                 head = branch.files()
                 diffs = rendered_release_diff(base_side, (head, _discover(head, cache)), None, rendering)
@@ -120,6 +127,17 @@ def _rendered(base: Files, branches: Sequence[BranchToRender], rendering: HelmRe
     finally:
         rendering.close()
     return impacts
+
+
+def _not_built(releases: Sequence[str], discovery: Discovery) -> str:
+    more = f" (and {len(releases) - 1} more)" if len(releases) > 1 else ""
+    text = f"{releases[0]}{more} is not among what this repository's Flux Kustomizations build"
+    failed = [f for f in discovery.findings if f.rule == "build-failed"]
+    return text + (f"; {_cut(failed[0].message)}" if failed else "")
+
+
+def _cut(text: str) -> str:
+    return " ".join(text.split())[:300]
 
 
 def _problem(exc: GitopsError) -> str:

@@ -20,9 +20,21 @@ from tests.helm.charts import index_yaml, packaged
 from tests.helm.fleet import commit, write_fleet
 from tests.helm.tools import WITHOUT_HELM, builds, recording_kustomize
 from tests.lookups.servers import RepoServer, Route, serving
+from tests.updates.support import commit_tree
 
 CHART_2 = "/demo-2.0.0.tgz"
 USER, PASSWORD = "robot", "only-this-test-knows-it"
+RELEASE_IN = """\
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {{name: {name}, namespace: apps}}
+spec:
+  chart:
+    spec:
+      chart: demo
+      version: 1.0.0
+      sourceRef: {{kind: HelmRepository, name: charts, namespace: flux-system}}
+"""
 SECRET_HEAD = "apiVersion: v1\nkind: Secret\nmetadata: {name: charts-auth, namespace: apps}\n"
 
 
@@ -133,3 +145,33 @@ def test_a_dry_run_on_a_password_protected_repository_renders_the_impact_with_th
     assert refused == []  # never an anonymous request
     assert PASSWORD not in out
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and PASSWORD.encode() in p.read_bytes()]
+
+
+def test_releases_no_flux_kustomization_builds_are_named_instead_of_claiming_no_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    charts = {version: packaged(tmp_path / "charts", version) for version in ("1.0.0", "2.0.0")}
+    with serving() as server:
+        server.routes["/index.yaml"] = Route(body=index_yaml(server.url, charts))
+        for version, data in charts.items():
+            server.routes[f"/demo-{version}.tgz"] = Route(body=data)
+        # two clusters without a Flux Kustomization, each defining the same HelmRepository: the only build there
+        # is (the whole repository) fails on the duplicate, so no HelmRelease is seen
+        source = (
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\n"
+            f"metadata: {{name: charts, namespace: flux-system}}\nspec: {{url: {server.url}}}\n"
+        )
+        files: dict[str, bytes] = {}
+        for cluster in ("a", "b"):
+            files[f"clusters/{cluster}/source.yaml"] = source.encode()
+            files[f"clusters/{cluster}/demo.yaml"] = RELEASE_IN.format(name=f"demo-{cluster}").encode()
+        commit_tree(tmp_path / "fleet.git", files)
+        assert main(["bump", "--repo", str(tmp_path / "fleet.git"), "--dry-run", "--json"]) == 0
+    (branch,) = json.loads(capsys.readouterr().out)["branches"]
+    problem = branch["impact"]["problem"]
+    assert problem.startswith(
+        "HelmRelease/apps/demo-a (and 1 more) is not among what this repository's Flux Kustomizations build; "
+        "kustomize build of ./ failed:"
+    ), problem
+    assert "already registered id" in problem and branch["impact"]["releases"] == []
