@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from gitops_engine.app.helm import HelmOptions
     from gitops_engine.app.impact import BranchImpact, Files
     from gitops_engine.helm.sources import ChartLocation
+    from gitops_engine.validate.scalar_edits import ScalarEdit
 
 Lookup = Callable[[Sequence[ChartSource]], Mapping[str, ChartIndex]]
 BOT = ("gitops-engine", "gitops-engine@localhost")
@@ -363,8 +364,27 @@ def _rendered_impacts(
         return files
 
     auth = {(s.url, s.kind, s.insecure): s.auth for s in sources}
-    wanted = [BranchToRender(plan.name, _targets(plan, auth), head_files(plan), _releases(plan)) for plan in branches]
+    wanted = [
+        BranchToRender(
+            plan.name,
+            _targets(plan, auth),
+            head_files(plan),
+            _releases(plan),
+            _change_key("bump-impact", base, plan),
+            () if _moves_folders(plan) else _scalar_edits(plan),
+        )
+        for plan in branches
+    ]
     return bump_impacts(base_files, wanted, options, indexes)
+
+
+def _scalar_edits(plan: BranchPlan) -> tuple[ScalarEdit, ...]:
+    """The plan's edits as validate.scalar_edits takes them (a plan that moves no folder rewrites scalars only)."""
+    from gitops_engine.validate.scalar_edits import ScalarEdit
+
+    return tuple(
+        ScalarEdit(e.site.path, e.site.scalar.line, e.site.keys, e.site.scalar.value, e.value) for e in plan.edits()
+    )
 
 
 def _releases(plan: BranchPlan) -> tuple[str, ...]:
@@ -467,6 +487,15 @@ def _blob_reader(base: Base) -> Callable[[str], bytes]:
     return read
 
 
+def _change_key(what: str, base: Base, plan: BranchPlan) -> str:
+    """A key naming `what` is kept for `plan`'s edits on `base`'s tree (the same edits make the same change)."""
+    edits = sorted(
+        (e.site.path, e.site.scalar.start, e.site.scalar.end, e.value, repr(e.folder), e.folder_version or "")
+        for e in plan.edits()
+    )
+    return sha256_hex(json.dumps([what, base.tree, edits]).encode())
+
+
 def _remembered_change(base: Base, plan: BranchPlan, cache_dir: Path | None) -> Change:
     """_branch_change, remembered by (base tree, edits) under this build's code (see runcache) as the blob ids it
     writes: the same edits on the same base give the same files, so a scheduled rerun with nothing new skips
@@ -474,11 +503,7 @@ def _remembered_change(base: Base, plan: BranchPlan, cache_dir: Path | None) -> 
     if cache_dir is None:
         return _branch_change(base, plan)
     assert base.repo is not None
-    edits = sorted(
-        (e.site.path, e.site.scalar.start, e.site.scalar.end, e.value, repr(e.folder), e.folder_version or "")
-        for e in plan.edits()
-    )
-    key = sha256_hex(json.dumps(["branch-change", base.tree, edits]).encode())
+    key = _change_key("branch-change", base, plan)
     known = runcache.load_output(cache_dir, key)
     if known is not None:
         remembered = json.loads(known)

@@ -6,28 +6,36 @@ Helm backend, no chart to be had, a build error) becomes the impact's `problem`,
 instead. The work is ordered cheapest first, because the bot shows an impact on every pass: without the backend
 nothing is read at all; then the chart versions each branch moves to are fetched (failures are remembered for
 FAILED_FETCH_TTL), and a branch none of whose charts can be had is told so without building anything; only the
-rest pay for discovering the base and the branch (kustomize builds) and rendering.
+rest pay for discovering the base (kustomize builds) and rendering; a branch that only rewrites version scalars
+gets its head from the base's discovery (validate.scalar_edits), any other one is built. A complete impact is
+kept by (base tree, the branch's edits): a scheduled rerun with nothing new renders nothing.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
+from gitops_engine.adapters import runcache
 from gitops_engine.adapters.charts import ChartStore, ChartUnavailable
+from gitops_engine.adapters.helmrepo import default_cache_dir as default_lookup_cache
 from gitops_engine.adapters.helmsdk import installed
 from gitops_engine.adapters.kustomize import default_cache_dir, kustomize_builder
-from gitops_engine.app.helm import HelmOptions, HelmRendering
+from gitops_engine.app.helm import HelmOptions, HelmRendering, backend_version
 from gitops_engine.core.errors import GitopsError
+from gitops_engine.core.hashing import sha256_hex
 from gitops_engine.helm.sources import ChartLocation
 from gitops_engine.model.charts import ChartIndex
 from gitops_engine.model.tree import Tree
 from gitops_engine.validate.diff import Change
 from gitops_engine.validate.discovery import Discovery, discover
-from gitops_engine.validate.helmdiff import ReleaseDiff, diff_releases
+from gitops_engine.validate.helmdiff import ReleaseDiff, RenderedChange, diff_releases
 from gitops_engine.validate.helmreleases import ReleaseJob
+from gitops_engine.validate.objects import ObjectId
+from gitops_engine.validate.scalar_edits import ScalarEdit, with_scalar_edits
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +67,8 @@ class BranchToRender:
     targets: tuple[ChartLocation, ...]
     files: Files
     releases: tuple[str, ...] = ()
+    key: str = ""  # names the base tree and the branch's change: a complete impact is kept under it
+    edits: tuple[ScalarEdit, ...] = ()  # when the change is only these, its head is rendered without a build
 
 
 def rendered_release_diff(
@@ -82,11 +92,17 @@ def bump_impacts(
     """Each branch's impact on the tree `base` makes; `indexes` are the Helm indexes the pass already read."""
     if not installed():
         return {branch.name: BranchImpact(problem=NOT_INSTALLED) for branch in branches}
-    store = ChartStore(options.lookups, offline=options.offline, indexes=indexes, retry_failed_after=FAILED_FETCH_TTL)
-    archives = store.get_all(target for branch in branches for target in branch.targets)
+    cache_dir = options.render_cache or options.lookups.cache_dir or default_lookup_cache()
     impacts: dict[str, BranchImpact] = {}
-    ready: list[BranchToRender] = []
     for branch in branches:
+        known = runcache.load_output(cache_dir, _kept_key(branch, options)) if branch.key else None
+        if known is not None:
+            impacts[branch.name] = _decoded(known)
+    todo = [branch for branch in branches if branch.name not in impacts]
+    store = ChartStore(options.lookups, offline=options.offline, indexes=indexes, retry_failed_after=FAILED_FETCH_TTL)
+    archives = store.get_all(target for branch in todo for target in branch.targets)
+    ready: list[BranchToRender] = []
+    for branch in todo:
         missing = [found for t in branch.targets if isinstance(found := archives[t], ChartUnavailable)]
         if branch.targets and len(missing) == len(branch.targets):
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
@@ -96,8 +112,48 @@ def bump_impacts(
         else:
             ready.append(branch)
     if ready:
-        impacts.update(_rendered(base, ready, HelmRendering(options, store=store)))
+        rendered = _rendered(base, ready, HelmRendering(options, store=store))
+        impacts.update(rendered)
+        for branch in ready:
+            impact = rendered[branch.name]
+            # only what may not change by itself is kept: a problem or an unrendered release may go away
+            if branch.key and not impact.problem and not any(d.unrendered for d in impact.releases):
+                runcache.store_output(cache_dir, _kept_key(branch, options), _encoded(impact))
     return {branch.name: impacts[branch.name] for branch in branches}
+
+
+def _kept_key(branch: BranchToRender, options: HelmOptions) -> str:
+    return sha256_hex(json.dumps(["bump-impact", branch.key, backend_version(), options.offline]).encode())
+
+
+def _encoded(impact: BranchImpact) -> bytes:
+    releases = [
+        {
+            **{name: getattr(d, name) for name in ("cluster", "release", "file", "line", "risks", "unrendered")},
+            "changes": [[list(astuple(c.object)), c.change.value, c.template, c.diff] for c in d.changes],
+        }
+        for d in impact.releases
+    ]
+    return json.dumps(releases).encode()
+
+
+def _decoded(data: bytes) -> BranchImpact:
+    releases = tuple(
+        ReleaseDiff(
+            item["cluster"],
+            item["release"],
+            item["file"],
+            item["line"],
+            tuple(
+                RenderedChange(ObjectId(*oid), Change(change), template, diff)
+                for oid, change, template, diff in item["changes"]
+            ),
+            tuple(item["risks"]),
+            item["unrendered"],
+        )
+        for item in json.loads(data)
+    )
+    return BranchImpact(releases)
 
 
 def _rendered(base: Files, branches: Sequence[BranchToRender], rendering: HelmRendering) -> dict[str, BranchImpact]:
@@ -115,7 +171,9 @@ def _rendered(base: Files, branches: Sequence[BranchToRender], rendering: HelmRe
                 continue
             try:
                 head = branch.files()
-                diffs = rendered_release_diff(base_side, (head, _discover(head, cache)), None, rendering)
+                edited = with_scalar_edits(base_side[1], branch.edits)
+                head_side = (head, edited if edited is not None else _discover(head, cache))
+                diffs = rendered_release_diff(base_side, head_side, None, rendering)
             except GitopsError as exc:
                 log.info("rendered impact of %s: %s", branch.name, exc)
                 impacts[branch.name] = BranchImpact(problem=_problem(exc))

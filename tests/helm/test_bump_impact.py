@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -175,3 +177,32 @@ def test_releases_no_flux_kustomization_builds_are_named_instead_of_claiming_no_
         "kustomize build of ./ failed:"
     ), problem
     assert "already registered id" in problem and branch["impact"]["releases"] == []
+
+
+def test_a_rerun_on_the_same_base_shows_the_kept_impact_without_building_or_rendering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    identity, recipient = generate_identity()
+    monkeypatch.setenv("SOPS_AGE_KEY", identity)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path, log = recording_kustomize(tmp_path / "bin")
+    monkeypatch.setenv("PATH", path)
+    charts = {version: packaged(tmp_path / "charts", version) for version in ("1.0.0", "2.0.0")}
+    answers: list[Any] = []
+    with serving() as server:
+        server.routes["/index.yaml"] = Route(body=index_yaml(server.url, charts))
+        for version, data in charts.items():
+            server.routes[f"/demo-{version}.tgz"] = Route(body=data)
+        fleet = write_fleet(tmp_path / "fleet", server.url, recipient)
+        assert main(["bump", "--repo", str(fleet), "--dry-run", "--json"]) == 0
+        answers.append(json.loads(capsys.readouterr().out)["branches"])
+        first_builds = builds(log)
+        # without the kept impact, a rerun would have to build again
+        shutil.rmtree(tmp_path / "cache" / "gitops-engine" / "kustomize")
+        log.write_text("")
+        assert main(["bump", "--repo", str(fleet), "--dry-run", "--json"]) == 0
+        answers.append(json.loads(capsys.readouterr().out)["branches"])
+    (release,) = answers[0][0]["impact"]["releases"]
+    assert release["helmRelease"] == "HelmRelease/apps/demo" and release["risks"]
+    assert answers[1] == answers[0]
+    assert first_builds and builds(log) == []
