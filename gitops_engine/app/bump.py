@@ -233,7 +233,9 @@ def bump(
     # the impact is read in pull requests and in a dry run's answer: a pass that has neither renders nothing
     impacts: dict[str, BranchImpact] = {}
     if impact is not None and branches and (dry_run or session.forge is not None):
-        impacts = _rendered_impacts(base, branches, impact, indexes, sources, cache_dir)
+        # the key that opens the private sources' Secrets opens the values Secrets too
+        options = impact if age_key is None else replace(impact, age_key=age_key)
+        impacts = _rendered_impacts(base, branches, options, indexes, sources, cache_dir)
     if dry_run:
         outcomes = tuple(BranchOutcome(b.name, Action.PLANNED) for b in branches)
         return BumpResult(branch, scan, plan, branches, outcomes, failures, impacts=impacts)

@@ -53,6 +53,7 @@ class HelmOptions:
     offline: bool = True
     render_cache: Path | None = None  # None: <lookup cache>/renders
     workers: int | None = None  # None: the number of CPUs
+    age_key: Path | None = None  # an age identity file tried before the identities this machine has
 
 
 @dataclass(frozen=True)
@@ -78,14 +79,14 @@ def require_backend() -> None:
         raise InputError(INSTALL_HINT)
 
 
-def sops_decrypter(files: Mapping[str, bytes], identities: Sequence[str] | None = None) -> Decrypt:
-    """Opens SOPS-encrypted Secrets with `identities` (default: the age identities this machine has).
+def sops_decrypter(files: Mapping[str, bytes], identities: Sequence[str]) -> Decrypt:
+    """Opens SOPS-encrypted Secrets with `identities`.
 
     A Secret is decrypted from the file it is written in (`files`), as written: a build may reorder its keys
     (kustomize sorts them), and the file's MAC holds only for the order sops wrote. The built body is the last
     try, for a Secret whose file a build does not name.
     """
-    keys = list(all_identities() if identities is None else identities)
+    keys = list(identities)
     opened: dict[str, list[object]] = {}
 
     def documents(path: str) -> list[object]:
@@ -143,8 +144,10 @@ class HelmRendering:
     def jobs(
         self, clusters: Iterable[Cluster], files: Mapping[str, bytes], sources: Mapping[str, str] | None = None
     ) -> list[ReleaseJob]:
-        """The release jobs of `clusters` (SOPS values Secrets opened with this machine's identities)."""
-        return release_jobs(clusters, files, sources, sops_decrypter(files))
+        """The release jobs of `clusters` (SOPS values Secrets opened with `age_key`, then this machine's
+        identities)."""
+        identities = all_identities(key_file=self.options.age_key)
+        return release_jobs(clusters, files, sources, sops_decrypter(files, identities))
 
     def render(self, jobs: Sequence[ReleaseJob], *, upgrade: bool = False) -> list[RenderedRelease]:
         """Each job rendered (or why not); `upgrade` applies the releases' upgrade CRD policy, else install's."""

@@ -116,11 +116,17 @@ def test_where_nothing_shows_the_impact_nothing_is_rendered(
     assert index_only.requests_for(CHART_2) == []
 
 
-def test_a_dry_run_on_a_password_protected_repository_renders_the_impact_with_the_bots_credentials(
+def test_a_dry_run_on_a_password_protected_repository_renders_the_impact_with_the_bots_credentials_and_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     identity, recipient = generate_identity()
-    monkeypatch.setenv("SOPS_AGE_KEY", identity)
+    # the fleet's key only as --age-key: no identity of this machine opens its Secrets
+    key_file = tmp_path / "fleet-key.txt"
+    key_file.write_text(identity + "\n")
+    for name in ("SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     charts = {version: packaged(tmp_path / "charts", version) for version in ("1.0.0", "2.0.0")}
     basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -136,7 +142,7 @@ def test_a_dry_run_on_a_password_protected_repository_renders_the_impact_with_th
         kustomization = fleet / "apps/kustomization.yaml"
         kustomization.write_text(kustomization.read_text().replace("release.yaml]", "release.yaml, auth.sops.yaml]"))
         commit(fleet, "private charts")
-        assert main(["bump", "--repo", str(fleet), "--dry-run", "--json"]) == 0
+        assert main(["bump", "--repo", str(fleet), "--dry-run", "--json", "--age-key", str(key_file)]) == 0
         out = capsys.readouterr().out
         refused = [seen for seen in server.seen if seen.status == 401]
     (branch,) = json.loads(out)["branches"]
