@@ -11,6 +11,7 @@ import click
 
 from gitops_engine.adapters import fs
 from gitops_engine.adapters.helmrepo import LookupOptions, default_cache_dir
+from gitops_engine.adapters.targets import GiteaTarget
 from gitops_engine.cli.targets import age_key_option, forge_options, resolve_target, verify_option
 
 if TYPE_CHECKING:
@@ -89,8 +90,8 @@ def bump_command(
     options = LookupOptions(timeout=lookup_timeout, source_deadline=lookup_deadline)
     lookup = AdapterLookup(options)
     impact = None
-    # the text of a dry run does not show the impact; its JSON and the pull requests do
-    if not no_render_impact and (as_json or not dry_run):
+    # the impact is shown by a dry run's JSON and by pull requests (a Gitea target's), nowhere else
+    if not no_render_impact and (as_json if dry_run else isinstance(target, GiteaTarget)):
         from gitops_engine.app.helm import HelmOptions
 
         impact = HelmOptions(options, offline=False)

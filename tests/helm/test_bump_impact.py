@@ -114,6 +114,16 @@ def test_where_nothing_shows_the_impact_nothing_is_rendered(
     (branch,) = json.loads(capsys.readouterr().out)["branches"]
     assert branch["action"] == "created" and branch["impact"] is None
     assert index_only.requests_for(CHART_2) == []
+    # a fresh process: such a pass does not even load the Helm layer
+    loaded = (
+        "import sys\nfrom gitops_engine.cli.main import main\ncode = main(sys.argv[1:])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('gitops_engine.app.helm', 'gitops_engine.app.impact'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", loaded, "bump", "--repo", str(bare)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
 
 
 def test_a_dry_run_on_a_password_protected_repository_renders_the_impact_with_the_bots_credentials_and_key(
