@@ -1,4 +1,5 @@
-"""Chart lookups: what each Helm repository (HTTP index.yaml) or OCI repository offers, fetched once per run.
+"""Chart lookups: what each Helm repository (HTTP index.yaml) or OCI repository offers, fetched once per run;
+Kubernetes release sources are looked up the same way (adapters.kubernetes_releases).
 
 `fetch_indexes` is the entry point. It fetches every distinct source URL once, in parallel across sources,
 and never raises for a single bad repository: each failure comes back as a LookupFailure for the caller to
@@ -27,24 +28,30 @@ from urllib.parse import urlsplit
 from gitops_engine.adapters.chartindex import cached_index, index_from_bytes
 from gitops_engine.adapters.fs import write_atomic
 from gitops_engine.adapters.httpget import Clients, Deadline, FetchLimits, RetryingTransport, redact
+from gitops_engine.adapters.kubernetes_releases import fetch_releases
 from gitops_engine.adapters.oci import BasicPair, Response, fetch_oci_index
 from gitops_engine.core.errors import GitopsError, PermanentRemoteError, RemoteError
 from gitops_engine.core.hashing import sha256_hex
 from gitops_engine.core.shown import shown
 from gitops_engine.model.charts import ChartIndex
 from gitops_engine.model.credentials import Credentials
+from gitops_engine.updates.uses import RELEASE_KINDS
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ChartSource:
-    """One place charts come from: `https://…` (Helm index) or `oci://registry/path/chart` (one OCI repository)."""
+    """One place charts come from: `https://…` (Helm index) or `oci://registry/path/chart` (one OCI repository);
+    or, with a Kubernetes release `kind` (updates.uses.RELEASE_KINDS), where Kubernetes releases are listed, asked
+    for the minors in `asked`."""
 
     url: str
     auth: Credentials | None = None
     ca_bundle: Path | None = None
     insecure: bool = False  # OCI only: plain HTTP, as Flux's `spec.insecure`
+    kind: str = "helm"
+    asked: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,8 @@ def _lookup(
     try:
         with Deadline(seconds) as deadline:
             transport = RetryingTransport(clients, source.ca_bundle, opts.limits(), deadline)
+            if source.kind in RELEASE_KINDS and scheme in ("http", "https"):
+                return fetch_releases(transport, source.url, source.kind, source.asked)
             if scheme == "oci":
                 return _list_oci(transport, source, opts)
             if scheme in ("http", "https"):

@@ -34,7 +34,7 @@ def load_scan(cache_dir: Path, tree_id: str) -> ScanResult | None:
         shared = _Shared(sources, payload["t"])
         uses = tuple(map(shared.use, payload["u"]))
         kubernetes = tuple((cluster, version) for cluster, version in payload["k"])
-        return ScanResult(uses, tuple(payload["p"]), kubernetes)
+        return ScanResult(uses, tuple(payload["p"]), kubernetes, payload["m"])
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         if not isinstance(exc, FileNotFoundError):
             log.info("scan cache for %s unreadable, scanning again: %s", tree_id, exc)
@@ -53,6 +53,7 @@ def store_scan(cache_dir: Path, tree_id: str, result: ScanResult) -> None:
         "u": rows,
         "p": list(result.problems),
         "k": [list(pair) for pair in result.kubernetes],
+        "m": result.management,
     }
     try:
         write_atomic(cache_file(cache_dir, tree_id), json.dumps(payload, separators=(",", ":")).encode(), mode=0o600)

@@ -37,6 +37,7 @@ from gitops_engine.model.credentials import Credentials
 from gitops_engine.model.state import STATE_PATH, State, decode
 from gitops_engine.updates.branches import BRANCH_PREFIX, BranchPlan, branch_key, is_bot_branch, plan_branches
 from gitops_engine.updates.engine_apps import EngineBumpError, engine_bump, hold_pinned, is_engine_folder
+from gitops_engine.updates.kubernetes import inline_indexes, with_release_source
 from gitops_engine.updates.policy import POLICY_PATH, Policy, parse_policy
 from gitops_engine.updates.proposals import Plan, propose
 from gitops_engine.updates.uses import ChartSource, ScanResult
@@ -113,7 +114,12 @@ class AdapterLookup:
 
     def __call__(self, sources: Sequence[ChartSource]) -> Mapping[str, ChartIndex]:
         """Fetch every source once (in parallel across sources)."""
-        wanted = [lookups.ChartSource(source.url, source.auth, insecure=source.insecure) for source in sources]
+        wanted = [
+            lookups.ChartSource(
+                source.url, source.auth, insecure=source.insecure, kind=source.kind, asked=source.charts
+            )
+            for source in sources
+        ]
         results = lookups.fetch_indexes(wanted, self.options)
         found: dict[str, ChartIndex] = {}
         for url, result in results.items():
@@ -169,7 +175,12 @@ def scan_head(
         scan = scan_tree(git.read_tree(repo, tree_id))
         if cache_dir is not None:
             scancache.store_scan(cache_dir, tree_id, scan)
-    return scan, policy
+    return with_release_source(scan, policy.kubernetes), policy
+
+
+def look_up(lookup: Lookup, sources: Sequence[ChartSource], policy: Policy) -> dict[str, ChartIndex]:
+    """What every source offers: the lookup's answers, and the Kubernetes releases the policy lists itself."""
+    return {**lookup(sources), **inline_indexes(policy.kubernetes)}
 
 
 def bump_target(
@@ -226,7 +237,7 @@ def bump(
     scan = hold_pinned(scan, decode(state, STATE_PATH) if state is not None else None)
     moment = now or datetime.now(UTC)
     sources, unopened = with_credentials(scan.sources(), base.repo, base.tree, age_key)
-    indexes = lookup(sources)
+    indexes = look_up(lookup, sources, policy)
     plan = propose(scan, indexes, policy, moment)
     branches = plan_branches(plan.proposals, moment)
     failures = {**unopened, **getattr(lookup, "failures", {})}
@@ -243,14 +254,23 @@ def bump(
     # version edits alone change no build; a moved folder can break what points at it
     verifiers = {moves: Verifier(builds=moves) for moves in (False, True)} if verify else {}
     declined = _declined(session.forge, branches)
-    results = [
-        BranchOutcome(b.name, Action.DECLINED, pull_request=declined[b.name])
-        if b.name in declined
-        else _isolated(
-            session, base, b, branch, existing, cache_dir, verifiers.get(_moves_folders(b)), impacts.get(b.name)
-        )
-        for b in branches
-    ]
+    results: list[BranchOutcome] = []
+    written: dict[str, BranchOutcome] = {}
+    for b in branches:
+        if b.name not in declined and b.after in declined:
+            declined[b.name] = declined[b.after]  # a step built on a proposal a human declined waits with it
+        if b.name in declined:
+            outcome = BranchOutcome(b.name, Action.DECLINED, pull_request=declined[b.name])
+        else:
+            on = _stacked_base(base, b, written)
+            verify_with = verifiers.get(_moves_folders(b))
+            outcome = (
+                _isolated(session, on, b, branch, existing, cache_dir, verify_with, impacts.get(b.name))
+                if isinstance(on, Base)
+                else BranchOutcome(b.name, Action.FAILED, error=on)
+            )
+        written[b.name] = outcome
+        results.append(outcome)
     keep = {b.name for b in branches if b.name not in declined} | {f"{BRANCH_PREFIX}{key}" for key in plan.deferred}
     # a chart repository that could not be read says nothing about its apps' branches: they stay as they are
     keep |= {name for name in existing if branch_key(name) in plan.unread}
@@ -262,6 +282,18 @@ def bump(
     from gitops_engine.app.dashboard import update_dashboard
 
     return replace(result, dashboard=update_dashboard(session.forge, result, indexes, policy, moment))
+
+
+def _stacked_base(base: Base, plan: BranchPlan, written: Mapping[str, BranchOutcome]) -> Base | str:
+    """The base a branch is built on: the base branch, or the commit of the branch it follows (a Kubernetes step
+    after the one before); when that one could not be written, why this one is not either."""
+    if not plan.after:
+        return base
+    before = written.get(plan.after)
+    if before is None or before.failed or before.commit is None:
+        return f"builds on {plan.after}, which was not written"
+    assert base.repo is not None
+    return Base(base.repo, before.commit, git.commit_tree(base.repo, before.commit))
 
 
 def _moves_folders(plan: BranchPlan) -> bool:
@@ -438,6 +470,8 @@ def _branch_change(base: Base, plan: BranchPlan) -> Change:
 
     assert base.repo is not None and base.tree is not None
     edits = plan.edits()
+    if any(edit.kubernetes for edit in edits):
+        return _kubernetes_change(base, plan)
     if not _moves_folders(plan):
         blobs = git.list_blobs(base.repo, base.tree)
         touched = git.read_blobs(base.repo, {edit.site.path: blobs[edit.site.path] for edit in edits})
@@ -466,6 +500,29 @@ def _branch_change(base: Base, plan: BranchPlan) -> Change:
         render_in_tree=in_tree,
         render_ref=ref,
     )
+
+
+def _kubernetes_change(base: Base, plan: BranchPlan) -> Change:
+    """A Kubernetes step: the Cluster's version, the cluster's variables and its version of record, written as a
+    seed would render them (updates.engine_clusters); only those files are read."""
+    from gitops_engine.updates.clusters import vars_file
+    from gitops_engine.updates.engine_clusters import kubernetes_bump
+
+    assert base.repo is not None and base.tree is not None
+    blobs = git.list_blobs(base.repo, base.tree)
+    written: dict[str, bytes] = {}
+    render: dict[str, bytes] = {}
+    for edit in plan.edits():
+        assert edit.kubernetes is not None
+        wanted = {edit.site.path, vars_file(edit.kubernetes), STATE_PATH}
+        files = {**git.read_blobs(base.repo, {p: blobs[p] for p in wanted if p in blobs}), **written}
+        state = _state_of(files)
+        change = kubernetes_bump(files, state, _blob_reader(base), edit)
+        written.update(change.written)
+        render.update(change.render)
+    in_tree = all(written.get(path) == data for path, data in render.items())
+    ref = f"{RENDER_REFS}bump/{plan.key}/{plan.line}" if render else None
+    return Change(written=written, render=render or None, render_in_tree=in_tree, render_ref=ref)
 
 
 def _state_of(files: Mapping[str, bytes]) -> State | None:

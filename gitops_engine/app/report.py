@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gitops_engine.adapters.targets import Target
-from gitops_engine.app.bump import Lookup, read_base, scan_head
+from gitops_engine.app.bump import Lookup, look_up, read_base, scan_head
 from gitops_engine.app.chart_credentials import with_credentials
 from gitops_engine.app.publish import open_target
 from gitops_engine.updates.branches import BRANCH_PREFIX, plan_branches
@@ -54,7 +54,7 @@ def run_report(
             pr.head: pr for pr in (forge.list_open_pull_requests(BRANCH_PREFIX) if forge else ()) if pr.base == branch
         }
     moment = now or datetime.now(UTC)
-    indexes = lookup(sources)
+    indexes = look_up(lookup, sources, policy)
     failures = {**unopened, **getattr(lookup, "failures", {})}
     # what the bot would hold back (policy, compatibility) is part of each row, and the pull request it has open
     plan = propose(scan, indexes, policy, moment)

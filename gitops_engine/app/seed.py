@@ -49,7 +49,7 @@ from gitops_engine.render.fleet import RenderInputs, finish, input_digest, rende
 from gitops_engine.render.phases import PHASES, Phase, phase_of
 from gitops_engine.render.placement import Placement, place_apps
 from gitops_engine.render.secrets import needed_secrets
-from gitops_engine.render.versions import choose_versions
+from gitops_engine.render.versions import choose_kubernetes, choose_versions, with_kubernetes
 from gitops_engine.reseed.decide import Decision, Status
 from gitops_engine.secrets.creation_rules import render_config
 from gitops_engine.spec.loader import LoadedSpec, load_platform
@@ -120,7 +120,8 @@ class SeedPlan:
     age_key: AgeKey | None = None
     # encrypted files the branch holds for other recipients than `.sops.yaml` names: re-wrapped, or why not
     recipients: RecipientReport = field(default_factory=RecipientReport)
-    # one line per deployment whose spec pin replaces a merged bump (the spec wins)
+    # one line per deployment whose spec pin replaces a merged bump (the spec wins), and per managed cluster whose
+    # spec and merged Kubernetes bump disagree
     version_notes: tuple[str, ...] = ()
 
     @property
@@ -437,8 +438,10 @@ def _plan(job: _Job, session: Session, base: Base) -> SeedPlan:
     state = git.read_file(repo, base.tree, STATE_PATH) if repo is not None else None
     recorded = decode(state, STATE_PATH) if state is not None else None
     chosen = choose_versions(platform, inputs.catalog, recorded.apps if recorded is not None else {})
+    kubernetes = choose_kubernetes(platform, recorded.clusters if recorded is not None else {})
+    platform = with_kubernetes(platform, kubernetes)
     placements = place_apps(platform, inputs.catalog, {key: c.app for key, c in chosen.items()})
-    notes = tuple(c.note for c in chosen.values() if c.note)
+    notes = tuple(note for note in (*(c.note for c in chosen.values()), *(c.note for c in kubernetes.values())) if note)
     render_inputs = RenderInputs(
         platform=platform,
         catalog=inputs.catalog,
@@ -448,6 +451,7 @@ def _plan(job: _Job, session: Session, base: Base) -> SeedPlan:
         age_recipients=key.recipients,
         records={key: c.record for key, c in chosen.items()},
         templates=workflow_templates(),
+        cluster_records={name: c.record for name, c in kubernetes.items()},
     )
     # values read from the environment or files are not part of the input digest (their hashes would leak)
     reads_values = bool(platform.secrets or platform.git.credentials)

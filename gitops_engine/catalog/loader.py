@@ -1,5 +1,6 @@
 """catalog/<app>/<version>/ folders → Catalog, checked: metadata complete, folder version == chart version,
-the HelmRelease pins the chart the metadata names, dependencies exist and form no cycle."""
+the HelmRelease pins the chart the metadata names, dependencies exist and form no cycle; beside them the
+ClusterClasses of `catalog/clusterclasses/<name>/` (catalog.clusterclass)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gitops_engine.catalog.clusterclass import CLASSES_FOLDER, load_cluster_classes
 from gitops_engine.core.errors import InputError
 from gitops_engine.core.shown import shown
 from gitops_engine.core.yamlio import LocatedDocument, YamlError, load_located
 from gitops_engine.flux.tree import KUSTOMIZATION_FILES
-from gitops_engine.model.catalog import AppVersion, Catalog, ChartSource, Scope
+from gitops_engine.model.catalog import AppVersion, Catalog, ChartSource, ClusterClassEntry, Scope
 from gitops_engine.spec.reader import SpecReader, read_config
 
 METADATA = "metadata.yaml"
@@ -32,7 +34,16 @@ def load_catalog(sources: Sequence[CatalogSource]) -> Catalog:
     """Load every catalog directory (later ones may add apps and versions); raise InputError on any problem."""
     errors: list[str] = []
     found: dict[tuple[str, str], AppVersion] = {}
+    classes: dict[str, ClusterClassEntry] = {}
     for source in sources:
+        for name, found_class in load_cluster_classes(source.label, source.files, errors).items():
+            if name in classes:
+                errors.append(
+                    f"{found_class.origin}/kustomization.yaml:1: ClusterClass {name} is already defined in "
+                    f"{classes[name].origin}"
+                )
+                continue
+            classes[name] = found_class
         for (app, version), files in sorted(_folders(source.files).items()):
             where = f"{source.label.rstrip('/')}/{shown(app)}/{shown(version)}"
             problem = _folder_problem(app, version)
@@ -51,7 +62,8 @@ def load_catalog(sources: Sequence[CatalogSource]) -> Catalog:
     for entry in found.values():
         by_app.setdefault(entry.app, []).append(entry)
     catalog = Catalog(
-        {app: tuple(sorted(vs, key=lambda v: version_key(v.version))) for app, vs in sorted(by_app.items())}
+        {app: tuple(sorted(vs, key=lambda v: version_key(v.version))) for app, vs in sorted(by_app.items())},
+        dict(sorted(classes.items())),
     )
     errors.extend(_dependency_errors(catalog))
     if errors:
@@ -77,7 +89,7 @@ def _folders(files: Mapping[str, bytes]) -> dict[tuple[str, str], dict[str, byte
     folders: dict[tuple[str, str], dict[str, bytes]] = {}
     for path, data in files.items():
         parts = path.split("/")
-        if len(parts) < 3 or parts[0].startswith("."):
+        if len(parts) < 3 or parts[0].startswith(".") or parts[0] == CLASSES_FOLDER:
             continue
         folders.setdefault((parts[0], parts[1]), {})["/".join(parts[2:])] = data
     return folders

@@ -159,6 +159,8 @@ def bump_json(result: BumpResult) -> dict[str, object]:
                 "updateType": p.update.value,
                 "source": p.source_url,
                 "branch": branch_name(p.branch_key, p.line),
+                # a Kubernetes step is built on the branch of the step before it
+                "after": branch_name(p.branch_key, p.after) if p.after else None,
             }
             for p in result.plan.proposals
         ],

@@ -44,6 +44,8 @@ class Kustomization(Generic[Origin]):
     depends_on: tuple[Ref, ...]
     decryption_secret: str | None
     origin: Origin
+    # applies its objects to another cluster (spec.kubeConfig), whose own sync is where they belong
+    remote: bool = False
 
     @property
     def has_variables(self) -> bool:
@@ -91,6 +93,7 @@ def parse_kustomization(body: Mapping[str, Any], origin: Origin) -> Kustomizatio
         ),
         decryption_secret=str(secret_ref["name"]) if secret_ref.get("name") else None,
         origin=origin,
+        remote=bool(_mapping(spec.get("kubeConfig"))),
     )
 
 

@@ -1,11 +1,11 @@
-"""The application catalog: one entry per app version, with its files as they will be copied."""
+"""The catalog: one entry per app version and one per ClusterClass, with their files as they will be copied."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 Scope = Literal["workspace", "project"]
 
@@ -58,6 +58,7 @@ class Catalog:
     """All app versions the engine can deploy, newest version last per app."""
 
     apps: Mapping[str, tuple[AppVersion, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    cluster_classes: Mapping[str, ClusterClassEntry] = field(default_factory=lambda: MappingProxyType({}))
 
     def versions(self, app: str) -> tuple[AppVersion, ...]:
         """Known versions of `app`, oldest first (empty when unknown)."""
@@ -71,3 +72,37 @@ class Catalog:
         if version is None:
             return versions[-1]
         return next((v for v in versions if v.version == version), None)
+
+
+@dataclass(frozen=True)
+class ClassVariable:
+    """A variable a ClusterClass declares: its name, whether a Cluster must set it, and its OpenAPI v3 schema."""
+
+    name: str
+    required: bool
+    schema: Mapping[str, Any]
+
+    @property
+    def has_default(self) -> bool:
+        """True when Cluster API fills the variable in from the schema's default."""
+        return "default" in self.schema
+
+
+@dataclass(frozen=True)
+class ClusterClassInfo:
+    """What a topology needs to know of a ClusterClass: its machine deployment classes, its variables, and the
+    Kubernetes versions it allows (empty: any)."""
+
+    name: str
+    machine_deployment_classes: tuple[str, ...] = ()
+    variables: tuple[ClassVariable, ...] = ()
+    kubernetes_versions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClusterClassEntry:
+    """`catalog/clusterclasses/<name>/`: a ClusterClass with its templates, copied to `cluster-api/classes/<name>/`."""
+
+    info: ClusterClassInfo
+    origin: str
+    files: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))

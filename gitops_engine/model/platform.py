@@ -73,8 +73,31 @@ class Workspace:
 
 
 @dataclass(frozen=True)
+class MachineDeploymentTopology:
+    """One pool of worker machines of a managed cluster: a machine deployment class of its ClusterClass."""
+
+    name: str
+    machine_class: str
+    replicas: int | None = None  # None: something else (an autoscaler) owns the count
+    failure_domain: str | None = None
+    variables: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class ClusterTopology:
+    """How the management cluster creates a workload cluster with Cluster API: the ClusterClass it is made from
+    (the provider lives there), the control plane's size, the worker pools and the class's variables."""
+
+    cluster_class: str
+    control_plane_replicas: int | None = None
+    machine_deployments: tuple[MachineDeploymentTopology, ...] = ()
+    variables: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
 class Cluster:
-    """A Kubernetes cluster driven from this repository."""
+    """A Kubernetes cluster driven from this repository: attached (created elsewhere) or, with a `topology`,
+    managed (created and upgraded by the management cluster through Cluster API)."""
 
     name: str
     role: Role
@@ -82,6 +105,12 @@ class Cluster:
     labels: Mapping[str, str] = field(default_factory=_frozen_map)
     # the Kubernetes version the cluster runs (e.g. 1.29.4); the bot proposes no chart whose kubeVersion excludes it
     kubernetes_version: str | None = None
+    topology: ClusterTopology | None = None
+
+    @property
+    def managed(self) -> bool:
+        """True when the management cluster creates this cluster (Cluster API), False when it is attached."""
+        return self.topology is not None
 
     def selector_labels(self) -> Mapping[str, str]:
         """Labels selectors see: the cluster's own plus its name, as Kommander labels KommanderClusters."""

@@ -2,7 +2,8 @@
 
 It records the inputs a seed rendered from (one digest of all of them decides whether a re-seed has anything to do),
 the version of record of every app deployment and where it came from (the spec's pin, the catalog's newest, or a
-bump the bot proposed and someone merged), and the git blob id of every file the engine manages, which is the base
+bump the bot proposed and someone merged), the same for the Kubernetes version of every managed cluster (the
+spec's, or a merged bump), and the git blob id of every file the engine manages, which is the base
 of the next 3-way merge, plus the managed files humans deleted since (kept deleted unless `--restore`).
 """
 
@@ -35,7 +36,7 @@ class Source(StrEnum):
 
 @dataclass(frozen=True)
 class AppRecord:
-    """The version one app deployment runs, and where that version came from."""
+    """The version one app deployment (or one managed cluster's Kubernetes) runs, and where it came from."""
 
     version: str
     source: Source
@@ -51,6 +52,7 @@ class State:
     spec_digest: str = ""
     catalog_digest: str = ""
     apps: Mapping[str, AppRecord] = field(default_factory=dict)
+    clusters: Mapping[str, AppRecord] = field(default_factory=dict)
     files: Mapping[str, str] = field(default_factory=dict)
     deleted: Mapping[str, str] = field(default_factory=dict)
 
@@ -75,6 +77,11 @@ def encode(state: State) -> bytes:
         doc["apps"] = {
             key: {"version": record.version, "source": record.source.value}
             for key, record in sorted(state.apps.items())
+        }
+    if state.clusters:
+        doc["clusters"] = {
+            name: {"version": record.version, "source": record.source.value}
+            for name, record in sorted(state.clusters.items())
         }
     doc["files"] = dict(sorted(state.files.items()))
     if state.deleted:
@@ -101,6 +108,10 @@ def decode(data: bytes, where: str) -> State:
     if apps is None:
         line = load_located(data)[0].line_of(("apps",))
         raise InputError(f"{where}:{line}: apps must map each deployment to its version and source; {fix}")
+    clusters = _records(doc.get("clusters"))
+    if clusters is None:
+        line = load_located(data)[0].line_of(("clusters",))
+        raise InputError(f"{where}:{line}: clusters must map each cluster to its version and source; {fix}")
     return State(
         input_digest=_text(doc.get("inputDigest")),
         engine_version=_text(doc.get("engineVersion")),
@@ -108,6 +119,7 @@ def decode(data: bytes, where: str) -> State:
         spec_digest=_text(doc.get("specDigest")),
         catalog_digest=_text(doc.get("catalogDigest")),
         apps=apps,
+        clusters=clusters,
         files=sections["files"] or {},
         deleted=sections[_DELETED] or {},
     )
@@ -124,7 +136,8 @@ def _blob_map(doc: Mapping[str, Any], key: str) -> dict[str, str] | None:
 
 
 def _records(value: object) -> dict[str, AppRecord] | None:
-    """The `apps` section (absent counts as empty), or None when it is not deployment → {version, source}."""
+    """The `apps` or `clusters` section (absent counts as empty), or None when it is not name → {version,
+    source}."""
     if value is None:
         return {}
     if not isinstance(value, dict):

@@ -14,11 +14,11 @@ from gitops_engine.model.platform import Cluster, Platform
 from gitops_engine.model.state import HEADER, STATE_PATH, AppRecord, State, encode
 from gitops_engine.model.tree import Tree
 from gitops_engine.render import objects as o
+from gitops_engine.render.clusterapi import CLASSES_DIR, classes_used, cluster_api_documents, management_resources
 from gitops_engine.render.placement import Placement, place_apps
 from gitops_engine.render.reconciler import reconciler_documents, runs_in_cluster
 from gitops_engine.render.workflows import workflow_files
 
-FLUX_CHART = ("flux2", "2.14.1", "https://fluxcd-community.github.io/helm-charts")
 PRIORITY_CLASSES = (("dkp-critical-priority", 100002000), ("dkp-high-priority", 100001000))
 WORKSPACE_LABEL = "workspaces.kommander.mesosphere.io/workspace-name"
 PROJECT_LABEL = "kommander.d2iq.io/project-name"
@@ -42,6 +42,8 @@ class RenderInputs:
     records: Mapping[str, AppRecord] = field(default_factory=dict)
     # the engine's repository template (path → bytes): the workflows seeded into the fleet repository
     templates: Mapping[str, bytes] = field(default_factory=dict)
+    # the same for the Kubernetes version of every managed cluster (render/versions.choose_kubernetes)
+    cluster_records: Mapping[str, AppRecord] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ def render(inputs: RenderInputs, placements: Mapping[str, list[Placement]] | Non
     files.update(_catalog_repositories(platform))
     files.update({path: _yaml(*docs) for path, docs in reconciler_documents(platform).items()})
     files.update(workflow_files(platform, inputs.templates))
+    files.update(_cluster_api(platform, inputs.catalog))
     for cluster in platform.clusters:
         secrets = sorted(p for p in inputs.secrets if p.startswith(f"clusters/{cluster.name}/secrets/"))
         files.update(_cluster(platform, cluster, placements[cluster.name], secrets))
@@ -116,7 +119,7 @@ def _base() -> dict[str, bytes]:
 
 
 def _helm_repositories(placements: Mapping[str, list[Placement]]) -> dict[str, bytes]:
-    urls = {FLUX_CHART[2]}
+    urls = {o.FLUX_CHART[2]}
     for cluster_placements in placements.values():
         urls.update(p.app.chart.repository for p in cluster_placements if not p.app.chart.is_oci)
     files = {
@@ -198,6 +201,16 @@ def _stamp(rel: str, data: bytes, origin: str) -> bytes:
     return f"# Managed by gitops-engine, copied from {origin}/{rel}.\n".encode() + data
 
 
+def _cluster_api(platform: Platform, catalog: Catalog) -> dict[str, bytes]:
+    """The managed clusters' Cluster API objects and their Flux delivery, and the ClusterClasses they use."""
+    files = {path: _yaml(*docs) for path, docs in cluster_api_documents(platform).items()}
+    for name in classes_used(platform):
+        entry = catalog.cluster_classes[name]
+        for rel, data in entry.files.items():
+            files[f"{CLASSES_DIR}/{name}/{rel}"] = _stamp(rel, data, entry.origin)
+    return files
+
+
 def _workspaces(platform: Platform) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     empty = _kustomization([])
@@ -260,6 +273,8 @@ def _cluster(
         resources.append("../../common/catalog-repositories")
     if cluster.role == "management" and runs_in_cluster(platform):
         resources.append("reconciler")
+    if cluster.role == "management":
+        resources.extend(management_resources(platform, cluster))
     if secrets:
         files[f"{base}/secrets/kustomization.yaml"] = _kustomization(p.rsplit("/", 1)[1] for p in secrets)
         resources.append("secrets")
@@ -306,6 +321,12 @@ def _flux_system(platform: Platform, cluster: Cluster, decrypt: bool) -> dict[st
         decrypt=decrypt,
         wait=False,
     )
+    if cluster.managed:
+        # the management cluster installs and upgrades Flux in a cluster it manages (render.clusterapi)
+        return {
+            f"{base}/kustomization.yaml": _kustomization(["gotk-sync.yaml"]),
+            f"{base}/gotk-sync.yaml": _yaml(source, sync),
+        }
     return {
         f"{base}/kustomization.yaml": _kustomization(["gotk-sync.yaml", "flux.yaml"]),
         f"{base}/gotk-sync.yaml": _yaml(source, sync),
@@ -316,37 +337,7 @@ def _flux_system(platform: Platform, cluster: Cluster, decrypt: bool) -> dict[st
 @cache
 def _flux_release() -> bytes:
     """Flux's self-managing HelmRelease: the same bytes on every cluster, so emitted once."""
-    name, version, url = FLUX_CHART
-    flux = {
-        "apiVersion": "helm.toolkit.fluxcd.io/v2",
-        "kind": "HelmRelease",
-        "metadata": o.meta("kommander-flux", o.FLUX_NAMESPACE),
-        "spec": {
-            "interval": "1h",
-            "releaseName": "kommander-flux",
-            "chart": {
-                "spec": {
-                    "chart": name,
-                    "version": version,
-                    "sourceRef": {
-                        "kind": "HelmRepository",
-                        "name": helm_repository_name(url),
-                        "namespace": o.FLUX_NAMESPACE,
-                    },
-                }
-            },
-            # Flux cannot uninstall or roll back itself cleanly, so it is never remediated or uninstalled by Helm.
-            "install": {"crds": "CreateReplace", "disableHooks": True, "remediation": {"retries": 0}},
-            "upgrade": {"crds": "CreateReplace", "disableHooks": True, "remediation": {"retries": 0}},
-            "uninstall": {"deletionPropagation": "orphan", "keepHistory": True},
-            "values": {
-                "watchAllNamespaces": True,
-                "imageAutomationController": {"create": False},
-                "imageReflectionController": {"create": False},
-            },
-        },
-    }
-    return _yaml(flux)
+    return _yaml(o.flux_release("kommander-flux", o.FLUX_NAMESPACE, helm_repository_name(o.FLUX_CHART[2])))
 
 
 def _kommander_vars(platform: Platform, cluster: Cluster, placements: Sequence[Placement]) -> bytes:
@@ -443,6 +434,7 @@ def _state(inputs: RenderInputs, files: Mapping[str, bytes]) -> bytes:
         spec_digest=inputs.spec_digest,
         catalog_digest=inputs.catalog_digest,
         apps=dict(inputs.records),
+        clusters=dict(inputs.cluster_records),
         files=git_blob_ids(files),
     )
     return encode(state)

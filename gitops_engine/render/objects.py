@@ -13,6 +13,7 @@ SOPS_SECRET = "sops-age"
 SOPS_SECRET_KEY = "age.agekey"
 MANAGED_LABEL = "app.kubernetes.io/managed-by"
 MANAGER = "gitops-engine"
+FLUX_CHART = ("flux2", "2.14.1", "https://fluxcd-community.github.io/helm-charts")
 
 Obj = dict[str, Any]
 
@@ -112,4 +113,34 @@ def flux_kustomization(
         "kind": "Kustomization",
         "metadata": meta(name, ns, labels),
         "spec": spec,
+    }
+
+
+def flux_release(name: str, ns: str, source: str) -> Obj:
+    """The HelmRelease of Flux itself (FLUX_CHART) from the HelmRepository `source` in kommander-flux."""
+    chart, version, _ = FLUX_CHART
+    return {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": meta(name, ns),
+        "spec": {
+            "interval": "1h",
+            "releaseName": "kommander-flux",
+            "chart": {
+                "spec": {
+                    "chart": chart,
+                    "version": version,
+                    "sourceRef": {"kind": "HelmRepository", "name": source, "namespace": FLUX_NAMESPACE},
+                }
+            },
+            # Flux cannot uninstall or roll back itself cleanly, so it is never remediated or uninstalled by Helm.
+            "install": {"crds": "CreateReplace", "disableHooks": True, "remediation": {"retries": 0}},
+            "upgrade": {"crds": "CreateReplace", "disableHooks": True, "remediation": {"retries": 0}},
+            "uninstall": {"deletionPropagation": "orphan", "keepHistory": True},
+            "values": {
+                "watchAllNamespaces": True,
+                "imageAutomationController": {"create": False},
+                "imageReflectionController": {"create": False},
+            },
+        },
     }

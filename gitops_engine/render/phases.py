@@ -30,11 +30,12 @@ PHASES: tuple[Phase, ...] = (
     Phase(11, "flux-configuration", "Flux configuration: kommander-vars and the management GitRepository"),
     Phase(12, "gatekeeper", "Gatekeeper"),
     Phase(13, "app-management", "App management: workspaces, projects and their namespaces"),
-    Phase(14, "core-apps", "Core app deployments"),
-    Phase(15, "optional-apps", "Optional app deployments"),
-    Phase(16, "catalog-repositories", "Catalog repository loader"),
-    Phase(17, "reconciler", "Reconciler: the scheduled CronJob and the repository's workflows"),
-    Phase(18, "provenance", "Provenance (.gitops-engine/state.yaml)"),
+    Phase(14, "cluster-api", "Managed clusters: ClusterClasses, Clusters, health checks and their Flux delivery"),
+    Phase(15, "core-apps", "Core app deployments"),
+    Phase(16, "optional-apps", "Optional app deployments"),
+    Phase(17, "catalog-repositories", "Catalog repository loader"),
+    Phase(18, "reconciler", "Reconciler: the scheduled CronJob and the repository's workflows"),
+    Phase(19, "provenance", "Provenance (.gitops-engine/state.yaml)"),
 )
 _BY_KEY = {p.key: p for p in PHASES}
 
@@ -43,6 +44,7 @@ CORE_APPS = frozenset({"cert-manager", "traefik", "kube-prometheus-stack"})
 _APP_PHASE = {"chartmuseum": "chartmuseum", "gitea": "gitea", "gatekeeper": "gatekeeper"}
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^(cluster-api/|clusters/[^/]+/cluster-api/)"), "cluster-api"),
     (re.compile(r"^common/base/"), "base-namespaces"),
     (re.compile(r"^clusters/[^/]+/flux-system/flux\.yaml$"), "flux"),
     (re.compile(r"^(common/pki/(kustomization|root-ca)\.yaml|clusters/[^/]+/pki\.yaml)$"), "root-ca"),

@@ -1,14 +1,19 @@
-"""One version of record per app deployment: the spec's pin, else a merged bump, else the catalog's newest.
+"""One version of record per app deployment: the spec's pin, else a merged bump, else the catalog's newest; and
+one per managed cluster's Kubernetes: the spec's, unless a merged bump is ahead of it.
 
 A bump the bot proposed and a human merged is what the fleet runs: a re-seed keeps it (the state file records
 it) until the spec pins another version or the catalog offers a newer one. A bumped version the catalog does not
 have is served by the catalog folder it came from, retargeted (catalog.retarget) exactly as the bot wrote it.
+
+Kubernetes follows the same rule with one difference that Kubernetes itself imposes: it never goes back a version
+(Cluster API refuses a lower `topology.version`). A spec naming a newer version than the merged bump wins; one
+naming an older version (typically the version the bump started from) keeps the bump, and `plan` says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gitops_engine.catalog.loader import version_key
 from gitops_engine.catalog.retarget import chart_version, retarget
@@ -16,6 +21,7 @@ from gitops_engine.model.catalog import AppVersion, Catalog
 from gitops_engine.model.platform import Platform
 from gitops_engine.model.state import AppRecord, Source
 from gitops_engine.render.placement import deployment_key
+from gitops_engine.spec.loader import kubernetes_core
 
 
 @dataclass(frozen=True)
@@ -63,3 +69,43 @@ def _template(versions: tuple[AppVersion, ...], version: str) -> AppVersion:
     """The catalog folder a bumped version grew from: the newest one not newer than it (else the oldest)."""
     older = [v for v in versions if version_key(v.version) <= version_key(version)]
     return older[-1] if older else versions[0]
+
+
+@dataclass(frozen=True)
+class ChosenKubernetes:
+    """The Kubernetes version a managed cluster runs and the record kept of it; `note` when the spec and a merged
+    bump disagree."""
+
+    record: AppRecord
+    note: str = ""
+
+
+def choose_kubernetes(platform: Platform, recorded: Mapping[str, AppRecord]) -> dict[str, ChosenKubernetes]:
+    """The Kubernetes version of record of every managed cluster (keyed by cluster name)."""
+    chosen: dict[str, ChosenKubernetes] = {}
+    for cluster in platform.clusters:
+        spec = cluster.kubernetes_version
+        if not cluster.managed or spec is None:
+            continue
+        prior = recorded.get(cluster.name)
+        if prior is None or prior.source is not Source.BUMP or prior.version == spec:
+            chosen[cluster.name] = ChosenKubernetes(AppRecord(spec, Source.SPEC))
+        elif kubernetes_core(prior.version) > kubernetes_core(spec):
+            note = (
+                f"clusters[{cluster.name}]: runs Kubernetes {prior.version} by a merged bump, kept although the spec "
+                f"names {spec} (Kubernetes does not go back a version); write {prior.version} in the spec"
+            )
+            chosen[cluster.name] = ChosenKubernetes(prior, note)
+        else:
+            note = f"clusters[{cluster.name}]: the spec's Kubernetes {spec} replaces the merged bump to {prior.version}"
+            chosen[cluster.name] = ChosenKubernetes(AppRecord(spec, Source.SPEC), note)
+    return chosen
+
+
+def with_kubernetes(platform: Platform, chosen: Mapping[str, ChosenKubernetes]) -> Platform:
+    """The platform with each managed cluster at its version of record (what the render writes)."""
+    clusters = tuple(
+        replace(c, kubernetes_version=chosen[c.name].record.version) if c.name in chosen else c
+        for c in platform.clusters
+    )
+    return replace(platform, clusters=clusters)

@@ -26,6 +26,7 @@ from gitops_engine.model.platform import (
 )
 from gitops_engine.spec.reader import SpecReader, read_config
 from gitops_engine.spec.reconciler import read_reconciler
+from gitops_engine.spec.topology import read_topology
 
 API_VERSION = "gitops-engine.io/v1alpha1"
 KIND = "Platform"
@@ -278,12 +279,18 @@ def _read_clusters(r: SpecReader, raw: Any) -> list[Cluster]:
     out = []
     for index, item in enumerate(items):
         path = ("clusters", index)
-        allowed = ("name", "role", "workspace", "labels", "kubernetesVersion")
+        allowed = ("name", "role", "workspace", "labels", "kubernetesVersion", "topology")
         body = r.mapping(path, item, allowed, ("name", "workspace"))
         role = r.choice((*path, "role"), body.get("role"), ("management", "workload"), "workload")
         kubernetes = r.string((*path, "kubernetesVersion"), body.get("kubernetesVersion"))
         if kubernetes and not KUBERNETES_VERSION.match(kubernetes):
             r.error((*path, "kubernetesVersion"), f'{kubernetes!r} is not a Kubernetes version (write e.g. "1.29.4")')
+            kubernetes = ""
+        topology = read_topology(r, (*path, "topology"), body.get("topology"))
+        if topology is not None and role == "management":
+            r.error((*path, "topology"), "the management cluster runs Cluster API, it is not created by it; remove it")
+        elif topology is not None and not kubernetes and "kubernetesVersion" not in body:
+            r.error(path, 'a managed cluster needs kubernetesVersion (e.g. "1.31.4"), the version Cluster API installs')
         out.append(
             Cluster(
                 name=r.string((*path, "name"), body.get("name"), dns=True),
@@ -291,13 +298,43 @@ def _read_clusters(r: SpecReader, raw: Any) -> list[Cluster]:
                 workspace=r.string((*path, "workspace"), body.get("workspace")),
                 labels=r.string_map((*path, "labels"), body.get("labels"), label_keys=True),
                 kubernetes_version=kubernetes or None,
+                topology=topology if role != "management" else None,
             )
         )
     managers = [i for i, c in enumerate(out) if c.role == "management"]
     if items and len(managers) != 1:
         where = ("clusters", managers[1]) if len(managers) > 1 else ("clusters",)
         r.error(where, f"exactly one cluster must have role: management (found {len(managers)})")
+    elif managers:
+        _check_managed_versions(r, out, managers[0])
     return out
+
+
+def _check_managed_versions(r: SpecReader, clusters: list[Cluster], manager: int) -> None:
+    """A managed cluster never runs a newer Kubernetes than the management cluster that creates it (the bot keeps
+    it so): the management cluster's version must be known, and no managed one may be ahead of it."""
+    management = clusters[manager]
+    for index, cluster in enumerate(clusters):
+        if not cluster.managed or not cluster.kubernetes_version:
+            continue
+        if not management.kubernetes_version:
+            r.error(
+                ("clusters", manager),
+                f"give kubernetesVersion: managed cluster {cluster.name!r} may never run ahead of this cluster",
+            )
+            return
+        if kubernetes_core(cluster.kubernetes_version) > kubernetes_core(management.kubernetes_version):
+            r.error(
+                ("clusters", index, "kubernetesVersion"),
+                f"{cluster.kubernetes_version} is ahead of the management cluster's "
+                f"{management.kubernetes_version}; upgrade {management.name!r} first",
+            )
+
+
+def kubernetes_core(version: str) -> tuple[int, int, int]:
+    """(major, minor, patch) of a version KUBERNETES_VERSION accepts."""
+    major, minor, patch = version.lstrip("v").split("-", 1)[0].split("+", 1)[0].split(".")
+    return int(major), int(minor), int(patch)
 
 
 def _read_projects(r: SpecReader, raw: Any) -> list[Project]:

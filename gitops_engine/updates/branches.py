@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from gitops_engine.updates.kubernetes import is_kubernetes
 from gitops_engine.updates.proposals import Proposal
 from gitops_engine.updates.uses import Edit
 
@@ -32,6 +33,8 @@ class BranchPlan:
     proposals: tuple[Proposal, ...]
     title: str
     now: datetime
+    # the bot branch this one is built on (a Kubernetes step after the one before it), empty for the base branch
+    after: str = ""
 
     @functools.cached_property
     def body(self) -> str:
@@ -39,6 +42,8 @@ class BranchPlan:
 
         Written on first use: a dry run over a big fleet never needs it.
         """
+        if self.proposals and is_kubernetes(self.proposals[0].use):
+            return _kubernetes_body(self.proposals, self.after)
         return _body(self.proposals, self.now)
 
     @property
@@ -77,13 +82,22 @@ def plan_branches(proposals: Iterable[Proposal], now: datetime) -> tuple[BranchP
     for proposal in proposals:
         grouped[(proposal.branch_key, proposal.line)].append(proposal)
     plans = []
-    for (key, line), items in sorted(grouped.items()):
+    for (key, line), items in sorted(grouped.items(), key=lambda item: (item[0][0], _line_key(item[0][1]))):
         items.sort(key=lambda p: (p.use.path, p.use.line, p.use.clusters))
-        plans.append(BranchPlan(branch_name(key, line), key, line, tuple(items), _title(key, line, items), now))
+        after = branch_name(key, items[0].after) if items[0].after else ""
+        title = _title(key, line, items)
+        plans.append(BranchPlan(branch_name(key, line), key, line, tuple(items), title, now, after))
     return tuple(plans)
 
 
+def _line_key(line: str) -> tuple[int, ...]:
+    """Release lines in numeric order (1.9 before 1.10): a stacked branch comes after the one it builds on."""
+    return tuple(int(part) for part in line.split(".") if part.isdigit())
+
+
 def _title(key: str, line: str, items: list[Proposal]) -> str:
+    if is_kubernetes(items[0].use):
+        return f"Update Kubernetes of {', '.join(items[0].use.clusters)} to {items[0].written}"
     targets = sorted({p.target for p in items})
     if len(targets) == 1:
         return f"Update {key} to {targets[0].text}"
@@ -94,6 +108,34 @@ def release_age_days(proposal: Proposal, now: datetime) -> int | None:
     """Whole days since the target was published, when the index says."""
     created = proposal.release.created
     return None if created is None else max(0, (now - created).days)
+
+
+def _kubernetes_body(items: tuple[Proposal, ...], after: str) -> str:
+    """The PR body of one Kubernetes upgrade step of a managed cluster."""
+    step = items[0]
+    assert step.use.site is not None
+    cluster = ", ".join(step.use.clusters)
+    lines = [
+        "This branch was written by gitops-engine's currency bot; merge it to roll the upgrade out.",
+        "",
+        "| Cluster | From → To | Update | File |",
+        "|---|---|---|---|",
+        f"| {cluster} | `{step.use.site.scalar.value}` → `{step.new_value}` | {step.update.value} | "
+        f"`{step.use.path}:{step.use.line}` |",
+        "",
+        "Cluster API's topology controller upgrades the control plane first, one machine at a time, then each "
+        "machine deployment in the order the Cluster lists them.",
+    ]
+    if after:
+        lines += [
+            "",
+            f"Built on `{after}`: Kubernetes upgrades one minor at a time, so merge that branch first and let its "
+            "rollout finish (the Cluster's `TopologyReconciled` condition is true again); Cluster API refuses a "
+            "version change while machines still run the previous one. Until then this branch also shows that "
+            "step's change.",
+        ]
+    lines += ["", "Upstream:", f"- {step.source_url}"]
+    return "\n".join(lines) + "\n"
 
 
 def _body(items: tuple[Proposal, ...], now: datetime) -> str:

@@ -1,4 +1,5 @@
-"""What the bot knows about each cluster from the repository: the Kubernetes version it runs.
+"""What the bot knows about each cluster from the repository: the Kubernetes version it runs, and which cluster
+is the management cluster.
 
 The engine writes a cluster's version (spec `clusters[].kubernetesVersion`) into the cluster's `kommander-vars`
 ConfigMap, `clusters/<name>/kommander-vars.yaml`, key `kubernetesVersion`: the variables that cluster's Flux
@@ -8,6 +9,7 @@ no known version and its charts are not gated.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from gitops_engine.core.yamlio import YamlError, load
@@ -15,6 +17,8 @@ from gitops_engine.updates.versions import parse_version
 
 VARS_CONFIGMAP = "kommander-vars"
 VERSION_KEY = "kubernetesVersion"
+ROLE_KEY = "clusterRole"
+VARS_FILE = re.compile(rf"^clusters/([^/]+)/{VARS_CONFIGMAP}\.yaml$")
 
 
 def vars_file(cluster: str) -> str:
@@ -36,7 +40,21 @@ def kubernetes_versions(files: Mapping[str, bytes], clusters: Iterable[str]) -> 
     return tuple(sorted(found.items()))
 
 
+def management_cluster(files: Mapping[str, bytes]) -> str:
+    """The cluster whose `kommander-vars` says `clusterRole: management` (the first, by name; empty when none
+    does): the cluster that creates the managed ones, whose version they never pass."""
+    for path in sorted(files):
+        found = VARS_FILE.match(path)
+        if found is not None and ROLE_KEY.encode() in files[path] and _value_in(files[path], ROLE_KEY) == "management":
+            return found.group(1)
+    return ""
+
+
 def _version_in(data: bytes) -> str | None:
+    return _value_in(data, VERSION_KEY)
+
+
+def _value_in(data: bytes, key: str) -> str | None:
     try:
         docs = load(data)
     except (YamlError, UnicodeDecodeError):
@@ -46,7 +64,7 @@ def _version_in(data: bytes) -> str | None:
             continue
         metadata, values = doc.get("metadata"), doc.get("data")
         if isinstance(metadata, dict) and metadata.get("name") == VARS_CONFIGMAP and isinstance(values, dict):
-            version = values.get(VERSION_KEY)
-            if isinstance(version, str) and version.strip():
-                return version.strip()
+            value = values.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
     return None

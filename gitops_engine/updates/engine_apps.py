@@ -20,6 +20,7 @@ from gitops_engine.core.errors import GitopsError
 from gitops_engine.core.hashing import git_blob_id
 from gitops_engine.core.yamlio import Scalar, replace_scalars, scalar_at
 from gitops_engine.model.state import STATE_PATH, AppRecord, Source, State, encode
+from gitops_engine.updates.kubernetes import is_kubernetes
 from gitops_engine.updates.uses import CatalogFolder, ChartUse, ScanResult
 
 VERSION_LABEL = "gitops-engine.io/app-version"
@@ -68,6 +69,9 @@ def hold_pinned(scan: ScanResult, state: State | None) -> ScanResult:
         return scan
     uses: list[ChartUse] = []
     for use in scan.uses:
+        if is_kubernetes(use):
+            uses.append(use)  # a managed cluster's version of record follows its own rule (engine_clusters)
+            continue
         folder = use.catalog
         records = deployments_on(state, folder) if folder is not None else {}
         if not use.skip and records and all(r.source is Source.SPEC for r in records.values()):

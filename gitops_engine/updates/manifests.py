@@ -120,6 +120,8 @@ _WANTED: dict[str, tuple[str, ...]] = {
         "spec.sourceRef.kind",
         "spec.sourceRef.name",
         "spec.sourceRef.namespace",
+        "spec.kubeConfig.secretRef.name",
+        "spec.kubeConfig.configMapRef.name",
         _SUBSTITUTE,
         _SUBSTITUTE_FROM,
     ),

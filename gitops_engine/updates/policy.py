@@ -20,6 +20,12 @@ as Helm's and npm's ranges, and Renovate's `ignoreUnstable`).
         windows: {minor_days: 14}
       - apps: [kafka]
         minor_is_major: true          # an upstream whose minors break: a minor is a major (own branch, window)
+      - apps: [kubernetes]            # the managed clusters' Kubernetes versions (updates.kubernetes)
+        schedule: ["sat 02:00-06:00"]
+    kubernetes:                       # where Kubernetes releases are looked up (one of):
+      releases: https://dl.k8s.io/release     # the stable-1.N.txt files Kubernetes publishes (the default)
+      # list: https://platform.example.com/kubernetes.txt   # a curated list: a version per line, [YYYY-MM-DD]
+      # versions: ["1.31.4 2024-12-10", "1.30.8"]           # the curated list written here
 
 A rule applies to the apps its `apps` patterns match and to the members of its `groups`; later rules win.
 """
@@ -33,6 +39,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from gitops_engine.updates.releases import list_index
+from gitops_engine.updates.uses import INLINE_RELEASES, LISTED_RELEASES, STABLE_RELEASES
 from gitops_engine.updates.versions import (
     Constraint,
     RangeStrategy,
@@ -47,6 +55,8 @@ if TYPE_CHECKING:
     from gitops_engine.spec.reader import SpecReader
 
 POLICY_PATH = ".gitops-engine/currency.yaml"
+DEFAULT_KUBERNETES_RELEASES = "https://dl.k8s.io/release"
+_MAX_LISTED_VERSIONS = 1000
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _AGE_RE = re.compile(r"^(\d+)\s*([dhm])$")
 _GROUP_NAME = re.compile(r"[A-Za-z0-9]+([-._][A-Za-z0-9]+)*")
@@ -123,14 +133,27 @@ class Selector:
 
 
 @dataclass(frozen=True)
+class KubernetesReleases:
+    """Where the bot learns which Kubernetes versions exist: `kind` is one of uses.RELEASE_KINDS; `url` the base
+    of the stable files or the list's address (for a list in the policy, where it is written); `versions` the
+    lines of a list written in the policy."""
+
+    url: str = DEFAULT_KUBERNETES_RELEASES
+    kind: str = STABLE_RELEASES
+    versions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Policy:
-    """Defaults, rules (in file order, later rules win), groups and the default currency windows."""
+    """Defaults, rules (in file order, later rules win), groups, the default currency windows, and where
+    Kubernetes releases are looked up."""
 
     defaults: Rule = field(default_factory=Rule)
     rules: tuple[tuple[Selector, Rule], ...] = ()
     groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
     minor_window_days: int = 30
     major_window_days: int = 60
+    kubernetes: KubernetesReleases = field(default_factory=KubernetesReleases)
 
     def for_app(self, app: str) -> Settings:
         """The default windows and the defaults, overlaid by every rule that selects `app`, plus its group."""
@@ -199,7 +222,7 @@ def parse_policy(text: bytes, path: str) -> Policy:
     reader = read_config(text, path)
     if reader is None:
         return Policy()
-    top = reader.mapping((), reader.doc.data, ("defaults", "rules", "groups", "windows"))
+    top = reader.mapping((), reader.doc.data, ("defaults", "rules", "groups", "windows", "kubernetes"))
     # the default windows are the top-level `windows`: `defaults` takes every other rule key
     default_keys = tuple(k for k in _RULE_KEYS if k != "windows")
     defaults = _rule(reader, ("defaults",), reader.mapping(("defaults",), top.get("defaults") or {}, default_keys))
@@ -217,6 +240,7 @@ def parse_policy(text: bytes, path: str) -> Policy:
         body = reader.mapping(keys, raw, ("apps", "groups", *_RULE_KEYS))
         rules.append((_selector(reader, keys, body, group_names), _rule(reader, keys, body)))
     minor_days, major_days = _windows(reader, ("windows",), top.get("windows") or {})
+    kubernetes = _kubernetes(reader, path, top.get("kubernetes"))
     reader.raise_errors()
     return Policy(
         defaults,
@@ -224,6 +248,7 @@ def parse_policy(text: bytes, path: str) -> Policy:
         tuple(groups),
         30 if minor_days is None else minor_days,
         60 if major_days is None else major_days,
+        kubernetes,
     )
 
 
@@ -233,6 +258,33 @@ def _group_name(reader: SpecReader, keys: PathKey, value: object) -> str:
     if name and not _GROUP_NAME.fullmatch(name):
         reader.error(keys, f"{name!r} cannot name a branch (letters, digits, and '-', '.' or '_' between them)")
     return name
+
+
+def _kubernetes(reader: SpecReader, path: str, raw: object) -> KubernetesReleases:
+    """`kubernetes: {releases: URL | list: URL | versions: [...]}`, at most one of them (none: the default)."""
+    if raw is None:
+        return KubernetesReleases()
+    keys: PathKey = ("kubernetes",)
+    body = reader.mapping(keys, raw, ("releases", "list", "versions"))
+    given = [key for key in ("releases", "list", "versions") if key in body]
+    if len(given) > 1:
+        reader.error(keys, "give exactly one of releases (stable files), list (a URL) or versions (a list here)")
+    if len(given) != 1:
+        return KubernetesReleases()
+    key = given[0]
+    if key == "versions":
+        items = reader.sequence((*keys, key), body[key])[:_MAX_LISTED_VERSIONS]
+        versions = tuple(reader.string((*keys, key, i), item) for i, item in enumerate(items))
+        for index, line in enumerate(versions):
+            try:
+                list_index("", line)
+            except ValueError as exc:
+                reader.error((*keys, key, index), f'{str(exc).partition(": ")[2]} (write e.g. "1.31.4 2024-12-10")')
+        return KubernetesReleases(f"{path}#kubernetes.versions", INLINE_RELEASES, versions)
+    url = reader.url((*keys, key), body[key]).rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", url):
+        reader.error((*keys, key), f"{url!r} is not an http(s) URL")
+    return KubernetesReleases(url, STABLE_RELEASES if key == "releases" else LISTED_RELEASES)
 
 
 def _selector(reader: SpecReader, keys: PathKey, body: Mapping[str, Any], group_names: list[str]) -> Selector:

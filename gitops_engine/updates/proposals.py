@@ -8,6 +8,8 @@ file is applied by clusters whose same-named sources differ, only versions every
 proposed, so no cluster is pointed at a version its own repository lacks. Likewise no version is proposed whose
 chart `kubeVersion` (a Helm constraint in the index) excludes the Kubernetes version of a cluster the use runs
 in: the newest such version is held back with the clusters named, and an older one that fits may be proposed.
+A managed cluster's Kubernetes version is decided by its own rules (updates.kubernetes): one proposal per upgrade
+step, each step on its own branch built on the one before.
 """
 
 from __future__ import annotations
@@ -18,7 +20,17 @@ from datetime import datetime
 from typing import NamedTuple
 
 from gitops_engine.model.charts import ChartIndex, ChartRelease
+from gitops_engine.updates.kubernetes import (
+    BRANCH_PREFIX as KUBERNETES_BRANCH,
+)
+from gitops_engine.updates.kubernetes import (
+    ClusterFacts,
+    deployed_charts,
+    is_kubernetes,
+    plan_steps,
+)
 from gitops_engine.updates.policy import Policy, Settings, Verdict, judge
+from gitops_engine.updates.releases import KUBERNETES
 from gitops_engine.updates.uses import ChartUse, Edit, ScanResult
 from gitops_engine.updates.versions import (
     Constraint,
@@ -50,10 +62,13 @@ class Proposal:
     source_url: str
     written: str
     line: str
+    after: str = ""  # the release line of the proposal this one builds on (a Kubernetes step after another)
 
     def edit(self) -> Edit:
         """The byte-level edit this proposal makes."""
         assert self.use.site is not None  # only pinned uses get proposals
+        if is_kubernetes(self.use):
+            return Edit(self.use.site, self.new_value, kubernetes=self.use.clusters[0])
         folder = self.use.catalog if not self.use.is_range else None
         return Edit(self.use.site, self.new_value, folder, self.target.text if folder else None)
 
@@ -125,7 +140,8 @@ def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy,
     # equal settings share one number, so memo keys hash an int rather than the whole Settings value per use
     numbers: dict[Settings, int] = {}
     kubernetes = dict(scan.kubernetes)
-    for use in scan.uses:
+    charts, clusters = _partition(scan.uses)
+    for use in charts:
         site, source = use.site, use.source
         if use.skip or site is None or source is None:
             skips.append(Skip(use, use.skip or "no version to bump"))
@@ -176,6 +192,83 @@ def propose(scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy,
         for current, target, release, written, update, line in decided.moves:
             value = site.value_with(written)
             proposals.append(Proposal(use, current, target, value, update, release, branch_key, url, written, line))
+    upgrades = _kubernetes_upgrades(clusters, scan, indexes, policy, now)
+    return Plan(
+        (*proposals, *upgrades.proposals),
+        (*skips, *upgrades.skips),
+        frozenset(deferred | upgrades.deferred),
+        (*held, *upgrades.held),
+        frozenset(unread | upgrades.unread),
+    )
+
+
+def _partition(uses: Iterable[ChartUse]) -> tuple[list[ChartUse], list[ChartUse]]:
+    """The uses of charts, and those of managed clusters' Kubernetes versions."""
+    charts: list[ChartUse] = []
+    clusters: list[ChartUse] = []
+    for use in uses:
+        (clusters if is_kubernetes(use) else charts).append(use)
+    return charts, clusters
+
+
+def _kubernetes_upgrades(
+    uses: Iterable[ChartUse], scan: ScanResult, indexes: Mapping[str, ChartIndex], policy: Policy, now: datetime
+) -> Plan:
+    """The upgrade steps of every managed cluster (updates.kubernetes), one proposal per step; the branch of a
+    cluster is `kubernetes-<cluster>-<minor>`, each step's built on the one before."""
+    settings = policy.for_app(KUBERNETES)
+    versions = dict(scan.kubernetes)
+    management = parse_version(versions.get(scan.management, ""))
+    proposals: list[Proposal] = []
+    skips: list[Skip] = []
+    held: list[Held] = []
+    deferred: set[str] = set()
+    unread: set[str] = set()
+    for use in uses:
+        assert use.source is not None and use.site is not None
+        cluster = use.clusters[0]
+        key = f"{KUBERNETES_BRANCH}{cluster}"
+        if use.skip:
+            skips.append(Skip(use, use.skip))
+            continue
+        if not settings.enabled:
+            skips.append(Skip(use, "disabled by policy"))
+            held.append(Held(use, "", "disabled by policy"))
+            continue
+        index = indexes.get(use.source.url)
+        if index is None:
+            skips.append(Skip(use, f"no index for {use.source.url} (lookup failed or was not asked)"))
+            unread.add(key)
+            continue
+        facts = ClusterFacts(management, scan.management, tuple(deployed_charts(cluster, scan.uses, indexes)))
+        steps = plan_steps(use, releases_by_version(index, KUBERNETES), settings, facts, now)
+        if steps.held:
+            held.append(Held(use, steps.held, steps.reason))
+        if steps.skip:
+            skips.append(Skip(use, steps.skip))
+            continue
+        if steps.steps and not settings.in_schedule(now):
+            deferred.update(f"{key}-{step.line}" for step in steps.steps)
+            skips.append(Skip(use, _OUTSIDE_SCHEDULE))
+            held.append(Held(use, steps.steps[-1].target.text, _OUTSIDE_SCHEDULE))
+            continue
+        for step in steps.steps:
+            value = use.site.value_with(step.written)
+            proposals.append(
+                Proposal(
+                    use,
+                    step.current,
+                    step.target,
+                    value,
+                    step.update,
+                    step.release,
+                    key,
+                    use.source.url,
+                    step.written,
+                    step.line,
+                    step.after,
+                )
+            )
     return Plan(tuple(proposals), tuple(skips), frozenset(deferred), tuple(held), frozenset(unread))
 
 

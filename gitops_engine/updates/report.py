@@ -7,6 +7,10 @@ a patch, minor or major is `versions.update_type`'s step, so a compound version 
 and an app whose minors count as majors has its minors rated as majors. Days behind count from the first release
 newer than the current one. A row also names the newer version the bot holds back (policy or compatibility) and
 why, as the plan of the same run decided.
+
+A managed cluster's Kubernetes version is a row too (app and chart `kubernetes`): its note says how many minors it
+is behind the newest one and whether Kubernetes still supports it (the newest three minors get patches); a cluster
+out of support is overdue whatever the windows say.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from gitops_engine.model.charts import ChartIndex, ChartRelease
+from gitops_engine.updates.kubernetes import SUPPORTED_MINORS, is_kubernetes, support_window
 from gitops_engine.updates.policy import Policy, Settings
 from gitops_engine.updates.proposals import Held, releases_by_version
 from gitops_engine.updates.uses import ChartUse, ScanResult
@@ -57,6 +62,7 @@ class Row:
     # the open bot pull request that proposes this row's update (it shows what the update renders)
     pull_number: int | None = None
     pull_url: str = ""
+    minors_behind: int | None = None  # a cluster's Kubernetes: minors behind the newest published one
 
 
 def build_report(
@@ -81,7 +87,9 @@ def build_report(
     rows: list[Row] = []
     for use in scan.uses:
         base = (use.app, use.chart, use.clusters, use.path, use.line)
-        if use.site is None or use.source is None or use.skip:
+        # an attached cluster's Kubernetes is never bumped from here, but how current it is still shows
+        rated = is_kubernetes(use) and use.site is not None and use.source is not None
+        if use.site is None or use.source is None or (use.skip and not rated):
             rows.append(Row(*base, "-", None, None, None, 0, Status.UNKNOWN, use.skip or "no version"))
             continue
         index = indexes.get(use.source.url)
@@ -93,7 +101,11 @@ def build_report(
             rows.append(Row(*base, use.site.version_text, None, None, None, 0, Status.UNKNOWN, note))
             continue
         app = settings.get(use.app) or settings.setdefault(use.app, policy.for_app(use.app))
-        row = _row(base, use.site.version_text, current, available, app, now)
+        row = (
+            _kubernetes_row(base, use.site.version_text, current, available, app, now, use.skip)
+            if rated
+            else _row(base, use.site.version_text, current, available, app, now)
+        )
         if use in held_of:
             row = replace(row, held="; ".join(held_of[use]))
         if pulls and use in pulls:
@@ -143,6 +155,25 @@ def _row(
         max(0, days),
         status,
     )
+
+
+def _kubernetes_row(
+    base: tuple[str, str, tuple[str, ...], str, int],
+    written: str,
+    current: Version,
+    available: list[tuple[Version, ChartRelease]],
+    settings: Settings,
+    now: datetime,
+    skip: str,
+) -> Row:
+    """A cluster's Kubernetes: a chart row whose note is its place in Kubernetes' support window (and, for an
+    attached cluster, why the bot does not upgrade it)."""
+    row = _row(base, written, current, available, settings, now)
+    newest = max((v for v, _ in available if not v.is_prerelease), default=None)
+    behind, support = support_window(current, newest)
+    status = Status.OVERDUE if behind is not None and behind >= SUPPORTED_MINORS else row.status
+    note = "; ".join(part for part in (support, skip) if part)
+    return replace(row, status=status, note=note, minors_behind=behind)
 
 
 _STYLE = """

@@ -24,7 +24,8 @@ from gitops_engine.flux.roots import outermost, root_candidates
 from gitops_engine.flux.sources import RepositorySources
 from gitops_engine.flux.substitute import SubstitutionSyntaxError, sole_default, substitute
 from gitops_engine.flux.tree import FolderTree, is_kustomization_file
-from gitops_engine.updates.clusters import kubernetes_versions
+from gitops_engine.updates.clusters import kubernetes_versions, management_cluster
+from gitops_engine.updates.kubernetes import cluster_uses
 from gitops_engine.updates.manifests import (
     FluxObject,
     ValueSource,
@@ -101,9 +102,10 @@ def scan_tree(files: Mapping[str, bytes]) -> ScanResult:
     layout = _Layout(files, kustomize)
     values = _value_sources(files, objects)
     membership = _clusters(objects, layout, values)
-    uses = tuple(_resolve(objects, membership))
-    kubernetes = kubernetes_versions(files, {cluster for use in uses for cluster in use.clusters})
-    return ScanResult(uses, tuple(problems), kubernetes)
+    uses = (*_resolve(objects, membership), *cluster_uses(files))
+    management = management_cluster(files)
+    clusters = {cluster for use in uses for cluster in use.clusters} | ({management} if management else set())
+    return ScanResult(tuple(uses), tuple(problems), kubernetes_versions(files, clusters), management)
 
 
 def _secrets(files: Mapping[str, bytes]) -> Iterator[FluxObject]:
@@ -208,6 +210,13 @@ def _clusters(
     return membership
 
 
+def _remote(kustomization: FluxObject) -> bool:
+    """True for a Kustomization with a kubeConfig: it applies to another cluster, which has its own sync."""
+    return bool(
+        kustomization.text("spec.kubeConfig.secretRef.name") or kustomization.text("spec.kubeConfig.configMapRef.name")
+    )
+
+
 class _Walk:
     """One cluster: the files its sync Kustomization applies through every Flux Kustomization of this repository,
     each with the namespace and variables it is applied with.
@@ -248,7 +257,7 @@ class _Walk:
                 self.membership[file].add(_Context(self.cluster, ns, variables))
                 for child in self.by_file.get(file, ()):
                     key = (child.origin.path, child.origin.doc)
-                    if key in self.reached:
+                    if key in self.reached or _remote(child.origin):
                         continue
                     self.reached.add(key)
                     # the child object is substituted with its parent's variables before Flux reads it

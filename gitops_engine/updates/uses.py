@@ -12,6 +12,13 @@ from dataclasses import dataclass, field
 from gitops_engine.core.yamlio import Scalar
 from gitops_engine.model.credentials import Credentials
 
+# Kubernetes release sources (policy.KubernetesReleases): Kubernetes' stable files, a curated list at a URL, a list
+# written in the policy
+STABLE_RELEASES = "kubernetes-stable"
+LISTED_RELEASES = "kubernetes-list"
+INLINE_RELEASES = "kubernetes-inline"
+RELEASE_KINDS = frozenset({STABLE_RELEASES, LISTED_RELEASES, INLINE_RELEASES})
+
 __all__ = ["CatalogFolder", "ChartSource", "ChartUse", "Edit", "Scalar", "ScanResult", "SecretRef", "Site"]
 
 
@@ -89,24 +96,28 @@ class ChartUse:
 
 @dataclass(frozen=True)
 class ScanResult:
-    """What a scan found: chart uses (bumpable or skipped), files that could not be read, and the Kubernetes
-    version of each cluster that names one, as sorted (cluster, version) pairs."""
+    """What a scan found: chart uses (bumpable or skipped; a managed cluster's Kubernetes version is one too),
+    files that could not be read, the Kubernetes version of each cluster that names one, as sorted (cluster,
+    version) pairs, and the management cluster's name (empty when the repository does not say)."""
 
     uses: tuple[ChartUse, ...]
     problems: tuple[str, ...] = ()
     kubernetes: tuple[tuple[str, str], ...] = ()
+    management: str = ""
 
     def sources(self) -> tuple[ChartSource, ...]:
         """Each source once, with every chart asked of it: what the lookup fetches. A repository several
-        clusters authenticate to is read with one of their Secrets (any one opens it): a found one, the first."""
+        clusters authenticate to is read with one of their Secrets (any one opens it): a found one, the first.
+        A Kubernetes release source is asked for the minors its clusters run (`1.29`); a list written in the
+        policy itself is not looked up."""
         charts: dict[tuple[str, str, bool], set[str]] = defaultdict(set)
         secrets: dict[tuple[str, str, bool], SecretRef] = {}
         for use in self.uses:
             source = use.source
-            if source is None or use.skip:
+            if source is None or use.skip or source.kind == INLINE_RELEASES:
                 continue
             key = (source.url, source.kind, source.insecure)
-            charts[key].add(use.chart)
+            charts[key].add(_minor(use) if source.kind in RELEASE_KINDS else use.chart)
             known = secrets.get(key)
             if source.secret is not None and (known is None or _preferred(source.secret) < _preferred(known)):
                 secrets[key] = source.secret
@@ -116,15 +127,23 @@ class ScanResult:
         )
 
 
+def _minor(use: ChartUse) -> str:
+    """`1.29` of a Kubernetes use's `v1.29.4` (what a stable-file source is asked for)."""
+    parts = (use.site.version_text if use.site is not None else "").removeprefix("v").split(".")
+    return ".".join(parts[:2])
+
+
 def _preferred(secret: SecretRef) -> tuple[bool, str, int, str]:
     return (not secret.path, secret.path, secret.doc, secret.name)
 
 
 @dataclass(frozen=True)
 class Edit:
-    """Set the scalar at `site` to `value`; with `folder`, also move that catalog folder to `folder_version`."""
+    """Set the scalar at `site` to `value`; with `folder`, also move that catalog folder to `folder_version`; with
+    `kubernetes`, the scalar is that cluster's Kubernetes version (its variables and record follow it)."""
 
     site: Site
     value: str
     folder: CatalogFolder | None = None
     folder_version: str | None = None
+    kubernetes: str | None = None

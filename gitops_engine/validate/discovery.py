@@ -5,7 +5,8 @@ builds, as `flux bootstrap` writes gotk-sync.yaml. `--path DIR` starts at DIR in
 Kustomization that builds DIR when DIR holds one (so it is not applied twice), else at DIR itself. Each level's
 paths are built in one batch; every Flux Kustomization a build produces is followed when its source is this
 repository (flux.sources) or an ExternalArtifact rebuilt from it (flux.artifacts), otherwise it is recorded as
-external and its source is reported once as not checked.
+external and its source is reported once as not checked. One with a `kubeConfig` applies to another cluster
+(which has its own sync root): it is recorded as remote and not followed into this one.
 
 Builds arrive one by one while the rest of the batch is still running, and each is substituted and checked
 at once, so this work overlaps with kustomize instead of following it. Only a Kustomization whose
@@ -63,6 +64,8 @@ class Cluster:
     objects: tuple[RenderedObject, ...]
     external: tuple[FluxKustomization, ...] = ()
     sources: RepositorySources = field(default_factory=lambda: RepositorySources({}, frozenset()))
+    # Kustomizations applying to another cluster through a kubeConfig (a managed cluster's sync): not followed
+    remote: tuple[FluxKustomization, ...] = ()
 
     @property
     def id(self) -> ObjectId:
@@ -229,6 +232,7 @@ class _Walker:
         followed: list[FluxKustomization] = [root]
         objects: list[RenderedObject] = []
         external: list[FluxKustomization] = []
+        remote: list[FluxKustomization] = []
         level = [root]
         while level:
             targets = {ks.origin.id: self._target(ks, sources) for ks in level}
@@ -241,10 +245,13 @@ class _Walker:
                         continue
                     child = parse_kustomization(obj.body, obj)
                     seen.add(child.origin.id)
-                    (next_level if self._target(child, sources) is not None else external).append(child)
+                    if child.remote:
+                        remote.append(child)
+                    else:
+                        (next_level if self._target(child, sources) is not None else external).append(child)
             followed.extend(next_level)
             level = next_level
-        return Cluster(root.path or ".", root, tuple(followed), tuple(objects), tuple(external), sources)
+        return Cluster(root.path or ".", root, tuple(followed), tuple(objects), tuple(external), sources, tuple(remote))
 
     def _target(self, ks: FluxKustomization, sources: RepositorySources) -> str | None:
         """The folder `ks` builds (in the repository or a rebuilt artifact), or None when its source is elsewhere."""

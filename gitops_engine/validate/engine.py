@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from gitops_engine.flux.artifacts import Artifacts, build_artifacts
 from gitops_engine.model.finding import Finding, Severity
 from gitops_engine.validate.build import Builder
+from gitops_engine.validate.clusterapi import check_cluster_api
 from gitops_engine.validate.discovery import Cluster, Discovery, base_sources, discover, mount_artifacts
 from gitops_engine.validate.filechecks import check_files
 from gitops_engine.validate.locate import SourceIndex
@@ -83,6 +84,7 @@ def validate_tree(
         findings.add(Finding(problem.file, problem.line, "artifact-copy", problem.message, "fix the copy rule"))
     for cluster in discovery.clusters:
         findings.update(check_cluster(cluster, files))
+        findings.update(check_cluster_api(cluster))
     return Report(tuple(sorted(findings)), discovery)
 
 

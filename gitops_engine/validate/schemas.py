@@ -1,6 +1,6 @@
-"""Schema checks: Flux kinds against the bundled Flux CRDs, core kinds against Kubernetes' own schemas.
+"""Schema checks: Flux and Cluster API kinds against their bundled CRDs, core kinds against Kubernetes' own schemas.
 
-Flux CRD schemas are closed (`additionalProperties: false`) wherever they do not say
+Flux and Cluster API CRD schemas are closed (`additionalProperties: false`) wherever they do not say
 `x-kubernetes-preserve-unknown-fields`, so a misspelt field is an error as it is with `kubectl apply
 --validate=strict`. Core kinds use the strict JSON schemas shipped in the `kubernetes-validate` package,
 loaded once per run instead of once per object.
@@ -35,6 +35,17 @@ DEPRECATED = {
     SOURCE_GROUP: {"v1beta1": "v1", "v1beta2": "v1"},
 }
 _MAX_ERRORS_PER_OBJECT = 10
+# Cluster API's groups (core, kubeadm control plane and bootstrap, addons, and the dev test provider's
+# infrastructure kinds); other providers' kinds in infrastructure.cluster.x-k8s.io have no CRD here and pass
+CLUSTER_API_GROUPS = frozenset(
+    {
+        "cluster.x-k8s.io",
+        "controlplane.cluster.x-k8s.io",
+        "bootstrap.cluster.x-k8s.io",
+        "addons.cluster.x-k8s.io",
+        "infrastructure.cluster.x-k8s.io",
+    }
+)
 
 
 # (path inside the object, rule, message without the object's name, hint)
@@ -53,6 +64,8 @@ class SchemaChecker:
         group, _, version = obj.api_version.rpartition("/")
         if group in FLUX_GROUPS:
             return _check_flux(obj, group, version, self._problems)
+        if group in CLUSTER_API_GROUPS:
+            return _check_cluster_api(obj, group, version, self._problems)
         if _is_core_group(group):
             validator = _core_validator(self.kubernetes_version, obj)
             if validator is not None:
@@ -107,6 +120,45 @@ def _check_flux(
         ]
     what = f"{obj.api_version} {obj.id.kind}"
     return _findings(obj, problems(obj, _validator(group, obj.id.kind, version), what))
+
+
+def _check_cluster_api(
+    obj: RenderedObject,
+    group: str,
+    version: str,
+    problems: Callable[[RenderedObject, jsonschema.protocols.Validator, str], tuple[Problem, ...]],
+) -> list[Finding]:
+    """`obj` against the bundled Cluster API CRD of its kind (closed schema); a kind without one passes. A served
+    version the CRD marks deprecated (v1beta1) is checked too, with a warning."""
+    served = _cluster_api_schemas().get((group, obj.id.kind))
+    if served is None:
+        return []
+    if version not in served:
+        return [
+            Finding(
+                obj.file,
+                obj.line_of(("apiVersion",)),
+                "capi-unknown-api",
+                f"{obj.id}: {obj.api_version} is not a version of {obj.id.kind}",
+                f"use {group}/{next(iter(served))}",
+            )
+        ]
+    what = f"{obj.api_version} {obj.id.kind}"
+    findings = _findings(obj, problems(obj, _cluster_api_validator(group, obj.id.kind, version), what))
+    storage = _cluster_api_deprecated().get((group, obj.id.kind, version))
+    if storage is not None:
+        findings.append(
+            Finding(
+                obj.file,
+                obj.line_of(("apiVersion",)),
+                "capi-deprecated-api",
+                f"{obj.id}: {obj.api_version} is deprecated in Cluster API (still served, converted on the way in)",
+                f"write {group}/{storage}, the storage version (its field names differ: see Cluster API's v1beta2 "
+                "migration notes)",
+                Severity.WARNING,
+            )
+        )
+    return findings
 
 
 def _findings(obj: RenderedObject, problems: tuple[Problem, ...]) -> list[Finding]:
@@ -204,6 +256,47 @@ def _closed(schema: Any) -> Any:
         if "additionalProperties" not in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
             result["additionalProperties"] = False
     return result
+
+
+@cache
+def _cluster_api_crds() -> tuple[Mapping[str, Any], ...]:
+    """The Cluster API CRDs bundled in gitops_engine/data, read once per run (and only when an object needs them)."""
+    folder = resources.files("gitops_engine").joinpath("data", "cluster-api-schemas")
+    crds: list[Mapping[str, Any]] = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            crds.extend(load(entry.read_bytes()))
+    return tuple(crds)
+
+
+@cache
+def _cluster_api_schemas() -> dict[tuple[str, str], dict[str, Mapping[str, Any]]]:
+    """(group, kind) → served version → closed schema, the storage version first."""
+    found: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
+    for crd in _cluster_api_crds():
+        spec = crd["spec"]
+        versions = found.setdefault((spec["group"], spec["names"]["kind"]), {})
+        for version in sorted((v for v in spec["versions"] if v.get("served")), key=lambda v: not v.get("storage")):
+            versions[version["name"]] = _closed(version["schema"]["openAPIV3Schema"])
+    return found
+
+
+@cache
+def _cluster_api_deprecated() -> dict[tuple[str, str, str], str]:
+    """(group, kind, version) → the storage version, for every served version a CRD marks deprecated."""
+    found: dict[tuple[str, str, str], str] = {}
+    for crd in _cluster_api_crds():
+        spec = crd["spec"]
+        storage = next((v["name"] for v in spec["versions"] if v.get("storage")), "")
+        for version in spec["versions"]:
+            if version.get("served") and version.get("deprecated"):
+                found[(spec["group"], spec["names"]["kind"], version["name"])] = storage
+    return found
+
+
+@cache
+def _cluster_api_validator(group: str, kind: str, version: str) -> jsonschema.protocols.Validator:
+    return jsonschema.Draft7Validator(_cluster_api_schemas()[(group, kind)][version])
 
 
 def _is_core_group(group: str) -> bool:

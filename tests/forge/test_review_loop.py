@@ -73,7 +73,7 @@ def test_a_spec_pull_request_gets_one_plan_comment_kept_current(
     assert f"plan comment created on pull request #{pull.number}" in first.err
     comments = next(p for p in gitea.pulls_of("platform", "fleet") if p.number == pull.number).comments
     assert len(comments) == 1 and comments[0][2] == f"{PLAN_MARKER}\n{first.out}"
-    assert "**4 file(s)** change." in first.out
+    assert "**5 file(s)** change." in first.out  # kommander-vars of the four clusters, the provenance file
 
     assert main(["plan", *options, "--ref", "spec/domain", "--comment"]) == 0
     assert "plan comment unchanged" in capsys.readouterr().err
@@ -87,7 +87,7 @@ def test_a_spec_pull_request_gets_one_plan_comment_kept_current(
     third = capsys.readouterr()
     assert "plan comment updated" in third.err
     comments = next(p for p in gitea.pulls_of("platform", "fleet") if p.number == pull.number).comments
-    assert len(comments) == 1 and "**5 file(s)** change." in comments[0][2]
+    assert len(comments) == 1 and "**6 file(s)** change." in comments[0][2]
 
 
 def test_a_bot_pull_request_closed_by_hand_stays_closed_until_a_newer_version(

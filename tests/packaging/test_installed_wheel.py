@@ -150,6 +150,10 @@ def test_installed_wheel_runs_init_seed_validate_and_bump_against_a_loopback_mir
 
     with serving() as mirror:
         mirror.routes["/mirror/index.yaml"] = Route(body=MIRROR_INDEX)
+        # Kubernetes' release files, for the example's managed cluster (1.30.8, its management cluster on 1.31.4)
+        for name, version in (("stable", "v1.32.1"), ("stable-1.30", "v1.30.12"), ("stable-1.31", "v1.31.6")):
+            mirror.routes[f"/kubernetes/{name}.txt"] = Route(body=f"{version}\n".encode())
+        (tmp_path / "currency.yaml").write_text(f"kubernetes:\n  releases: {mirror.url}/kubernetes\n")
         url = f"{mirror.url}/mirror"
         # an air-gapped fleet as the spec declares it: the mirror is a variable of kommander-vars, and every
         # HelmRepository reads ${helmMirrorURL:=<upstream>}; bump must resolve it as Flux does
@@ -169,11 +173,19 @@ def test_installed_wheel_runs_init_seed_validate_and_bump_against_a_loopback_mir
         assert "0 error(s)" in validated
 
         branches_before = git(tmp_path / "fleet.git", installed.home, "branch", "--list")
-        bump = installed.run("gitops-engine", "bump", "--repo", "fleet.git", "--dry-run", cwd=tmp_path)
+        bump = installed.run(
+            "gitops-engine", "bump", "--repo", "fleet.git", "--policy", "currency.yaml", "--dry-run", cwd=tmp_path
+        )
 
         assert bump.returncode == 0, bump.stdout + bump.stderr
         assert f"cert-manager v1.16.2 -> v1.17.0 (minor) from {url} [host-cluster]" in bump.stdout
-        assert f"cert-manager v1.16.2 -> v1.17.0 (minor) from {url} [team-a-dev, team-a-prod]" in bump.stdout
+        assert (
+            f"cert-manager v1.16.2 -> v1.17.0 (minor) from {url} [team-a-dev, team-a-prod, team-a-sandbox]"
+        ) in bump.stdout
+        sandbox = "cluster-api/clusters/team-a-sandbox/cluster.yaml:18: kubernetes"
+        releases = f"from {mirror.url}/kubernetes [team-a-sandbox]"
+        assert f"{sandbox} v1.30.8 -> v1.30.12 (patch) {releases}" in bump.stdout
+        assert f"{sandbox} v1.30.12 -> v1.31.4 (minor) {releases}" in bump.stdout
         # Flux's own chart is the engine's to move (a new engine release does), not the bot's
         assert "flux2 skipped: rendered by gitops-engine itself (Flux's own chart)" in bump.stdout
         assert f"traefik skipped: chart traefik not found in {url}" in bump.stdout

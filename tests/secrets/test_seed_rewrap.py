@@ -29,6 +29,7 @@ ENGINE_SECRETS = [
     "clusters/host-cluster/secrets/kommander-workspace-velero-cloud.sops.yaml",
     "clusters/team-a-dev/secrets/kommander-flux-kommander-git-credentials.sops.yaml",
     "clusters/team-a-prod/secrets/kommander-flux-kommander-git-credentials.sops.yaml",
+    "clusters/team-a-sandbox/secrets/kommander-flux-kommander-git-credentials.sops.yaml",
 ]
 HAND = "clusters/host-cluster/secrets/hand.sops.yaml"
 WITH_PGP = "clusters/host-cluster/secrets/with-pgp.sops.yaml"

@@ -49,7 +49,7 @@ def test_every_flux_kustomization_builds_and_validates(seeded_example: Path, tmp
     report, stats = validate_repository(str(seeded_example), "main", cache_dir=tmp_path / "cache")
     assert report.errors == ()
     clusters = {c.name: c for c in report.discovery.clusters}
-    assert len(clusters) == 3
+    assert len(clusters) == 4  # the management cluster, two attached and one managed workload cluster
     for cluster in clusters.values():
         paths = {k.path for k in cluster.kustomizations}
         assert any(p.endswith("/apps") for p in paths)
@@ -65,7 +65,7 @@ def test_a_spec_variable_overrides_an_engine_variable_on_every_cluster(tmp_path:
     text = example_spec_text().replace("  clusterDomain: cluster.local\n", "  clusterName: fleet-wide\n")
     files = dict(plan_seed(SeedRequest(write_example(tmp_path, text))).new_files)
     vars_files = {p: d for p, d in files.items() if p.endswith("/kommander-vars.yaml")}
-    assert len(vars_files) == 3
+    assert len(vars_files) == 4
     for path, data in vars_files.items():
         cluster = path.split("/")[1]
         assert b"clusterName: fleet-wide\n" in data and f"clusterName: {cluster}\n".encode() not in data

@@ -142,7 +142,7 @@ def test_plan_json_lists_phases_in_order_and_pending_secrets(tmp_path: Path) -> 
     result = run_cli("plan", "-c", str(spec), "--json")
     assert result.code == 0, result.err
     plan = json.loads(result.out)
-    assert [p["number"] for p in plan["phases"]] == list(range(1, 19))
+    assert [p["number"] for p in plan["phases"]] == list(range(1, 20))
     assert plan["phases"][1]["added"] == [f"clusters/{c}/flux-system/flux.yaml" for c in sorted(CLUSTERS)]
     assert {s["name"] for s in plan["pendingSecrets"]} == {"gitea-admin-credentials"}
     assert not (tmp_path / "fleet.git").exists()

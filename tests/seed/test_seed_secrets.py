@@ -116,7 +116,7 @@ def test_unchanged_values_keep_their_ciphertext_and_a_changed_one_is_re_encrypte
     changed = {p for ph in third.plan.phases for p in ph.changed}
     assert {p for p in changed if p.endswith(".sops.yaml")} == {
         f"clusters/{c}/secrets/kommander-flux-kommander-git-credentials.sops.yaml"
-        for c in ("host-cluster", "team-a-prod", "team-a-dev")
+        for c in ("host-cluster", "team-a-prod", "team-a-dev", "team-a-sandbox")
     }
 
 

@@ -63,10 +63,10 @@ def test_a_spec_pull_request_gets_a_markdown_plan_of_what_merging_it_does(fleet:
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert lines[0] == "### gitops-engine plan: merging `spec/domain` into `main`"
-    # kommander-vars of the three clusters and the provenance file
-    assert "| 11. Flux configuration: kommander-vars and the management GitRepository | 0 | 3 | 0 |" in lines
-    assert "| 18. Provenance (.gitops-engine/state.yaml) | 0 | 1 | 0 |" in lines
-    assert "**4 file(s)** change." in lines
+    # kommander-vars of the four clusters and the provenance file
+    assert "| 11. Flux configuration: kommander-vars and the management GitRepository | 0 | 4 | 0 |" in lines
+    assert "| 19. Provenance (.gitops-engine/state.yaml) | 0 | 1 | 0 |" in lines
+    assert "**5 file(s)** change." in lines
     assert "- changed `clusters/host-cluster/kommander-vars.yaml`" in lines
     # nothing was written: main still renders cluster.local
     assert b"cluster.local" in _files(fleet, "main")["clusters/host-cluster/kommander-vars.yaml"]

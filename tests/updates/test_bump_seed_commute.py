@@ -1,8 +1,10 @@
 """The bump/seed commutation property: `bump` then `seed` changes nothing, and `seed` then `bump` gives the same
 branch trees as `bump` alone — on the example spec and on a generated 50-cluster fleet.
 
-Upstream offers, for every chart the fleet pins, the next patch and the next minor (a stand-in lookup: what is
-under test is how the bot's edits and the seed's render agree, not the HTTP lookups, which have their own tests).
+Upstream offers, for every chart the fleet pins, the next patch and the next minor, and Kubernetes a newer patch
+of every minor a managed cluster runs and of the two minors after it (a stand-in lookup: what is under test is how
+the bot's edits and the seed's render agree, not the HTTP lookups, which have their own tests). The managed
+clusters' Kubernetes steps are stacked branches: merging the last one merges every step before it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from gitops_engine.adapters.targets import LocalTarget
 from gitops_engine.app.bump import bump_target
 from gitops_engine.app.seed import SeedRequest, builtin_catalog_dir, seed
 from gitops_engine.model.charts import ChartIndex, ChartRelease
-from gitops_engine.updates.uses import ChartSource
+from gitops_engine.updates.releases import stable_index
+from gitops_engine.updates.uses import STABLE_RELEASES, ChartSource
 from gitops_engine.updates.versions import parse_version
 from tests.seed.helpers import reproducible_spec_text
 
@@ -44,12 +47,21 @@ class NextReleases:
     def __call__(self, sources: Sequence[ChartSource]) -> Mapping[str, ChartIndex]:
         indexes: dict[str, ChartIndex] = {}
         for source in sources:
+            if source.kind == STABLE_RELEASES:
+                indexes[source.url] = stable_index(source.url, _kubernetes_patches(source.charts))
+                continue
             releases = {
                 chart: tuple(ChartRelease(chart, v, RELEASED) for v in self.charts.get(chart, ()))
                 for chart in source.charts
             }
             indexes[source.url] = ChartIndex(source.url, MappingProxyType(releases))
         return indexes
+
+
+def _kubernetes_patches(minors: Sequence[str]) -> list[str]:
+    """A late patch (.20) of each minor asked and of the two after it."""
+    major, _, lowest = min(minors, key=lambda m: int(m.split(".")[1])).partition(".")
+    return [f"v{major}.{minor}.20" for minor in range(int(lowest), int(lowest) + 3)]
 
 
 def _next(version: str) -> set[str]:
@@ -72,9 +84,13 @@ def _fleet_spec(clusters: int) -> str:
         "  - {name: management, namespace: kommander-workspace}",
     ]
     lines += [f"  - {{name: ws{w}, namespace: ws{w}}}" for w in range(5)]
-    lines += ["clusters:", "  - {name: host, role: management, workspace: management}"]
+    lines += ["clusters:", '  - {name: host, role: management, workspace: management, kubernetesVersion: "1.31.4"}']
     lines += [
         f"  - {{name: c{i:02d}, role: workload, workspace: ws{i % 5}, labels: {{tier: t{i % 3}}}}}"
+        if i % 10
+        # every tenth cluster is managed, on a Kubernetes one or two minors behind the management cluster
+        else f'  - {{name: c{i:02d}, workspace: ws{i % 5}, kubernetesVersion: "1.{29 + i // 10 % 2}.3", '
+        "topology: {class: dev-in-memory, machineDeployments: [{name: md-0, class: default-worker}]}}"
         for i in range(clusters)
     ]
     lines += ["apps:", "  - {app: cert-manager, workspace: management}", "  - {app: traefik, workspace: management}"]
@@ -112,6 +128,8 @@ def test_bump_then_seed_changes_nothing_and_seed_then_bump_gives_the_same_branch
 
     alone = _bump(tmp_path / "fleet.git")
     assert len(alone) >= 3, alone  # patch and minor proposals of several apps: the property is not vacuous
+    # and Kubernetes steps of the managed clusters, stacked: the property covers clusters too
+    assert len([name for name in alone if name.startswith("gitops-engine/kubernetes-")]) >= 2, alone
 
     # seed then bump: the same branch trees as bump alone
     shutil.copytree(pristine, tmp_path / "second.git")

@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 import pytest
 
 from gitops_engine.core.errors import InputError
-from gitops_engine.updates.policy import Policy, parse_policy
+from gitops_engine.updates.policy import KubernetesReleases, Policy, parse_policy
 from gitops_engine.updates.proposals import Plan, propose
 from gitops_engine.updates.scan import scan_tree
+from gitops_engine.updates.uses import INLINE_RELEASES, LISTED_RELEASES, STABLE_RELEASES
 from tests.updates.support import NOW, synthetic_index
 
 URL = "https://charts.example.invalid"
@@ -144,6 +145,19 @@ def test_later_rules_win_and_windows_are_configurable() -> None:
         ("rulez: []\n", "currency.yaml:1: rulez: unknown key; did you mean 'rules'?"),
         ("defaults: [\n", "currency.yaml:2: invalid YAML: "),
         ("windows: {minor_days: soon}\n", "currency.yaml:1: windows.minor_days: must be a whole number of days"),
+        (
+            "kubernetes:\n  releases: https://dl.k8s.io/release\n  list: https://example.com/k8s.txt\n",
+            "currency.yaml:1: kubernetes: give exactly one of releases (stable files), list (a URL) or versions",
+        ),
+        (
+            "kubernetes:\n  list: ftp://example.com/k8s.txt\n",
+            "currency.yaml:2: kubernetes.list: 'ftp://example.com/k8s",
+        ),
+        (
+            'kubernetes:\n  versions: ["1.31.4", "1.30 yesterday"]\n',
+            "currency.yaml:2: kubernetes.versions[1]: '1.30 yesterday' is not a version (optionally followed by",
+        ),
+        ("kubernetes:\n  stable: https://dl.k8s.io/release\n", "currency.yaml:2: kubernetes.stable: unknown key"),
     ],
 )
 def test_bad_policy_names_file_line_key_and_fix(text: str, message: str) -> None:
@@ -190,3 +204,13 @@ def test_a_schedule_holds_back_the_newest_target() -> None:
     sunday_noon = datetime(2026, 11, 22, 12, 0, tzinfo=NOW.tzinfo)
     plan = run("defaults: {schedule: ['sat 22:00-02:00']}", now=sunday_noon)
     assert held(plan) == [("2.0.0", "outside the policy's schedule windows; existing branches are kept")]
+
+
+def test_the_kubernetes_release_source_defaults_to_the_files_kubernetes_publishes() -> None:
+    assert parse_policy(b"defaults: {}\n", "currency.yaml").kubernetes == KubernetesReleases(
+        "https://dl.k8s.io/release", STABLE_RELEASES
+    )
+    listed = parse_policy(b"kubernetes:\n  list: https://example.com/k8s.txt/\n", "p.yaml").kubernetes
+    assert listed == KubernetesReleases("https://example.com/k8s.txt", LISTED_RELEASES)
+    inline = parse_policy(b'kubernetes:\n  versions: ["1.31.4 2026-10-01", "v1.30.8"]\n', "p.yaml").kubernetes
+    assert inline == KubernetesReleases("p.yaml#kubernetes.versions", INLINE_RELEASES, ("1.31.4 2026-10-01", "v1.30.8"))

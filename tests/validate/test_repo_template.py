@@ -65,5 +65,5 @@ def test_the_plan_step_comments_what_a_spec_pull_request_would_render(tmp_path: 
     done = subprocess.run(["bash", "-eo", "pipefail", "-c", run], cwd=work, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == f"### gitops-engine plan: merging `{sha}` into `origin/main`"
-    assert "**4 file(s)** change." in done.stdout
+    assert "**5 file(s)** change." in done.stdout
     assert (work / "plan.md").read_text() == done.stdout
