@@ -85,7 +85,7 @@ def test_one_repository_variable_serves_seed_bump_and_validate(tmp_path: Path, m
     assert f"to main in {elsewhere}" in seeded.out
     assert not (tmp_path / "fleet.git").exists()
     assert validated.code == 0, validated.out
-    assert "3 cluster(s)" in validated.out
+    assert "4 cluster(s)" in validated.out
     # the charts live on the internet, which this machine does not reach: bump still read the seeded tree
     assert '"proposals"' in bumped.out and "applications/cert-manager/" in bumped.out
 

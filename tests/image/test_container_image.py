@@ -186,7 +186,7 @@ def test_the_image_run_as_the_folders_owner_seeds_and_validates_a_fleet_and_keep
     for step in steps:
         assert step.returncode == 0, step.stdout + step.stderr
     assert "committed" in steps[1].stdout and "to main in fleet.git" in steps[1].stdout
-    assert "0 error(s)" in steps[2].stdout and "3 cluster(s)" in steps[2].stdout
+    assert "0 error(s)" in steps[2].stdout and "4 cluster(s)" in steps[2].stdout
     fleet = work / "fleet.git"
     assert fleet.stat().st_uid == HOST_USER_ID, "the seed wrote as the folder's owner"
     subject = subprocess.run(

@@ -100,19 +100,25 @@ def test_reconcile_re_seeds_when_the_spec_on_the_branch_changed(fleet: Path) -> 
     # reads; the bot resolves it as Flux does, so its lookups go to the loopback mirror and nowhere else
     with serving() as mirror:
         mirror.routes["/charts/index.yaml"] = Route(body=MIRROR_INDEX)
+        # and Kubernetes releases, for the example's managed cluster, from the release source the policy names
+        for name, version in (("stable", "v1.31.4"), ("stable-1.30", "v1.30.8")):
+            mirror.routes[f"/kubernetes/{name}.txt"] = Route(body=f"{version}\n".encode())
+        policy = f"kubernetes:\n  releases: {mirror.url}/kubernetes\n".encode()
         text = _files(fleet, "main")[SPEC_PATH].decode()
         assert all(line in text for line in OCI_APPS), "the example spec changed; update OCI_APPS"
         for line in OCI_APPS:
             text = text.replace(line, "")
         commented = "  # helmMirrorURL: https://charts.mirror.example.com"
         assert commented in text, "the example spec changed; update the helmMirrorURL line"
-        _commit(fleet, "main", {SPEC_PATH: text.replace(commented, f"  helmMirrorURL: {mirror.url}/charts").encode()})
+        mirrored = text.replace(commented, f"  helmMirrorURL: {mirror.url}/charts").encode()
+        _commit(fleet, "main", {SPEC_PATH: mirrored, ".gitops-engine/currency.yaml": policy})
         first = run_cli("reconcile", "--repo", str(fleet), "--json")
         assert first.code == 0, first.out + first.err
         steps = {s["name"]: s for s in json.loads(first.out)["steps"]}
         assert steps["seed"]["status"] == "ok" and steps["seed"]["detail"].startswith("committed ")
         assert steps["bump"]["status"] == "ok", steps["bump"]
         assert mirror.requests_for("/charts/index.yaml"), "the bot never asked the mirror"
+        assert mirror.requests_for("/kubernetes/stable.txt"), "the bot never asked the Kubernetes release source"
         second = json.loads(run_cli("reconcile", "--repo", str(fleet), "--json").out)
         assert {s["name"]: s["detail"] for s in second["steps"]}["seed"] == "up to date"
         # a merged spec change reaches the render on the next pass
