@@ -39,8 +39,8 @@ from gitops_engine.updates.branches import BRANCH_PREFIX, BranchPlan, branch_key
 from gitops_engine.updates.engine_apps import EngineBumpError, engine_bump, hold_pinned, is_engine_folder
 from gitops_engine.updates.kubernetes import inline_indexes, with_release_source
 from gitops_engine.updates.policy import POLICY_PATH, Policy, parse_policy
-from gitops_engine.updates.proposals import Plan, propose
-from gitops_engine.updates.uses import ChartSource, ScanResult
+from gitops_engine.updates.proposals import Plan, Proposal, propose
+from gitops_engine.updates.uses import RELEASE_KINDS, ChartSource, ScanResult
 
 if TYPE_CHECKING:
     from pygit2 import Repository
@@ -243,10 +243,12 @@ def bump(
     failures = {**unopened, **getattr(lookup, "failures", {})}
     # the impact is read in pull requests and in a dry run's answer: a pass that has neither renders nothing
     impacts: dict[str, BranchImpact] = {}
-    if impact is not None and branches and (dry_run or session.forge is not None):
+    # a Kubernetes step moves no chart: only branches that move one have a rendered impact
+    charted = [b for b in branches if any(_moves_chart(p) for p in b.proposals)]
+    if impact is not None and charted and (dry_run or session.forge is not None):
         # the key that opens the private sources' Secrets opens the values Secrets too
         options = impact if age_key is None else replace(impact, age_key=age_key)
-        impacts = _rendered_impacts(base, branches, options, indexes, sources, cache_dir)
+        impacts = _rendered_impacts(base, charted, options, indexes, sources, cache_dir)
     if dry_run:
         outcomes = tuple(BranchOutcome(b.name, Action.PLANNED) for b in branches)
         return BumpResult(branch, scan, plan, branches, outcomes, failures, impacts=impacts)
@@ -431,6 +433,11 @@ def _releases(plan: BranchPlan) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _moves_chart(proposal: Proposal) -> bool:
+    source = proposal.use.source
+    return source is not None and source.kind not in RELEASE_KINDS
+
+
 def _targets(plan: BranchPlan, auth: Mapping[tuple[str, str, bool], Credentials | None]) -> tuple[ChartLocation, ...]:
     """Where the chart versions `plan` moves to are to be had, as rendering will ask for them."""
     from gitops_engine.helm.sources import ChartLocation
@@ -438,7 +445,7 @@ def _targets(plan: BranchPlan, auth: Mapping[tuple[str, str, bool], Credentials 
     found: dict[ChartLocation, None] = {}
     for proposal in plan.proposals:
         source = proposal.use.source
-        if source is not None:
+        if source is not None and _moves_chart(proposal):
             key = (source.url, source.kind, source.insecure)
             kind = "oci" if source.kind == "oci" else "helm"
             location = ChartLocation(

@@ -411,3 +411,12 @@ def test_a_minor_released_longer_ago_than_its_window_makes_the_cluster_overdue(f
     report = run_report(LocalTarget(fleet.root / "fleet.git"), AdapterLookup(), policy_file=fleet.policy, now=NOW)
     (edge,) = [r for r in report.rows if r.clusters == ("edge",)]
     assert (edge.status.value, edge.note) == ("overdue", "1 minor behind 1.30, supported (1.28–1.30)")
+
+
+def test_a_kubernetes_step_moves_no_chart_so_its_branch_carries_no_rendered_impact(fleet: Fleet) -> None:
+    result = run_cli(
+        "bump", "--repo", str(fleet.root / "fleet.git"), "--policy", str(fleet.policy), "--dry-run", "--json"
+    )
+    assert result.code == 0, result.err
+    impacts = {b["name"]: b["impact"] for b in json.loads(result.out)["branches"]}
+    assert {name: impacts[name] for name in BRANCHES} == dict.fromkeys(BRANCHES)
