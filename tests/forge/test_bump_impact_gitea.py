@@ -69,7 +69,7 @@ def test_a_bump_pull_request_shows_the_rendered_impact_with_a_selector_and_a_crd
     assert "Deployment/web/web-demo: spec.selector changes" in body
     assert "CRD widgets.example.com changed" in body
     assert "<details><summary>Rendered diff of HelmRelease/apps/demo (clusters/prod)</summary>" in body
-    assert "s3cret" not in body
+    assert "s3cret-plain" not in body
     # the dry run's JSON carries the same counts
     rows: Any = json.loads(json.dumps(bump_json(planned)))["branches"]
     (release,) = rows[0]["impact"]["releases"]

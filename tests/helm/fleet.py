@@ -60,7 +60,7 @@ kind: Secret
 metadata: {name: demo-secret, namespace: apps}
 stringData:
   user: admin
-  password: s3cret
+  password: s3cret-plain
 """
 
 RELEASE = """\
