@@ -79,13 +79,13 @@ def parse_identities(text: str) -> list[str]:
 
 
 # the Bech32 prefix of X25519 identities; other kinds (post-quantum, plugins) are not loaded
-_X25519_IDENTITY = "AGE-SECRET-KEY-"
+IDENTITY_PREFIX = "AGE-SECRET-KEY-"  # every age X25519 identity starts so (bech32 HRP "age-secret-key-", upper case)
 
 
 def _load_identities(identities: Iterable[str]) -> list[pyrage.x25519.Identity]:
     loaded = []
     for text in identities:
-        if text.startswith(_X25519_IDENTITY):
+        if text.startswith(IDENTITY_PREFIX):
             try:
                 loaded.append(pyrage.x25519.Identity.from_str(text))
             except pyrage.IdentityError:

@@ -12,11 +12,12 @@ from collections.abc import Mapping
 
 from gitops_engine.core.errors import InputError
 from gitops_engine.core.yamlio import MappingNode, Node, ScalarNode, SequenceNode, YamlError, compose, entry
+from gitops_engine.secrets.agekeys import IDENTITY_PREFIX
 from gitops_engine.secrets.creation_rules import SopsConfig, parse_config
 from gitops_engine.secrets.stores import Format
 
 # an age X25519 identity is the prefix and 59 bech32 characters; sops-encrypted files never hold one in clear
-_AGE_IDENTITY = re.compile(rb"AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}")
+_AGE_IDENTITY = re.compile(re.escape(IDENTITY_PREFIX.encode()) + rb"1[02-9AC-HJ-NP-Z]{58}")
 _PRIVATE_BLOCK = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 _SECRET_KIND = re.compile(rb"^kind:[ \t]*[\"']?Secret[\"']?[ \t]*(#.*)?$", re.MULTILINE)
 _YAML_SUFFIXES = (".yaml", ".yml")
