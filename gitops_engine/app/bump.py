@@ -29,7 +29,6 @@ from gitops_engine.adapters.forge.base import Forge, PullRequest
 from gitops_engine.adapters.targets import Target
 from gitops_engine.app.chart_credentials import with_credentials
 from gitops_engine.app.publish import RENDER_REFS, Base, Change, PublishMode, Review, Session, open_target, publish
-from gitops_engine.app.verify import Verifier
 from gitops_engine.core.errors import GitopsError, InputError
 from gitops_engine.core.hashing import git_blob_ids, sha256_hex
 from gitops_engine.model.charts import ChartIndex
@@ -48,6 +47,7 @@ if TYPE_CHECKING:
     from gitops_engine.app.dashboard import DashboardOutcome
     from gitops_engine.app.helm import HelmOptions
     from gitops_engine.app.impact import BranchImpact, Files
+    from gitops_engine.app.verify import Verifier
     from gitops_engine.helm.sources import ChartLocation
     from gitops_engine.validate.scalar_edits import ScalarEdit
 
@@ -253,6 +253,9 @@ def bump(
         outcomes = tuple(BranchOutcome(b.name, Action.PLANNED) for b in branches)
         return BumpResult(branch, scan, plan, branches, outcomes, failures, impacts=impacts)
     existing = session.endpoint.heads(BRANCH_PREFIX)
+    # imported here: only a pass that writes branches loads the validator and its schemas
+    from gitops_engine.app.verify import Verifier
+
     # version edits alone change no build; a moved folder can break what points at it
     verifiers = {moves: Verifier(builds=moves) for moves in (False, True)} if verify else {}
     declined = _declined(session.forge, branches)

@@ -19,9 +19,6 @@ from gitops_engine.adapters.agekeys import all_identities
 from gitops_engine.core.errors import GitopsError
 from gitops_engine.helm.credentials import CredentialsError, secret_values, source_credentials
 from gitops_engine.model.credentials import Credentials
-from gitops_engine.secrets import sopsfile
-from gitops_engine.secrets.stores import Format
-from gitops_engine.secrets.values import to_plain
 from gitops_engine.updates.uses import ChartSource, SecretRef
 
 
@@ -67,6 +64,11 @@ def _credentials(
 ) -> Credentials:
     if data is None:
         raise _UnusableSecretError("the cluster does not define this Secret in the repository (add it, SOPS-encrypted)")
+    # imported here: a fleet whose sources are public (most bot passes) does not load the SOPS code
+    from gitops_engine.secrets import sopsfile
+    from gitops_engine.secrets.stores import Format
+    from gitops_engine.secrets.values import to_plain
+
     meta = sopsfile.read_metadata(data, Format.YAML, secret.path)
     if meta is None:
         documents = sopsfile.parse_plain(data, Format.YAML, secret.path)

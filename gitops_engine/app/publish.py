@@ -16,17 +16,19 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pygit2
 
 from gitops_engine.adapters import git, transport
 from gitops_engine.adapters.forge.base import Forge, PullRequest
-from gitops_engine.adapters.forge.gitea import GiteaClient, RetryPolicy
 from gitops_engine.adapters.targets import GiteaTarget, RemoteTarget, Target
 from gitops_engine.core.errors import ConflictError, InputError
 from gitops_engine.model.credentials import Credentials
 from gitops_engine.model.tree import Tree
+
+if TYPE_CHECKING:
+    from gitops_engine.adapters.forge.gitea import GiteaClient, RetryPolicy
 
 # Where the pure render of a seed is kept reachable (the base of the next 3-way merge), per landing branch.
 RENDER_REFS = "refs/gitops-engine/render/"
@@ -186,6 +188,9 @@ def open_target(
     it is created (a local bare repository; a Gitea organisation and repository) when the first commit is
     written, so a run that stops on bad input leaves nothing behind."""
     if isinstance(target, GiteaTarget):
+        # imported here: only a Gitea target loads the HTTP client (httpx)
+        from gitops_engine.adapters.forge.gitea import GiteaClient
+
         token = target.token.read()
         with GiteaClient(target.server, token, retry=retry) as client:
             login = client.current_user()
@@ -360,6 +365,8 @@ def _ensure_gitea_repository(client: GiteaClient, target: GiteaTarget, retry: Re
     """Create what is missing (user with admin credentials, organisation, repository); returns the token's login."""
     if target.admin_token is not None and target.create_user is not None:
         user = target.create_user
+        from gitops_engine.adapters.forge.gitea import GiteaClient
+
         with GiteaClient(target.server, target.admin_token.read(), retry=retry) as admin:
             if not admin.user_exists(user.username):
                 admin.admin_create_user(user.username, user.email, user.password.read())

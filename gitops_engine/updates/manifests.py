@@ -8,7 +8,7 @@ directly.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Set
+from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,16 +176,10 @@ def might_hold_secret(data: bytes) -> bool:
 
 def read_secrets(path: str, data: bytes) -> list[FluxObject]:
     """Every `v1` Secret of the file by identity only (kind, name, namespace): its values are never read here."""
-    offsets = ByteOffsets(data)
     found: list[FluxObject] = []
-    for doc_index, root in enumerate(compose(data)):
-        if not isinstance(root, MappingNode):
-            continue
-        scalars: dict[str, Scalar] = {}
-        _collect(root, _IDENTITY_ONLY, offsets, scalars)
+    for doc_index, line, scalars in _documents(data, _IDENTITY_ONLY):
         values = {k: v.value for k, v in scalars.items()}
         if values.get("kind") == "Secret" and values.get("apiVersion") == "v1" and values.get("metadata.name"):
-            line = root.start_mark.line + 1
             namespace = values.get("metadata.namespace") or None
             found.append(FluxObject(path, doc_index, line, "v1", "Secret", values["metadata.name"], namespace, {}, {}))
     return found
@@ -198,19 +192,24 @@ def might_hold_flux(data: bytes) -> bool:
 
 def read_objects(path: str, data: bytes) -> list[FluxObject]:
     """Every Flux object in the file; raises YamlError for a file that is not YAML (or is over a limit)."""
-    offsets = ByteOffsets(data)
     found: list[FluxObject] = []
-    for doc_index, root in enumerate(compose(data)):
-        if not isinstance(root, MappingNode):
-            continue
-        scalars: dict[str, Scalar] = {}
-        _collect(root, _ALL_WANTED, offsets, scalars)
+    for doc_index, line, scalars in _documents(data, _ALL_WANTED):
         values = {k: v.value for k, v in scalars.items()}
         editable = {k: v for k, v in scalars.items() if k in _EDITABLE}
-        obj = _object(path, doc_index, root.start_mark.line + 1, values, editable)
+        obj = _object(path, doc_index, line, values, editable)
         if obj is not None:
             found.append(obj)
     return found
+
+
+def _documents(data: bytes, wanted: Wanted) -> Iterator[tuple[int, int, dict[str, Scalar]]]:
+    """(index, first line, the `wanted` scalars by dotted path) for each mapping document of the file."""
+    offsets = ByteOffsets(data)
+    for doc_index, root in enumerate(compose(data)):
+        if isinstance(root, MappingNode):
+            scalars: dict[str, Scalar] = {}
+            _collect(root, wanted, offsets, scalars)
+            yield doc_index, root.start_mark.line + 1, scalars
 
 
 def _object(

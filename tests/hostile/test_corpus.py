@@ -33,6 +33,7 @@ import pytest
 
 from tests.conftest import DATA
 from tests.updates.support import commit_tree
+from tests.validate.fixtures import GOTK_SYNC
 
 CORPUS = DATA / "hostile"
 # published test identities of the sops vectors these cases were made from (tests/data/sops-vectors)
@@ -162,9 +163,7 @@ def chart_server() -> Iterator[str]:
     for case in CASES:
         if case.kind == "helm-index":
             data = case.source.read_bytes()
-            files[f"/{case.stem}/index.yaml"] = (
-                gzip.decompress(data) if case.source.suffix == ".gz" else data
-            )
+            files[f"/{case.stem}/index.yaml"] = gzip.decompress(data) if case.source.suffix == ".gz" else data
     _IndexHandler.files = files
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _IndexHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -210,30 +209,6 @@ spec:
       sourceRef: {kind: HelmRepository, name: charts, namespace: flux-system}
 """
 
-SYNC = b"""apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 1m
-  ref:
-    branch: main
-  url: https://git.example.invalid/fleet.git
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 10m
-  path: ./clusters/dev
-  prune: true
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-"""
 
 CATALOG_SOURCE = b"""apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
@@ -304,7 +279,7 @@ def _stage_sops(case: Case, work: Path, url: str) -> Run:
 def _stage_flux(case: Case, work: Path, url: str) -> Run:
     repo = work / "repo"
     (repo / "clusters/dev/flux-system").mkdir(parents=True)
-    (repo / "clusters/dev/flux-system/gotk-sync.yaml").write_bytes(SYNC)
+    (repo / "clusters/dev/flux-system/gotk-sync.yaml").write_text(GOTK_SYNC)
     (repo / "clusters/dev/flux-system/kustomization.yaml").write_text("resources:\n  - gotk-sync.yaml\n")
     (repo / "clusters/dev/kustomization.yaml").write_text(f"resources:\n  - flux-system\n  - {case.name}\n")
     # a packed case holds the entry itself (a symbolic link out of the repository), unpacked beside the others

@@ -19,35 +19,10 @@ from typing import ClassVar
 import pytest
 
 from gitops_engine.cli.main import main
+from tests.validate.fixtures import GOTK_SYNC
 
 PLANTED_KEY = "AGE-SECRET-KEY-1PLANTEDPLANTEDPLANTEDPLANTEDPLANTEDPLANTEDPLANTEDPLANTEDQQQ"
 PLANTED_ENV = "planted-environment-value-4711"
-
-SYNC = """\
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 1m
-  ref:
-    branch: main
-  url: https://git.example.invalid/fleet.git
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 10m
-  path: ./clusters/dev
-  prune: true
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-"""
 
 
 def _app_ks(name: str) -> str:
@@ -117,7 +92,7 @@ def hostile(tmp_path: Path, server: tuple[str, list[str]], monkeypatch: pytest.M
     key.write_text(PLANTED_KEY + "\n")
     work = tmp_path / "work"
     (work / "clusters/dev/flux-system").mkdir(parents=True)
-    (work / "clusters/dev/flux-system/gotk-sync.yaml").write_text(SYNC)
+    (work / "clusters/dev/flux-system/gotk-sync.yaml").write_text(GOTK_SYNC)
     (work / "clusters/dev/flux-system/kustomization.yaml").write_text("resources:\n  - gotk-sync.yaml\n")
     _git(work, "init", "-q", "-b", "main")
     _git(work, "add", "-A")
@@ -219,7 +194,7 @@ def test_reads_inside_the_tree_still_build_as_flux_builds_them(
     """Flux lets a kustomization read any file of its source, `../` included: only leaving the tree is refused."""
     work = tmp_path / "work"
     (work / "clusters/dev/flux-system").mkdir(parents=True)
-    (work / "clusters/dev/flux-system/gotk-sync.yaml").write_text(SYNC)
+    (work / "clusters/dev/flux-system/gotk-sync.yaml").write_text(GOTK_SYNC)
     (work / "clusters/dev/kustomization.yaml").write_text("resources:\n  - flux-system/gotk-sync.yaml\n  - apps.yaml\n")
     (work / "clusters/dev/apps.yaml").write_text(_app_ks("shared"))
     (work / "apps/shared").mkdir(parents=True)
