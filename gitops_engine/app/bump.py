@@ -100,7 +100,7 @@ class BumpResult:
     plan: Plan
     branches: tuple[BranchPlan, ...]
     outcomes: tuple[BranchOutcome, ...]
-    lookup_failures: Mapping[str, str] = field(default_factory=dict)
+    lookup_failures: Mapping[str, str] = field(default_factory=dict)  # URL → why (the message names the URL)
     dashboard: DashboardOutcome | None = None
     impacts: Mapping[str, BranchImpact] = field(default_factory=dict)  # branch → rendered impact (app.impact)
 

@@ -53,7 +53,7 @@ def with_credentials(
         try:
             auth = _credentials(secret, git.read_file(repo, tree, secret.path) if secret.path else None, source, keys)
         except GitopsError as exc:
-            failures[source.url] = f"no credentials from {secret.name}: {exc}"
+            failures[source.url] = f"{source.url}: no credentials from {secret.name}: {exc}"
             continue
         found.append(replace(source, auth=auth))
     return tuple(found), failures

@@ -195,7 +195,7 @@ def _bump_step(
         lines.append(str(result.dashboard))
     for line in lines:
         sink("bump", line)
-    failures = [f"lookup failed: {url}: {message}" for url, message in sorted(result.lookup_failures.items())]
+    failures = [f"lookup failed: {message}" for _, message in sorted(result.lookup_failures.items())]
     failures += [f"branch failed: {outcome}" for outcome in result.outcomes if outcome.failed]
     if result.dashboard is not None and result.dashboard.failed:
         failures.append(str(result.dashboard))

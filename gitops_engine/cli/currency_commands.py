@@ -113,8 +113,8 @@ def bump_command(
         else:
             output = "".join(f"{line}\n" for line in bump_lines(result))
     click.echo(output, nl=False)
-    for url, message in sorted(result.lookup_failures.items()):
-        click.echo(f"lookup failed: {url}: {message}", err=True)
+    for _, message in sorted(result.lookup_failures.items()):
+        click.echo(f"lookup failed: {message}", err=True)
     failed = [o for o in result.outcomes if o.failed]
     for outcome in failed:
         click.echo(f"branch failed: {outcome}", err=True)
@@ -239,8 +239,8 @@ def report_command(
         click.echo(json.dumps({"rows": rows, "lookupFailures": dict(report.lookup_failures)}, indent=1))
     else:
         _print_report(report.rows)
-    for url, message in sorted(report.lookup_failures.items()):
-        click.echo(f"lookup failed: {url}: {message}", err=True)
+    for _, message in sorted(report.lookup_failures.items()):
+        click.echo(f"lookup failed: {message}", err=True)
     return 1 if report.lookup_failures else 0
 
 

@@ -136,7 +136,7 @@ def test_a_secret_no_identity_opens_is_a_lookup_failure_and_no_anonymous_request
     result = _bump(tmp_path, files)
     (message,) = result.lookup_failures.values()
     assert message.startswith(
-        "no credentials from Secret flux-system/charts-auth (cluster prod): "
+        f"{private_helm.url}: no credentials from Secret flux-system/charts-auth (cluster prod): "
         f"{SECRET_PATH}: no age identity opens this file"
     )
     assert private_helm.requests_for("/index.yaml") == []
@@ -152,8 +152,8 @@ def test_a_secret_ref_the_cluster_does_not_define_is_named(
     del files[SECRET_PATH]
     result = _bump(tmp_path, files)
     assert result.lookup_failures == {
-        private_helm.url: "no credentials from Secret flux-system/charts-auth (cluster prod): the cluster does not "
-        "define this Secret in the repository (add it, SOPS-encrypted)"
+        private_helm.url: f"{private_helm.url}: no credentials from Secret flux-system/charts-auth (cluster prod): "
+        "the cluster does not define this Secret in the repository (add it, SOPS-encrypted)"
     }
 
 

@@ -119,7 +119,7 @@ def test_report_cli_json_and_html(tmp_path: Path, capsys: pytest.CaptureFixture[
     rows = report["rows"]
     assert rows[0]["status"] == "unknown" and rows[0]["note"].startswith("lookup failed: GET http://127.0.0.1:9/index")
     assert list(report["lookupFailures"]) == ["http://127.0.0.1:9"]
-    assert captured.err.startswith("lookup failed: http://127.0.0.1:9: ")
+    assert captured.err.startswith("lookup failed: GET http://127.0.0.1:9/index.yaml: ")
     assert "<table>" in out.read_text()
 
 
@@ -164,7 +164,7 @@ entries:
     # the cells line up under their heading
     assert lines[0].index("CLUSTERS") == lines[1].index("east") == lines[2].index("west") == lines[3].index("lab")
     assert lines[0].index("FILE") == lines[1].index("clusters/east/") == lines[3].index("clusters/lab/")
-    assert err.startswith("lookup failed: http://127.0.0.1:9: ") and err.count("\n") == 1
+    assert err.startswith("lookup failed: GET http://127.0.0.1:9/index.yaml: ") and err.count("\n") == 1
 
 
 def test_a_row_with_an_open_bot_pull_request_links_it_in_the_html_and_only_over_http() -> None:
