@@ -233,9 +233,8 @@ class GiteaClient:
         state: str | None = None,
     ) -> PullRequest:
         """Change title, body or state (open/closed) of a pull request."""
-        payload = {k: v for k, v in (("title", title), ("body", body), ("state", state)) if v is not None}
-        raw = self._call("PATCH", f"/repos/{owner}/{repo}/pulls/{number}", payload=payload, what=f"edit pull #{number}")
-        return _pull_request(raw)
+        path = f"/repos/{owner}/{repo}/pulls/{number}"
+        return _pull_request(self._edit(path, f"edit pull #{number}", title, body, state))
 
     def merge_pull_request(self, owner: str, repo: str, number: int, style: str = "merge") -> None:
         """Merge a pull request (`style`: merge, rebase, rebase-merge, squash, fast-forward-only)."""
@@ -317,10 +316,12 @@ class GiteaClient:
         state: str | None = None,
     ) -> Issue:
         """Change title, body or state (open/closed) of an issue."""
+        return _issue(self._edit(f"/repos/{owner}/{repo}/issues/{number}", f"edit issue #{number}", title, body, state))
+
+    def _edit(self, path: str, what: str, title: str | None, body: str | None, state: str | None) -> Any:
+        """PATCH the fields given (None leaves a field as it is)."""
         payload = {k: v for k, v in (("title", title), ("body", body), ("state", state)) if v is not None}
-        path = f"/repos/{owner}/{repo}/issues/{number}"
-        raw = self._call("PATCH", path, payload=payload, what=f"edit issue #{number}")
-        return _issue(raw)
+        return self._call("PATCH", path, payload=payload, what=what)
 
     def forge(self, owner: str, repo: str) -> GiteaForge:
         """The pull-request and issue interface of one repository."""
