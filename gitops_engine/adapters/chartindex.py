@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -87,13 +87,20 @@ def _texts(value: Any) -> tuple[str, ...]:
 
 
 def _timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        # Helm writes RFC 3339 with nanoseconds; Python keeps microseconds, which is plenty for release age.
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
+    """A release's `created` as a zone-aware time (release ages are taken against an aware clock). Helm writes
+    RFC 3339 in UTC, so a time without a zone is read as UTC and a bare date as its midnight. An index PyYAML
+    read (one with an anchor or a tag) holds datetime and date values already."""
+    if isinstance(value, str):
+        try:
+            # Helm writes nanoseconds; Python keeps microseconds, which is plenty for release age
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return None
 
 
 def cached_index(cache_dir: Path, content_sha256: str, source_url: str) -> ChartIndex | None:

@@ -49,6 +49,33 @@ entries:
     assert index.releases("not-a-list") == ()
 
 
+@pytest.mark.parametrize("anchor", ["", "x: &a 1\n"], ids=["yaml_rs", "pyyaml"])
+def test_created_is_always_zone_aware_whichever_parser_reads_the_index(anchor: str) -> None:
+    # an anchor sends the index to PyYAML, which types timestamps itself; without a zone a time is UTC (what Helm
+    # writes), so ages can be taken against the bot's aware clock instead of failing with a TypeError
+    data = f"""apiVersion: v1
+{anchor}entries:
+  a:
+  - version: 1.3.0
+    created: 2024-05-01T10:00:00.123456789Z
+  - version: 1.2.0
+    created: 2024-05-01T10:00:00+02:00
+  - version: 1.1.0
+    created: 2024-05-01T10:00:00
+  - version: 1.0.0
+    created: 2024-05-01
+""".encode()
+    created = [release.created for release in parse_index(data, "u").releases("a")]
+
+    assert created == [
+        datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC),
+        datetime(2024, 5, 1, 8, 0, tzinfo=UTC),
+        datetime(2024, 5, 1, 10, 0, tzinfo=UTC),
+        datetime(2024, 5, 1, 0, 0, tzinfo=UTC),
+    ]
+    assert all(moment is not None and moment.tzinfo is not None for moment in created)
+
+
 def test_duplicate_keys_keep_the_last_value_like_pyyaml() -> None:
     data = b"apiVersion: v1\nentries:\n  a:\n  - version: 1.0.0\n    version: 1.0.1\n"
 
