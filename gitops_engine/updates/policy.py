@@ -193,6 +193,9 @@ def judge(current: Version, candidate: Version, created: datetime | None, settin
     for ignored in settings.ignore:
         if ignored.matches(candidate):
             return Verdict(False, f"ignored by {ignored.text}")
+    if created is not None and created > now:
+        # a clock ahead of ours, or a made-up date: the release counts once its own date has come
+        return Verdict(False, f"dated {created.isoformat(timespec='minutes')}, later than now")
     if created is not None and now - created < settings.minimum_release_age:
         age_days = (now - created).total_seconds() / 86400
         return Verdict(False, f"released {age_days:.1f} days ago, policy waits {_days(settings.minimum_release_age)}")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from gitops_engine.core.errors import InputError
-from gitops_engine.updates.policy import KubernetesReleases, Policy, parse_policy
+from gitops_engine.updates.policy import KubernetesReleases, Policy, Settings, judge, parse_policy
 from gitops_engine.updates.proposals import Plan, propose
 from gitops_engine.updates.scan import scan_tree
 from gitops_engine.updates.uses import INLINE_RELEASES, LISTED_RELEASES, STABLE_RELEASES
+from gitops_engine.updates.versions import parse_version
 from tests.updates.support import NOW, synthetic_index
 
 URL = "https://charts.example.invalid"
@@ -95,6 +96,16 @@ def test_minimum_release_age_uses_index_created() -> None:
     plan = run("defaults: {minimum_release_age: 60d}", "1.2.0")
     assert targets(plan) == []
     assert plan.skips[0].reason == "newest 2.0.0 not proposed: released 50.0 days ago, policy waits 60 days"
+
+
+def test_a_release_dated_after_now_waits_for_its_date_and_says_so() -> None:
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    current, candidate = parse_version("1.0.0"), parse_version("1.0.1")
+    assert current is not None and candidate is not None
+
+    ahead = judge(current, candidate, datetime(2026, 12, 2, 12, 5, tzinfo=UTC), Settings(), now)
+    assert (ahead.allowed, ahead.reason) == (False, "dated 2026-12-02T12:05+00:00, later than now")
+    assert judge(current, candidate, datetime(2026, 12, 2, 11, 55, tzinfo=UTC), Settings(), now).allowed
 
 
 def test_groups_share_one_branch_per_major() -> None:
