@@ -165,13 +165,12 @@ def _read_source(r: SpecReader, path: tuple[str | int, ...], raw: Any) -> ValueS
 
 
 def _read_secrets(r: SpecReader, raw: Any) -> tuple[SecretSpec, ...]:
-    items = r.sequence(("secrets",), raw)
     out = []
-    for index, item in enumerate(items):
+    for index, item in r.records(("secrets",), raw):
         path = ("secrets", index)
         allowed = ("name", "workspace", "project", "clusterSelector", "data")
         body = r.mapping(path, item, allowed, ("name", "data"))
-        if ("workspace" in body) == ("project" in body):
+        if (body.get("workspace") in (None, "")) == (body.get("project") in (None, "")):
             r.error(path, "give exactly one of 'workspace' or 'project' (whose namespace gets the Secret)")
         out.append(
             SecretSpec(
@@ -231,10 +230,10 @@ def _read_catalog_paths(r: SpecReader, raw: Any) -> tuple[str, ...]:
 
 
 def _read_catalog_repositories(r: SpecReader, raw: Any) -> tuple[CatalogRepository, ...]:
-    items = r.sequence(("catalog", "repositories"), raw.get("repositories") if isinstance(raw, dict) else None)
+    items = r.records(("catalog", "repositories"), raw.get("repositories") if isinstance(raw, dict) else None)
     r.unique(("catalog", "repositories"), items, "name", "catalog repository")
     out = []
-    for index, item in enumerate(items):
+    for index, item in items:
         path = ("catalog", "repositories", index)
         body = r.mapping(path, item, ("name", "url", "ref", "labels", "interval"), ("name", "url", "ref"))
         ref = r.string_map((*path, "ref"), body.get("ref"))
@@ -258,11 +257,11 @@ def _read_catalog_repositories(r: SpecReader, raw: Any) -> tuple[CatalogReposito
 
 
 def _read_workspaces(r: SpecReader, raw: Any) -> list[Workspace]:
-    items = r.sequence(("workspaces",), raw)
+    items = r.records(("workspaces",), raw)
     r.unique(("workspaces",), items, "name", "workspace")
     r.unique(("workspaces",), items, "namespace", "namespace")
     out = []
-    for index, item in enumerate(items):
+    for index, item in items:
         path = ("workspaces", index)
         body = r.mapping(path, item, ("name", "namespace", "labels"), ("name",))
         name = r.string((*path, "name"), body.get("name"), dns=True)
@@ -274,10 +273,10 @@ def _read_workspaces(r: SpecReader, raw: Any) -> list[Workspace]:
 
 
 def _read_clusters(r: SpecReader, raw: Any) -> list[Cluster]:
-    items = r.sequence(("clusters",), raw)
+    items = r.records(("clusters",), raw)
     r.unique(("clusters",), items, "name", "cluster")
     out = []
-    for index, item in enumerate(items):
+    for index, item in items:
         path = ("clusters", index)
         allowed = ("name", "role", "workspace", "labels", "kubernetesVersion", "topology")
         body = r.mapping(path, item, allowed, ("name", "workspace"))
@@ -289,7 +288,7 @@ def _read_clusters(r: SpecReader, raw: Any) -> list[Cluster]:
         topology = read_topology(r, (*path, "topology"), body.get("topology"))
         if topology is not None and role == "management":
             r.error((*path, "topology"), "the management cluster runs Cluster API, it is not created by it; remove it")
-        elif topology is not None and not kubernetes and "kubernetesVersion" not in body:
+        elif topology is not None and not kubernetes and body.get("kubernetesVersion") in (None, ""):
             r.error(path, 'a managed cluster needs kubernetesVersion (e.g. "1.31.4"), the version Cluster API installs')
         out.append(
             Cluster(
@@ -338,11 +337,11 @@ def kubernetes_core(version: str) -> tuple[int, int, int]:
 
 
 def _read_projects(r: SpecReader, raw: Any) -> list[Project]:
-    items = r.sequence(("projects",), raw)
+    items = r.records(("projects",), raw)
     r.unique(("projects",), items, "name", "project")
     r.unique(("projects",), items, "namespace", "namespace")
     out = []
-    for index, item in enumerate(items):
+    for index, item in items:
         path = ("projects", index)
         allowed = ("name", "workspace", "namespace", "clusterSelector", "labels")
         body = r.mapping(path, item, allowed, ("name", "workspace"))
@@ -362,17 +361,17 @@ def _read_projects(r: SpecReader, raw: Any) -> list[Project]:
 def _read_apps(r: SpecReader, raw: Any) -> list[AppDeployment]:
     out = []
     allowed = ("app", "version", "workspace", "project", "clusterSelector", "values", "clusterOverrides")
-    for index, item in enumerate(r.sequence(("apps",), raw)):
+    for index, item in r.records(("apps",), raw):
         path = ("apps", index)
         body = r.mapping(path, item, allowed, ("app",))
-        if ("workspace" in body) == ("project" in body):
+        if (body.get("workspace") in (None, "")) == (body.get("project") in (None, "")):
             r.error(path, "give exactly one of 'workspace' or 'project' (where the app is enabled)")
         values = body.get("values") or {}
         if not isinstance(values, dict):
             r.error((*path, "values"), "must be a mapping of Helm values")
             values = {}
         overrides = []
-        for o_index, o_raw in enumerate(r.sequence((*path, "clusterOverrides"), body.get("clusterOverrides"))):
+        for o_index, o_raw in r.records((*path, "clusterOverrides"), body.get("clusterOverrides")):
             o_path = (*path, "clusterOverrides", o_index)
             o_body = r.mapping(o_path, o_raw, ("clusterSelector", "values"), ("clusterSelector", "values"))
             o_values = o_body.get("values")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
@@ -85,6 +85,8 @@ class SpecReader:
         for key in required:
             if key not in value:
                 self.error(path, f"missing required key {key!r}")
+            elif value[key] is None or value[key] == "":
+                self.error((*path, key), "is required: give it a value")
         return {k: v for k, v in value.items() if isinstance(k, str) and k in allowed}
 
     def string(self, path: PathKey, value: Any, *, dns: bool = False, default: str = "") -> str:
@@ -164,7 +166,7 @@ class SpecReader:
         body = self.mapping(path, value, ("matchLabels", "matchExpressions"))
         labels = self.string_map((*path, "matchLabels"), body.get("matchLabels"), label_keys=True)
         requirements: list[Requirement] = []
-        for index, raw in enumerate(self.sequence((*path, "matchExpressions"), body.get("matchExpressions"))):
+        for index, raw in self.records((*path, "matchExpressions"), body.get("matchExpressions")):
             item_path = (*path, "matchExpressions", index)
             item = self.mapping(item_path, raw, ("key", "operator", "values"), ("key", "operator"))
             operator = self.choice((*item_path, "operator"), item.get("operator"), OPERATORS, "Exists")
@@ -179,10 +181,21 @@ class SpecReader:
             requirements.append(Requirement(self.string((*item_path, "key"), item.get("key")), operator, values))
         return LabelSelector(labels, tuple(requirements))
 
-    def unique(self, path: PathKey, items: list[Mapping[str, Any]], key: str, what: str) -> None:
-        """Report items whose `key` repeats an earlier one."""
+    def records(self, path: PathKey, value: Any) -> list[tuple[int, dict[str, Any]]]:
+        """The items of a list of records, each with its index. An item that is not a mapping is reported and
+        left out, so it adds no errors to its neighbours (an empty name that is "already used", a duplicate)."""
+        found: list[tuple[int, dict[str, Any]]] = []
+        for index, item in enumerate(self.sequence(path, value)):
+            if isinstance(item, dict):
+                found.append((index, item))
+            else:
+                self.error((*path, index), f"must be a mapping, not {_kind(item)}")
+        return found
+
+    def unique(self, path: PathKey, items: list[tuple[int, dict[str, Any]]], key: str, what: str) -> None:
+        """Report records (from `records`) whose `key` repeats an earlier one."""
         seen: dict[str, int] = {}
-        for index, item in enumerate(items):
+        for index, item in items:
             name = item.get(key)
             if not isinstance(name, str):
                 continue

@@ -39,10 +39,10 @@ def read_topology(r: SpecReader, path: PathKey, raw: Any) -> ClusterTopology | N
             (*path, "controlPlane", "replicas"),
             f"{replicas} control plane machines keep etcd quorum no better than {replicas - 1}; use an odd number",
         )
-    items = r.sequence((*path, "machineDeployments"), body.get("machineDeployments"))
+    items = r.records((*path, "machineDeployments"), body.get("machineDeployments"))
     r.unique((*path, "machineDeployments"), items, "name", "machine deployment")
     deployments = []
-    for index, item in enumerate(items):
+    for index, item in items:
         where = (*path, "machineDeployments", index)
         md = r.mapping(where, item, _MACHINE_DEPLOYMENT_KEYS, ("name", "class"))
         failure_domain = r.string((*where, "failureDomain"), md.get("failureDomain"))

@@ -230,7 +230,7 @@ def parse_policy(text: bytes, path: str) -> Policy:
     default_keys = tuple(k for k in _RULE_KEYS if k != "windows")
     defaults = _rule(reader, ("defaults",), reader.mapping(("defaults",), top.get("defaults") or {}, default_keys))
     groups: list[tuple[str, tuple[str, ...]]] = []
-    for index, raw in enumerate(reader.sequence(("groups",), top.get("groups"))):
+    for index, raw in reader.records(("groups",), top.get("groups")):
         keys: PathKey = ("groups", index)
         body = reader.mapping(keys, raw, ("name", "apps"), ("name", "apps"))
         groups.append(
@@ -238,7 +238,7 @@ def parse_policy(text: bytes, path: str) -> Policy:
         )
     group_names = [name for name, _ in groups]
     rules: list[tuple[Selector, Rule]] = []
-    for index, raw in enumerate(reader.sequence(("rules",), top.get("rules"))):
+    for index, raw in reader.records(("rules",), top.get("rules")):
         keys = ("rules", index)
         body = reader.mapping(keys, raw, ("apps", "groups", *_RULE_KEYS))
         rules.append((_selector(reader, keys, body, group_names), _rule(reader, keys, body)))
