@@ -147,7 +147,7 @@ def _records(value: object) -> dict[str, AppRecord] | None:
     for key, entry in value.items():
         if not (isinstance(key, str) and isinstance(entry, dict) and isinstance(entry.get("version"), str)):
             return None
-        if entry.get("source") not in sources:
+        if not isinstance(entry.get("source"), str) or entry["source"] not in sources:
             return None
         records[key] = AppRecord(entry["version"], Source(entry["source"]))
     return records
