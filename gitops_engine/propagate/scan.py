@@ -106,6 +106,12 @@ def _metadata(doc: Any) -> dict[str, Any]:
     return metadata if isinstance(metadata, dict) else {}
 
 
+def _annotations(doc: Any) -> dict[str, Any]:
+    """A hand-written object's annotations; anything but a mapping there counts as none."""
+    annotations = _metadata(doc).get("annotations")
+    return annotations if isinstance(annotations, dict) else {}
+
+
 def _string_map(doc: LocatedDocument, key: str, path: str, errors: list[str]) -> dict[str, str]:
     raw = _metadata(doc.data).get(key) or {}
     if not isinstance(raw, dict):
@@ -247,9 +253,9 @@ def find_workspace_objects(
             continue
         parsed = parse_fast(path, data)
         docs = [d for d in parsed if _is_git_repository(d)]
-        ours = [d for d in docs if names.PROPAGATED_FROM in (_metadata(d).get("annotations") or {})]
+        ours = [d for d in docs if names.PROPAGATED_FROM in _annotations(d)]
         if len(ours) == 1 and len(parsed) == 1 and _COPY_PATH.match(path):
-            annotation = str(ours[0]["metadata"]["annotations"][names.PROPAGATED_FROM])
+            annotation = str(_annotations(ours[0])[names.PROPAGATED_FROM])
             copies[path] = ExistingCopy(path, annotation, data)
             continue
         if ours:

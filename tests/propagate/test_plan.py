@@ -243,6 +243,21 @@ def test_hand_made_catalogs_are_left_alone() -> None:
     assert load(gone.after[f"{W1}/kustomization.yaml"])[0]["resources"] == ["team-apps.yaml"]
 
 
+@pytest.mark.parametrize("annotations", [5, True, "text", ["a"]])
+def test_a_hand_made_catalog_whose_annotations_are_no_mapping_is_left_alone(annotations: object) -> None:
+    odd = {**HAND_MADE, "metadata": {**HAND_META, "annotations": annotations}}
+    hand_files = {
+        f"{W1}/team-apps.yaml": emit_documents([odd]),
+        f"{W1}/kustomization.yaml": kustomization(["team-apps.yaml"]),
+    }
+    tree = fleet({"dkp": source("dkp", {WS_DEFAULT: "true"})}, {**WORKSPACES, **hand_files})
+
+    plan = plan_propagation(tree)
+
+    assert plan.after[f"{W1}/team-apps.yaml"] == hand_files[f"{W1}/team-apps.yaml"]
+    assert load(plan.after[f"{W1}/kustomization.yaml"])[0]["resources"] == ["team-apps.yaml", "dkp.yaml"]
+
+
 def test_hand_edited_copy_is_restored_and_the_edit_reported() -> None:
     doc = source("dkp", {WS_DEFAULT: "true"}, tag="v2.17.0")
     applied = _applied({"dkp": doc}, WORKSPACES)
