@@ -292,8 +292,15 @@ def parse_constraint(text: str) -> Constraint:
 
 @lru_cache(maxsize=4096)
 def is_constraint(text: str) -> bool:
-    """True when `text` is a range rather than one exact version (what Flux treats as a semver range)."""
-    return parse_version(text) is None and any(ch in text for ch in "<>=~^*xX|, ")
+    """True when `text` is a range rather than one exact version (what Flux treats as a semver range); text that
+    is neither (`../x`, `latest`) is not a range either."""
+    if parse_version(text) is not None or not any(ch in text for ch in "<>=~^*xX|, "):
+        return False
+    try:
+        parse_constraint(text)
+    except ValueError:
+        return False
+    return True
 
 
 class RangeStrategy(StrEnum):

@@ -72,3 +72,26 @@ def test_a_huge_version_in_the_repository_is_one_skip_with_a_short_reason(
     assert main(["report", "--repo", str(repo)]) == 0
     out = capsys.readouterr().out
     assert "clusters/c/apps/fine.yaml" in out and max(len(line) for line in out.splitlines()) < 400
+
+
+def test_a_version_that_only_looks_like_a_range_is_one_skip_not_a_crash(
+    server: FaultServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an `x` or a `*` made these count as ranges, and the range parser then raised out of the bot
+    files = {
+        "clusters/c/sources/charts.yaml": helm_repository("charts", server.helm("ok")),
+        "clusters/c/apps/path.yaml": helm_release("path", "charts", version="../x"),
+        "clusters/c/apps/word.yaml": helm_release("word", "charts", version="xenial"),
+        "clusters/c/apps/fine.yaml": helm_release("fine", "charts"),
+    }
+    repo = tmp_path / "fleet.git"
+    commit_tree(repo, files)
+
+    assert main(["bump", "--repo", str(repo), "--dry-run", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert [(p["file"], p["proposed"]) for p in answer["proposals"]] == [("clusters/c/apps/fine.yaml", NEWER)]
+    assert sorted((s["file"], s["reason"]) for s in answer["skips"]) == [
+        ("clusters/c/apps/path.yaml", "'../x' is not a version or range"),
+        ("clusters/c/apps/word.yaml", "'xenial' is not a version or range"),
+    ]
+    assert main(["report", "--repo", str(repo)]) == 0

@@ -82,6 +82,16 @@ def test_prerelease_only_matches_terms_that_name_one() -> None:
     assert parse_constraint(">=2.0.0-beta.1").matches(v("2.0.0-beta.3"))
 
 
+@pytest.mark.parametrize("text", ["../x", "xenial", "latest", "1.0.x.y"])
+def test_text_that_only_contains_a_range_character_is_not_a_range(text: str) -> None:
+    assert is_constraint(text) is False
+
+
+@pytest.mark.parametrize("text", ["1.2.x", ">=1.0.0 <2.0.0", "^1.2", "*", "~1.2.3"])
+def test_ranges_flux_accepts_are_ranges(text: str) -> None:
+    assert is_constraint(text) is True
+
+
 def test_bad_constraint_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="not a version constraint"):
         parse_constraint(">=banana")
