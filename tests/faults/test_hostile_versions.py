@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,18 +55,7 @@ def test_huge_versions_in_an_index_are_not_versions_and_the_rest_is_kept(
 def test_a_huge_version_in_the_repository_is_one_skip_with_a_short_reason(
     server: FaultServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    files = {
-        "clusters/c/sources/charts.yaml": helm_repository("charts", server.helm("ok")),
-        "clusters/c/apps/huge.yaml": helm_release("huge", "charts", version=f"{HUGE}.0.0"),
-        "clusters/c/apps/unquoted.yaml": helm_release("unquoted", "charts", version=HUGE),
-        "clusters/c/apps/fine.yaml": helm_release("fine", "charts"),
-    }
-    repo = tmp_path / "fleet.git"
-    commit_tree(repo, files)
-
-    assert main(["bump", "--repo", str(repo), "--dry-run", "--json"]) == 0
-    answer = json.loads(capsys.readouterr().out)
-    assert [(p["file"], p["proposed"]) for p in answer["proposals"]] == [("clusters/c/apps/fine.yaml", NEWER)]
+    repo, answer = _bump_beside_a_fine_release(server, tmp_path, capsys, {"huge": f"{HUGE}.0.0", "unquoted": HUGE})
     skips = {s["file"]: s["reason"] for s in answer["skips"]}
     assert sorted(skips) == ["clusters/c/apps/huge.yaml", "clusters/c/apps/unquoted.yaml"]
     assert all(r.endswith("more characters)' is not a version or range") and len(r) < 200 for r in skips.values())
@@ -78,20 +68,27 @@ def test_a_version_that_only_looks_like_a_range_is_one_skip_not_a_crash(
     server: FaultServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # an `x` or a `*` made these count as ranges, and the range parser then raised out of the bot
-    files = {
-        "clusters/c/sources/charts.yaml": helm_repository("charts", server.helm("ok")),
-        "clusters/c/apps/path.yaml": helm_release("path", "charts", version="../x"),
-        "clusters/c/apps/word.yaml": helm_release("word", "charts", version="xenial"),
-        "clusters/c/apps/fine.yaml": helm_release("fine", "charts"),
-    }
-    repo = tmp_path / "fleet.git"
-    commit_tree(repo, files)
-
-    assert main(["bump", "--repo", str(repo), "--dry-run", "--json"]) == 0
-    answer = json.loads(capsys.readouterr().out)
-    assert [(p["file"], p["proposed"]) for p in answer["proposals"]] == [("clusters/c/apps/fine.yaml", NEWER)]
+    repo, answer = _bump_beside_a_fine_release(server, tmp_path, capsys, {"path": "../x", "word": "xenial"})
     assert sorted((s["file"], s["reason"]) for s in answer["skips"]) == [
         ("clusters/c/apps/path.yaml", "'../x' is not a version or range"),
         ("clusters/c/apps/word.yaml", "'xenial' is not a version or range"),
     ]
     assert main(["report", "--repo", str(repo)]) == 0
+
+
+def _bump_beside_a_fine_release(
+    server: FaultServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], versions: dict[str, str]
+) -> tuple[Path, dict[str, Any]]:
+    """A fleet with one release per (name, version) and a fine one: the dry run's answer, which proposes the
+    fine release's update alone."""
+    files = {
+        "clusters/c/sources/charts.yaml": helm_repository("charts", server.helm("ok")),
+        "clusters/c/apps/fine.yaml": helm_release("fine", "charts"),
+        **{f"clusters/c/apps/{name}.yaml": helm_release(name, "charts", version=v) for name, v in versions.items()},
+    }
+    repo = tmp_path / "fleet.git"
+    commit_tree(repo, files)
+    assert main(["bump", "--repo", str(repo), "--dry-run", "--json"]) == 0
+    answer: dict[str, Any] = json.loads(capsys.readouterr().out)
+    assert [(p["file"], p["proposed"]) for p in answer["proposals"]] == [("clusters/c/apps/fine.yaml", NEWER)]
+    return repo, answer
