@@ -36,6 +36,7 @@ from gitops_engine.adapters.httpget import Clients, Deadline, RetryingTransport,
 from gitops_engine.adapters.oci import fetch_oci_chart
 from gitops_engine.core.errors import GitopsError, RemoteError
 from gitops_engine.core.hashing import sha256_hex
+from gitops_engine.core.shown import one_line
 from gitops_engine.helm.render import ChartArchive
 from gitops_engine.helm.sources import ChartLocation
 from gitops_engine.model.charts import ChartIndex, ChartRelease
@@ -157,7 +158,7 @@ class ChartStore:
                     data, digest = self._from_index(transport, location, index, auth)
         except (RemoteError, OSError) as exc:
             log.info("chart fetch failed: %s", exc)
-            reason = " ".join(str(exc).split())
+            reason = one_line(str(exc), None)
             self._remember_failure(location, reason)
             return ChartUnavailable(reason)
         self._count("fetched")

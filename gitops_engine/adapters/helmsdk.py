@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gitops_engine.core.errors import InputError
+from gitops_engine.core.shown import one_line
 from gitops_engine.helm.render import ChartArchive, RenderedChart, RenderError, RenderRequest
 
 INSTALL_HINT = (
@@ -98,4 +99,4 @@ def package_chart(directory: str, destination: str, version: str | None = None) 
 
 
 def _message(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:600]
+    return one_line(str(exc), 600)

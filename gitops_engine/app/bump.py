@@ -31,6 +31,7 @@ from gitops_engine.app.chart_credentials import with_credentials
 from gitops_engine.app.publish import RENDER_REFS, Base, Change, PublishMode, Review, Session, open_target, publish
 from gitops_engine.core.errors import GitopsError, InputError
 from gitops_engine.core.hashing import git_blob_ids, sha256_hex
+from gitops_engine.core.shown import one_line
 from gitops_engine.model.charts import ChartIndex
 from gitops_engine.model.credentials import Credentials
 from gitops_engine.model.state import STATE_PATH, State, decode
@@ -335,7 +336,7 @@ def _isolated(
     try:
         return _write_branch(session, base, plan, base_branch, existing, cache_dir, verify, impact)
     except GitopsError as exc:
-        return BranchOutcome(plan.name, Action.FAILED, error=" ".join(str(exc).split()))
+        return BranchOutcome(plan.name, Action.FAILED, error=one_line(str(exc), None))
 
 
 def _write_branch(

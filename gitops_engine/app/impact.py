@@ -27,6 +27,7 @@ from gitops_engine.adapters.kustomize import default_cache_dir, kustomize_builde
 from gitops_engine.app.helm import HelmOptions, HelmRendering, backend_version
 from gitops_engine.core.errors import GitopsError
 from gitops_engine.core.hashing import sha256_hex
+from gitops_engine.core.shown import one_line
 from gitops_engine.helm.sources import ChartLocation
 from gitops_engine.model.charts import ChartIndex
 from gitops_engine.model.tree import Tree
@@ -191,15 +192,11 @@ def _not_built(releases: Sequence[str], discovery: Discovery) -> str:
     more = f" (and {len(releases) - 1} more)" if len(releases) > 1 else ""
     text = f"{releases[0]}{more} is not among what this repository's Flux Kustomizations build"
     failed = [f for f in discovery.findings if f.rule == "build-failed"]
-    return text + (f"; {_cut(failed[0].message)}" if failed else "")
-
-
-def _cut(text: str) -> str:
-    return " ".join(text.split())[:300]
+    return text + (f"; {one_line(failed[0].message)}" if failed else "")
 
 
 def _problem(exc: GitopsError) -> str:
-    return " ".join(str(exc).split())[:500]
+    return one_line(str(exc), 500)
 
 
 def _discover(files: Mapping[str, bytes], cache: Path) -> Discovery:

@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 
-from gitops_engine.core.shown import shown
+from gitops_engine.core.shown import one_line, shown
 from gitops_engine.core.yamlio import YamlError, load_located
 from gitops_engine.flux.tree import KUSTOMIZATION_FILES
 from gitops_engine.model.catalog import ClassVariable, ClusterClassEntry, ClusterClassInfo
@@ -113,12 +113,12 @@ def schema_problem(schema: Mapping[str, Any], value: Any) -> str | None:
         validator = jsonschema.Draft4Validator(dict(schema))
         errors = sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
     except jsonschema.SchemaError as exc:
-        return f"its schema is not valid ({_short(exc.message)})"
+        return f"its schema is not valid ({one_line(exc.message, _MAX_MESSAGE)})"
     if not errors:
         return None
     error = errors[0]
     where = ".".join(str(p) for p in error.absolute_path)
-    return f"{where + ': ' if where else ''}{_short(error.message)}"
+    return f"{where + ': ' if where else ''}{one_line(error.message, _MAX_MESSAGE)}"
 
 
 def load_cluster_classes(label: str, files: Mapping[str, bytes], errors: list[str]) -> dict[str, ClusterClassEntry]:
@@ -179,11 +179,6 @@ def _read_folder(name: str, files: Mapping[str, bytes], where: str, errors: list
         errors.append(f"{where}/{rel}:{line}: ClusterClass {info.name!r} must be named like its folder {name!r}")
         return None
     return None if bad else ClusterClassEntry(info, where, dict(files))
-
-
-def _short(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _MAX_MESSAGE else flat[: _MAX_MESSAGE - 1] + "…"
 
 
 def _map(value: Any) -> Mapping[str, Any]:

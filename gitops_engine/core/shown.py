@@ -19,3 +19,9 @@ def shown(text: str | bytes, limit: int | None = LIMIT) -> str:
     cut = len(text) > limit
     safe = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text[:limit])
     return f"{safe}… ({len(text) - limit} more characters)" if cut else safe
+
+
+def one_line(text: str, limit: int | None = LIMIT) -> str:
+    """`text` (an error from a library, a tool or a server) with every run of whitespace, line breaks included, as
+    one space, then `shown`: fit for a one-line message, a table cell or a pull request line."""
+    return shown(" ".join(text.split()), limit)
