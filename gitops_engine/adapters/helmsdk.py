@@ -41,11 +41,6 @@ def helm_sdk() -> Any:
         raise InputError(f"{INSTALL_HINT} ({exc})") from None
 
 
-def sdk_version() -> str:
-    """The Helm SDK version compiled into the backend (part of every render cache key)."""
-    return str(helm_sdk().helm_sdk_version())
-
-
 class HelmSdkRenderer:
     """ChartRenderer over helm-python-sdk; loaded charts are kept by digest for the life of the renderer."""
 

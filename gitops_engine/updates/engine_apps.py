@@ -12,7 +12,7 @@ bump and still carries hand edits by its 3-way merge.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from gitops_engine.catalog.retarget import folder_version, retarget_files
@@ -182,12 +182,3 @@ def _pointed(data: bytes, folder: CatalogFolder, new_root: str, version: str, pa
         return replace_scalars(data, edits)
     except ValueError as exc:
         raise EngineBumpError(f"{path}: {exc}") from exc
-
-
-def render_blobs(state: State, folder: CatalogFolder) -> Sequence[str]:
-    """The recorded render blobs an engine bump of `folder` reads (to fetch them in one go)."""
-    prefix = folder.root + "/"
-    blobs = [b for p, b in (*state.files.items(), *state.deleted.items()) if p.startswith(prefix)]
-    for key in deployments_on(state, folder):
-        blobs += [state.files[p] for p in _kustomization_files(state, key, folder.app)]
-    return blobs

@@ -119,12 +119,6 @@ def is_kubernetes(use: ChartUse) -> bool:
     return use.app == KUBERNETES and use.source is not None and use.source.kind in RELEASE_KINDS
 
 
-def minor_of(text: str) -> str | None:
-    """`1.29` for `v1.29.4` (None when `text` is no version)."""
-    version = parse_version(text)
-    return None if version is None else f"{version.major}.{version.minor}"
-
-
 def inline_indexes(releases: KubernetesReleases) -> dict[str, ChartIndex]:
     """The index of a list written in the policy itself (nothing to look up), keyed by its source URL."""
     if releases.kind != INLINE_RELEASES:

@@ -59,11 +59,12 @@ def release_jobs(
 ) -> list[ReleaseJob]:
     """A job per HelmRelease per cluster, in cluster and object order."""
     jobs: list[ReleaseJob] = []
+    folders = dict(sources or {})
     for cluster in clusters:
         pool = {obj.id: obj for obj in cluster.objects}
         for obj in cluster.objects:
             if obj.id.group == HELM_GROUP and obj.id.kind == "HelmRelease":
-                jobs.append(_job(cluster, obj, pool, files, dict(sources or {}), decrypt))
+                jobs.append(_job(cluster, obj, pool, files, folders, decrypt))
     return jobs
 
 

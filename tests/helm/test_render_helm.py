@@ -270,3 +270,21 @@ def _path() -> str:
     import os
 
     return os.environ.get("PATH", "/usr/bin:/bin")
+
+
+def test_a_rendering_discovers_the_age_identities_once_however_many_trees_it_prepares(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a bump's impact prepares the base and every branch head: a SOPS_AGE_KEY_CMD (a vault call) runs once
+    identity, _ = generate_identity()
+    calls = tmp_path / "calls"
+    monkeypatch.delenv("SOPS_AGE_KEY", raising=False)
+    monkeypatch.delenv("SOPS_AGE_KEY_FILE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("SOPS_AGE_KEY_CMD", f"echo called >> {calls}; echo {identity}")
+    rendering = HelmRendering(HelmOptions(LookupOptions(cache_dir=tmp_path / "cache")))
+
+    for _ in range(3):
+        assert rendering.jobs([], {}) == []
+
+    assert calls.read_text() == "called\n"
