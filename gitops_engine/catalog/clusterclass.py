@@ -24,7 +24,14 @@ CLASSES_FOLDER = "clusterclasses"
 # a class folder is named like its ClusterClass, an object name that also becomes a repository path
 _CLASS_FOLDER = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 CLUSTER_API_GROUP = "cluster.x-k8s.io"
+# Cluster API writes a cluster's admin kubeconfig to the Secret `<cluster>-kubeconfig`, in the Cluster's namespace
+KUBECONFIG_SUFFIX = "-kubeconfig"
 _MAX_MESSAGE = 200
+
+
+def kubeconfig_secret(cluster: str) -> str:
+    """The Secret Cluster API writes a cluster's admin kubeconfig to, in the Cluster's namespace."""
+    return f"{cluster}{KUBECONFIG_SUFFIX}"
 
 
 def is_cluster_class(doc: Any) -> bool:

@@ -25,21 +25,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gitops_engine.catalog.clusterclass import CLUSTER_API_GROUP, kubeconfig_secret
 from gitops_engine.core.yamlio import emit
 from gitops_engine.model.catalog import helm_repository_name
 from gitops_engine.model.platform import Cluster, Platform
 from gitops_engine.render import objects as o
 
-CLUSTER_API = "cluster.x-k8s.io/v1beta2"
+CLUSTER_API = f"{CLUSTER_API_GROUP}/v1beta2"
 CLUSTERS_DIR = "cluster-api/clusters"
 CLASSES_DIR = "cluster-api/classes"
 NAMESPACES_DIR = "cluster-api/namespaces"
 CLASSES_KUSTOMIZATION = "cluster-classes"
-KUBECONFIG_SUFFIX = "-kubeconfig"
 # Removing a cluster from the spec must not delete the running cluster: its deletion is a deliberate act
 NO_PRUNE = {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
 _CREATE_ONLY = {"kustomize.toolkit.fluxcd.io/ssa": "IfNotPresent"}
-_WORKSPACE_LABEL = "workspaces.kommander.mesosphere.io/workspace-name"
 
 Obj = dict[str, Any]
 
@@ -47,11 +46,6 @@ Obj = dict[str, Any]
 def managed_clusters(platform: Platform) -> list[Cluster]:
     """The workload clusters the management cluster creates, in spec order."""
     return [c for c in platform.clusters if c.managed]
-
-
-def kubeconfig_secret(cluster: str) -> str:
-    """The Secret Cluster API writes a cluster's admin kubeconfig to, in the Cluster's namespace."""
-    return f"{cluster}{KUBECONFIG_SUFFIX}"
 
 
 def topology_version(version: str) -> str:
@@ -105,7 +99,7 @@ def cluster_api_documents(platform: Platform) -> dict[str, list[Obj]]:
 
 
 def _labels(cluster: Cluster) -> dict[str, str]:
-    return {**cluster.labels, _WORKSPACE_LABEL: cluster.workspace, o.MANAGED_LABEL: o.MANAGER}
+    return {**cluster.labels, o.WORKSPACE_LABEL: cluster.workspace, o.MANAGED_LABEL: o.MANAGER}
 
 
 def _cluster(cluster: Cluster, ns: str) -> Obj:

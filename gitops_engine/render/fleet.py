@@ -20,7 +20,6 @@ from gitops_engine.render.reconciler import reconciler_documents, runs_in_cluste
 from gitops_engine.render.workflows import workflow_files
 
 PRIORITY_CLASSES = (("dkp-critical-priority", 100002000), ("dkp-high-priority", 100001000))
-WORKSPACE_LABEL = "workspaces.kommander.mesosphere.io/workspace-name"
 PROJECT_LABEL = "kommander.d2iq.io/project-name"
 MANAGED_BY_KIND = "kommander.d2iq.io/managed-by-kind"
 
@@ -216,7 +215,7 @@ def _workspaces(platform: Platform) -> dict[str, bytes]:
     empty = _kustomization([])
     for ws in platform.workspaces:
         base = f"workspaces/{ws.name}"
-        labels = {**ws.labels, WORKSPACE_LABEL: ws.name, o.MANAGED_LABEL: o.MANAGER}
+        labels = {**ws.labels, o.WORKSPACE_LABEL: ws.name, o.MANAGED_LABEL: o.MANAGER}
         files[f"{base}/namespace.yaml"] = _yaml(o.namespace(ws.namespace, labels))
         files[f"{base}/catalogs/kustomization.yaml"] = empty
         # Projects are not listed here: each cluster lists the projects placed on it.
@@ -225,7 +224,7 @@ def _workspaces(platform: Platform) -> dict[str, bytes]:
         base = f"workspaces/{project.workspace}/projects/{project.name}"
         labels = {
             **project.labels,
-            WORKSPACE_LABEL: project.workspace,
+            o.WORKSPACE_LABEL: project.workspace,
             PROJECT_LABEL: project.name,
             MANAGED_BY_KIND: "Project",
             o.MANAGED_LABEL: o.MANAGER,

@@ -13,6 +13,8 @@ SOPS_SECRET = "sops-age"
 SOPS_SECRET_KEY = "age.agekey"
 MANAGED_LABEL = "app.kubernetes.io/managed-by"
 MANAGER = "gitops-engine"
+# Kommander's label naming the workspace an object (a namespace, a managed cluster) belongs to
+WORKSPACE_LABEL = "workspaces.kommander.mesosphere.io/workspace-name"
 FLUX_CHART = ("flux2", "2.14.1", "https://fluxcd-community.github.io/helm-charts")
 
 Obj = dict[str, Any]

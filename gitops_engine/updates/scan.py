@@ -210,13 +210,6 @@ def _clusters(
     return membership
 
 
-def _remote(kustomization: FluxObject) -> bool:
-    """True for a Kustomization with a kubeConfig: it applies to another cluster, which has its own sync."""
-    return bool(
-        kustomization.text("spec.kubeConfig.secretRef.name") or kustomization.text("spec.kubeConfig.configMapRef.name")
-    )
-
-
 class _Walk:
     """One cluster: the files its sync Kustomization applies through every Flux Kustomization of this repository,
     each with the namespace and variables it is applied with.
@@ -257,7 +250,7 @@ class _Walk:
                 self.membership[file].add(_Context(self.cluster, ns, variables))
                 for child in self.by_file.get(file, ()):
                     key = (child.origin.path, child.origin.doc)
-                    if key in self.reached or _remote(child.origin):
+                    if key in self.reached or child.remote:  # another cluster's sync applies what it builds
                         continue
                     self.reached.add(key)
                     # the child object is substituted with its parent's variables before Flux reads it

@@ -20,6 +20,7 @@ from typing import Any
 
 from gitops_engine.catalog.clusterclass import (
     CLUSTER_API_GROUP,
+    KUBECONFIG_SUFFIX,
     describe,
     is_cluster_class,
     template_refs,
@@ -30,7 +31,6 @@ from gitops_engine.model.finding import Finding, Severity
 from gitops_engine.validate.discovery import Cluster
 from gitops_engine.validate.objects import RenderedObject
 
-_KUBECONFIG_SUFFIX = "-kubeconfig"
 # the Cluster webhook's rule for topology.version: a leading `v` and a full semantic version
 _TOPOLOGY_VERSION = re.compile(
     r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
@@ -158,8 +158,8 @@ def _kubeconfig(obj: RenderedObject, present: Mapping[Key, RenderedObject]) -> I
     if not isinstance(secret, str) or ("", "Secret", obj.id.namespace, secret) in present:
         return
     path = ("spec", "kubeConfig", "secretRef", "name")
-    if secret.endswith(_KUBECONFIG_SUFFIX):
-        cluster = secret[: -len(_KUBECONFIG_SUFFIX)]
+    if secret.endswith(KUBECONFIG_SUFFIX):
+        cluster = secret[: -len(KUBECONFIG_SUFFIX)]
         if (CLUSTER_API_GROUP, "Cluster", obj.id.namespace, cluster) in present:
             return
         yield _finding(

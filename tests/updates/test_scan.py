@@ -90,6 +90,31 @@ def test_same_named_repositories_resolve_per_cluster() -> None:
     }
 
 
+def test_a_kustomization_with_a_kubeconfig_applies_to_the_cluster_it_reaches_not_to_its_own() -> None:
+    # the management cluster delivers the managed cluster `edge` its sync through edge's kubeconfig: what that
+    # sync builds is edge's, so edge's release is not also counted as the management cluster's
+    files = two_clusters("https://prod.example.invalid/charts", "https://edge.example.invalid/charts")
+    files["clusters/prod/edge-sync.yaml"] = b"""\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: edge-sync
+  namespace: flux-system
+spec:
+  path: ./clusters/edge/flux-system
+  kubeConfig:
+    secretRef:
+      name: edge-kubeconfig
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+"""
+
+    uses = scan_tree(files).uses
+
+    assert sorted(use.clusters for use in uses) == [("edge",), ("prod",)]
+
+
 def test_a_source_defined_only_in_another_cluster_is_not_used() -> None:
     files = two_clusters("https://prod.example.invalid/charts", "https://edge.example.invalid/charts")
     del files["clusters/edge/repos.yaml"]
