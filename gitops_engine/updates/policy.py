@@ -276,7 +276,10 @@ def _kubernetes(reader: SpecReader, path: str, raw: object) -> KubernetesRelease
         return KubernetesReleases()
     key = given[0]
     if key == "versions":
-        items = reader.sequence((*keys, key), body[key])[:_MAX_LISTED_VERSIONS]
+        items = reader.sequence((*keys, key), body[key])
+        if len(items) > _MAX_LISTED_VERSIONS:
+            reader.error((*keys, key), f"{len(items)} versions; at most {_MAX_LISTED_VERSIONS} (keep the newest)")
+            items = []
         versions = tuple(reader.string((*keys, key, i), item) for i, item in enumerate(items))
         for index, line in enumerate(versions):
             try:

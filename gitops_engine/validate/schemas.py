@@ -363,11 +363,13 @@ class CrdSchemas:
         self._schemas: dict[tuple[str, str, str], Mapping[str, Any]] = {}
         self._validators: dict[tuple[str, str, str], jsonschema.protocols.Validator] = {}
         for crd in crds:
-            spec = crd.get("spec") if isinstance(crd.get("spec"), Mapping) else {}
-            assert isinstance(spec, Mapping)
-            group, kind = str(spec.get("group") or ""), str((spec.get("names") or {}).get("kind") or "")
-            for version in spec.get("versions") or ():
-                schema = ((version or {}).get("schema") or {}).get("openAPIV3Schema")
+            # a CRD of any shape may come from the repository or a chart: what is not a schema is left out
+            spec = _mapping(crd.get("spec"))
+            group, kind = str(spec.get("group") or ""), str(_mapping(spec.get("names")).get("kind") or "")
+            versions = spec.get("versions")
+            for version in versions if isinstance(versions, list) else ():
+                version = _mapping(version)
+                schema = _mapping(version.get("schema")).get("openAPIV3Schema")
                 if isinstance(schema, Mapping) and group and kind:
                     self._schemas[(group, str(version.get("name")), kind)] = schema
 
@@ -401,3 +403,7 @@ def _from_openapi(schema: Any) -> Any:
         # property names are data, not keywords: a field called `nullable` stays a field
         converted["properties"] = {name: _from_openapi(value) for name, value in schema["properties"].items()}
     return converted
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

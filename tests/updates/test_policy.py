@@ -177,6 +177,15 @@ def test_bad_policy_names_file_line_key_and_fix(text: str, message: str) -> None
     assert caught.value.lines[0].startswith(message)
 
 
+def test_a_kubernetes_list_over_the_limit_is_refused_not_cut() -> None:
+    listed = ", ".join(f'"1.{minor}.{patch}"' for minor in range(20, 40) for patch in range(51))
+    with pytest.raises(InputError) as caught:
+        parse_policy(f"kubernetes:\n  versions: [{listed}]\n".encode(), "currency.yaml")
+    assert caught.value.lines == (
+        "currency.yaml:2: kubernetes.versions: 1020 versions; at most 1000 (keep the newest)",
+    )
+
+
 def test_every_mistake_of_a_policy_is_reported_at_once() -> None:
     text = "defaults:\n  prereleases: sometimes\nrules:\n- apps: [a]\n  enabled: perhaps\ngroups:\n- name: g\n"
     with pytest.raises(InputError) as caught:
